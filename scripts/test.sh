@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Runs every test: unit and integration tests (cargo leptos test), then the
+# release bundle end to end in real Chromium (cargo leptos end-to-end --release),
+# then prints the bundle size. Ends with one line: "tests: N passed, M failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh --browser || exit 1
+source scripts/env.sh
+
+started=$(date +%s)
+log=$(mktemp)
+data=$(mktemp -d)
+trap 'rm -rf "$log" "$data"' EXIT
+
+if (exec 3<>/dev/tcp/127.0.0.1/3000) 2>/dev/null; then
+  echo "port 3000 is in use: stop the server there before running the end-to-end tests" >&2
+  exit 1
+fi
+
+printf '\n==> unit and integration tests\n'
+cargo leptos test 2>&1 | tee -a "$log"
+unit_status=${PIPESTATUS[0]}
+
+printf '\n==> end-to-end tests against the release bundle\n'
+# A fresh data directory: the tests start from an empty database.
+AUTHWATCH_DATA_DIR="$data" cargo leptos end-to-end --release 2>&1 | tee -a "$log"
+e2e_status=${PIPESTATUS[0]}
+
+printf '\n==> release bundle\n'
+scripts/bundle-size.sh target/site/pkg
+
+passed=$(( $(grep -oE 'test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | grep -oE '[0-9]+ passed' | awk '{s+=$1} END {print s+0}') \
+         + $(grep -oE '^ *[0-9]+ passed \(' "$log" | awk '{s+=$1} END {print s+0}') ))
+failed=$(( $(grep -oE 'test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed' "$log" | grep -oE '[0-9]+ failed' | awk '{s+=$1} END {print s+0}') \
+         + $(grep -oE '^ *[0-9]+ failed$' "$log" | awk '{s+=$1} END {print s+0}') ))
+if [[ $unit_status -ne 0 || $e2e_status -ne 0 ]] && [[ $failed -eq 0 ]]; then
+  failed=1  # a build or start-up failure ran no test but still failed
+fi
+echo "took $(( $(date +%s) - started )) s"
+echo "tests: $passed passed, $failed failed"
+[[ $unit_status -eq 0 && $e2e_status -eq 0 ]]

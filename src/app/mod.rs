@@ -1,0 +1,57 @@
+//! The pages and components, rendered on the server and hydrated in the browser.
+
+mod components;
+mod pages;
+pub mod status;
+
+use components::header::Header;
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::StaticSegment;
+use pages::{dashboard::Dashboard, not_found::NotFound};
+
+/// The HTML document around the app.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <link rel="icon" href="/favicon.ico"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// The application: header and routes.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Set once the browser has taken over the page, so tests (and people
+    // debugging) can tell a hydrated page from a server-rendered one.
+    let (hydrated, set_hydrated) = signal(false);
+    Effect::new(move |_| set_hydrated.set(true));
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/authwatch.css"/>
+        <Title text="authwatch"/>
+        <Router>
+            <div class="app" data-hydrated=move || hydrated.get().to_string()>
+                <Header/>
+                <main>
+                    <Routes fallback=NotFound>
+                        <Route path=StaticSegment("") view=Dashboard/>
+                    </Routes>
+                </main>
+            </div>
+        </Router>
+    }
+}

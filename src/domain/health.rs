@@ -1,0 +1,689 @@
+//! An account's auth health, decided by one pure function, [`diagnose`],
+//! from plain facts and the clock. The dashboard, the account page and the
+//! engine all read health from here, so they can never disagree.
+
+use crate::domain::scopes::Scopes;
+use serde::{Deserialize, Serialize};
+
+/// Why an account cannot publish, or could soon not: DOMAIN.md's table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Cause {
+    /// The access token's 2 hours are over (the system refreshes).
+    AccessTokenExpired,
+    /// X rotated the refresh token but the old one was kept.
+    RotatedTokenNotSaved,
+    /// A refresh was sent but its answer never arrived or was never written:
+    /// X may have rotated the refresh token.
+    RefreshAnswerLost,
+    /// X rejected the refresh token: revoked, expired (~6 months) or spent.
+    RefreshTokenRejected,
+    /// The account disconnected the app in X's settings.
+    UserRevoked,
+    /// The grant lacks a scope authwatch requires (e.g. `tweet.write`).
+    ScopeMissing,
+    /// No refresh token: `offline.access` was not granted.
+    NoRefreshToken,
+    /// X rejected the app's client credentials (wrong environment's secret, rotated secret).
+    AppCredentialsRejected,
+    /// This server's clock is off against X's.
+    ClockDrift,
+    /// X answered 5xx, timed out, or could not be reached.
+    XUnavailable,
+    /// X answered 429.
+    RateLimited,
+}
+
+impl Cause {
+    /// Every cause, for exhaustive tests and filters.
+    pub const ALL: [Cause; 11] = [
+        Cause::AccessTokenExpired,
+        Cause::RotatedTokenNotSaved,
+        Cause::RefreshAnswerLost,
+        Cause::RefreshTokenRejected,
+        Cause::UserRevoked,
+        Cause::ScopeMissing,
+        Cause::NoRefreshToken,
+        Cause::AppCredentialsRejected,
+        Cause::ClockDrift,
+        Cause::XUnavailable,
+        Cause::RateLimited,
+    ];
+
+    /// The database spelling: the one place a cause becomes a string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cause::AccessTokenExpired => "access_token_expired",
+            Cause::RotatedTokenNotSaved => "rotated_token_not_saved",
+            Cause::RefreshAnswerLost => "refresh_answer_lost",
+            Cause::RefreshTokenRejected => "refresh_token_rejected",
+            Cause::UserRevoked => "user_revoked",
+            Cause::ScopeMissing => "scope_missing",
+            Cause::NoRefreshToken => "no_refresh_token",
+            Cause::AppCredentialsRejected => "app_credentials_rejected",
+            Cause::ClockDrift => "clock_drift",
+            Cause::XUnavailable => "x_unavailable",
+            Cause::RateLimited => "rate_limited",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Cause> {
+        Cause::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    /// The cause in words, for a social media manager.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Cause::AccessTokenExpired => "The access token expired (X access tokens live 2 hours).",
+            Cause::RotatedTokenNotSaved => "X rotated the refresh token but the new one was not saved.",
+            Cause::RefreshAnswerLost => {
+                "Refresh answer lost: X may have rotated the refresh token, but its answer never arrived."
+            }
+            Cause::RefreshTokenRejected => {
+                "X rejected the refresh token: it was revoked, expired, or already used."
+            }
+            Cause::UserRevoked => "The account's access was revoked at X (disconnected in X's settings).",
+            Cause::ScopeMissing => "The grant lacks a permission authwatch needs.",
+            Cause::NoRefreshToken => "X gave no refresh token (offline.access was not granted).",
+            Cause::AppCredentialsRejected => {
+                "X rejected the app's client credentials: wrong environment's secret, or the secret was rotated?"
+            }
+            Cause::ClockDrift => "This server's clock is off against X's, so valid tokens can look expired.",
+            Cause::XUnavailable => "X is unavailable (errors or timeouts); authwatch retries with backoff.",
+            Cause::RateLimited => "X is rate limiting; authwatch waits for the limit to reset.",
+        }
+    }
+
+    /// Who can fix it.
+    pub fn who(self) -> Who {
+        match self {
+            Cause::AccessTokenExpired => Who::System,
+            Cause::RefreshAnswerLost => Who::System,
+            Cause::RotatedTokenNotSaved
+            | Cause::RefreshTokenRejected
+            | Cause::UserRevoked
+            | Cause::ScopeMissing
+            | Cause::NoRefreshToken => Who::Owner,
+            Cause::AppCredentialsRejected => Who::Admin,
+            Cause::ClockDrift => Who::Operations,
+            Cause::XUnavailable | Cause::RateLimited => Who::Nobody,
+        }
+    }
+
+    /// Whether the cause is X's passing trouble, never a reason to send an
+    /// account to reconnect.
+    pub fn is_transient(self) -> bool {
+        matches!(self, Cause::XUnavailable | Cause::RateLimited)
+    }
+}
+
+/// Who must act.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Who {
+    /// authwatch itself (a refresh).
+    System,
+    /// The person who can sign in to the X account: a reconnect.
+    Owner,
+    /// An admin: the X app's configuration.
+    Admin,
+    /// Operations: the server.
+    Operations,
+    /// Nobody: wait.
+    Nobody,
+}
+
+impl Who {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Who::System => "authwatch (automatic)",
+            Who::Owner => "the account's owner",
+            Who::Admin => "an admin",
+            Who::Operations => "operations",
+            Who::Nobody => "nobody: wait",
+        }
+    }
+}
+
+/// What a person must do, when one must.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Action {
+    /// Sign in to the X account again, in the browser.
+    Reconnect,
+    /// Fix the X app's client id/secret configuration.
+    FixApp,
+    /// Fix the server's clock.
+    FixClock,
+}
+
+/// The health of one account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Health {
+    /// The token works and is not due.
+    Healthy,
+    /// The access token expires within the lead time: authwatch refreshes it.
+    RefreshDue,
+    /// The access token expired; the refresh token should still work.
+    ExpiredRefreshable,
+    /// A person must act.
+    ActionNeeded(Action),
+    /// X is failing or rate limiting; nothing to do but wait.
+    XUnavailable,
+    /// Connected, but never verified since.
+    NeverChecked,
+}
+
+impl Health {
+    /// Every kind of health, in the order the dashboard lists them: the
+    /// accounts that need a person first.
+    pub const ALL: [Health; 8] = [
+        Health::ActionNeeded(Action::Reconnect),
+        Health::ActionNeeded(Action::FixApp),
+        Health::ActionNeeded(Action::FixClock),
+        Health::XUnavailable,
+        Health::ExpiredRefreshable,
+        Health::RefreshDue,
+        Health::NeverChecked,
+        Health::Healthy,
+    ];
+
+    /// Sort key: lower needs attention sooner.
+    pub fn rank(self) -> u8 {
+        Health::ALL.iter().position(|h| *h == self).unwrap_or(Health::ALL.len()) as u8
+    }
+
+    /// The words on the badge.
+    pub fn label(self) -> &'static str {
+        match self {
+            Health::Healthy => "Healthy",
+            Health::RefreshDue => "Refresh due",
+            Health::ExpiredRefreshable => "Expired, refreshable",
+            Health::ActionNeeded(Action::Reconnect) => "Reconnect needed",
+            Health::ActionNeeded(Action::FixApp) => "Fix app settings",
+            Health::ActionNeeded(Action::FixClock) => "Fix clock",
+            Health::XUnavailable => "X unavailable",
+            Health::NeverChecked => "Never checked",
+        }
+    }
+
+    /// A stable identifier for URLs, CSS classes and the API.
+    pub fn slug(self) -> &'static str {
+        match self {
+            Health::Healthy => "healthy",
+            Health::RefreshDue => "refresh-due",
+            Health::ExpiredRefreshable => "expired-refreshable",
+            Health::ActionNeeded(Action::Reconnect) => "reconnect",
+            Health::ActionNeeded(Action::FixApp) => "fix-app",
+            Health::ActionNeeded(Action::FixClock) => "fix-clock",
+            Health::XUnavailable => "x-unavailable",
+            Health::NeverChecked => "never-checked",
+        }
+    }
+
+    pub fn from_slug(s: &str) -> Option<Health> {
+        Health::ALL.into_iter().find(|h| h.slug() == s)
+    }
+
+    /// Whether a person must act.
+    pub fn needs_person(self) -> bool {
+        matches!(self, Health::ActionNeeded(_))
+    }
+}
+
+/// The current token set, without the tokens.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TokenFacts {
+    pub generation: i64,
+    pub issued_at: i64,
+    pub expires_at: i64,
+    pub scopes: Scopes,
+    pub has_refresh_token: bool,
+}
+
+/// A failure that nothing has cleared since.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OpenIncident {
+    pub cause: Cause,
+    pub since: i64,
+}
+
+/// What is known of one account (times in ms since the epoch).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AccountFacts {
+    pub token: TokenFacts,
+    /// The latest failure not cleared by a later success or reconnect.
+    pub incident: Option<OpenIncident>,
+    /// The last time X proved the grant alive: a connect, a successful
+    /// refresh or a successful check.
+    pub last_verified_at: Option<i64>,
+}
+
+/// What is known of the X app all accounts share.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AppFacts {
+    /// X rejected the client credentials, and nothing has succeeded since.
+    pub credentials_rejected_since: Option<i64>,
+    /// The last measured offset of X's clock minus ours, in ms.
+    pub clock_offset_ms: Option<i64>,
+}
+
+/// Tunables of the diagnosis.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Policy {
+    /// Refresh this long before expiry.
+    pub refresh_lead_ms: i64,
+    /// A clock offset beyond this is a problem.
+    pub clock_drift_threshold_ms: i64,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self { refresh_lead_ms: 15 * 60 * 1000, clock_drift_threshold_ms: 30 * 1000 }
+    }
+}
+
+/// The verdict on one account.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Diagnosis {
+    pub health: Health,
+    pub cause: Option<Cause>,
+    /// The cause in words (or why all is well).
+    pub summary: String,
+    /// What to do next, in words.
+    pub next_step: String,
+    pub who: Who,
+    /// Required scopes the grant lacks.
+    pub missing_scopes: Vec<String>,
+}
+
+/// Decides an account's health. Pure: the same facts and clock give the same verdict.
+///
+/// Order matters: an app-level problem explains every account's failures,
+/// so it comes first; then problems only a person can fix; then X's passing
+/// trouble; then the token's age.
+pub fn diagnose(account: &AccountFacts, app: &AppFacts, required: &Scopes, now: i64, policy: &Policy) -> Diagnosis {
+    let missing = account.token.scopes.missing_from(required);
+    let verdict = |health: Health, cause: Option<Cause>, summary: String, next_step: &str, who: Who| Diagnosis {
+        health,
+        cause,
+        summary,
+        next_step: next_step.to_owned(),
+        who,
+        missing_scopes: missing.clone(),
+    };
+
+    if app.credentials_rejected_since.is_some() {
+        let c = Cause::AppCredentialsRejected;
+        return verdict(
+            Health::ActionNeeded(Action::FixApp),
+            Some(c),
+            c.describe().into(),
+            "An admin must fix the X app's client id and secret; every account of this app is affected.",
+            Who::Admin,
+        );
+    }
+
+    if let Some(incident) = &account.incident {
+        let c = incident.cause;
+        match c {
+            Cause::RefreshTokenRejected
+            | Cause::UserRevoked
+            | Cause::RotatedTokenNotSaved
+            | Cause::ScopeMissing
+            | Cause::NoRefreshToken => {
+                return verdict(
+                    Health::ActionNeeded(Action::Reconnect),
+                    Some(c),
+                    c.describe().into(),
+                    "The account's owner must reconnect it in the browser, signed in to X as this account.",
+                    Who::Owner,
+                )
+            }
+            Cause::ClockDrift => {
+                return verdict(
+                    Health::ActionNeeded(Action::FixClock),
+                    Some(c),
+                    c.describe().into(),
+                    "Operations must fix this server's clock (NTP); the token itself may be fine.",
+                    Who::Operations,
+                )
+            }
+            Cause::AppCredentialsRejected => {
+                return verdict(
+                    Health::ActionNeeded(Action::FixApp),
+                    Some(c),
+                    c.describe().into(),
+                    "An admin must fix the X app's client id and secret.",
+                    Who::Admin,
+                )
+            }
+            Cause::RefreshAnswerLost => {
+                return verdict(
+                    Health::RefreshDue,
+                    Some(c),
+                    c.describe().into(),
+                    "authwatch will try the stored refresh token once to find out whether it still works.",
+                    Who::System,
+                )
+            }
+            Cause::XUnavailable | Cause::RateLimited => {
+                return verdict(
+                    Health::XUnavailable,
+                    Some(c),
+                    c.describe().into(),
+                    "Nothing to do: authwatch retries with backoff. The account is not marked dead for this.",
+                    Who::Nobody,
+                )
+            }
+            // An expired token is not an incident; it is handled by the age checks below.
+            Cause::AccessTokenExpired => {}
+        }
+    }
+
+    if !missing.is_empty() {
+        let c = if missing.iter().any(|s| s == "offline.access") && !account.token.has_refresh_token {
+            Cause::NoRefreshToken
+        } else {
+            Cause::ScopeMissing
+        };
+        return verdict(
+            Health::ActionNeeded(Action::Reconnect),
+            Some(c),
+            format!("The grant lacks {}. {}", missing.join(", "), c.describe()),
+            "Reconnect granting every required scope; if X does not offer it, the X app's permissions need changing.",
+            Who::Owner,
+        );
+    }
+
+    let token = &account.token;
+    if now >= token.expires_at {
+        if !token.has_refresh_token {
+            let c = Cause::NoRefreshToken;
+            return verdict(
+                Health::ActionNeeded(Action::Reconnect),
+                Some(c),
+                format!("The access token expired and there is no refresh token. {}", c.describe()),
+                "The account's owner must reconnect it, granting offline.access.",
+                Who::Owner,
+            );
+        }
+        return verdict(
+            Health::ExpiredRefreshable,
+            Some(Cause::AccessTokenExpired),
+            Cause::AccessTokenExpired.describe().into(),
+            "authwatch refreshes it with the stored refresh token; no one needs to act.",
+            Who::System,
+        );
+    }
+    if token.expires_at - now <= policy.refresh_lead_ms {
+        return verdict(
+            Health::RefreshDue,
+            None,
+            "The access token expires soon.".into(),
+            "authwatch refreshes it before it expires.",
+            Who::System,
+        );
+    }
+    if account.last_verified_at.is_none() {
+        return verdict(
+            Health::NeverChecked,
+            None,
+            "Connected, but X has not confirmed the grant since.".into(),
+            "Run a check: authwatch asks X who this token belongs to.",
+            Who::System,
+        );
+    }
+    verdict(Health::Healthy, None, "The token works and is not due.".into(), "Nothing to do.", Who::Nobody)
+}
+
+/// App-level problems, shown once above all accounts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AppWarning {
+    pub cause: Cause,
+    pub message: String,
+}
+
+/// The app-level warnings: rejected credentials and clock drift.
+pub fn app_warnings(app: &AppFacts, policy: &Policy) -> Vec<AppWarning> {
+    let mut out = Vec::new();
+    if app.credentials_rejected_since.is_some() {
+        out.push(AppWarning {
+            cause: Cause::AppCredentialsRejected,
+            message: format!(
+                "{} Every account on this app is affected: fix the configuration, not the accounts.",
+                Cause::AppCredentialsRejected.describe()
+            ),
+        });
+    }
+    if let Some(offset) = app.clock_offset_ms {
+        if offset.abs() > policy.clock_drift_threshold_ms {
+            let direction = if offset > 0 { "behind" } else { "ahead of" };
+            out.push(AppWarning {
+                cause: Cause::ClockDrift,
+                message: format!(
+                    "This server's clock is {:.1} s {direction} X's (measured from X's Date header; threshold {} s). Fix the clock (NTP).",
+                    offset.abs() as f64 / 1000.0,
+                    policy.clock_drift_threshold_ms / 1000
+                ),
+            });
+        }
+    }
+    out
+}
+
+/// What one attempt against X came to, as the incident bookkeeping needs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttemptResult {
+    /// A connect, reconnect or successful refresh: a new grant or token set.
+    Renewed,
+    /// A successful check: the access token works (says nothing of the refresh token).
+    Verified,
+    /// A failure, classified.
+    Failed(Cause),
+}
+
+/// The open incident after an attempt, given the one before it.
+///
+/// A failure opens an incident, or continues the open one with the same
+/// cause (so it counts once, `since` unchanged). X's passing trouble never
+/// replaces a problem a person must fix. A renewal clears everything; a
+/// successful check clears only X's passing trouble and clock drift, since a
+/// working access token proves nothing about the refresh token.
+pub fn next_incident(open: Option<OpenIncident>, result: AttemptResult, at: i64) -> Option<OpenIncident> {
+    match result {
+        AttemptResult::Renewed => None,
+        AttemptResult::Verified => open.filter(|i| !(i.cause.is_transient() || i.cause == Cause::ClockDrift)),
+        AttemptResult::Failed(cause) => match open {
+            Some(i) if i.cause == cause => Some(i),
+            Some(i) if cause.is_transient() && !i.cause.is_transient() => Some(i),
+            _ => Some(OpenIncident { cause, since: at }),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::scopes::DEFAULT_REQUIRED;
+
+    const HOUR: i64 = 3_600_000;
+    const NOW: i64 = 1_800_000_000_000;
+
+    fn required() -> Scopes {
+        Scopes::from_names(DEFAULT_REQUIRED.iter().copied())
+    }
+
+    fn fresh() -> AccountFacts {
+        AccountFacts {
+            token: TokenFacts {
+                generation: 3,
+                issued_at: NOW - HOUR / 2,
+                expires_at: NOW + 3 * HOUR / 2,
+                scopes: required(),
+                has_refresh_token: true,
+            },
+            incident: None,
+            last_verified_at: Some(NOW - HOUR / 2),
+        }
+    }
+
+    fn with_incident(cause: Cause) -> AccountFacts {
+        AccountFacts { incident: Some(OpenIncident { cause, since: NOW - 1000 }), ..fresh() }
+    }
+
+    fn run(a: &AccountFacts) -> Diagnosis {
+        diagnose(a, &AppFacts::default(), &required(), NOW, &Policy::default())
+    }
+
+    #[test]
+    fn a_fresh_verified_token_is_healthy() {
+        let d = run(&fresh());
+        assert_eq!(d.health, Health::Healthy);
+        assert_eq!(d.who, Who::Nobody);
+        assert!(d.cause.is_none());
+    }
+
+    #[test]
+    fn access_token_expired_is_for_the_system_to_refresh() {
+        let mut a = fresh();
+        a.token.expires_at = NOW - 1;
+        let d = run(&a);
+        assert_eq!(d.health, Health::ExpiredRefreshable);
+        assert_eq!(d.cause, Some(Cause::AccessTokenExpired));
+        assert_eq!(d.who, Who::System);
+    }
+
+    #[test]
+    fn expiry_within_the_lead_time_is_refresh_due_and_just_outside_is_not() {
+        let mut a = fresh();
+        a.token.expires_at = NOW + Policy::default().refresh_lead_ms;
+        assert_eq!(run(&a).health, Health::RefreshDue);
+        a.token.expires_at += 1;
+        assert_eq!(run(&a).health, Health::Healthy);
+    }
+
+    #[test]
+    fn dead_refresh_chains_need_the_owner_to_reconnect() {
+        for cause in [Cause::RotatedTokenNotSaved, Cause::RefreshTokenRejected, Cause::UserRevoked] {
+            let d = run(&with_incident(cause));
+            assert_eq!(d.health, Health::ActionNeeded(Action::Reconnect), "{cause:?}");
+            assert_eq!(d.cause, Some(cause));
+            assert_eq!(d.who, Who::Owner);
+        }
+    }
+
+    #[test]
+    fn a_lost_refresh_answer_is_verified_by_the_system_not_guessed() {
+        let d = run(&with_incident(Cause::RefreshAnswerLost));
+        assert_eq!(d.health, Health::RefreshDue);
+        assert_eq!(d.who, Who::System);
+        assert!(d.summary.contains("Refresh answer lost"));
+    }
+
+    #[test]
+    fn a_missing_scope_is_named_and_sent_to_the_owner() {
+        let mut a = fresh();
+        a.token.scopes = Scopes::parse("tweet.read users.read offline.access");
+        let d = run(&a);
+        assert_eq!(d.health, Health::ActionNeeded(Action::Reconnect));
+        assert_eq!(d.cause, Some(Cause::ScopeMissing));
+        assert_eq!(d.missing_scopes, vec!["tweet.write"]);
+        assert!(d.summary.contains("tweet.write"));
+    }
+
+    #[test]
+    fn no_offline_access_means_no_refresh_token() {
+        let mut a = fresh();
+        a.token.scopes = Scopes::parse("tweet.read tweet.write users.read");
+        a.token.has_refresh_token = false;
+        let d = run(&a);
+        assert_eq!(d.cause, Some(Cause::NoRefreshToken));
+        assert_eq!(d.health, Health::ActionNeeded(Action::Reconnect));
+    }
+
+    #[test]
+    fn rejected_app_credentials_are_an_admin_problem_for_every_account() {
+        let app = AppFacts { credentials_rejected_since: Some(NOW - 5000), clock_offset_ms: None };
+        // Even an account that also has its own incident: the app explains it.
+        for a in [fresh(), with_incident(Cause::RefreshTokenRejected)] {
+            let d = diagnose(&a, &app, &required(), NOW, &Policy::default());
+            assert_eq!(d.health, Health::ActionNeeded(Action::FixApp));
+            assert_eq!(d.who, Who::Admin);
+        }
+        assert_eq!(app_warnings(&app, &Policy::default())[0].cause, Cause::AppCredentialsRejected);
+    }
+
+    #[test]
+    fn clock_drift_is_an_operations_problem_with_the_measured_offset() {
+        let d = run(&with_incident(Cause::ClockDrift));
+        assert_eq!(d.health, Health::ActionNeeded(Action::FixClock));
+        assert_eq!(d.who, Who::Operations);
+
+        let app = AppFacts { credentials_rejected_since: None, clock_offset_ms: Some(-95_400) };
+        let w = app_warnings(&app, &Policy::default());
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].cause, Cause::ClockDrift);
+        assert!(w[0].message.contains("95.4 s ahead of X's"), "{}", w[0].message);
+        let small = AppFacts { credentials_rejected_since: None, clock_offset_ms: Some(29_000) };
+        assert!(app_warnings(&small, &Policy::default()).is_empty());
+    }
+
+    #[test]
+    fn x_outages_and_rate_limits_never_send_an_account_to_reconnect() {
+        for cause in [Cause::XUnavailable, Cause::RateLimited] {
+            let mut a = with_incident(cause);
+            a.token.expires_at = NOW - 1;
+            let d = run(&a);
+            assert_eq!(d.health, Health::XUnavailable, "{cause:?}");
+            assert_eq!(d.who, Who::Nobody);
+            assert!(!d.health.needs_person());
+        }
+    }
+
+    #[test]
+    fn an_unverified_connection_is_never_checked() {
+        let a = AccountFacts { last_verified_at: None, ..fresh() };
+        assert_eq!(run(&a).health, Health::NeverChecked);
+    }
+
+    #[test]
+    fn every_cause_round_trips_through_its_database_spelling() {
+        for c in Cause::ALL {
+            assert_eq!(Cause::parse(c.as_str()), Some(c));
+            assert!(!c.describe().is_empty());
+        }
+        assert_eq!(Cause::parse("nonsense"), None);
+        for h in Health::ALL {
+            assert_eq!(Health::from_slug(h.slug()), Some(h));
+        }
+    }
+
+    #[test]
+    fn incidents_count_once_and_outages_never_hide_a_dead_grant() {
+        let dead = Some(OpenIncident { cause: Cause::RefreshTokenRejected, since: 10 });
+        // The same cause again continues the incident.
+        assert_eq!(next_incident(dead.clone(), AttemptResult::Failed(Cause::RefreshTokenRejected), 20), dead);
+        // X's outage does not replace it, and a working access token does not clear it.
+        assert_eq!(next_incident(dead.clone(), AttemptResult::Failed(Cause::XUnavailable), 30), dead);
+        assert_eq!(next_incident(dead.clone(), AttemptResult::Verified, 40), dead);
+        // A reconnect does.
+        assert_eq!(next_incident(dead, AttemptResult::Renewed, 50), None);
+
+        let outage = next_incident(None, AttemptResult::Failed(Cause::XUnavailable), 60);
+        assert_eq!(outage, Some(OpenIncident { cause: Cause::XUnavailable, since: 60 }));
+        assert_eq!(next_incident(outage.clone(), AttemptResult::Failed(Cause::XUnavailable), 70), outage);
+        assert_eq!(next_incident(outage.clone(), AttemptResult::Verified, 80), None);
+        // A real diagnosis replaces an outage.
+        assert_eq!(
+            next_incident(outage, AttemptResult::Failed(Cause::UserRevoked), 90),
+            Some(OpenIncident { cause: Cause::UserRevoked, since: 90 })
+        );
+    }
+
+    #[test]
+    fn people_problems_sort_first() {
+        let mut all = Health::ALL.to_vec();
+        all.reverse();
+        all.sort_by_key(|h| h.rank());
+        assert!(all[0].needs_person());
+        assert_eq!(*all.last().unwrap(), Health::Healthy);
+    }
+}

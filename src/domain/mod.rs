@@ -1,0 +1,6 @@
+//! Pure domain decisions over plain data: no database, no network, no clock
+//! of their own (the time is an argument). Compiled for the server and the
+//! browser, so the pages and the engine share one meaning of every state.
+
+pub mod health;
+pub mod scopes;

@@ -1,0 +1,112 @@
+//! OAuth scopes as X names them, and the comparison of granted vs required.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::fmt;
+
+/// Every scope X's OAuth 2.0 documents. A configured scope outside this list
+/// is almost always a typo, so configuration rejects it.
+pub const KNOWN_SCOPES: &[&str] = &[
+    "tweet.read",
+    "tweet.write",
+    "tweet.moderate.write",
+    "users.email",
+    "users.read",
+    "follows.read",
+    "follows.write",
+    "offline.access",
+    "space.read",
+    "mute.read",
+    "mute.write",
+    "like.read",
+    "like.write",
+    "list.read",
+    "list.write",
+    "block.read",
+    "block.write",
+    "bookmark.read",
+    "bookmark.write",
+    "dm.read",
+    "dm.write",
+    "media.write",
+];
+
+/// What publishing a post needs, per X's docs.
+pub const PUBLISHING: &[&str] = &["tweet.read", "tweet.write", "users.read"];
+
+/// The scopes authwatch asks for unless configured otherwise: publishing,
+/// plus `offline.access` so X hands out a refresh token at all.
+pub const DEFAULT_REQUIRED: &[&str] = &["tweet.read", "tweet.write", "users.read", "offline.access"];
+
+/// A set of scopes, kept sorted so it prints and compares the same way
+/// whatever order X or the configuration listed them in.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scopes(BTreeSet<String>);
+
+impl Scopes {
+    /// Parses X's space-separated form (`"tweet.read users.read"`).
+    pub fn parse(space_separated: &str) -> Self {
+        Self(space_separated.split_whitespace().map(str::to_owned).collect())
+    }
+
+    pub fn from_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
+        Self(names.into_iter().map(str::to_owned).collect())
+    }
+
+    pub fn contains(&self, scope: &str) -> bool {
+        self.0.contains(scope)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(String::as_str)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The scopes of `required` that this set lacks, in order.
+    pub fn missing_from(&self, required: &Scopes) -> Vec<String> {
+        required.0.difference(&self.0).cloned().collect()
+    }
+
+    /// Names in this set that X does not document.
+    pub fn unknown(&self) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|s| !KNOWN_SCOPES.contains(&s.as_str()))
+            .cloned()
+            .collect()
+    }
+}
+
+impl fmt::Display for Scopes {
+    /// X's own form: space separated.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.iter().collect();
+        f.write_str(&names.join(" "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_scopes_are_what_required_has_and_granted_lacks() {
+        let granted = Scopes::parse("users.read  tweet.read offline.access");
+        let required = Scopes::from_names(DEFAULT_REQUIRED.iter().copied());
+        assert_eq!(granted.missing_from(&required), vec!["tweet.write".to_string()]);
+        assert!(required.missing_from(&required).is_empty());
+    }
+
+    #[test]
+    fn prints_sorted_and_space_separated() {
+        assert_eq!(Scopes::parse("users.read tweet.read").to_string(), "tweet.read users.read");
+    }
+
+    #[test]
+    fn flags_undocumented_names() {
+        assert_eq!(Scopes::parse("tweet.read tweets.write").unknown(), vec!["tweets.write"]);
+    }
+}

@@ -1,0 +1,5 @@
+//! The `authwatch` binary: parses the command line and hands over to the library.
+
+fn main() -> std::process::ExitCode {
+    authwatch::server::cli::main()
+}

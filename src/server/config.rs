@@ -1,0 +1,388 @@
+//! authwatch's configuration, read once at start-up from the environment.
+//!
+//! Every variable is documented where it is read. A malformed value stops
+//! start-up with a message that names the variable. With no X app configured
+//! (`AUTHWATCH_X_CLIENT_ID` unset), authwatch runs in **demo mode** against
+//! its built-in X emulator.
+
+use crate::domain::scopes::{Scopes, DEFAULT_REQUIRED};
+use crate::server::secret::Secret;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use url::Url;
+
+/// Where configuration values come from: the process environment in
+/// production, a map in tests.
+pub trait Source {
+    fn get(&self, name: &str) -> Option<String>;
+}
+
+/// The process environment.
+pub struct Env;
+
+impl Source for Env {
+    fn get(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+/// A configuration value that could not be used; start-up stops with it.
+#[derive(Debug, thiserror::Error)]
+#[error("{var}: {problem}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub problem: String,
+}
+
+impl ConfigError {
+    fn new(var: &'static str, problem: impl Into<String>) -> Self {
+        Self { var, problem: problem.into() }
+    }
+}
+
+/// Whether X is real or emulated.
+#[derive(Debug, Clone)]
+pub enum XMode {
+    /// No X app configured: the emulator is mounted in-process and demo
+    /// accounts are connected through it.
+    Demo,
+    /// A real X app (or an external emulator) configured by the variables below.
+    Live(XAppConfig),
+}
+
+/// How the X app authenticates at the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientType {
+    /// X "Web App" / "Automated App": HTTP Basic with the client secret.
+    Confidential,
+    /// X "Native App" / "Single page App": `client_id` in the body, no secret.
+    Public,
+}
+
+impl ClientType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Confidential => "confidential",
+            Self::Public => "public",
+        }
+    }
+}
+
+/// The four base URLs of X. Configurable so the same code talks to X in
+/// production and to the emulator in tests.
+#[derive(Debug, Clone)]
+pub struct XEndpoints {
+    pub authorize_url: Url,
+    pub token_url: Url,
+    pub revoke_url: Url,
+    pub api_base: Url,
+}
+
+impl XEndpoints {
+    /// X's production endpoints.
+    pub fn x() -> Self {
+        Self::parse_defaults(
+            "https://x.com/i/oauth2/authorize",
+            "https://api.x.com/2/oauth2/token",
+            "https://api.x.com/2/oauth2/revoke",
+            "https://api.x.com",
+        )
+    }
+
+    /// The endpoints of an emulator served at `base` (which may carry a path
+    /// prefix, e.g. `http://127.0.0.1:3000/x-emulator`).
+    pub fn emulator(base: &Url) -> Self {
+        let base = base.as_str().trim_end_matches('/');
+        Self::parse_defaults(
+            &format!("{base}/i/oauth2/authorize"),
+            &format!("{base}/2/oauth2/token"),
+            &format!("{base}/2/oauth2/revoke"),
+            base,
+        )
+    }
+
+    fn parse_defaults(authorize: &str, token: &str, revoke: &str, api: &str) -> Self {
+        let parse = |s: &str| Url::parse(s).unwrap_or_else(|e| panic!("built-in URL {s}: {e}"));
+        Self {
+            authorize_url: parse(authorize),
+            token_url: parse(token),
+            revoke_url: parse(revoke),
+            api_base: parse(api),
+        }
+    }
+}
+
+/// A configured X app.
+#[derive(Debug, Clone)]
+pub struct XAppConfig {
+    pub client_id: String,
+    /// Absent for public clients.
+    pub client_secret: Option<Secret>,
+    pub client_type: ClientType,
+    /// The URL to register with X as the app's callback.
+    pub callback_url: Url,
+    pub required_scopes: Scopes,
+    pub endpoints: XEndpoints,
+}
+
+/// Everything authwatch runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Directory for the SQLite database and the generated encryption key.
+    pub data_dir: PathBuf,
+    /// sqlx database URL.
+    pub database_url: String,
+    /// The address the server listens on.
+    pub site_addr: SocketAddr,
+    /// The URL people reach authwatch at (scheme, host, port, optional path).
+    pub public_url: Url,
+    /// A label shown on every page so nobody mistakes staging for production.
+    pub environment: String,
+    pub x: XMode,
+    /// Base64 of a 32-byte AES-256 key for tokens at rest; generated into the
+    /// data directory on first run when absent.
+    pub encryption_key: Option<Secret>,
+    /// Base64 keys that were current before, kept to decrypt old tokens.
+    pub previous_encryption_keys: Vec<Secret>,
+    /// `tracing` filter directives.
+    pub log_filter: String,
+}
+
+/// Command-line values that take precedence over the environment.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub data_dir: Option<PathBuf>,
+    pub site_addr: Option<SocketAddr>,
+}
+
+impl Config {
+    /// Reads the configuration. `site_addr` is the address from Leptos.toml
+    /// (or `LEPTOS_SITE_ADDR`), used unless `overrides` names another.
+    pub fn load(src: &dyn Source, site_addr: SocketAddr, overrides: Overrides) -> Result<Self, ConfigError> {
+        let site_addr = overrides.site_addr.unwrap_or(site_addr);
+
+        // AUTHWATCH_DATA_DIR: where the SQLite file and generated key live. Default `data`.
+        let data_dir = overrides
+            .data_dir
+            .or_else(|| non_empty(src, "AUTHWATCH_DATA_DIR").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("data"));
+
+        // AUTHWATCH_DATABASE_URL: an sqlx URL. Default: `sqlite://<data dir>/authwatch.db`.
+        let database_url = match non_empty(src, "AUTHWATCH_DATABASE_URL") {
+            Some(url) if url.starts_with("sqlite:") => url,
+            Some(_) => {
+                return Err(ConfigError::new(
+                    "AUTHWATCH_DATABASE_URL",
+                    "only sqlite: URLs are supported in this version (e.g. sqlite://data/authwatch.db)",
+                ))
+            }
+            None => format!("sqlite://{}", data_dir.join("authwatch.db").display()),
+        };
+
+        // AUTHWATCH_PUBLIC_URL: the URL people and X's redirects reach authwatch at.
+        // Default `http://<site address>`.
+        let public_url = match non_empty(src, "AUTHWATCH_PUBLIC_URL") {
+            Some(v) => parse_url("AUTHWATCH_PUBLIC_URL", &v)?,
+            None => parse_url("AUTHWATCH_PUBLIC_URL", &format!("http://{site_addr}"))?,
+        };
+
+        // AUTHWATCH_X_CLIENT_ID: the X app's OAuth 2.0 client id. Unset = demo mode.
+        let x = match non_empty(src, "AUTHWATCH_X_CLIENT_ID") {
+            None => XMode::Demo,
+            Some(client_id) => XMode::Live(x_app(src, client_id, &public_url)?),
+        };
+
+        // AUTHWATCH_ENVIRONMENT: a label such as production or staging. Default
+        // `demo` in demo mode, `production` otherwise.
+        let environment = non_empty(src, "AUTHWATCH_ENVIRONMENT").unwrap_or_else(|| match x {
+            XMode::Demo => "demo".into(),
+            XMode::Live(_) => "production".into(),
+        });
+
+        // AUTHWATCH_ENCRYPTION_KEY: base64 of 32 random bytes (`openssl rand -base64 32`).
+        let encryption_key = non_empty(src, "AUTHWATCH_ENCRYPTION_KEY").map(Secret::new);
+        // AUTHWATCH_PREVIOUS_ENCRYPTION_KEYS: comma-separated older keys, to read tokens
+        // encrypted before a key rotation.
+        let previous_encryption_keys = non_empty(src, "AUTHWATCH_PREVIOUS_ENCRYPTION_KEYS")
+            .map(|v| v.split(',').map(str::trim).filter(|k| !k.is_empty()).map(Secret::new).collect())
+            .unwrap_or_default();
+
+        // AUTHWATCH_LOG: tracing filter, e.g. `info` or `authwatch=debug`. Default `info`.
+        let log_filter = non_empty(src, "AUTHWATCH_LOG").unwrap_or_else(|| "info".into());
+
+        Ok(Self {
+            data_dir,
+            database_url,
+            site_addr,
+            public_url,
+            environment,
+            x,
+            encryption_key,
+            previous_encryption_keys,
+            log_filter,
+        })
+    }
+
+    pub fn is_demo(&self) -> bool {
+        matches!(self.x, XMode::Demo)
+    }
+
+    /// The OAuth callback authwatch hosts, under the public URL.
+    pub fn default_callback_url(public_url: &Url) -> Url {
+        join(public_url, "auth/x/callback")
+    }
+}
+
+fn x_app(src: &dyn Source, client_id: String, public_url: &Url) -> Result<XAppConfig, ConfigError> {
+    // AUTHWATCH_X_CLIENT_TYPE: `confidential` (X "Web App"/"Automated App", the default)
+    // or `public` (X "Native App"/"Single page App").
+    let client_type = match non_empty(src, "AUTHWATCH_X_CLIENT_TYPE").as_deref() {
+        None | Some("confidential") => ClientType::Confidential,
+        Some("public") => ClientType::Public,
+        Some(other) => {
+            return Err(ConfigError::new(
+                "AUTHWATCH_X_CLIENT_TYPE",
+                format!("`{other}` is neither `confidential` nor `public`"),
+            ))
+        }
+    };
+    // AUTHWATCH_X_CLIENT_SECRET: the X app's client secret; required for confidential clients.
+    let client_secret = non_empty(src, "AUTHWATCH_X_CLIENT_SECRET").map(Secret::new);
+    if client_type == ClientType::Confidential && client_secret.is_none() {
+        return Err(ConfigError::new(
+            "AUTHWATCH_X_CLIENT_SECRET",
+            "required for a confidential client (set AUTHWATCH_X_CLIENT_TYPE=public for a public one)",
+        ));
+    }
+    // AUTHWATCH_X_CALLBACK_URL: the callback registered with X. Default
+    // `<AUTHWATCH_PUBLIC_URL>/auth/x/callback`. X compares it exactly and forbids a query string.
+    let callback_url = match non_empty(src, "AUTHWATCH_X_CALLBACK_URL") {
+        Some(v) => parse_url("AUTHWATCH_X_CALLBACK_URL", &v)?,
+        None => Config::default_callback_url(public_url),
+    };
+    if callback_url.query().is_some() {
+        return Err(ConfigError::new("AUTHWATCH_X_CALLBACK_URL", "X rejects callback URLs with a query string"));
+    }
+    // AUTHWATCH_X_REQUIRED_SCOPES: space-separated scopes every account needs.
+    // Default `tweet.read tweet.write users.read offline.access`.
+    let required_scopes = match non_empty(src, "AUTHWATCH_X_REQUIRED_SCOPES") {
+        Some(v) => {
+            let scopes = Scopes::parse(&v);
+            let unknown = scopes.unknown();
+            if !unknown.is_empty() {
+                return Err(ConfigError::new(
+                    "AUTHWATCH_X_REQUIRED_SCOPES",
+                    format!("X does not know the scope(s) {}", unknown.join(", ")),
+                ));
+            }
+            scopes
+        }
+        None => Scopes::from_names(DEFAULT_REQUIRED.iter().copied()),
+    };
+    let defaults = XEndpoints::x();
+    let endpoints = XEndpoints {
+        // AUTHWATCH_X_AUTHORIZE_URL: default https://x.com/i/oauth2/authorize
+        authorize_url: url_or(src, "AUTHWATCH_X_AUTHORIZE_URL", defaults.authorize_url)?,
+        // AUTHWATCH_X_TOKEN_URL: default https://api.x.com/2/oauth2/token
+        token_url: url_or(src, "AUTHWATCH_X_TOKEN_URL", defaults.token_url)?,
+        // AUTHWATCH_X_REVOKE_URL: default https://api.x.com/2/oauth2/revoke
+        revoke_url: url_or(src, "AUTHWATCH_X_REVOKE_URL", defaults.revoke_url)?,
+        // AUTHWATCH_X_API_BASE: default https://api.x.com (v2 paths are appended)
+        api_base: url_or(src, "AUTHWATCH_X_API_BASE", defaults.api_base)?,
+    };
+    Ok(XAppConfig { client_id, client_secret, client_type, callback_url, required_scopes, endpoints })
+}
+
+fn non_empty(src: &dyn Source, var: &str) -> Option<String> {
+    src.get(var).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+fn url_or(src: &dyn Source, var: &'static str, default: Url) -> Result<Url, ConfigError> {
+    match non_empty(src, var) {
+        Some(v) => parse_url(var, &v),
+        None => Ok(default),
+    }
+}
+
+fn parse_url(var: &'static str, value: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(value).map_err(|e| ConfigError::new(var, format!("`{value}` is not a URL ({e})")))?;
+    match url.scheme() {
+        "http" | "https" => Ok(url),
+        other => Err(ConfigError::new(var, format!("`{value}` must be http or https, not {other}"))),
+    }
+}
+
+/// Appends a path below `base`, keeping any path prefix `base` has.
+pub fn join(base: &Url, path: &str) -> Url {
+    let mut url = base.clone();
+    let prefix = url.path().trim_end_matches('/').to_owned();
+    url.set_path(&format!("{prefix}/{path}"));
+    url
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr() -> SocketAddr {
+        "127.0.0.1:3000".parse().unwrap()
+    }
+
+    #[test]
+    fn nothing_configured_means_demo_mode_with_local_defaults() {
+        let c = Config::load(&MapSource(&[("UNRELATED", "x")]), addr(), Overrides::default()).unwrap();
+        assert!(c.is_demo());
+        assert_eq!(c.environment, "demo");
+        assert_eq!(c.database_url, "sqlite://data/authwatch.db");
+        assert_eq!(c.public_url.as_str(), "http://127.0.0.1:3000/");
+    }
+
+    #[test]
+    fn a_live_app_gets_x_endpoints_and_the_hosted_callback() {
+        let c = Config::load(
+            &MapSource(&[
+                ("AUTHWATCH_X_CLIENT_ID", "abc"),
+                ("AUTHWATCH_X_CLIENT_SECRET", "s3cret"),
+                ("AUTHWATCH_PUBLIC_URL", "https://authwatch.example.com/ops"),
+            ]),
+            addr(),
+            Overrides::default(),
+        )
+        .unwrap();
+        let XMode::Live(app) = c.x else { panic!("expected live mode") };
+        assert_eq!(app.callback_url.as_str(), "https://authwatch.example.com/ops/auth/x/callback");
+        assert_eq!(app.endpoints.token_url.as_str(), "https://api.x.com/2/oauth2/token");
+        assert_eq!(app.required_scopes.to_string(), "offline.access tweet.read tweet.write users.read");
+        assert_eq!(format!("{:?}", app.client_secret), "Some([redacted])");
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        let cases: [(&[(&str, &str)], &str); 5] = [
+            (&[("AUTHWATCH_X_CLIENT_ID", "abc")], "AUTHWATCH_X_CLIENT_SECRET"),
+            (&[("AUTHWATCH_X_CLIENT_ID", "a"), ("AUTHWATCH_X_CLIENT_TYPE", "web")], "AUTHWATCH_X_CLIENT_TYPE"),
+            (
+                &[("AUTHWATCH_X_CLIENT_ID", "a"), ("AUTHWATCH_X_CLIENT_TYPE", "public"), ("AUTHWATCH_X_TOKEN_URL", "not a url")],
+                "AUTHWATCH_X_TOKEN_URL",
+            ),
+            (
+                &[("AUTHWATCH_X_CLIENT_ID", "a"), ("AUTHWATCH_X_CLIENT_TYPE", "public"), ("AUTHWATCH_X_REQUIRED_SCOPES", "tweet.read tweets.write")],
+                "AUTHWATCH_X_REQUIRED_SCOPES",
+            ),
+            (&[("AUTHWATCH_DATABASE_URL", "mysql://x")], "AUTHWATCH_DATABASE_URL"),
+        ];
+        for (vars, var) in cases {
+            let src = MapSource(vars);
+            let err = Config::load(&src, addr(), Overrides::default()).unwrap_err();
+            assert_eq!(err.var, var, "{err}");
+            assert!(err.to_string().starts_with(var));
+        }
+    }
+
+    struct MapSource<'a>(&'a [(&'a str, &'a str)]);
+    impl Source for MapSource<'_> {
+        fn get(&self, name: &str) -> Option<String> {
+            self.0.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
+        }
+    }
+}

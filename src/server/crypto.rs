@@ -1,0 +1,192 @@
+//! Tokens at rest: AES-256-GCM (the `aes-gcm` crate, RustCrypto's audited
+//! implementation) with a random 96-bit nonce per seal.
+//!
+//! Each ciphertext is stored with the id of the key that sealed it, so a key
+//! can rotate: the new key seals, the previous ones (configured as previous
+//! keys) still open what they sealed. Each seal is bound to where it is stored
+//! (account and field) as associated data, so a ciphertext copied into another
+//! row or field fails to open instead of handing out the wrong token.
+
+use crate::server::secret::{fingerprint, Secret};
+use aes_gcm::aead::{Aead, KeyInit, OsRng, Payload};
+use aes_gcm::{AeadCore, Aes256Gcm, Key, Nonce};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+
+const NONCE_LEN: usize = 12;
+/// File the generated key is kept in, inside the data directory.
+pub const KEY_FILE: &str = "encryption.key";
+
+#[derive(Debug, thiserror::Error)]
+pub enum CryptoError {
+    #[error("{var}: not base64 of a 32-byte key")]
+    BadKey { var: &'static str },
+    #[error("encryption key file {path}: {source}")]
+    KeyFile { path: String, source: std::io::Error },
+    #[error("no configured key has id {0}: was a previous key dropped from AUTHWATCH_PREVIOUS_ENCRYPTION_KEYS?")]
+    UnknownKey(String),
+    /// Tampered, truncated, or bound to another row or field.
+    #[error("a stored token could not be decrypted (tampered, or stored under another account)")]
+    Undecryptable,
+}
+
+struct KeyEntry {
+    id: String,
+    cipher: Aes256Gcm,
+}
+
+/// The current key and any previous ones.
+pub struct Keyring {
+    current: KeyEntry,
+    previous: Vec<KeyEntry>,
+}
+
+/// A sealed value as stored: the key id and base64(nonce || ciphertext).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sealed {
+    pub key_id: String,
+    pub ciphertext: String,
+}
+
+impl Keyring {
+    /// The configured key, or the one generated into `data_dir` on first run
+    /// (written with mode 0600), plus the previous keys.
+    pub fn load(configured: Option<&Secret>, previous: &[Secret], data_dir: &Path) -> Result<Self, CryptoError> {
+        let current = match configured {
+            Some(key) => entry(key.expose(), "AUTHWATCH_ENCRYPTION_KEY")?,
+            None => entry(&load_or_generate(&data_dir.join(KEY_FILE))?, "the generated key file")?,
+        };
+        let previous =
+            previous.iter().map(|k| entry(k.expose(), "AUTHWATCH_PREVIOUS_ENCRYPTION_KEYS")).collect::<Result<_, _>>()?;
+        Ok(Self { current, previous })
+    }
+
+    /// A keyring with a fresh random key, for tests and benchmarks.
+    pub fn ephemeral() -> Self {
+        let key = Aes256Gcm::generate_key(OsRng);
+        Self { current: KeyEntry { id: fingerprint(&key), cipher: Aes256Gcm::new(&key) }, previous: Vec::new() }
+    }
+
+    pub fn current_key_id(&self) -> &str {
+        &self.current.id
+    }
+
+    /// Seals `plaintext` with the current key, bound to `context`
+    /// (e.g. `"acc_123/access"`).
+    pub fn seal(&self, plaintext: &Secret, context: &str) -> Sealed {
+        let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
+        let payload = Payload { msg: plaintext.expose().as_bytes(), aad: context.as_bytes() };
+        // Encryption with a valid key and a 12-byte nonce only fails for
+        // inputs beyond 64 GiB, far past any token.
+        let ct = self.current.cipher.encrypt(&nonce, payload).expect("AES-GCM seal of a token");
+        let mut bytes = nonce.to_vec();
+        bytes.extend_from_slice(&ct);
+        Sealed { key_id: self.current.id.clone(), ciphertext: STANDARD.encode(bytes) }
+    }
+
+    /// Opens what [`Keyring::seal`] sealed under the same `context`.
+    pub fn open(&self, sealed: &Sealed, context: &str) -> Result<Secret, CryptoError> {
+        let key = std::iter::once(&self.current)
+            .chain(&self.previous)
+            .find(|k| k.id == sealed.key_id)
+            .ok_or_else(|| CryptoError::UnknownKey(sealed.key_id.clone()))?;
+        let bytes = STANDARD.decode(&sealed.ciphertext).map_err(|_| CryptoError::Undecryptable)?;
+        if bytes.len() < NONCE_LEN {
+            return Err(CryptoError::Undecryptable);
+        }
+        let (nonce, ct) = bytes.split_at(NONCE_LEN);
+        let plain = key
+            .cipher
+            .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad: context.as_bytes() })
+            .map_err(|_| CryptoError::Undecryptable)?;
+        String::from_utf8(plain).map(Secret::new).map_err(|_| CryptoError::Undecryptable)
+    }
+}
+
+fn entry(base64_key: &str, var: &'static str) -> Result<KeyEntry, CryptoError> {
+    let bytes = STANDARD.decode(base64_key.trim()).map_err(|_| CryptoError::BadKey { var })?;
+    if bytes.len() != 32 {
+        return Err(CryptoError::BadKey { var });
+    }
+    let key = Key::<Aes256Gcm>::from_slice(&bytes);
+    Ok(KeyEntry { id: fingerprint(key), cipher: Aes256Gcm::new(key) })
+}
+
+/// Reads the key file, creating it (0600, never world-readable even for a
+/// moment) with a random key when it does not exist.
+fn load_or_generate(path: &Path) -> Result<String, CryptoError> {
+    let io = |source| CryptoError::KeyFile { path: path.display().to_string(), source };
+    match fs::read_to_string(path) {
+        Ok(existing) => return Ok(existing),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
+        Err(_) => {}
+    }
+    let key = STANDARD.encode(Aes256Gcm::generate_key(OsRng));
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(io)?;
+    file.write_all(key.as_bytes()).and_then(|()| file.sync_all()).map_err(io)?;
+    tracing::info!(path = %path.display(), "generated a new encryption key for tokens at rest");
+    Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seal_then_open_round_trips_and_hides_the_plaintext() {
+        let ring = Keyring::ephemeral();
+        let token = Secret::new("secret-access-token-value");
+        let sealed = ring.seal(&token, "acc_1/access");
+        assert!(!sealed.ciphertext.contains("secret-access"));
+        assert_eq!(ring.open(&sealed, "acc_1/access").unwrap(), token);
+        // Random nonces: the same token never seals to the same text twice.
+        assert_ne!(ring.seal(&token, "acc_1/access").ciphertext, sealed.ciphertext);
+    }
+
+    #[test]
+    fn a_ciphertext_moved_to_another_row_or_field_does_not_open() {
+        let ring = Keyring::ephemeral();
+        let sealed = ring.seal(&Secret::new("t"), "acc_1/access");
+        assert!(matches!(ring.open(&sealed, "acc_2/access"), Err(CryptoError::Undecryptable)));
+        assert!(matches!(ring.open(&sealed, "acc_1/refresh"), Err(CryptoError::Undecryptable)));
+    }
+
+    #[test]
+    fn previous_keys_still_open_after_rotation() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = STANDARD.encode([7u8; 32]);
+        let new = STANDARD.encode([9u8; 32]);
+        let before = Keyring::load(Some(&Secret::new(old.clone())), &[], dir.path()).unwrap();
+        let sealed = before.seal(&Secret::new("tok"), "a/access");
+        let after = Keyring::load(Some(&Secret::new(new)), &[Secret::new(old)], dir.path()).unwrap();
+        assert_ne!(after.current_key_id(), sealed.key_id);
+        assert_eq!(after.open(&sealed, "a/access").unwrap().expose(), "tok");
+        let without_old = Keyring::load(None, &[], dir.path()).unwrap();
+        assert!(matches!(without_old.open(&sealed, "a/access"), Err(CryptoError::UnknownKey(_))));
+    }
+
+    #[test]
+    fn the_generated_key_file_is_private_and_stable() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let a = Keyring::load(None, &[], dir.path()).unwrap();
+        let mode = fs::metadata(dir.path().join(KEY_FILE)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let b = Keyring::load(None, &[], dir.path()).unwrap();
+        assert_eq!(a.current_key_id(), b.current_key_id());
+    }
+
+    #[test]
+    fn a_malformed_key_names_its_variable() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Keyring::load(Some(&Secret::new("too-short")), &[], dir.path()).err().unwrap();
+        assert!(err.to_string().starts_with("AUTHWATCH_ENCRYPTION_KEY"));
+    }
+}

@@ -1,0 +1,323 @@
+//! The `accounts` and `token_sets` tables: who is connected, and their
+//! current tokens (sealed at rest).
+
+use super::events::{self, EventKind, NewEvent, Outcome};
+use super::Pool;
+use crate::domain::health::{AccountFacts, AttemptResult, Cause, OpenIncident, TokenFacts};
+use crate::domain::scopes::Scopes;
+use crate::server::crypto::{CryptoError, Keyring, Sealed};
+use crate::server::secret::Secret;
+use rand::distributions::{Alphanumeric, DistString};
+use sqlx::{Sqlite, Transaction};
+
+/// Why tokens could not be stored or read.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenStoreError {
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    /// Refused before touching the database: a blank token never replaces a good one.
+    #[error("refusing to store a blank {0} token")]
+    Blank(&'static str),
+}
+
+/// An X account to record.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub x_user_id: String,
+    pub handle: String,
+    pub display_name: String,
+    pub client_id: String,
+}
+
+/// A token set as X granted it. Construct with [`TokenGrant::new`], which
+/// refuses blank tokens.
+#[derive(Debug, Clone)]
+pub struct TokenGrant {
+    access: Secret,
+    refresh: Option<Secret>,
+    pub scopes: Scopes,
+    pub issued_at: i64,
+    pub expires_at: i64,
+}
+
+impl TokenGrant {
+    pub fn new(
+        access: Secret,
+        refresh: Option<Secret>,
+        scopes: Scopes,
+        issued_at: i64,
+        expires_at: i64,
+    ) -> Result<Self, TokenStoreError> {
+        if access.expose().trim().is_empty() {
+            return Err(TokenStoreError::Blank("access"));
+        }
+        if refresh.as_ref().is_some_and(|r| r.expose().trim().is_empty()) {
+            return Err(TokenStoreError::Blank("refresh"));
+        }
+        Ok(Self { access, refresh, scopes, issued_at, expires_at })
+    }
+
+    pub fn has_refresh_token(&self) -> bool {
+        self.refresh.is_some()
+    }
+}
+
+/// The current tokens of an account, opened.
+#[derive(Debug)]
+pub struct StoredTokens {
+    pub generation: i64,
+    pub access: Secret,
+    pub refresh: Option<Secret>,
+    pub scopes: Scopes,
+    pub issued_at: i64,
+    pub expires_at: i64,
+}
+
+/// What [`connect`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connected {
+    pub account_id: String,
+    pub generation: i64,
+    /// The X user was already connected: this replaced its tokens.
+    pub reconnected: bool,
+}
+
+/// One account as the dashboard and account page need it: no tokens, no ciphertexts.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AccountSummary {
+    pub id: String,
+    pub x_user_id: String,
+    pub handle: String,
+    pub display_name: String,
+    pub client_id: String,
+    pub connected_at: i64,
+    pub last_refresh_at: Option<i64>,
+    pub last_refresh_ok: Option<bool>,
+    pub last_check_at: Option<i64>,
+    pub last_check_ok: Option<bool>,
+    pub last_verified_at: Option<i64>,
+    pub incident_cause: Option<String>,
+    pub incident_since: Option<i64>,
+    pub incident_status: Option<i64>,
+    pub incident_x_error: Option<String>,
+    pub incident_at: Option<i64>,
+    pub generation: i64,
+    pub issued_at: i64,
+    pub expires_at: i64,
+    pub scopes: String,
+    pub has_refresh_token: bool,
+    pub access_fingerprint: String,
+    pub refresh_fingerprint: Option<String>,
+}
+
+impl AccountSummary {
+    /// The open incident, if its cause is one this version knows.
+    pub fn incident(&self) -> Option<OpenIncident> {
+        let cause = Cause::parse(self.incident_cause.as_deref()?)?;
+        Some(OpenIncident { cause, since: self.incident_since.unwrap_or(self.connected_at) })
+    }
+
+    /// The facts [`crate::domain::health::diagnose`] decides from.
+    pub fn facts(&self) -> AccountFacts {
+        AccountFacts {
+            token: TokenFacts {
+                generation: self.generation,
+                issued_at: self.issued_at,
+                expires_at: self.expires_at,
+                scopes: Scopes::parse(&self.scopes),
+                has_refresh_token: self.has_refresh_token,
+            },
+            incident: self.incident(),
+            last_verified_at: self.last_verified_at,
+        }
+    }
+}
+
+const SUMMARY_SELECT: &str = "SELECT a.id, a.x_user_id, a.handle, a.display_name, a.client_id, a.connected_at,
+        a.last_refresh_at, a.last_refresh_ok, a.last_check_at, a.last_check_ok, a.last_verified_at,
+        a.incident_cause, a.incident_since, a.incident_status, a.incident_x_error, a.incident_at,
+        t.generation, t.issued_at, t.expires_at, t.scopes,
+        (t.refresh_token_ct IS NOT NULL) AS has_refresh_token,
+        t.access_fingerprint, t.refresh_fingerprint
+    FROM accounts a JOIN token_sets t ON t.account_id = a.id";
+
+/// Every account, for the dashboard.
+pub async fn summaries(pool: &Pool) -> Result<Vec<AccountSummary>, sqlx::Error> {
+    sqlx::query_as(SUMMARY_SELECT).fetch_all(pool).await
+}
+
+/// One account, or `None` if there is no such id.
+pub async fn summary(pool: &Pool, id: &str) -> Result<Option<AccountSummary>, sqlx::Error> {
+    sqlx::query_as(&format!("{SUMMARY_SELECT} WHERE a.id = ?")).bind(id).fetch_optional(pool).await
+}
+
+/// The account connected as X user `x_user_id`, if any.
+pub async fn id_by_x_user(pool: &Pool, x_user_id: &str) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM accounts WHERE x_user_id = ?").bind(x_user_id).fetch_optional(pool).await
+}
+
+/// Records a connect: a new account with generation 1, or — when this X user
+/// is already connected — a reconnect that replaces its tokens with the next
+/// generation. Either way, in one transaction with its event, which clears
+/// any open incident.
+pub async fn connect(
+    pool: &Pool,
+    keyring: &Keyring,
+    account: &NewAccount,
+    grant: &TokenGrant,
+    actor: &str,
+    now: i64,
+) -> Result<Connected, TokenStoreError> {
+    let mut tx = pool.begin().await?;
+    let existing: Option<(String, i64)> = sqlx::query_as(
+        "SELECT a.id, t.generation FROM accounts a JOIN token_sets t ON t.account_id = a.id WHERE a.x_user_id = ?",
+    )
+    .bind(&account.x_user_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+
+    let connected = match existing {
+        Some((account_id, generation)) => {
+            sqlx::query("UPDATE accounts SET handle = ?, display_name = ?, client_id = ? WHERE id = ?")
+                .bind(&account.handle)
+                .bind(&account.display_name)
+                .bind(&account.client_id)
+                .bind(&account_id)
+                .execute(&mut *tx)
+                .await?;
+            let next = write_tokens(&mut tx, keyring, &account_id, Some(generation), grant).await?;
+            // Inside this transaction nobody else can have moved the generation.
+            let next = next.ok_or(sqlx::Error::RowNotFound)?;
+            Connected { account_id, generation: next, reconnected: true }
+        }
+        None => {
+            let account_id = format!("acc_{}", Alphanumeric.sample_string(&mut rand::thread_rng(), 12).to_lowercase());
+            sqlx::query(
+                "INSERT INTO accounts (id, x_user_id, handle, display_name, client_id, connected_at)
+                 VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&account_id)
+            .bind(&account.x_user_id)
+            .bind(&account.handle)
+            .bind(&account.display_name)
+            .bind(&account.client_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            write_tokens(&mut tx, keyring, &account_id, None, grant).await?;
+            Connected { account_id, generation: 1, reconnected: false }
+        }
+    };
+    let event = NewEvent {
+        kind: if connected.reconnected { EventKind::Reconnect } else { EventKind::Connect },
+        outcome: Outcome::Ok,
+        generation_before: connected.reconnected.then_some(connected.generation - 1),
+        generation_after: Some(connected.generation),
+        actor: actor.to_owned(),
+        detail: Some(format!("granted scopes: {}", grant.scopes)),
+        ..NewEvent::default()
+    };
+    events::record(&mut tx, &connected.account_id, now, &event, AttemptResult::Renewed).await?;
+    tx.commit().await?;
+    Ok(connected)
+}
+
+/// Replaces an account's tokens if its generation is still `expected`
+/// (compare-and-swap): returns the new generation, or `None` if another
+/// writer got there first — then nothing was written.
+pub async fn replace_tokens(
+    tx: &mut Transaction<'_, Sqlite>,
+    keyring: &Keyring,
+    account_id: &str,
+    expected: i64,
+    grant: &TokenGrant,
+) -> Result<Option<i64>, TokenStoreError> {
+    write_tokens(tx, keyring, account_id, Some(expected), grant).await
+}
+
+async fn write_tokens(
+    tx: &mut Transaction<'_, Sqlite>,
+    keyring: &Keyring,
+    account_id: &str,
+    expected: Option<i64>,
+    grant: &TokenGrant,
+) -> Result<Option<i64>, TokenStoreError> {
+    let access = keyring.seal(&grant.access, &context(account_id, "access"));
+    let refresh = grant.refresh.as_ref().map(|r| keyring.seal(r, &context(account_id, "refresh")));
+    let access_fp = grant.access.fingerprint();
+    let refresh_fp = grant.refresh.as_ref().map(Secret::fingerprint);
+    let scopes = grant.scopes.to_string();
+    match expected {
+        None => {
+            sqlx::query(
+                "INSERT INTO token_sets (account_id, generation, access_token_ct, refresh_token_ct, key_id,
+                     access_fingerprint, refresh_fingerprint, scopes, issued_at, expires_at)
+                 VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(account_id)
+            .bind(&access.ciphertext)
+            .bind(refresh.as_ref().map(|r| &r.ciphertext))
+            .bind(&access.key_id)
+            .bind(&access_fp)
+            .bind(&refresh_fp)
+            .bind(&scopes)
+            .bind(grant.issued_at)
+            .bind(grant.expires_at)
+            .execute(&mut **tx)
+            .await?;
+            Ok(Some(1))
+        }
+        Some(generation) => {
+            let done = sqlx::query(
+                "UPDATE token_sets SET generation = generation + 1, access_token_ct = ?, refresh_token_ct = ?,
+                     key_id = ?, access_fingerprint = ?, refresh_fingerprint = ?, scopes = ?, issued_at = ?, expires_at = ?
+                 WHERE account_id = ? AND generation = ?",
+            )
+            .bind(&access.ciphertext)
+            .bind(refresh.as_ref().map(|r| &r.ciphertext))
+            .bind(&access.key_id)
+            .bind(&access_fp)
+            .bind(&refresh_fp)
+            .bind(&scopes)
+            .bind(grant.issued_at)
+            .bind(grant.expires_at)
+            .bind(account_id)
+            .bind(generation)
+            .execute(&mut **tx)
+            .await?;
+            Ok((done.rows_affected() == 1).then_some(generation + 1))
+        }
+    }
+}
+
+/// The account's current tokens, opened, or `None` if there is no such account.
+pub async fn tokens(pool: &Pool, keyring: &Keyring, account_id: &str) -> Result<Option<StoredTokens>, TokenStoreError> {
+    let row: Option<(i64, String, Option<String>, String, String, i64, i64)> = sqlx::query_as(
+        "SELECT generation, access_token_ct, refresh_token_ct, key_id, scopes, issued_at, expires_at
+         FROM token_sets WHERE account_id = ?",
+    )
+    .bind(account_id)
+    .fetch_optional(pool)
+    .await?;
+    let Some((generation, access_ct, refresh_ct, key_id, scopes, issued_at, expires_at)) = row else {
+        return Ok(None);
+    };
+    let open = |ciphertext: String, field: &str| {
+        keyring.open(&Sealed { key_id: key_id.clone(), ciphertext }, &context(account_id, field))
+    };
+    Ok(Some(StoredTokens {
+        generation,
+        access: open(access_ct, "access")?,
+        refresh: refresh_ct.map(|ct| open(ct, "refresh")).transpose()?,
+        scopes: Scopes::parse(&scopes),
+        issued_at,
+        expires_at,
+    }))
+}
+
+/// What a sealed token is bound to: its row and field.
+fn context(account_id: &str, field: &str) -> String {
+    format!("{account_id}/{field}")
+}

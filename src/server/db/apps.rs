@@ -1,0 +1,87 @@
+//! The `x_apps` table: the configured X app and the app-level facts.
+
+use super::Pool;
+use crate::domain::health::AppFacts;
+
+/// The configured app, as recorded at start-up.
+pub struct AppRecord<'a> {
+    pub client_id: &'a str,
+    pub client_type: &'a str,
+    pub environment: &'a str,
+    pub secret_fingerprint: Option<String>,
+}
+
+/// Records the configured app (insert or update), keeping its app-level facts.
+pub async fn upsert(pool: &Pool, app: &AppRecord<'_>, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO x_apps (client_id, client_type, environment, secret_fingerprint, updated_at)
+         VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (client_id) DO UPDATE SET
+             client_type = excluded.client_type,
+             environment = excluded.environment,
+             -- A new secret may well fix rejected credentials: let the next
+             -- call to X decide instead of showing a stale incident.
+             credentials_rejected_since = CASE
+                 WHEN x_apps.secret_fingerprint IS excluded.secret_fingerprint THEN x_apps.credentials_rejected_since
+                 ELSE NULL END,
+             secret_fingerprint = excluded.secret_fingerprint,
+             updated_at = excluded.updated_at",
+    )
+    .bind(app.client_id)
+    .bind(app.client_type)
+    .bind(app.environment)
+    .bind(&app.secret_fingerprint)
+    .bind(now)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// The app-level facts of `client_id` (empty if the app is unknown).
+pub async fn facts(pool: &Pool, client_id: &str) -> Result<AppFacts, sqlx::Error> {
+    let row: Option<(Option<i64>, Option<i64>)> =
+        sqlx::query_as("SELECT credentials_rejected_since, clock_offset_ms FROM x_apps WHERE client_id = ?")
+            .bind(client_id)
+            .fetch_optional(pool)
+            .await?;
+    Ok(row
+        .map(|(credentials_rejected_since, clock_offset_ms)| AppFacts { credentials_rejected_since, clock_offset_ms })
+        .unwrap_or_default())
+}
+
+/// X rejected the client credentials (keeps the first time it happened).
+pub async fn credentials_rejected(pool: &Pool, client_id: &str, x_error: &str, at: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE x_apps SET credentials_rejected_since = COALESCE(credentials_rejected_since, ?), credentials_error = ?
+         WHERE client_id = ?",
+    )
+    .bind(at)
+    .bind(x_error)
+    .bind(client_id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// X accepted the client credentials: the app-level incident, if any, is over.
+pub async fn credentials_accepted(pool: &Pool, client_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE x_apps SET credentials_rejected_since = NULL, credentials_error = NULL
+         WHERE client_id = ? AND credentials_rejected_since IS NOT NULL",
+    )
+    .bind(client_id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Records the latest measured offset of X's clock against ours.
+pub async fn clock_measured(pool: &Pool, client_id: &str, offset_ms: i64, at: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE x_apps SET clock_offset_ms = ?, clock_measured_at = ? WHERE client_id = ?")
+        .bind(offset_ms)
+        .bind(at)
+        .bind(client_id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}

@@ -1,6 +1,7 @@
 //! The types server functions hand to the pages. Made for display: plain
 //! values, no secrets (a type here must never hold a token or ciphertext).
 
+use crate::domain::health::{AppWarning, Health, Who};
 use serde::{Deserialize, Serialize};
 
 /// Facts about this authwatch instance for the page header.
@@ -11,4 +12,163 @@ pub struct AppInfo {
     /// Running against the built-in X emulator.
     pub demo: bool,
     pub version: String,
+}
+
+/// Which accounts the dashboard lists.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DashboardQuery {
+    /// A [`Health::slug`], or `None` for all; `needs-person` for every action needed.
+    pub health: Option<String>,
+    /// Part of a handle or display name.
+    pub search: String,
+    /// 1-based.
+    pub page: u32,
+}
+
+/// The dashboard: counts, app-level warnings, and one page of accounts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Dashboard {
+    /// The server's clock when this was made (ms since the epoch).
+    pub now: i64,
+    pub total: u32,
+    /// How many accounts are in each health, in dashboard order.
+    pub counts: Vec<HealthCount>,
+    pub warnings: Vec<AppWarning>,
+    pub rows: Vec<AccountRow>,
+    /// Accounts matching the filter and search, over all pages.
+    pub matching: u32,
+    pub page: u32,
+    pub pages: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HealthCount {
+    pub health: Health,
+    pub count: u32,
+}
+
+/// One account on the dashboard.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AccountRow {
+    pub id: String,
+    pub handle: String,
+    pub name: String,
+    pub health: Health,
+    /// The cause in words.
+    pub summary: String,
+    pub next_step: String,
+    pub who: Who,
+    pub generation: i64,
+    pub issued_at: i64,
+    pub expires_at: i64,
+    /// Granted scopes, then required ones that are missing.
+    pub scopes: Vec<ScopeChip>,
+    pub last_refresh: Option<Attempt>,
+    pub last_check: Option<Attempt>,
+    /// Blank until accounts have owners.
+    pub owner: Option<String>,
+    /// When the open incident began.
+    pub incident_since: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScopeChip {
+    pub name: String,
+    /// Required but not granted.
+    pub missing: bool,
+}
+
+/// When something was last tried and whether it worked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempt {
+    pub at: i64,
+    pub ok: bool,
+}
+
+/// Everything the account page shows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AccountDetail {
+    pub now: i64,
+    pub row: AccountRow,
+    pub x_user_id: String,
+    pub client_id: String,
+    pub connected_at: i64,
+    /// Short SHA-256 fingerprints, never the tokens.
+    pub access_fingerprint: String,
+    pub refresh_fingerprint: Option<String>,
+    /// Plain-sentence answers to the questions a social manager asks.
+    pub answers: Vec<Answer>,
+    /// The exact last error X returned.
+    pub last_error: Option<XErrorView>,
+    pub events: Vec<EventView>,
+    /// The app-level warnings that apply to this account too.
+    pub warnings: Vec<AppWarning>,
+}
+
+/// A question and its answer in a sentence.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Answer {
+    pub question: String,
+    pub answer: String,
+    /// Whether the answer is good news.
+    pub ok: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct XErrorView {
+    pub at: i64,
+    pub status: Option<i64>,
+    pub body: String,
+    pub cause: String,
+}
+
+/// One event of the timeline.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventView {
+    pub at: i64,
+    pub kind: String,
+    pub outcome: String,
+    pub cause: Option<String>,
+    pub http_status: Option<i64>,
+    pub x_error: Option<String>,
+    pub generation_before: Option<i64>,
+    pub generation_after: Option<i64>,
+    pub actor: String,
+    pub detail: Option<String>,
+}
+
+/// The X app configuration as authwatch runs with it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SettingsView {
+    pub environment: String,
+    pub demo: bool,
+    pub client_id: String,
+    pub client_type: String,
+    /// The callback URL to register with X.
+    pub callback_url: String,
+    pub required_scopes: Vec<String>,
+    pub authorize_url: String,
+    pub token_url: String,
+    pub revoke_url: String,
+    pub api_base: String,
+    /// A fingerprint of the client secret, never the secret.
+    pub secret_fingerprint: Option<String>,
+    pub database: String,
+    pub refresh_lead_minutes: i64,
+    pub clock_drift_threshold_seconds: i64,
+    /// Misconfigurations, explained.
+    pub problems: Vec<String>,
+}
+
+/// What the demo panel can make happen at the emulator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DemoAction {
+    /// The account disconnects the app in X's settings.
+    RevokeGrant,
+    /// X expires the account's access token now.
+    ExpireToken,
+    /// X rotates the app's client secret: authwatch's copy is now wrong.
+    RotateAppSecret,
+    /// X's clock jumps 95 s ahead of ours.
+    SkewClock,
 }

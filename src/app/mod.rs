@@ -1,6 +1,8 @@
 //! The pages and components, rendered on the server and hydrated in the browser.
 
+pub mod clock;
 mod components;
+pub mod format;
 mod pages;
 pub mod status;
 
@@ -8,8 +10,8 @@ use components::header::Header;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::StaticSegment;
-use pages::{dashboard::Dashboard, not_found::NotFound};
+use leptos_router::{ParamSegment, SsrMode, StaticSegment};
+use pages::{account::AccountPage, dashboard::Dashboard, not_found::NotFound, settings::SettingsPage};
 
 /// The HTML document around the app.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -49,6 +51,10 @@ pub fn App() -> impl IntoView {
                 <main>
                     <Routes fallback=NotFound>
                         <Route path=StaticSegment("") view=Dashboard/>
+                        // Async: the status (404 for an unknown account) is only known once
+                        // the account has loaded, so headers wait for it.
+                        <Route path=(StaticSegment("accounts"), ParamSegment("id")) view=AccountPage ssr=SsrMode::Async/>
+                        <Route path=StaticSegment("settings") view=SettingsPage/>
                     </Routes>
                 </main>
             </div>

@@ -387,7 +387,13 @@ pub fn diagnose(account: &AccountFacts, app: &AppFacts, required: &Scopes, now: 
         return verdict(
             Health::ActionNeeded(Action::Reconnect),
             Some(c),
-            format!("The grant lacks {}. {}", missing.join(", "), c.describe()),
+            match c {
+                Cause::NoRefreshToken => format!(
+                    "The grant lacks {}: X gives no refresh token, so the account stops when its access token expires.",
+                    missing.join(", ")
+                ),
+                _ => format!("The grant lacks {}, which authwatch requires.", missing.join(", ")),
+            },
             "Reconnect granting every required scope; if X does not offer it, the X app's permissions need changing.",
             Who::Owner,
         );
@@ -478,6 +484,9 @@ pub enum AttemptResult {
     Verified,
     /// A failure, classified.
     Failed(Cause),
+    /// Says nothing either way (a refresh just started; a check of a token
+    /// that had expired anyway).
+    Inconclusive,
 }
 
 /// The open incident after an attempt, given the one before it.
@@ -490,6 +499,7 @@ pub enum AttemptResult {
 pub fn next_incident(open: Option<OpenIncident>, result: AttemptResult, at: i64) -> Option<OpenIncident> {
     match result {
         AttemptResult::Renewed => None,
+        AttemptResult::Inconclusive => open,
         AttemptResult::Verified => open.filter(|i| !(i.cause.is_transient() || i.cause == Cause::ClockDrift)),
         AttemptResult::Failed(cause) => match open {
             Some(i) if i.cause == cause => Some(i),

@@ -2,5 +2,6 @@
 //! of their own (the time is an argument). Compiled for the server and the
 //! browser, so the pages and the engine share one meaning of every state.
 
+pub mod classify;
 pub mod health;
 pub mod scopes;

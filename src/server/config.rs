@@ -130,8 +130,8 @@ pub struct XAppConfig {
 pub struct Config {
     /// Directory for the SQLite database and the generated encryption key.
     pub data_dir: PathBuf,
-    /// sqlx database URL.
-    pub database_url: String,
+    /// sqlx database URL, when configured; see [`Config::database_url`].
+    pub database_url: Option<String>,
     /// The address the server listens on.
     pub site_addr: SocketAddr,
     /// The URL people reach authwatch at (scheme, host, port, optional path).
@@ -167,16 +167,17 @@ impl Config {
             .or_else(|| non_empty(src, "AUTHWATCH_DATA_DIR").map(PathBuf::from))
             .unwrap_or_else(|| PathBuf::from("data"));
 
-        // AUTHWATCH_DATABASE_URL: an sqlx URL. Default: `sqlite://<data dir>/authwatch.db`.
+        // AUTHWATCH_DATABASE_URL: an sqlx URL. Default: `sqlite://<data dir>/authwatch.db`,
+        // or `sqlite://<data dir>/demo.db` in demo mode (reset at each start).
         let database_url = match non_empty(src, "AUTHWATCH_DATABASE_URL") {
-            Some(url) if url.starts_with("sqlite:") => url,
+            Some(url) if url.starts_with("sqlite:") => Some(url),
             Some(_) => {
                 return Err(ConfigError::new(
                     "AUTHWATCH_DATABASE_URL",
                     "only sqlite: URLs are supported in this version (e.g. sqlite://data/authwatch.db)",
                 ))
             }
-            None => format!("sqlite://{}", data_dir.join("authwatch.db").display()),
+            None => None,
         };
 
         // AUTHWATCH_PUBLIC_URL: the URL people and X's redirects reach authwatch at.
@@ -225,6 +226,18 @@ impl Config {
 
     pub fn is_demo(&self) -> bool {
         matches!(self.x, XMode::Demo)
+    }
+
+    /// The database URL: configured, or a file in the data directory.
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", self.default_database_file().display()))
+    }
+
+    /// The file the database lives in when no URL is configured. Demo mode
+    /// keeps its own file: the emulator's state lives in memory, so demo
+    /// tokens mean nothing after a restart.
+    pub fn default_database_file(&self) -> PathBuf {
+        self.data_dir.join(if self.is_demo() { "demo.db" } else { "authwatch.db" })
     }
 
     /// The OAuth callback authwatch hosts, under the public URL.
@@ -333,7 +346,7 @@ mod tests {
         let c = Config::load(&MapSource(&[("UNRELATED", "x")]), addr(), Overrides::default()).unwrap();
         assert!(c.is_demo());
         assert_eq!(c.environment, "demo");
-        assert_eq!(c.database_url, "sqlite://data/authwatch.db");
+        assert_eq!(c.database_url(), "sqlite://data/demo.db");
         assert_eq!(c.public_url.as_str(), "http://127.0.0.1:3000/");
     }
 

@@ -1,15 +1,18 @@
-//! Server-only code: configuration, the database, the HTTP router, and
-//! (in later layers) the X client and the token lifecycle.
+//! Server-only code: configuration, the database, the X client, the token
+//! lifecycle, demo mode, and the HTTP router that serves it all.
 
 pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod db;
+pub mod demo;
+pub mod lifecycle;
 pub mod secret;
 pub mod state;
+pub mod x;
 
 use crate::app::{shell, App};
-use crate::emulator::Emulator;
+use crate::domain::health::Policy;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -18,7 +21,9 @@ use config::{Config, XMode};
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 pub use state::AppState;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use tokio::net::TcpListener;
 
 /// Where the in-process emulator is mounted in demo mode.
@@ -33,10 +38,14 @@ pub enum StartError {
     Leptos(String),
     #[error("data directory {path}: {source}")]
     DataDir { path: String, source: std::io::Error },
+    #[error("encryption key: {0}")]
+    Crypto(#[from] crypto::CryptoError),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
     #[error("database migration: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("server: {0}")]
@@ -49,40 +58,86 @@ pub struct Server {
 }
 
 impl Server {
-    /// Prepares the data directory and database and builds the shared state.
+    /// Prepares the data directory, key and database, and builds the shared
+    /// state. In demo mode, also the in-process emulator with its app.
     pub async fn new(config: Config, leptos_options: LeptosOptions) -> Result<Self, StartError> {
-        std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
-            path: config.data_dir.display().to_string(),
-            source,
-        })?;
-        let pool = db::connect(&config.database_url).await?;
-        let emulator = match config.x {
-            XMode::Demo => Some(Emulator::new(Default::default())),
-            XMode::Live(_) => None,
+        let data_dir_error = |source| StartError::DataDir { path: config.data_dir.display().to_string(), source };
+        std::fs::create_dir_all(&config.data_dir).map_err(data_dir_error)?;
+        let (app, emulator) = match &config.x {
+            XMode::Demo => {
+                let (emulator, app) = demo::setup(&config.public_url);
+                if config.database_url.is_none() {
+                    reset_demo_database(&config.default_database_file()).map_err(data_dir_error)?;
+                }
+                (app, Some(emulator))
+            }
+            XMode::Live(app) => (app.clone(), None),
         };
-        Ok(Self { state: AppState::new(config, leptos_options, pool, emulator) })
+        let keyring = crypto::Keyring::load(config.encryption_key.as_ref(), &config.previous_encryption_keys, &config.data_dir)?;
+        let pool = db::connect(&config.database_url()).await?;
+        let record = db::apps::AppRecord {
+            client_id: &app.client_id,
+            client_type: app.client_type.as_str(),
+            environment: &config.environment,
+            secret_fingerprint: app.client_secret.as_ref().map(secret::Secret::fingerprint),
+        };
+        db::apps::upsert(&pool, &record, x::now_ms()).await?;
+        let state = AppState {
+            leptos_options,
+            config: Arc::new(config),
+            pool,
+            keyring: Arc::new(keyring),
+            x: x::XClient::new(app)?,
+            policy: Policy::default(),
+            emulator,
+        };
+        Ok(Self { state })
     }
 
     pub fn state(&self) -> &AppState {
         &self.state
     }
 
-    /// Serves until ctrl-c or SIGTERM.
+    /// Binds the configured address and serves until ctrl-c or SIGTERM. In
+    /// demo mode, connects the demo accounts once the port is open.
     pub async fn serve(self) -> Result<(), StartError> {
         let addr = self.state.config.site_addr;
         let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
+        if let Some(emulator) = self.state.emulator.clone() {
+            let state = self.state.clone();
+            tokio::spawn(async move {
+                if let Err(e) = demo::seed(&state, &emulator).await {
+                    tracing::error!(error = %e, "demo accounts could not be connected");
+                }
+            });
+        }
+        self.serve_with(listener, shutdown_signal()).await
+    }
+
+    /// Serves on `listener` until `shutdown` completes.
+    pub async fn serve_with(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
+        let config = &self.state.config;
         tracing::info!(
-            %addr,
-            public_url = %self.state.config.public_url,
-            environment = %self.state.config.environment,
-            demo = self.state.config.is_demo(),
+            addr = %listener.local_addr().map_err(StartError::Serve)?,
+            public_url = %config.public_url,
+            environment = %config.environment,
+            demo = config.is_demo(),
             "authwatch listening"
         );
-        axum::serve(listener, router(self.state))
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .map_err(StartError::Serve)
+        axum::serve(listener, router(self.state)).with_graceful_shutdown(shutdown).await.map_err(StartError::Serve)
     }
+}
+
+/// Demo data lives as long as the in-memory emulator: start from scratch.
+fn reset_demo_database(file: &std::path::Path) -> std::io::Result<()> {
+    for suffix in ["", "-wal", "-shm"] {
+        let path = std::path::PathBuf::from(format!("{}{suffix}", file.display()));
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// The whole application as one router: pages, server functions, static

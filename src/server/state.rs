@@ -1,8 +1,11 @@
 //! The state every handler and server function shares.
 
+use crate::domain::health::Policy;
 use crate::emulator::Emulator;
 use crate::server::config::Config;
+use crate::server::crypto::Keyring;
 use crate::server::db::Pool;
+use crate::server::x::XClient;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
@@ -12,13 +15,11 @@ use std::sync::Arc;
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub config: Arc<Config>,
-    pub pool: crate::server::db::Pool,
+    pub pool: Pool,
+    pub keyring: Arc<Keyring>,
+    /// The client for the X app authwatch runs with (the emulator's in demo mode).
+    pub x: XClient,
+    pub policy: Policy,
     /// The in-process X emulator, present in demo mode only.
     pub emulator: Option<Emulator>,
-}
-
-impl AppState {
-    pub fn new(config: Config, leptos_options: LeptosOptions, pool: Pool, emulator: Option<Emulator>) -> Self {
-        Self { leptos_options, config: Arc::new(config), pool, emulator }
-    }
 }

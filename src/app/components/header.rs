@@ -12,6 +12,7 @@ pub fn Header() -> impl IntoView {
             <a class="brand" href="/">"authwatch"</a>
             <nav>
                 <A href="/">"Accounts"</A>
+                <A href="/settings">"Settings"</A>
             </nav>
             <Suspense fallback=|| ()>
                 {move || info.get().and_then(Result::ok).map(|info| view! {

@@ -1,3 +1,6 @@
 //! Pieces shared by several pages.
 
+pub mod badge;
 pub mod header;
+pub mod live;
+pub mod time;

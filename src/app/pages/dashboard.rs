@@ -1,46 +1,244 @@
-//! `/`: every connected X account's auth health at a glance.
+//! `/`: every connected X account's auth health at a glance, people's
+//! problems first. Filters and search live in the URL, so a view can be shared.
 
+use crate::api::dto::{AccountRow, Dashboard as DashboardDto, DashboardQuery, DemoAction};
+use crate::api::{load_dashboard, RunDemoAction};
+use crate::app::components::badge::HealthBadge;
+use crate::app::components::live::{poll, Ticker};
+use crate::app::components::time::Ago;
+use crate::app::format::{duration, life_used, utc};
+use crate::domain::health::AppWarning;
 use leptos::prelude::*;
+use leptos_router::components::{Form, A};
+use leptos_router::hooks::use_query_map;
+use std::time::Duration;
 
-/// Which accounts the list shows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Filter {
-    All,
-    NeedsPerson,
-}
+/// How often the dashboard refetches.
+const POLL: Duration = Duration::from_secs(10);
 
-impl Filter {
-    fn label(self) -> &'static str {
-        match self {
-            Self::All => "All accounts",
-            Self::NeedsPerson => "Needs a person",
+#[component]
+pub fn Dashboard() -> impl IntoView {
+    let query = use_query_map();
+    let params = move || {
+        let q = query.read();
+        DashboardQuery {
+            health: q.get("health").filter(|h| !h.is_empty()),
+            search: q.get("search").unwrap_or_default(),
+            page: q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1),
         }
+    };
+    let polls = poll(POLL);
+    let data = Resource::new(move || (params(), polls.get()), |(q, _)| load_dashboard(q));
+    let ticker = Ticker::new();
+    Effect::new(move |_| {
+        if data.get().is_some() {
+            ticker.reset();
+        }
+    });
+
+    view! {
+        <section class="dashboard">
+            <h1>"Accounts"</h1>
+            <Transition fallback=|| view! { <p class="loading">"Loading accounts…"</p> }>
+                {move || data.get().map(|result| match result {
+                    Ok(d) => view! { <DashboardBody data=d ticker=ticker/> }.into_any(),
+                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                })}
+            </Transition>
+        </section>
     }
 }
 
 #[component]
-pub fn Dashboard() -> impl IntoView {
-    let (filter, set_filter) = signal(Filter::All);
-    let chip = move |f: Filter| {
+fn DashboardBody(data: DashboardDto, ticker: Ticker) -> impl IntoView {
+    let fetched = data.now;
+    let now = Signal::derive(move || fetched + ticker.elapsed());
+    let query = use_query_map();
+    let current = move || query.read().get("health").unwrap_or_default();
+    let search = move || query.read().get("search").unwrap_or_default();
+    let needs_person: u32 = data.counts.iter().filter(|c| c.health.needs_person()).map(|c| c.count).sum();
+
+    let chip = move |slug: &'static str, label: String| {
+        let href = if slug.is_empty() { "/".to_owned() } else { format!("/?health={slug}") };
+        view! {
+            <A href=href attr:class="chip" attr:aria-pressed=move || (current() == slug).to_string()>
+                {label}
+            </A>
+        }
+    };
+    let chips = data
+        .counts
+        .iter()
+        .filter(|c| c.count > 0)
+        .map(|c| chip(c.health.slug(), format!("{} {}", c.count, c.health.label())))
+        .collect_view();
+
+    let page_link = move |page: u32| {
+        let mut parts = vec![format!("page={page}")];
+        if !current().is_empty() {
+            parts.push(format!("health={}", current()));
+        }
+        if !search().is_empty() {
+            parts.push(format!("search={}", search()));
+        }
+        format!("/?{}", parts.join("&"))
+    };
+    let (page, pages) = (data.page, data.pages);
+
+    view! {
+        <Warnings warnings=data.warnings.clone()/>
+        <div class="summary" role="group" aria-label="Filter by health">
+            {chip("", format!("All {}", data.total))}
+            {chip("needs-person", format!("{needs_person} Needs a person"))}
+            {chips}
+        </div>
+        <div class="toolbar">
+            <Form method="GET" action="/">
+                <input type="hidden" name="health" value=current/>
+                <input type="search" name="search" placeholder="Search by handle or name" aria-label="Search by handle or name" value=search maxlength="200"/>
+                <button type="submit">"Search"</button>
+            </Form>
+            <p class="updated">"Updated " <Ago now=now at=fetched/> " · " {data.matching} " shown of " {data.total}</p>
+        </div>
+        {if data.rows.is_empty() {
+            let message = if data.total == 0 { "No X accounts are connected yet." } else { "No account matches this filter." };
+            view! { <p class="empty">{message}</p> }.into_any()
+        } else {
+            view! {
+                <table class="accounts">
+                    <thead>
+                        <tr>
+                            <th scope="col">"Account"</th>
+                            <th scope="col">"Health"</th>
+                            <th scope="col">"Token age"</th>
+                            <th scope="col">"Expires in"</th>
+                            <th scope="col">"Scopes"</th>
+                            <th scope="col">"Last refresh"</th>
+                            <th scope="col">"Last check"</th>
+                            <th scope="col">"Owner"</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {data.rows.into_iter().map(|row| view! { <Row row=row now=now/> }).collect_view()}
+                    </tbody>
+                </table>
+            }.into_any()
+        }}
+        {(pages > 1).then(|| view! {
+            <nav class="pager" aria-label="Pages">
+                {(page > 1).then(|| view! { <A href=page_link(page - 1)>"← Previous"</A> })}
+                <span>"Page " {page} " of " {pages}</span>
+                {(page < pages).then(|| view! { <A href=page_link(page + 1)>"Next →"</A> })}
+            </nav>
+        })}
+        <DemoPanel/>
+    }
+}
+
+/// App-level problems, once above every account.
+#[component]
+pub fn Warnings(warnings: Vec<AppWarning>) -> impl IntoView {
+    warnings
+        .into_iter()
+        .map(|w| view! { <p class="warning app-warning" role="alert" data-cause=w.cause.as_str()>{w.message}</p> })
+        .collect_view()
+}
+
+#[component]
+fn Row(row: AccountRow, now: Signal<i64>) -> impl IntoView {
+    let AccountRow { id, handle, name, health, summary, issued_at, expires_at, scopes, last_refresh, last_check, owner, .. } = row;
+    let expires = move || {
+        let n = now.get();
+        if n >= expires_at {
+            format!("expired {} ago", duration(n - expires_at))
+        } else {
+            duration(expires_at - n)
+        }
+    };
+    let used = move || format!("width: {:.1}%", life_used(now.get(), issued_at, expires_at) * 100.0);
+    let attempt = move |a: Option<crate::api::dto::Attempt>| match a {
+        None => view! { <span class="muted">"never"</span> }.into_any(),
+        Some(a) => view! {
+            <span class=if a.ok { "outcome ok" } else { "outcome failed" }>{if a.ok { "ok" } else { "failed" }}</span>
+            " "
+            <Ago now=now at=a.at/>
+        }
+        .into_any(),
+    };
+    let key = handle.clone();
+    view! {
+        <tr data-account=key data-health=health.slug()>
+            <td class="who">
+                <a href=format!("/accounts/{id}")>"@" {handle}</a>
+                <span class="name">{name}</span>
+            </td>
+            <td class="health">
+                <HealthBadge health=health/>
+                <span class="cause">{summary}</span>
+            </td>
+            <td class="age"><span title=format!("issued {}", utc(issued_at))>{move || duration(now.get() - issued_at)}</span></td>
+            <td class="expiry">
+                <span class="countdown" title=format!("expires {}", utc(expires_at))>{expires}</span>
+                <span class="life" aria-hidden="true"><span class="used" style=used></span></span>
+            </td>
+            <td class="scopes">
+                {scopes.into_iter().map(|s| {
+                    let title = if s.missing { "required, but not granted" } else { "granted" };
+                    view! { <span class=if s.missing { "scope missing" } else { "scope" } title=title>{s.name}</span> }
+                }).collect_view()}
+            </td>
+            <td class="refresh">{attempt(last_refresh)}</td>
+            <td class="check">{attempt(last_check)}</td>
+            <td class="owner">{owner.unwrap_or_default()}</td>
+        </tr>
+    }
+}
+
+/// Demo mode: make things go wrong at the emulator and watch authwatch notice.
+#[component]
+fn DemoPanel() -> impl IntoView {
+    let info = Resource::new(|| (), |_| crate::api::instance_info());
+    let act = ServerAction::<RunDemoAction>::new();
+    let account = RwSignal::new(String::new());
+    let accounts = Resource::new(|| (), |_| load_dashboard(DashboardQuery::default()));
+    let button = move |action: DemoAction, label: &'static str, needs_account: bool| {
         view! {
             <button
-                class="chip"
-                aria-pressed=move || (filter.get() == f).to_string()
-                on:click=move |_| set_filter.set(f)
+                type="button"
+                disabled=move || act.pending().get() || (needs_account && account.get().is_empty())
+                on:click=move |_| {
+                    let account_id = Some(account.get()).filter(|a| !a.is_empty());
+                    act.dispatch(RunDemoAction { action, account_id });
+                }
             >
-                {f.label()}
+                {label}
             </button>
         }
     };
     view! {
-        <section class="dashboard">
-            <h1>"Accounts"</h1>
-            <div class="filters" role="group" aria-label="Filter by health">
-                {chip(Filter::All)}
-                {chip(Filter::NeedsPerson)}
-            </div>
-            <p class="showing">"Showing: " {move || filter.get().label()}</p>
-            <p class="empty">"No X accounts are connected yet."</p>
-        </section>
+        <Suspense fallback=|| ()>
+            {move || info.get().and_then(Result::ok).filter(|i| i.demo).map(|_| view! {
+                <section class="demo-panel" aria-label="Demo panel">
+                    <h2>"Demo panel"</h2>
+                    <p>"Make something go wrong at the built-in X emulator, then refresh or check the account."</p>
+                    <label>
+                        "Account "
+                        <select on:change=move |ev| account.set(event_target_value(&ev)) prop:value=move || account.get()>
+                            <option value="">"— pick one —"</option>
+                            {move || accounts.get().and_then(Result::ok).map(|d| d.rows.into_iter().map(|r| view! {
+                                <option value=r.id>"@" {r.handle}</option>
+                            }).collect_view())}
+                        </select>
+                    </label>
+                    {button(DemoAction::RevokeGrant, "Revoke its grant at X", true)}
+                    {button(DemoAction::ExpireToken, "Expire its access token at X", true)}
+                    {button(DemoAction::RotateAppSecret, "Rotate the app's client secret at X", false)}
+                    {button(DemoAction::SkewClock, "Skew X's clock", false)}
+                    <p class="demo-result" role="status">
+                        {move || act.value().get().map(|r| r.unwrap_or_else(|e| e.to_string()))}
+                    </p>
+                </section>
+            })}
+        </Suspense>
     }
 }

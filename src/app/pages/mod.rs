@@ -1,4 +1,6 @@
 //! One module per page.
 
+pub mod account;
 pub mod dashboard;
 pub mod not_found;
+pub mod settings;

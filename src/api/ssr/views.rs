@@ -1,0 +1,312 @@
+//! Builds the page DTOs from repository rows and the pure diagnosis.
+
+use crate::api::dto::*;
+use crate::domain::health::{app_warnings, diagnose, Cause, Diagnosis, Health};
+use crate::domain::scopes::{Scopes, PUBLISHING};
+use crate::server::config::XMode;
+use crate::server::db::accounts::{self, AccountSummary};
+use crate::server::db::{apps, events};
+use crate::server::x::now_ms;
+use crate::server::AppState;
+
+/// Rows per dashboard page.
+pub const PAGE_SIZE: usize = 50;
+
+/// The dashboard for `query`.
+pub async fn dashboard(state: &AppState, query: &DashboardQuery) -> Result<Dashboard, sqlx::Error> {
+    let now = now_ms();
+    let app = apps::facts(&state.pool, &state.x.app().client_id).await?;
+    let required = &state.x.app().required_scopes;
+    let summaries = accounts::summaries(&state.pool).await?;
+    let mut diagnosed: Vec<(AccountSummary, Diagnosis)> = summaries
+        .into_iter()
+        .map(|s| {
+            let d = diagnose(&s.facts(), &app, required, now, &state.policy);
+            (s, d)
+        })
+        .collect();
+
+    let counts = Health::ALL
+        .into_iter()
+        .map(|health| HealthCount {
+            health,
+            count: diagnosed.iter().filter(|(_, d)| d.health == health).count() as u32,
+        })
+        .collect();
+    let total = diagnosed.len() as u32;
+
+    let filter = query.health.as_deref();
+    let search = query.search.trim().to_lowercase();
+    let search = search.trim_start_matches('@');
+    diagnosed.retain(|(s, d)| {
+        let health_ok = match filter {
+            None | Some("") | Some("all") => true,
+            Some("needs-person") => d.health.needs_person(),
+            Some(slug) => d.health.slug() == slug,
+        };
+        health_ok
+            && (search.is_empty()
+                || s.handle.to_lowercase().contains(search)
+                || s.display_name.to_lowercase().contains(search))
+    });
+    // People's problems first, then the soonest to expire.
+    diagnosed.sort_by(|(a, da), (b, db)| {
+        (da.health.rank(), a.expires_at, &a.handle).cmp(&(db.health.rank(), b.expires_at, &b.handle))
+    });
+    let matching = diagnosed.len();
+    let pages = matching.div_ceil(PAGE_SIZE).max(1) as u32;
+    let page = query.page.clamp(1, pages);
+    let rows = diagnosed
+        .into_iter()
+        .skip((page as usize - 1) * PAGE_SIZE)
+        .take(PAGE_SIZE)
+        .map(|(s, d)| row(&s, &d, required))
+        .collect();
+    Ok(Dashboard {
+        now,
+        total,
+        counts,
+        warnings: app_warnings(&app, &state.policy),
+        rows,
+        matching: matching as u32,
+        page,
+        pages,
+    })
+}
+
+fn row(s: &AccountSummary, d: &Diagnosis, required: &Scopes) -> AccountRow {
+    let granted = Scopes::parse(&s.scopes);
+    let scopes = granted
+        .iter()
+        .map(|name| ScopeChip { name: name.to_owned(), missing: false })
+        .chain(granted.missing_from(required).into_iter().map(|name| ScopeChip { name, missing: true }))
+        .collect();
+    AccountRow {
+        id: s.id.clone(),
+        handle: s.handle.clone(),
+        name: s.display_name.clone(),
+        health: d.health,
+        summary: d.summary.clone(),
+        next_step: d.next_step.clone(),
+        who: d.who,
+        generation: s.generation,
+        issued_at: s.issued_at,
+        expires_at: s.expires_at,
+        scopes,
+        last_refresh: s.last_refresh_at.map(|at| Attempt { at, ok: s.last_refresh_ok.unwrap_or(false) }),
+        last_check: s.last_check_at.map(|at| Attempt { at, ok: s.last_check_ok.unwrap_or(false) }),
+        owner: None,
+        incident_since: s.incident_since,
+    }
+}
+
+/// How many events the account page shows.
+const TIMELINE: i64 = 100;
+
+/// The account page, or `None` for an unknown id.
+pub async fn account(state: &AppState, id: &str) -> Result<Option<AccountDetail>, sqlx::Error> {
+    let Some(s) = accounts::summary(&state.pool, id).await? else { return Ok(None) };
+    let now = now_ms();
+    let app = apps::facts(&state.pool, &state.x.app().client_id).await?;
+    let required = &state.x.app().required_scopes;
+    let d = diagnose(&s.facts(), &app, required, now, &state.policy);
+    let timeline = events::recent(&state.pool, id, TIMELINE).await?;
+    let row = row(&s, &d, required);
+    let answers = answers(&s, &d, &timeline, now);
+    let last_error = s.incident_x_error.clone().map(|body| XErrorView {
+        at: s.incident_at.unwrap_or(now),
+        status: s.incident_status,
+        body,
+        cause: s.incident_cause.as_deref().and_then(Cause::parse).map_or("", |c| c.describe()).to_owned(),
+    });
+    Ok(Some(AccountDetail {
+        now,
+        row,
+        x_user_id: s.x_user_id.clone(),
+        client_id: s.client_id.clone(),
+        connected_at: s.connected_at,
+        access_fingerprint: s.access_fingerprint.clone(),
+        refresh_fingerprint: s.refresh_fingerprint.clone(),
+        answers,
+        last_error,
+        events: timeline.into_iter().map(event_view).collect(),
+        warnings: app_warnings(&app, &state.policy),
+    }))
+}
+
+fn event_view(e: events::Event) -> EventView {
+    EventView {
+        at: e.at,
+        kind: e.kind,
+        outcome: e.outcome,
+        cause: e.cause.as_deref().and_then(Cause::parse).map(|c| c.describe().to_owned()),
+        http_status: e.http_status,
+        x_error: e.x_error,
+        generation_before: e.generation_before,
+        generation_after: e.generation_after,
+        actor: e.actor,
+        detail: e.detail,
+    }
+}
+
+/// DOMAIN.md's questions, answered from the facts in plain sentences.
+fn answers(s: &AccountSummary, d: &Diagnosis, timeline: &[events::Event], now: i64) -> Vec<Answer> {
+    let mut out = Vec::new();
+    let mut ask = |question: &str, answer: String, ok: bool| {
+        out.push(Answer { question: question.to_owned(), answer, ok });
+    };
+
+    ask(
+        "Is it failing, and since when?",
+        match (d.health.needs_person() || d.health == Health::XUnavailable, s.incident_since) {
+            (true, Some(since)) => format!("Yes, since {}. {}", utc(since), d.summary),
+            (true, None) => format!("Yes. {}", d.summary),
+            (false, _) => format!("No. {}", d.summary),
+        },
+        !d.health.needs_person(),
+    );
+
+    let expiry = if now >= s.expires_at {
+        format!("expired at {}", utc(s.expires_at))
+    } else {
+        format!("expires at {}", utc(s.expires_at))
+    };
+    ask(
+        "Which token is current?",
+        format!(
+            "Generation {}: access token {} issued at {} and {}; refresh token {}.",
+            s.generation,
+            s.access_fingerprint,
+            utc(s.issued_at),
+            expiry,
+            s.refresh_fingerprint.as_deref().unwrap_or("none")
+        ),
+        now < s.expires_at,
+    );
+
+    let last_refresh = timeline.iter().find(|e| e.kind == "refresh");
+    let (saved, ok) = match last_refresh {
+        None => (format!("No refresh yet: the tokens come from the {} at {}.", connect_word(timeline), utc(s.connected_at)), true),
+        Some(e) if e.outcome == "ok" => (
+            match &e.detail {
+                Some(d) if d.contains("previous one was kept") => format!(
+                    "The refresh at {} returned no new refresh token; the previous one was kept (generation {}).",
+                    utc(e.at),
+                    e.generation_after.unwrap_or(s.generation)
+                ),
+                _ => format!(
+                    "Yes: the refresh at {} rotated the refresh token and the new one was saved as generation {}.",
+                    utc(e.at),
+                    e.generation_after.unwrap_or(s.generation)
+                ),
+            },
+            true,
+        ),
+        Some(e) if e.outcome == "started" => (
+            format!(
+                "Unknown: a refresh of generation {} started at {} and no answer was recorded. X may have rotated the refresh token.",
+                e.generation_before.unwrap_or(s.generation),
+                utc(e.at)
+            ),
+            false,
+        ),
+        Some(e) => (
+            format!(
+                "The last refresh, at {}, failed, so nothing was rotated or saved: {}",
+                utc(e.at),
+                e.cause.as_deref().and_then(Cause::parse).map_or("see the timeline.", |c| c.describe())
+            ),
+            false,
+        ),
+    };
+    ask("Did the refresh token survive the last exchange?", saved, ok);
+
+    let granted = Scopes::parse(&s.scopes);
+    let publishing = Scopes::from_names(PUBLISHING.iter().copied());
+    let missing = granted.missing_from(&publishing);
+    ask(
+        "Do the granted scopes cover publishing?",
+        if missing.is_empty() {
+            format!("Yes: {} covers tweet.read, tweet.write and users.read.", granted)
+        } else {
+            format!(
+                "No: {} is missing. Reconnect granting it; if X does not offer it, the X app's permissions need changing.",
+                missing.join(", ")
+            )
+        },
+        missing.is_empty(),
+    );
+
+    let since_success = timeline.iter().take_while(|e| !(e.kind == "refresh" && e.outcome == "ok")).filter(|e| e.kind == "refresh" && e.outcome != "started").count();
+    ask(
+        "Were refreshes retried, and how often?",
+        match since_success {
+            0 => "No failed refresh since the last success: nothing was retried.".to_owned(),
+            1 => "One refresh attempt failed since the last success; it was not retried in a loop.".to_owned(),
+            n => format!("{n} refresh attempts failed since the last success."),
+        },
+        since_success == 0,
+    );
+
+    ask(
+        "Refresh or reconnect — and who acts?",
+        format!("{} Who: {}.", d.next_step, d.who.describe()),
+        !d.health.needs_person(),
+    );
+    out
+}
+
+fn connect_word(timeline: &[events::Event]) -> &'static str {
+    if timeline.iter().any(|e| e.kind == "reconnect") {
+        "reconnect"
+    } else {
+        "connect"
+    }
+}
+
+/// A time as people read it, in UTC.
+pub fn utc(ms: i64) -> String {
+    crate::app::format::utc(ms)
+}
+
+/// The settings page.
+pub fn settings(state: &AppState) -> SettingsView {
+    let config = &state.config;
+    let app = state.x.app();
+    let mut problems = Vec::new();
+    if app.callback_url.scheme() == "http" && !is_local(&app.callback_url) {
+        problems.push(format!(
+            "The callback URL {} is plain http on a public host: X only accepts https callbacks outside localhost. Set AUTHWATCH_PUBLIC_URL to the https address.",
+            app.callback_url
+        ));
+    }
+    if let XMode::Live(_) = config.x {
+        if !app.required_scopes.contains("offline.access") {
+            problems.push("AUTHWATCH_X_REQUIRED_SCOPES lacks offline.access: X will give no refresh tokens, so every account dies after 2 hours.".into());
+        }
+        if app.endpoints.token_url.host_str() != app.endpoints.api_base.host_str() {
+            problems.push("The token URL and the API base are on different hosts: is one of them still pointing at a test emulator?".into());
+        }
+    }
+    SettingsView {
+        environment: config.environment.clone(),
+        demo: config.is_demo(),
+        client_id: app.client_id.clone(),
+        client_type: app.client_type.as_str().into(),
+        callback_url: app.callback_url.to_string(),
+        required_scopes: app.required_scopes.iter().map(str::to_owned).collect(),
+        authorize_url: app.endpoints.authorize_url.to_string(),
+        token_url: app.endpoints.token_url.to_string(),
+        revoke_url: app.endpoints.revoke_url.to_string(),
+        api_base: app.endpoints.api_base.to_string(),
+        secret_fingerprint: app.client_secret.as_ref().map(|s| s.fingerprint()),
+        database: if config.database_url.is_some() { "AUTHWATCH_DATABASE_URL".into() } else { config.default_database_file().display().to_string() },
+        refresh_lead_minutes: state.policy.refresh_lead_ms / 60_000,
+        clock_drift_threshold_seconds: state.policy.clock_drift_threshold_ms / 1000,
+        problems,
+    }
+}
+
+fn is_local(url: &url::Url) -> bool {
+    matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"))
+}

@@ -1,0 +1,75 @@
+//! Times and durations as people read them. Pure, shared by server and browser.
+
+use time::macros::format_description;
+use time::OffsetDateTime;
+
+/// `2026-11-26 09:12:03 UTC`.
+pub fn utc(ms: i64) -> String {
+    let format = format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_else(|| "unknown time".to_owned())
+}
+
+/// A duration in the largest two units: `1 h 05 min`, `12 min`, `42 s`.
+pub fn duration(ms: i64) -> String {
+    let s = ms.abs() / 1000;
+    let (d, h, m, sec) = (s / 86_400, (s % 86_400) / 3600, (s % 3600) / 60, s % 60);
+    if d > 0 {
+        format!("{d} d {h} h")
+    } else if h > 0 {
+        format!("{h} h {m:02} min")
+    } else if m > 0 {
+        format!("{m} min {sec:02} s")
+    } else {
+        format!("{sec} s")
+    }
+}
+
+/// `12 min ago` or `in 3 min`, relative to `now`.
+pub fn relative(now: i64, at: i64) -> String {
+    let delta = at - now;
+    if delta.abs() < 5_000 {
+        "just now".to_owned()
+    } else if delta < 0 {
+        format!("{} ago", coarse(-delta))
+    } else {
+        format!("in {}", coarse(delta))
+    }
+}
+
+/// One unit, for relative times: `12 min`, `3 h`, `2 d`.
+fn coarse(ms: i64) -> String {
+    let s = ms / 1000;
+    match s {
+        0..=59 => format!("{s} s"),
+        60..=3599 => format!("{} min", s / 60),
+        3600..=86_399 => format!("{} h", s / 3600),
+        _ => format!("{} d", s / 86_400),
+    }
+}
+
+/// Where `now` is in the token's life, 0.0 (issued) to 1.0 (expired).
+pub fn life_used(now: i64, issued_at: i64, expires_at: i64) -> f64 {
+    let span = (expires_at - issued_at).max(1) as f64;
+    ((now - issued_at) as f64 / span).clamp(0.0, 1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_for_people() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(duration(3_900_000), "1 h 05 min");
+        assert_eq!(duration(42_000), "42 s");
+        assert_eq!(duration(125_000), "2 min 05 s");
+        assert_eq!(relative(1_000_000, 1_000_000 - 720_000), "12 min ago");
+        assert_eq!(relative(0, 3 * 3_600_000), "in 3 h");
+        assert_eq!(relative(0, 1000), "just now");
+        assert_eq!(life_used(50, 0, 100), 0.5);
+        assert_eq!(life_used(500, 0, 100), 1.0);
+    }
+}

@@ -1,0 +1,70 @@
+//! `/settings`: the X app configuration as authwatch runs with it. Read-only:
+//! it is set by environment variables (see the README).
+
+use crate::api::load_settings;
+use leptos::prelude::*;
+
+#[component]
+pub fn SettingsPage() -> impl IntoView {
+    let data = Resource::new(|| (), |_| load_settings());
+    view! {
+        <section class="settings">
+            <h1>"X app settings"</h1>
+            <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || data.get().map(|r| match r {
+                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Ok(s) => {
+                        let callback = s.callback_url.clone();
+                        let copied = RwSignal::new(false);
+                        view! {
+                            {s.problems.into_iter().map(|p| view! { <p class="warning" role="alert">{p}</p> }).collect_view()}
+                            {s.demo.then(|| view! {
+                                <p class="banner demo">"Demo mode: these are the built-in emulator's settings. Set AUTHWATCH_X_CLIENT_ID (and the variables in the README) to use a real X app."</p>
+                            })}
+                            <dl class="config">
+                                <dt>"Environment"</dt><dd>{s.environment}</dd>
+                                <dt>"Client id"</dt><dd><code>{s.client_id}</code></dd>
+                                <dt>"Client type"</dt><dd>{s.client_type}</dd>
+                                <dt>"Client secret"</dt>
+                                <dd>{match s.secret_fingerprint {
+                                    Some(fp) => view! { "fingerprint " <code>{fp}</code> " (the secret itself is never shown)" }.into_any(),
+                                    None => view! { "none (public client)" }.into_any(),
+                                }}</dd>
+                                <dt>"Callback URL to register with X"</dt>
+                                <dd>
+                                    <code id="callback-url">{callback.clone()}</code>
+                                    " "
+                                    <button type="button" on:click=move |_| {
+                                        copy_to_clipboard(&callback);
+                                        copied.set(true);
+                                    }>{move || if copied.get() { "Copied" } else { "Copy" }}</button>
+                                </dd>
+                                <dt>"Required scopes"</dt>
+                                <dd>{s.required_scopes.into_iter().map(|sc| view! { <span class="scope">{sc}</span> }).collect_view()}</dd>
+                                <dt>"Authorize URL"</dt><dd><code>{s.authorize_url}</code></dd>
+                                <dt>"Token URL"</dt><dd><code>{s.token_url}</code></dd>
+                                <dt>"Revoke URL"</dt><dd><code>{s.revoke_url}</code></dd>
+                                <dt>"API base"</dt><dd><code>{s.api_base}</code></dd>
+                                <dt>"Refresh lead time"</dt><dd>{s.refresh_lead_minutes} " min before expiry"</dd>
+                                <dt>"Clock drift threshold"</dt><dd>{s.clock_drift_threshold_seconds} " s"</dd>
+                                <dt>"Database"</dt><dd><code>{s.database}</code></dd>
+                            </dl>
+                        }.into_any()
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+/// Copies text to the clipboard (browser only; nothing on the server).
+#[cfg(feature = "hydrate")]
+fn copy_to_clipboard(text: &str) {
+    if let Some(window) = web_sys::window() {
+        let _ = window.navigator().clipboard().write_text(text);
+    }
+}
+
+/// Copies text to the clipboard (browser only; nothing on the server).
+#[cfg(not(feature = "hydrate"))]
+fn copy_to_clipboard(_text: &str) {}

@@ -1,0 +1,295 @@
+//! An emulator of X's OAuth 2.0 and v2 API, as specified in `X_API.md` —
+//! quirks included (`invalid_request` where RFC 6749 says `invalid_grant`,
+//! single-use rotating refresh tokens, the "Something went wrong" page that
+//! never redirects). Every test of authwatch trusts it, so it follows X, not
+//! any client. Behaviours X_API.md marks unverified are [`EmulatorSettings`].
+//!
+//! # Endpoints (paths exactly as on X)
+//! - `GET /i/oauth2/authorize` — consent page (`#x-user` account picker,
+//!   "Authorize app" / "Cancel" buttons); `POST` of its form redirects.
+//! - `POST /2/oauth2/token`, `POST /2/oauth2/revoke` — form-encoded.
+//! - `GET /2/users/me`, `POST /2/tweets` — Bearer access token.
+//!
+//! The router works nested under a prefix (authwatch's demo mode mounts it at
+//! `/x-emulator`): its pages only use relative links.
+//!
+//! # Control API (JSON, under `/_control`, when `control_enabled`)
+//! Same operations as the methods of [`Emulator`]. Errors are
+//! `{"error":"…"}` with 400 (bad input) or 404 (unknown app); operations
+//! without a result answer 204.
+//! - `GET /_control/users` — list users. `POST /_control/users`
+//!   `{"id"?,"username","name"}` → 201 user (an existing id is replaced).
+//! - `GET /_control/apps` — list apps. `POST /_control/apps`
+//!   `{"name","client_id"?,"client_secret"?,"client_type":"confidential"|"public","callbacks":[…],"in_project"?}`
+//!   → 201 app (at most 10 callbacks, no query strings).
+//! - `POST /_control/apps/{client_id}/secret` `{"client_secret"}` — rotate the secret.
+//! - `POST /_control/apps/{client_id}/withhold-scopes` `{"scopes":[…]}` — the
+//!   next consents grant fewer scopes (`[]` stops withholding).
+//! - `POST /_control/grants/revoke` `{"client_id","user_id"}` — the user
+//!   disconnects the app in X's settings: all its tokens die.
+//! - `POST /_control/tokens/expire` `{"client_id","user_id"?}` — access
+//!   tokens expire now; refresh tokens still work.
+//! - `POST /_control/clock` `{"offset_seconds"}` — skew the `date` header only.
+//! - `POST /_control/time/advance` `{"seconds"}` — move X's clock forward.
+//! - `GET|POST|DELETE /_control/faults` — list, inject (a [`Fault`], e.g.
+//!   `{"endpoint":"token","kind":{"status":503},"times":1,"grant":"refresh_token"}`;
+//!   kinds `{"status":N}`, `"rate_limited"`, `{"slow":{"millis":N}}`,
+//!   `"drop_connection"`, `"rotate_and_drop"`), clear all.
+//! - `GET /_control/counts`, `POST /_control/counts/reset` — [`CallCounts`].
+//! - `GET|PATCH /_control/settings` — read, or merge a partial
+//!   [`EmulatorSettings`] object (unknown fields are refused).
+//! - `GET /_control/tweets` — posts made so far.
+
+mod api;
+mod control;
+mod faults;
+mod http;
+mod model;
+mod oauth;
+mod pages;
+mod settings;
+mod state;
+mod tokens;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::routing::{get, post};
+use axum::Router;
+
+pub use faults::{CallCounts, Endpoint, EndpointCounts, Fault, FaultKind, GrantKind};
+pub use model::{
+    ClientType, EmulatedApp, EmulatedUser, EmulatorError, NewApp, NewUser, PostedTweet,
+};
+pub use settings::EmulatorSettings;
+
+use state::State;
+
+/// The client id of the app [`Emulator::with_sample_data`] registers.
+pub const SAMPLE_CLIENT_ID: &str = "authwatch-local";
+/// Its client secret (fixed, so a local authwatch can be configured once).
+pub const SAMPLE_CLIENT_SECRET: &str = "authwatch-local-secret-not-for-production";
+/// Its callback URL: authwatch's own, as served by `cargo leptos watch`.
+pub const SAMPLE_CALLBACK: &str = "http://127.0.0.1:3000/auth/x/callback";
+
+/// An emulated X. Cheap to clone: clones share one world.
+///
+/// All state sits behind one mutex, never held across an `.await`, so every
+/// check-and-update (spending a code, rotating a refresh token) is atomic.
+#[derive(Clone, Default)]
+pub struct Emulator {
+    state: Arc<Mutex<State>>,
+}
+
+impl std::fmt::Debug for Emulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Emulator").finish_non_exhaustive()
+    }
+}
+
+impl Emulator {
+    /// An empty X (no users, no apps) behaving as `settings` say.
+    pub fn new(settings: EmulatorSettings) -> Self {
+        Self {
+            state: Arc::new(Mutex::new(State::new(settings))),
+        }
+    }
+
+    /// Default settings, one confidential app ([`SAMPLE_CLIENT_ID`],
+    /// [`SAMPLE_CLIENT_SECRET`], callbacks [`SAMPLE_CALLBACK`] and its
+    /// `localhost` twin) and three users. Used by `authwatch emulator`.
+    pub fn with_sample_data() -> Self {
+        let emulator = Self::new(EmulatorSettings::default());
+        let sample = NewApp {
+            name: "authwatch (local)".to_owned(),
+            client_id: Some(SAMPLE_CLIENT_ID.to_owned()),
+            client_secret: Some(SAMPLE_CLIENT_SECRET.to_owned()),
+            client_type: ClientType::Confidential,
+            callbacks: vec![
+                SAMPLE_CALLBACK.to_owned(),
+                "http://localhost:3000/auth/x/callback".to_owned(),
+            ],
+            in_project: true,
+        };
+        if let Err(e) = emulator.create_app(sample) {
+            // The sample app is built from constants; failing here is a bug.
+            tracing::error!(error = %e, "cannot register the sample app");
+        }
+        for (id, username, name) in [
+            ("1500000000000000101", "acme_news", "Acme News"),
+            ("1500000000000000102", "acme_support", "Acme Support"),
+            ("1500000000000000103", "jane_social", "Jane Social"),
+        ] {
+            emulator.create_user(NewUser {
+                id: Some(id.to_owned()),
+                username: username.to_owned(),
+                name: name.to_owned(),
+            });
+        }
+        emulator
+    }
+
+    /// The world, whatever a panicking holder left behind: the emulator's
+    /// state stays consistent between statements, so a poisoned lock is safe
+    /// to reuse.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The X endpoints, and the control API under `/_control` when
+    /// `control_enabled` (read now: changing it later does not remount).
+    pub fn router(&self) -> Router {
+        let mut router = Router::new()
+            .route(
+                "/i/oauth2/authorize",
+                get(oauth::authorize_page).post(oauth::authorize_submit),
+            )
+            .route("/2/oauth2/token", post(oauth::token))
+            .route("/2/oauth2/revoke", post(oauth::revoke))
+            .route("/2/users/me", get(api::users_me))
+            .route("/2/tweets", post(api::create_tweet));
+        if self.settings().control_enabled {
+            router = router.nest("/_control", control::router());
+        }
+        router.with_state(self.clone())
+    }
+
+    /// Adds a user, or replaces the one with the same id. A missing id is
+    /// generated (numeric, like X's).
+    pub fn create_user(&self, user: NewUser) -> EmulatedUser {
+        self.lock().create_user(user)
+    }
+
+    /// All users, in creation order.
+    pub fn users(&self) -> Vec<EmulatedUser> {
+        self.lock().users()
+    }
+
+    /// Registers an app. Refused: more than 10 callbacks, a callback that is
+    /// not an absolute URL or has a query string, a duplicate client id.
+    pub fn create_app(&self, app: NewApp) -> Result<EmulatedApp, EmulatorError> {
+        self.lock().create_app(app)
+    }
+
+    /// All apps, by client id.
+    pub fn apps(&self) -> Vec<EmulatedApp> {
+        self.lock().apps()
+    }
+
+    /// As if the user disconnected the app in X's settings: every token of
+    /// every grant of this user to this app dies, and unexchanged codes too.
+    pub fn revoke_grant(&self, client_id: &str, user_id: &str) {
+        self.lock().revoke_grant(client_id, user_id);
+    }
+
+    /// Access tokens of the app (of one user, if given) expire now; refresh
+    /// tokens keep working.
+    pub fn expire_access_tokens(&self, client_id: &str, user_id: Option<&str>) {
+        self.lock().expire_access_tokens(client_id, user_id);
+    }
+
+    /// Replaces the app's client secret, as "regenerate" in X's portal does.
+    /// Unknown client ids are ignored.
+    pub fn set_client_secret(&self, client_id: &str, secret: &str) {
+        // Nothing to do for an app that does not exist.
+        let _ = self.lock().set_client_secret(client_id, secret);
+    }
+
+    /// Skews only the `date` header by `seconds`: from the client's point of
+    /// view, *its* clock is off by `-seconds` against X.
+    pub fn set_clock_offset(&self, seconds: i64) {
+        self.lock().set_clock_offset(seconds);
+    }
+
+    /// Moves the emulator's own clock forward: codes, tokens and rate windows
+    /// age. The `date` header is not affected.
+    pub fn advance_time(&self, seconds: u64) {
+        self.lock().advance_time(seconds);
+    }
+
+    /// From now on, consents to this app grant the requested scopes minus
+    /// `scopes` (an empty list stops withholding). Existing tokens keep
+    /// their scopes. Unknown apps and scopes are ignored.
+    pub fn withhold_scopes(&self, client_id: &str, scopes: Vec<String>) {
+        // Nothing to withhold from an app that does not exist.
+        let _ = self.lock().withhold_scopes(client_id, scopes);
+    }
+
+    /// Adds a fault; faults match in the order they were injected.
+    pub fn inject_fault(&self, fault: Fault) {
+        self.lock().faults.inject(fault);
+    }
+
+    /// The faults still in force.
+    pub fn faults(&self) -> Vec<Fault> {
+        self.lock().faults.list()
+    }
+
+    /// Removes every fault.
+    pub fn clear_faults(&self) {
+        self.lock().faults.clear();
+    }
+
+    /// Calls so far, per endpoint and per app.
+    pub fn counts(&self) -> CallCounts {
+        self.lock().counts.clone()
+    }
+
+    /// Starts counting from zero.
+    pub fn reset_counts(&self) {
+        self.lock().counts = CallCounts::default();
+    }
+
+    /// The current settings.
+    pub fn settings(&self) -> EmulatorSettings {
+        self.lock().settings.clone()
+    }
+
+    /// Changes settings in place; they apply to the next requests (except
+    /// `control_enabled`, read when the router is built).
+    pub fn update_settings(&self, f: impl FnOnce(&mut EmulatorSettings)) {
+        f(&mut self.lock().settings);
+    }
+
+    /// Forgets every rate-limit window.
+    pub fn reset_rate_limits(&self) {
+        self.lock().rate.clear();
+    }
+
+    /// Posts made through `POST /2/tweets`, oldest first.
+    pub fn tweets(&self) -> Vec<PostedTweet> {
+        self.lock().tweets()
+    }
+}
+
+/// Serves `emulator` alone on `addr` until ctrl-c (`authwatch emulator`),
+/// after logging its apps and users so a developer can configure a client.
+pub async fn serve(addr: SocketAddr, emulator: Emulator) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    tracing::info!(addr = %local, control = emulator.settings().control_enabled, "X emulator listening");
+    for app in emulator.apps() {
+        // The emulator's secrets are fake by construction: printing them is
+        // how a developer configures a local authwatch against it.
+        tracing::info!(
+            client_id = %app.client_id,
+            client_secret = %app.client_secret,
+            client_type = ?app.client_type,
+            callbacks = ?app.callbacks,
+            "emulated app"
+        );
+    }
+    for user in emulator.users() {
+        tracing::info!(id = %user.id, username = %user.username, name = %user.name, "emulated user");
+    }
+    axum::serve(listener, emulator.router())
+        .with_graceful_shutdown(async {
+            if let Err(e) = tokio::signal::ctrl_c().await {
+                tracing::warn!(error = %e, "cannot listen for ctrl-c; serving until killed");
+                std::future::pending::<()>().await;
+            }
+        })
+        .await
+}

@@ -1,0 +1,352 @@
+//! X's OAuth 2.0 endpoints: the consent page (`/i/oauth2/authorize`), the
+//! token endpoint and the revoke endpoint.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::header::{AUTHORIZATION, LOCATION};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use axum_extra::extract::CookieJar;
+use serde::Serialize;
+
+use super::faults::{dropped_response, Call, Endpoint, GrantKind};
+use super::http::{plan_fault, token_response, FaultPlan, Problem, Stamp};
+use super::pages;
+use super::state::{AuthorizeParams, Issued, TokenError};
+use super::tokens::BasicCredentials;
+use super::Emulator;
+
+/// The cookie remembering which emulated account is "signed in to X".
+const USER_COOKIE: &str = "x_emulator_user";
+
+/// `GET /i/oauth2/authorize`: the consent page, or X's error page.
+pub(crate) async fn authorize_page(
+    State(emulator): State<Emulator>,
+    jar: CookieJar,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let params: AuthorizeParams =
+        serde_urlencoded::from_str(query.as_deref().unwrap_or("")).unwrap_or_default();
+    let fault = {
+        let mut state = emulator.lock();
+        let client_id = params.client_id.as_deref().filter(|c| state.has_app(c));
+        let call = Call {
+            endpoint: Endpoint::Authorize,
+            grant: None,
+            client_id,
+            consent: false,
+        };
+        state.counts.record(&call);
+        state.faults.take(&call)
+    };
+    let drop_after = match plan_fault(fault, error_page_with_status).await {
+        FaultPlan::Respond(response) => return response,
+        FaultPlan::Proceed { drop_after } => drop_after,
+    };
+    let page = {
+        let state = emulator.lock();
+        match state.validate_authorize(&params) {
+            Err(reason) => pages::something_went_wrong(reason),
+            Ok(request) => {
+                let signed_in = jar.get(USER_COOKIE).and_then(|c| state.user(c.value()));
+                pages::consent(&request, &state.users(), signed_in)
+            }
+        }
+    };
+    if drop_after {
+        return dropped_response();
+    }
+    Html(page).into_response()
+}
+
+/// The fields of the consent form: the original parameters plus the choice.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct ConsentForm {
+    #[serde(flatten)]
+    params: AuthorizeParams,
+    user_id: Option<String>,
+    action: Option<String>,
+}
+
+/// `POST /i/oauth2/authorize`: the consent form. Authorize redirects with a
+/// code, Cancel without one.
+pub(crate) async fn authorize_submit(
+    State(emulator): State<Emulator>,
+    jar: CookieJar,
+    body: Bytes,
+) -> Response {
+    let form: ConsentForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    let fault = {
+        let mut state = emulator.lock();
+        let client_id = form
+            .params
+            .client_id
+            .as_deref()
+            .filter(|c| state.has_app(c));
+        let call = Call {
+            endpoint: Endpoint::Authorize,
+            grant: None,
+            client_id,
+            consent: true,
+        };
+        state.counts.record(&call);
+        state.faults.take(&call)
+    };
+    let drop_after = match plan_fault(fault, error_page_with_status).await {
+        FaultPlan::Respond(response) => return response,
+        FaultPlan::Proceed { drop_after } => drop_after,
+    };
+    let outcome = {
+        let mut state = emulator.lock();
+        match state.validate_authorize(&form.params) {
+            Err(reason) => Err(reason),
+            Ok(request) => match form.action.as_deref() {
+                Some("cancel") => {
+                    let mut query = vec![("state", request.state.clone())];
+                    if state.settings.cancel_adds_error {
+                        query.push(("error", "access_denied".to_owned()));
+                    }
+                    Ok((redirect_to(&request.redirect_uri, &query), None))
+                }
+                Some("authorize") => match form
+                    .user_id
+                    .as_deref()
+                    .and_then(|id| state.user(id))
+                    .cloned()
+                {
+                    None => Err("user_id does not name an emulated account"),
+                    Some(user) => {
+                        let code = state.issue_code(&request, &user.id);
+                        let query = [("state", request.state.clone()), ("code", code)];
+                        Ok((redirect_to(&request.redirect_uri, &query), Some(user.id)))
+                    }
+                },
+                _ => Err("action must be authorize or cancel"),
+            },
+        }
+    };
+    if drop_after {
+        return dropped_response();
+    }
+    match outcome {
+        Err(reason) => Html(pages::something_went_wrong(reason)).into_response(),
+        Ok((location, user_id)) => {
+            let jar = match user_id {
+                Some(id) => jar.add(
+                    Cookie::build((USER_COOKIE, id))
+                        .path("/")
+                        .http_only(true)
+                        .same_site(SameSite::Lax)
+                        .build(),
+                ),
+                None => jar,
+            };
+            let mut response = (jar, StatusCode::FOUND).into_response();
+            if let Ok(value) = HeaderValue::from_str(&location) {
+                response.headers_mut().insert(LOCATION, value);
+            }
+            response
+        }
+    }
+}
+
+/// `{redirect_uri}?k=v&…`; the registered callback never has a query string.
+fn redirect_to(redirect_uri: &str, query: &[(&str, String)]) -> String {
+    match url::Url::parse(redirect_uri) {
+        Ok(mut url) => {
+            url.query_pairs_mut()
+                .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+            url.to_string()
+        }
+        Err(_) => redirect_uri.to_owned(),
+    }
+}
+
+fn error_page_with_status(status: u16) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, Html(pages::something_went_wrong("injected fault"))).into_response()
+}
+
+/// The first value of each form field, as X reads them.
+fn parse_form(body: &[u8]) -> HashMap<String, String> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).unwrap_or_default();
+    let mut form = HashMap::new();
+    for (k, v) in pairs {
+        form.entry(k).or_insert(v);
+    }
+    form
+}
+
+fn grant_kind(grant_type: Option<&str>) -> Option<GrantKind> {
+    match grant_type {
+        Some("authorization_code") => Some(GrantKind::AuthorizationCode),
+        Some("refresh_token") => Some(GrantKind::RefreshToken),
+        _ => None,
+    }
+}
+
+/// X's success body; field order as X sends it.
+#[derive(Serialize)]
+struct TokenBody {
+    token_type: &'static str,
+    expires_in: u64,
+    access_token: String,
+    scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
+}
+
+impl From<Issued> for TokenBody {
+    fn from(issued: Issued) -> Self {
+        Self {
+            token_type: "bearer",
+            expires_in: issued.expires_in,
+            access_token: issued.access_token,
+            scope: issued.scope,
+            refresh_token: issued.refresh_token,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody {
+    error: &'static str,
+    error_description: String,
+}
+
+fn token_error(error: &TokenError, stamp: &Stamp) -> Response {
+    token_response(
+        error.status(),
+        &ErrorBody {
+            error: error.error(),
+            error_description: error.description(),
+        },
+        stamp,
+    )
+}
+
+/// Injected error statuses on the token and revoke endpoints.
+fn problem_with_stamp(status: u16, stamp: Stamp) -> Response {
+    token_response(status, &Problem::status(status), &stamp)
+}
+
+/// `POST /2/oauth2/token`.
+pub(crate) async fn token(
+    State(emulator): State<Emulator>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let started = Instant::now();
+    let form = parse_form(&body);
+    let field = |name: &str| form.get(name).map(String::as_str);
+    let basic =
+        BasicCredentials::from_header(headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()));
+    let grant = grant_kind(field("grant_type"));
+    let (fault, stamp) = {
+        let mut state = emulator.lock();
+        let client_id = basic
+            .client_id()
+            .or(field("client_id"))
+            .filter(|c| state.has_app(c));
+        let call = Call {
+            endpoint: Endpoint::Token,
+            grant,
+            client_id,
+            consent: false,
+        };
+        state.counts.record(&call);
+        (state.faults.take(&call), Stamp::new(started, &state.clock))
+    };
+    let drop_after = match plan_fault(fault, |status| problem_with_stamp(status, stamp)).await {
+        FaultPlan::Respond(response) => return response,
+        FaultPlan::Proceed { drop_after } => drop_after,
+    };
+    let (result, stamp) = {
+        let mut state = emulator.lock();
+        let result = state
+            .authenticate_client(&basic, field("client_id"))
+            .and_then(|client_id| match grant {
+                Some(GrantKind::AuthorizationCode) => state.exchange_code(
+                    &client_id,
+                    field("code"),
+                    field("redirect_uri"),
+                    field("code_verifier"),
+                ),
+                Some(GrantKind::RefreshToken) => state.refresh(&client_id, field("refresh_token")),
+                None if field("grant_type").is_none() => {
+                    Err(TokenError::MissingParameter("grant_type"))
+                }
+                None => Err(TokenError::UnsupportedGrantType),
+            });
+        (result, Stamp::new(started, &state.clock))
+    };
+    if drop_after {
+        return dropped_response();
+    }
+    match result {
+        Ok(issued) => token_response(200, &TokenBody::from(issued), &stamp),
+        Err(error) => token_error(&error, &stamp),
+    }
+}
+
+#[derive(Serialize)]
+struct RevokedBody {
+    revoked: bool,
+}
+
+/// `POST /2/oauth2/revoke`.
+pub(crate) async fn revoke(
+    State(emulator): State<Emulator>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let started = Instant::now();
+    let form = parse_form(&body);
+    let field = |name: &str| form.get(name).map(String::as_str);
+    let basic =
+        BasicCredentials::from_header(headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()));
+    let (fault, stamp) = {
+        let mut state = emulator.lock();
+        let client_id = basic
+            .client_id()
+            .or(field("client_id"))
+            .filter(|c| state.has_app(c));
+        let call = Call {
+            endpoint: Endpoint::Revoke,
+            grant: None,
+            client_id,
+            consent: false,
+        };
+        state.counts.record(&call);
+        (state.faults.take(&call), Stamp::new(started, &state.clock))
+    };
+    let drop_after = match plan_fault(fault, |status| problem_with_stamp(status, stamp)).await {
+        FaultPlan::Respond(response) => return response,
+        FaultPlan::Proceed { drop_after } => drop_after,
+    };
+    let (result, stamp) = {
+        let mut state = emulator.lock();
+        let result = state
+            .authenticate_client(&basic, field("client_id"))
+            .and_then(|client_id| {
+                let token = field("token")
+                    .filter(|t| !t.is_empty())
+                    .ok_or(TokenError::MissingParameter("token"))?;
+                state.revoke_token(&client_id, token);
+                Ok(())
+            });
+        (result, Stamp::new(started, &state.clock))
+    };
+    if drop_after {
+        return dropped_response();
+    }
+    match result {
+        Ok(()) => token_response(200, &RevokedBody { revoked: true }, &stamp),
+        Err(error) => token_error(&error, &stamp),
+    }
+}

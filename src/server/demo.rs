@@ -1,0 +1,177 @@
+//! Demo mode, the embedded default: the X emulator runs inside authwatch, an
+//! X app is registered in it, and demo accounts are connected through the
+//! real OAuth code path (authorize → consent → code → token exchange by our
+//! client → users/me), then put into distinct states with the emulator's
+//! controls — as a visitor could do from the demo panel.
+
+use crate::domain::scopes::{Scopes, DEFAULT_REQUIRED};
+use crate::emulator::{ClientType as EmulatedClientType, Emulator, EmulatorSettings, NewApp, NewUser};
+use crate::server::config::{join, ClientType, Config, XAppConfig, XEndpoints};
+use crate::server::lifecycle::connect::{self, Intent, Outcome};
+use crate::server::lifecycle::{check, refresh};
+use crate::server::secret::Secret;
+use crate::server::{AppState, EMULATOR_MOUNT};
+use rand::distributions::{Alphanumeric, DistString};
+use url::Url;
+
+/// The demo X app's client id.
+pub const CLIENT_ID: &str = "authwatch-demo";
+/// Who the event log says acted during seeding.
+const ACTOR: &str = "demo";
+/// How far the demo skews X's clock: beyond the 30 s threshold.
+pub const CLOCK_SKEW_SECS: i64 = 95;
+
+/// A demo account and the state it is put in.
+pub struct DemoAccount {
+    pub x_user_id: &'static str,
+    pub handle: &'static str,
+    pub name: &'static str,
+    pub state: DemoState,
+}
+
+/// The states demo mode shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DemoState {
+    Healthy,
+    /// Connected with a 10-minute token: inside the refresh lead time.
+    NearExpiry,
+    /// Connected with a 1-second token: expired, refresh token fine.
+    Expired,
+    /// Grant revoked at X, then a refresh was tried: X rejected the refresh token.
+    RefreshRejected,
+    /// Consent granted without `tweet.write`.
+    ScopeMissing,
+    /// Grant revoked at X, then a check: users/me answered 401.
+    Revoked,
+    /// Healthy, checked after X's clock was skewed: the app-level drift warning.
+    ClockDrift,
+}
+
+pub const ACCOUNTS: &[DemoAccount] = &[
+    DemoAccount { x_user_id: "1600000000000000001", handle: "acme_news", name: "Acme News", state: DemoState::Healthy },
+    DemoAccount { x_user_id: "1600000000000000002", handle: "acme_support", name: "Acme Support", state: DemoState::Healthy },
+    DemoAccount { x_user_id: "1600000000000000003", handle: "acme_sports", name: "Acme Sports", state: DemoState::NearExpiry },
+    DemoAccount { x_user_id: "1600000000000000004", handle: "acme_deals", name: "Acme Deals", state: DemoState::Expired },
+    DemoAccount { x_user_id: "1600000000000000005", handle: "acme_events", name: "Acme Events", state: DemoState::RefreshRejected },
+    DemoAccount { x_user_id: "1600000000000000006", handle: "acme_jobs", name: "Acme Jobs", state: DemoState::ScopeMissing },
+    DemoAccount { x_user_id: "1600000000000000007", handle: "acme_labs", name: "Acme Labs", state: DemoState::Revoked },
+    DemoAccount { x_user_id: "1600000000000000008", handle: "acme_travel", name: "Acme Travel", state: DemoState::ClockDrift },
+];
+
+/// X users the emulator knows but authwatch has not connected: someone to
+/// sign in as when trying "Connect account" or a wrong-account reconnect.
+pub const UNCONNECTED: &[(&str, &str, &str)] = &[("1600000000000000101", "acme_careers", "Acme Careers")];
+
+/// The in-process emulator with the demo app and users, and the app
+/// configuration that points authwatch at it.
+pub fn setup(public_url: &Url) -> (Emulator, XAppConfig) {
+    let emulator = Emulator::new(EmulatorSettings::default());
+    let secret = Alphanumeric.sample_string(&mut rand::thread_rng(), 40);
+    let callback_url = Config::default_callback_url(public_url);
+    emulator
+        .create_app(NewApp {
+            name: "authwatch (demo)".into(),
+            client_id: Some(CLIENT_ID.into()),
+            client_secret: Some(secret.clone()),
+            client_type: EmulatedClientType::Confidential,
+            callbacks: vec![callback_url.to_string()],
+            in_project: true,
+        })
+        .expect("the demo app is valid");
+    let users = ACCOUNTS.iter().map(|a| (a.x_user_id, a.handle, a.name)).chain(UNCONNECTED.iter().copied());
+    for (id, handle, name) in users {
+        emulator.create_user(NewUser { id: Some(id.into()), username: handle.into(), name: name.into() });
+    }
+    let app = XAppConfig {
+        client_id: CLIENT_ID.into(),
+        client_secret: Some(Secret::new(secret)),
+        client_type: ClientType::Confidential,
+        callback_url,
+        required_scopes: Scopes::from_names(DEFAULT_REQUIRED.iter().copied()),
+        endpoints: XEndpoints::emulator(&join(public_url, EMULATOR_MOUNT.trim_start_matches('/'))),
+    };
+    (emulator, app)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("demo consent at the emulator failed: {0}")]
+    Consent(String),
+    #[error(transparent)]
+    Connect(#[from] connect::ConnectError),
+    #[error(transparent)]
+    Refresh(#[from] refresh::RefreshError),
+    #[error(transparent)]
+    Check(#[from] check::CheckError),
+}
+
+/// Connects every demo account and puts it in its state. Needs the server
+/// listening: our client reaches the emulator over HTTP, as it would reach X.
+pub async fn seed(state: &AppState, emulator: &Emulator) -> Result<(), DemoError> {
+    let defaults = EmulatorSettings::default();
+    for account in ACCOUNTS {
+        let ttl = match account.state {
+            DemoState::NearExpiry => 10 * 60,
+            DemoState::Expired => 1,
+            _ => defaults.access_token_ttl_secs,
+        };
+        emulator.update_settings(|s| s.access_token_ttl_secs = ttl);
+        let withheld = if account.state == DemoState::ScopeMissing { vec!["tweet.write".to_owned()] } else { vec![] };
+        emulator.withhold_scopes(CLIENT_ID, withheld);
+        let connected = connect_as(state, account.x_user_id, &Intent::NewAccount, ACTOR).await;
+        emulator.update_settings(|s| s.access_token_ttl_secs = defaults.access_token_ttl_secs);
+        emulator.withhold_scopes(CLIENT_ID, vec![]);
+        let account_id = match connected? {
+            Outcome::Saved { connected, .. } => connected.account_id,
+            Outcome::WrongAccount { signed_in_as, .. } => {
+                return Err(DemoError::Consent(format!("the emulator signed in as @{signed_in_as}")))
+            }
+        };
+        match account.state {
+            DemoState::RefreshRejected => {
+                emulator.revoke_grant(CLIENT_ID, account.x_user_id);
+                refresh::refresh(state, &account_id, ACTOR).await?;
+            }
+            DemoState::Revoked => {
+                emulator.revoke_grant(CLIENT_ID, account.x_user_id);
+                check::check(state, &account_id, ACTOR).await?;
+            }
+            DemoState::ClockDrift => {
+                emulator.set_clock_offset(CLOCK_SKEW_SECS);
+                check::check(state, &account_id, ACTOR).await?;
+            }
+            DemoState::Healthy | DemoState::NearExpiry | DemoState::Expired | DemoState::ScopeMissing => {}
+        }
+    }
+    tracing::info!(accounts = ACCOUNTS.len(), "demo accounts connected through the emulator");
+    Ok(())
+}
+
+/// Goes through the whole authorization as the X user `x_user_id` would in a
+/// browser: open the authorize URL, pick the account, click "Authorize app",
+/// follow the redirect to the callback — then finish like the callback does.
+pub async fn connect_as(state: &AppState, x_user_id: &str, intent: &Intent, actor: &str) -> Result<Outcome, DemoError> {
+    let auth = state.x.authorize(&state.x.app().required_scopes);
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| DemoError::Consent(e.to_string()))?;
+    let mut form: Vec<(String, String)> = auth.url.query_pairs().into_owned().collect();
+    form.push(("user_id".into(), x_user_id.into()));
+    form.push(("action".into(), "authorize".into()));
+    let mut consent_url = auth.url.clone();
+    consent_url.set_query(None);
+    let answer = browser.post(consent_url).form(&form).send().await.map_err(|e| DemoError::Consent(e.to_string()))?;
+    let location = answer
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|l| l.to_str().ok())
+        .and_then(|l| Url::parse(l).ok())
+        .ok_or_else(|| DemoError::Consent(format!("no redirect from the consent page (HTTP {})", answer.status())))?;
+    let param = |name: &str| location.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+    if param("state").as_deref() != Some(auth.state.expose()) {
+        return Err(DemoError::Consent("the redirect carried another state".into()));
+    }
+    let code = param("code").ok_or_else(|| DemoError::Consent("the redirect carried no code".into()))?;
+    Ok(connect::complete(state, &code, &auth.verifier, intent, actor).await?)
+}

@@ -1,0 +1,19 @@
+//! The token lifecycle: connecting an account (the code exchange behind the
+//! OAuth callback), refreshing it, and checking it against X. Each step
+//! writes its event and its new tokens in one transaction.
+
+pub mod check;
+pub mod connect;
+pub mod refresh;
+
+use crate::server::db;
+use crate::server::AppState;
+
+/// Records X's clock against ours, from an answer's `date` header.
+async fn observe_clock(state: &AppState, offset_ms: Option<i64>, at: i64) {
+    let Some(offset) = offset_ms else { return };
+    let client_id = &state.x.app().client_id;
+    if let Err(e) = db::apps::clock_measured(&state.pool, client_id, offset, at).await {
+        tracing::warn!(error = %e, "could not record the measured clock offset");
+    }
+}

@@ -1,0 +1,122 @@
+//! One refresh of one account: write the intent, call X, then save the new
+//! access token and the rotated refresh token atomically — or classify why not.
+
+use super::observe_clock;
+use crate::domain::health::{AttemptResult, Cause};
+use crate::server::db::accounts::{self, TokenGrant, TokenStoreError};
+use crate::server::db::events::{self, EventKind, NewEvent, Outcome};
+use crate::server::db::apps;
+use crate::server::x::now_ms;
+use crate::server::AppState;
+use std::time::Duration;
+
+/// How a refresh ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refreshed {
+    /// New tokens saved as this generation.
+    Saved { generation: i64 },
+    /// Another writer replaced the tokens meanwhile: theirs stand.
+    LostRace { generation: i64 },
+    /// X refused or failed; the cause is recorded on the account.
+    Failed { cause: Cause },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    #[error("no account {0}")]
+    UnknownAccount(String),
+    #[error(transparent)]
+    Store(#[from] TokenStoreError),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// Refreshes `account_id` now. `actor` says who or what asked.
+pub async fn refresh(state: &AppState, account_id: &str, actor: &str) -> Result<Refreshed, RefreshError> {
+    let tokens = accounts::tokens(&state.pool, &state.keyring, account_id)
+        .await?
+        .ok_or_else(|| RefreshError::UnknownAccount(account_id.to_owned()))?;
+    let generation = tokens.generation;
+    let event = |outcome, cause: Option<Cause>| NewEvent {
+        kind: EventKind::Refresh,
+        outcome,
+        cause,
+        generation_before: Some(generation),
+        actor: actor.to_owned(),
+        ..NewEvent::default()
+    };
+
+    let Some(refresh_token) = tokens.refresh else {
+        let cause = Cause::NoRefreshToken;
+        events::append(&state.pool, account_id, now_ms(), &event(Outcome::Failed, Some(cause)), AttemptResult::Failed(cause))
+            .await?;
+        return Ok(Refreshed::Failed { cause });
+    };
+
+    // Write-ahead: if the answer is lost from here on, the log says a refresh
+    // of this generation was in flight.
+    events::append(&state.pool, account_id, now_ms(), &event(Outcome::Started, None), AttemptResult::Inconclusive).await?;
+
+    let started = std::time::Instant::now();
+    match state.x.refresh(&refresh_token).await {
+        Ok(granted) => {
+            observe_clock(state, granted.clock_offset_ms, granted.received_at).await;
+            let issued_at = granted.received_at;
+            let expires_at = issued_at + i64::try_from(granted.expires_in.min(Duration::from_secs(86_400 * 365)).as_millis()).unwrap_or(0);
+            // X omits refresh_token without offline.access: keep the old one
+            // rather than store nothing.
+            let kept_old = granted.refresh.is_none();
+            let refresh = granted.refresh.unwrap_or(refresh_token);
+            let scopes = granted.scopes;
+            let grant = TokenGrant::new(granted.access, Some(refresh), scopes.clone(), issued_at, expires_at)?;
+            let mut tx = state.pool.begin().await?;
+            let Some(next) = accounts::replace_tokens(&mut tx, &state.keyring, account_id, generation, &grant).await? else {
+                tx.rollback().await?;
+                let now = accounts::summary(&state.pool, account_id).await?.map_or(generation, |s| s.generation);
+                tracing::warn!(account_id, generation, now, "refresh lost a race: another writer saved first");
+                return Ok(Refreshed::LostRace { generation: now });
+            };
+            let detail = if kept_old {
+                "X sent no new refresh token (offline.access missing?): the previous one was kept".to_owned()
+            } else {
+                format!("rotated refresh token saved; {} ms", started.elapsed().as_millis())
+            };
+            let ok = NewEvent { generation_after: Some(next), detail: Some(detail), ..event(Outcome::Ok, None) };
+            events::record(&mut tx, account_id, issued_at, &ok, AttemptResult::Renewed).await?;
+            tx.commit().await?;
+            if let Err(e) = apps::credentials_accepted(&state.pool, &state.x.app().client_id).await {
+                tracing::warn!(error = %e, "could not clear the app credentials incident");
+            }
+            tracing::info!(account_id, generation = next, "refreshed");
+            Ok(Refreshed::Saved { generation: next })
+        }
+        Err(error) => {
+            let now = now_ms();
+            let mut cause = error.cause();
+            if cause == Cause::RefreshTokenRejected {
+                // Before declaring the grant dead: did another worker refresh
+                // it meanwhile? Then this was a lost race, not a dead account.
+                let current = accounts::summary(&state.pool, account_id).await?.map_or(generation, |s| s.generation);
+                if current != generation {
+                    tracing::warn!(account_id, generation, current, "refresh token already rotated by another worker");
+                    return Ok(Refreshed::LostRace { generation: current });
+                }
+            }
+            if cause == Cause::AppCredentialsRejected {
+                apps::credentials_rejected(&state.pool, &state.x.app().client_id, &error.body(), now).await?;
+            }
+            if cause == Cause::XUnavailable && matches!(error, crate::server::x::XError::Unreachable(_)) {
+                // No answer after the request left: X may have rotated the token.
+                cause = Cause::RefreshAnswerLost;
+            }
+            let failed = NewEvent {
+                http_status: error.status(),
+                x_error: Some(error.body()),
+                ..event(Outcome::Failed, Some(cause))
+            };
+            events::append(&state.pool, account_id, now, &failed, AttemptResult::Failed(cause)).await?;
+            tracing::warn!(account_id, generation, cause = cause.as_str(), "refresh failed");
+            Ok(Refreshed::Failed { cause })
+        }
+    }
+}

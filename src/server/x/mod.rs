@@ -1,0 +1,364 @@
+//! authwatch's client for X: OAuth 2.0 (through the `oauth2` crate) and the
+//! v2 endpoints it needs. Redirects are off (a token request must never be
+//! followed somewhere else) and every call has a timeout. Every answer's
+//! `date` header is read, so the server can measure its clock against X's.
+
+use crate::domain::classify::{classify, XAnswer, XCall};
+use crate::domain::health::Cause;
+use crate::domain::scopes::Scopes;
+use crate::server::config::{ClientType, XAppConfig};
+use crate::server::secret::Secret;
+use oauth2::basic::BasicClient;
+use oauth2::{
+    AsyncHttpClient, AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
+    EndpointSet, HttpRequest, HttpResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken,
+    RequestTokenError, RevocationUrl, Scope, StandardRevocableToken, TokenResponse, TokenUrl,
+};
+use serde::Deserialize;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use url::Url;
+
+/// How long one call to X may take, connection included.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+type OAuthClient = BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointSet, EndpointSet>;
+
+/// A failed call to X, with what a person needs to know — never a token.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum XError {
+    /// X answered with an error.
+    #[error("X answered {status}: {body}")]
+    Rejected {
+        call: &'static str,
+        status: u16,
+        /// X's `error` code (token endpoint) or problem `type`/`reason` (v2).
+        code: Option<String>,
+        /// X's body, exactly as received.
+        body: String,
+        cause: Cause,
+    },
+    /// No answer: timeout, connection refused or dropped.
+    #[error("X could not be reached: {0}")]
+    Unreachable(String),
+    /// X answered success with something authwatch cannot use.
+    #[error("X's answer could not be understood: {0}")]
+    Malformed(String),
+}
+
+impl XError {
+    /// The classified cause (DOMAIN.md's table).
+    pub fn cause(&self) -> Cause {
+        match self {
+            XError::Rejected { cause, .. } => *cause,
+            XError::Unreachable(_) | XError::Malformed(_) => Cause::XUnavailable,
+        }
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            XError::Rejected { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// X's body for the event log, or what happened instead.
+    pub fn body(&self) -> String {
+        match self {
+            XError::Rejected { body, .. } => body.clone(),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// Tokens X granted.
+#[derive(Debug)]
+pub struct Granted {
+    pub access: Secret,
+    /// Present only when `offline.access` was granted.
+    pub refresh: Option<Secret>,
+    /// What X granted, which can be less than what was asked for.
+    pub scopes: Scopes,
+    pub expires_in: Duration,
+    /// When X answered, by our clock (ms since the epoch).
+    pub received_at: i64,
+    /// X's clock minus ours, from the answer's `date` header.
+    pub clock_offset_ms: Option<i64>,
+}
+
+/// An X user, as `GET /2/users/me` describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct XUser {
+    pub id: String,
+    pub username: String,
+    pub name: String,
+}
+
+/// What `GET /2/users/me` told, including the clock.
+#[derive(Debug, Clone)]
+pub struct Me {
+    pub user: XUser,
+    pub clock_offset_ms: Option<i64>,
+}
+
+/// A started authorization: the URL to send the person to, and what the
+/// callback needs to finish it. The verifier never leaves the server.
+pub struct Authorization {
+    pub url: Url,
+    pub state: Secret,
+    pub verifier: Secret,
+}
+
+/// The client for one configured X app.
+#[derive(Clone)]
+pub struct XClient {
+    app: XAppConfig,
+    http: reqwest::Client,
+}
+
+/// The status, `date` and body of the last answer, kept while `oauth2`
+/// parses it (it does not return them).
+#[derive(Default)]
+struct Seen {
+    status: Option<u16>,
+    date: Option<SystemTime>,
+    body: String,
+}
+
+impl XClient {
+    pub fn new(app: XAppConfig) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(REQUEST_TIMEOUT)
+            .connect_timeout(CONNECT_TIMEOUT)
+            .user_agent(concat!("authwatch/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self { app, http })
+    }
+
+    pub fn app(&self) -> &XAppConfig {
+        &self.app
+    }
+
+    fn oauth(&self) -> OAuthClient {
+        let e = &self.app.endpoints;
+        let mut client = BasicClient::new(ClientId::new(self.app.client_id.clone()))
+            .set_auth_uri(AuthUrl::from_url(e.authorize_url.clone()))
+            .set_token_uri(TokenUrl::from_url(e.token_url.clone()))
+            .set_revocation_url(RevocationUrl::from_url(e.revoke_url.clone()))
+            .set_redirect_uri(RedirectUrl::from_url(self.app.callback_url.clone()));
+        match (self.app.client_type, &self.app.client_secret) {
+            (ClientType::Confidential, Some(secret)) => {
+                client = client.set_client_secret(ClientSecret::new(secret.expose().to_owned()));
+            }
+            // Public clients send their client id in the body and no secret.
+            _ => client = client.set_auth_type(AuthType::RequestBody),
+        }
+        client
+    }
+
+    /// Starts an authorization asking for `scopes`: a fresh state and PKCE
+    /// (S256) verifier every time.
+    pub fn authorize(&self, scopes: &Scopes) -> Authorization {
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let (url, state) = self
+            .oauth()
+            .authorize_url(CsrfToken::new_random)
+            .add_scopes(scopes.iter().map(|s| Scope::new(s.to_owned())))
+            .set_pkce_challenge(challenge)
+            .url();
+        Authorization { url, state: Secret::new(state.secret().clone()), verifier: Secret::new(verifier.secret().clone()) }
+    }
+
+    /// Exchanges an authorization code (from the callback) for tokens.
+    pub async fn exchange_code(&self, code: &str, verifier: &Secret) -> Result<Granted, XError> {
+        let seen = Mutex::new(Seen::default());
+        let http = Capturing { http: &self.http, seen: &seen };
+        let result = self
+            .oauth()
+            .exchange_code(AuthorizationCode::new(code.to_owned()))
+            .set_pkce_verifier(PkceCodeVerifier::new(verifier.expose().to_owned()))
+            .request_async(&http)
+            .await;
+        self.granted(result, seen, XCall::CodeExchange, "token (authorization_code)")
+    }
+
+    /// Trades a refresh token for a new token set. X rotates: on success the
+    /// refresh token passed in is dead and the returned one must be saved.
+    pub async fn refresh(&self, refresh: &Secret) -> Result<Granted, XError> {
+        let seen = Mutex::new(Seen::default());
+        let http = Capturing { http: &self.http, seen: &seen };
+        let result = self
+            .oauth()
+            .exchange_refresh_token(&RefreshToken::new(refresh.expose().to_owned()))
+            .request_async(&http)
+            .await;
+        self.granted(result, seen, XCall::Refresh, "token (refresh_token)")
+    }
+
+    /// Revokes a token at X (used when a reconnect came back as the wrong account).
+    pub async fn revoke(&self, token: &Secret) -> Result<(), XError> {
+        let seen = Mutex::new(Seen::default());
+        let http = Capturing { http: &self.http, seen: &seen };
+        let token = StandardRevocableToken::AccessToken(oauth2::AccessToken::new(token.expose().to_owned()));
+        let oauth = self.oauth();
+        let request = oauth.revoke_token(token).map_err(|e| XError::Malformed(e.to_string()))?;
+        match request.request_async(&http).await {
+            Ok(()) => Ok(()),
+            Err(RequestTokenError::Request(e)) => Err(XError::Unreachable(e.to_string())),
+            Err(_) => {
+                let seen = into_seen(seen);
+                Err(rejected("revoke", XCall::UsersMe, &seen))
+            }
+        }
+    }
+
+    /// `GET /2/users/me`: whose token this is.
+    pub async fn users_me(&self, access: &Secret) -> Result<Me, XError> {
+        let url = crate::server::config::join(&self.app.endpoints.api_base, "2/users/me");
+        let response = self
+            .http
+            .get(url)
+            .bearer_auth(access.expose())
+            .send()
+            .await
+            .map_err(|e| XError::Unreachable(transport_message(&e)))?;
+        let status = response.status().as_u16();
+        let date = date_of(response.headers());
+        let body = response.text().await.map_err(|e| XError::Unreachable(transport_message(&e)))?;
+        let seen = Seen { status: Some(status), date, body };
+        if !(200..300).contains(&status) {
+            return Err(rejected("users/me", XCall::UsersMe, &seen));
+        }
+        #[derive(Deserialize)]
+        struct Data {
+            data: XUser,
+        }
+        let data: Data = serde_json::from_str(&seen.body).map_err(|e| XError::Malformed(format!("users/me: {e}")))?;
+        Ok(Me { user: data.data, clock_offset_ms: offset(seen.date) })
+    }
+
+    fn granted<E: std::error::Error>(
+        &self,
+        result: Result<oauth2::basic::BasicTokenResponse, RequestTokenError<E, oauth2::basic::BasicErrorResponse>>,
+        seen: Mutex<Seen>,
+        call: XCall,
+        name: &'static str,
+    ) -> Result<Granted, XError> {
+        let seen = into_seen(seen);
+        match result {
+            Ok(tokens) => {
+                let access = Secret::new(tokens.access_token().secret().clone());
+                let refresh = tokens.refresh_token().map(|r| Secret::new(r.secret().clone()));
+                let scopes = tokens
+                    .scopes()
+                    .map(|s| Scopes::from_names(s.iter().map(|x| x.as_str())))
+                    .unwrap_or_default();
+                Ok(Granted {
+                    access,
+                    refresh,
+                    scopes,
+                    // X always sends expires_in; if it ever did not, assume its documented 2 hours.
+                    expires_in: tokens.expires_in().unwrap_or(Duration::from_secs(7200)),
+                    received_at: now_ms(),
+                    clock_offset_ms: offset(seen.date),
+                })
+            }
+            Err(RequestTokenError::Request(e)) => Err(XError::Unreachable(error_chain(&e))),
+            Err(_) if seen.status.is_some() => Err(rejected(name, call, &seen)),
+            Err(e) => Err(XError::Malformed(e.to_string())),
+        }
+    }
+}
+
+/// An HTTP client for `oauth2` that remembers the answer's status, `date`
+/// and body, which `oauth2` does not hand back.
+struct Capturing<'a> {
+    http: &'a reqwest::Client,
+    seen: &'a Mutex<Seen>,
+}
+
+impl<'c> AsyncHttpClient<'c> for Capturing<'_> {
+    type Error = oauth2::HttpClientError<reqwest::Error>;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<HttpResponse, Self::Error>> + Send + 'c>>;
+
+    fn call(&'c self, request: HttpRequest) -> Self::Future {
+        Box::pin(async move {
+            let response = self.http.call(request).await?;
+            if let Ok(mut s) = self.seen.lock() {
+                s.status = Some(response.status().as_u16());
+                s.date = date_of(response.headers());
+                s.body = String::from_utf8_lossy(response.body()).into_owned();
+            }
+            Ok(response)
+        })
+    }
+}
+
+fn into_seen(seen: Mutex<Seen>) -> Seen {
+    seen.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn rejected(call_name: &'static str, call: XCall, seen: &Seen) -> XError {
+    #[derive(Deserialize, Default)]
+    struct Fields {
+        error: Option<String>,
+        #[serde(rename = "type")]
+        problem_type: Option<String>,
+        reason: Option<String>,
+    }
+    let fields: Fields = serde_json::from_str(&seen.body).unwrap_or_default();
+    let problem = fields.reason.clone().or(fields.problem_type.clone());
+    let answer = XAnswer { status: seen.status, error: fields.error.as_deref(), problem: problem.as_deref() };
+    let cause = classify(call, answer).unwrap_or(Cause::XUnavailable);
+    XError::Rejected {
+        call: call_name,
+        status: seen.status.unwrap_or(0),
+        code: fields.error.or(problem),
+        body: seen.body.clone(),
+        cause,
+    }
+}
+
+fn date_of(headers: &reqwest::header::HeaderMap) -> Option<SystemTime> {
+    headers.get(reqwest::header::DATE)?.to_str().ok().and_then(|d| httpdate::parse_http_date(d).ok())
+}
+
+/// X's clock minus ours. The `date` header has 1 s resolution, so offsets
+/// under a second are noise; callers compare against a threshold of seconds.
+fn offset(date: Option<SystemTime>) -> Option<i64> {
+    let theirs = date?.duration_since(UNIX_EPOCH).ok()?.as_millis() as i64;
+    Some(theirs - now_ms())
+}
+
+/// Milliseconds since the epoch, by this server's clock.
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// A transport error's message. authwatch never puts a token in a URL, so
+/// the URL reqwest includes is safe to show.
+fn transport_message(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else if e.is_body() || e.is_decode() {
+        "the answer was cut off"
+    } else {
+        "request failed"
+    };
+    format!("{kind} ({})", error_chain(e))
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}

@@ -54,7 +54,9 @@ async fn the_dashboard_shows_every_demo_account_in_its_state() {
         assert!(html.contains(&row), "@{handle} should be {slug}");
     }
     // Missing scopes are highlighted, the clock drift warning is there once.
-    assert!(html.contains(r#"class="scope missing">tweet.write</span>"#));
+    let jobs = row_html(&html, "acme_jobs");
+    assert!(jobs.contains("scope missing") && jobs.contains(">tweet.write<"), "{jobs}");
+    assert_eq!(html.matches("scope missing").count(), 1, "only the account that lacks a scope");
     assert_eq!(html.matches(r#"data-cause="clock_drift""#).count(), 1, "one app-level drift warning");
     assert!(html.contains("ahead of X") || html.contains("behind X"));
     // The demo banner says what this is.
@@ -100,6 +102,13 @@ async fn tokens_are_encrypted_at_rest_and_never_reach_a_page() {
             assert!(!pages.contains(&r));
         }
     }
+}
+
+/// The HTML of one account's dashboard row.
+fn row_html<'a>(html: &'a str, handle: &str) -> &'a str {
+    let start = html.find(&format!(r#"data-account="{handle}""#)).expect("row");
+    let end = html[start..].find("</tr>").expect("row end");
+    &html[start..start + end]
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {

@@ -1,17 +1,23 @@
 import { test, expect, hydrated } from "./fixtures";
 
-test("the dashboard hydrates and reacts to a click without a reload", async ({ page, consoleErrors }) => {
+test("the dashboard hydrates and filters by health without a reload", async ({ page, consoleErrors }) => {
   await page.goto("/");
   await expect(page.getByRole("heading", { name: "Accounts" })).toBeVisible();
   await hydrated(page);
+  const rows = page.locator("table.accounts tbody tr");
+  await expect(rows).toHaveCount(8);
 
-  // A full navigation would reset this marker; a client-side update keeps it.
+  // A full navigation would drop this marker; a client-side update keeps it.
   await page.evaluate(() => ((window as any).__noReload = true));
-  const needsPerson = page.getByRole("button", { name: "Needs a person" });
+  const needsPerson = page.getByRole("link", { name: /Needs a person/ });
   await expect(needsPerson).toHaveAttribute("aria-pressed", "false");
   await needsPerson.click();
+  await expect(page).toHaveURL(/health=needs-person/);
   await expect(needsPerson).toHaveAttribute("aria-pressed", "true");
-  await expect(page.locator(".showing")).toHaveText("Showing: Needs a person");
+  await expect(rows).toHaveCount(3);
+  for (const handle of ["acme_events", "acme_jobs", "acme_labs"]) {
+    await expect(page.locator(`tr[data-account="${handle}"]`)).toBeVisible();
+  }
   expect(await page.evaluate(() => (window as any).__noReload)).toBe(true);
   void consoleErrors;
 });

@@ -172,3 +172,31 @@ pub enum DemoAction {
     /// X's clock jumps 95 s ahead of ours.
     SkewClock,
 }
+
+/// The result of a connect or reconnect, shown once on the next page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Flash {
+    pub kind: FlashKind,
+    pub title: String,
+    pub message: String,
+    /// The account it is about, for a link.
+    pub account_id: Option<String>,
+    /// Offer "try again" for this account's reconnect.
+    pub retry_account: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FlashKind {
+    Success,
+    Warning,
+    Problem,
+}
+
+/// What the reconnect page needs to brief the person before X.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReconnectBrief {
+    pub account_id: String,
+    pub handle: String,
+    pub name: String,
+    pub required_scopes: Vec<String>,
+}

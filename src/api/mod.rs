@@ -116,3 +116,32 @@ pub async fn run_demo_action(action: DemoAction, account_id: Option<String>) -> 
         }
     })
 }
+
+/// The result of the last connect or reconnect, once: reading it removes it.
+#[server]
+pub async fn take_flash() -> Result<Option<Flash>, ServerFnError> {
+    let session: tower_sessions::Session = leptos_axum::extract().await?;
+    let flash: Option<Flash> = session
+        .remove(crate::server::auth_x::FLASH)
+        .await
+        .map_err(|e| ssr::internal("Reading the session failed", e))?;
+    Ok(flash)
+}
+
+/// What to tell the person before sending them to X to reconnect `id`.
+#[server]
+pub async fn load_reconnect_brief(id: String) -> Result<Option<ReconnectBrief>, ServerFnError> {
+    let state = ssr::state()?;
+    let Some(a) = crate::server::db::accounts::summary(&state.pool, &id)
+        .await
+        .map_err(|e| ssr::internal("Loading the account failed", e))?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(ReconnectBrief {
+        account_id: a.id,
+        handle: a.handle,
+        name: a.display_name,
+        required_scopes: state.x.app().required_scopes.iter().map(str::to_owned).collect(),
+    }))
+}

@@ -11,7 +11,9 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{ParamSegment, SsrMode, StaticSegment};
-use pages::{account::AccountPage, dashboard::Dashboard, not_found::NotFound, settings::SettingsPage};
+use pages::account::AccountPage;
+use pages::connect::{ConnectPage, ConnectResultPage, ReconnectPage};
+use pages::{dashboard::Dashboard, not_found::NotFound, settings::SettingsPage};
 
 /// The HTML document around the app.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -54,7 +56,10 @@ pub fn App() -> impl IntoView {
                         // Async: the status (404 for an unknown account) is only known once
                         // the account has loaded, so headers wait for it.
                         <Route path=(StaticSegment("accounts"), ParamSegment("id")) view=AccountPage ssr=SsrMode::Async/>
+                        <Route path=(StaticSegment("accounts"), ParamSegment("id"), StaticSegment("reconnect")) view=ReconnectPage/>
                         <Route path=StaticSegment("settings") view=SettingsPage/>
+                        <Route path=StaticSegment("connect") view=ConnectPage/>
+                        <Route path=(StaticSegment("connect"), StaticSegment("result")) view=ConnectResultPage/>
                     </Routes>
                 </main>
             </div>

@@ -9,6 +9,7 @@ use crate::domain::scopes::{Scopes, DEFAULT_REQUIRED};
 use crate::server::secret::Secret;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 use url::Url;
 
 /// Where configuration values come from: the process environment in
@@ -146,6 +147,12 @@ pub struct Config {
     pub previous_encryption_keys: Vec<Secret>,
     /// `tracing` filter directives.
     pub log_filter: String,
+    /// Refresh an access token this long before it expires.
+    pub refresh_lead: Duration,
+    /// A measured offset of X's clock beyond this is a problem.
+    pub clock_drift_threshold: Duration,
+    /// How long a person has between leaving for X and coming back.
+    pub oauth_attempt_ttl: Duration,
 }
 
 /// Command-line values that take precedence over the environment.
@@ -211,7 +218,18 @@ impl Config {
         // AUTHWATCH_LOG: tracing filter, e.g. `info` or `authwatch=debug`. Default `info`.
         let log_filter = non_empty(src, "AUTHWATCH_LOG").unwrap_or_else(|| "info".into());
 
+        // AUTHWATCH_REFRESH_LEAD_SECS: refresh this many seconds before expiry. Default 900 (15 min).
+        let refresh_lead = secs(src, "AUTHWATCH_REFRESH_LEAD_SECS", 900)?;
+        // AUTHWATCH_CLOCK_DRIFT_THRESHOLD_SECS: warn when X's clock and ours differ by more. Default 30.
+        let clock_drift_threshold = secs(src, "AUTHWATCH_CLOCK_DRIFT_THRESHOLD_SECS", 30)?;
+        // AUTHWATCH_OAUTH_ATTEMPT_TTL_SECS: how long a connect/reconnect may take
+        // between leaving for X and the callback. Default 600 (10 min).
+        let oauth_attempt_ttl = secs(src, "AUTHWATCH_OAUTH_ATTEMPT_TTL_SECS", 600)?;
+
         Ok(Self {
+            refresh_lead,
+            clock_drift_threshold,
+            oauth_attempt_ttl,
             data_dir,
             database_url,
             site_addr,
@@ -306,6 +324,18 @@ fn x_app(src: &dyn Source, client_id: String, public_url: &Url) -> Result<XAppCo
     Ok(XAppConfig { client_id, client_secret, client_type, callback_url, required_scopes, endpoints })
 }
 
+fn secs(src: &dyn Source, var: &'static str, default: u64) -> Result<Duration, ConfigError> {
+    match non_empty(src, var) {
+        None => Ok(Duration::from_secs(default)),
+        Some(v) => v
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (1..=86_400 * 7).contains(n))
+            .map(Duration::from_secs)
+            .ok_or_else(|| ConfigError::new(var, format!("`{v}` is not a number of seconds between 1 and 604800"))),
+    }
+}
+
 fn non_empty(src: &dyn Source, var: &str) -> Option<String> {
     src.get(var).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
@@ -371,7 +401,8 @@ mod tests {
 
     #[test]
     fn errors_name_the_variable() {
-        let cases: [(&[(&str, &str)], &str); 5] = [
+        let cases: [(&[(&str, &str)], &str); 6] = [
+            (&[("AUTHWATCH_REFRESH_LEAD_SECS", "soon")], "AUTHWATCH_REFRESH_LEAD_SECS"),
             (&[("AUTHWATCH_X_CLIENT_ID", "abc")], "AUTHWATCH_X_CLIENT_SECRET"),
             (&[("AUTHWATCH_X_CLIENT_ID", "a"), ("AUTHWATCH_X_CLIENT_TYPE", "web")], "AUTHWATCH_X_CLIENT_TYPE"),
             (

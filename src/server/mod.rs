@@ -1,6 +1,7 @@
 //! Server-only code: configuration, the database, the X client, the token
 //! lifecycle, demo mode, and the HTTP router that serves it all.
 
+pub mod auth_x;
 pub mod cli;
 pub mod config;
 pub mod crypto;
@@ -25,6 +26,9 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+use tower_sessions_sqlx_store::SqliteStore;
 
 /// Where the in-process emulator is mounted in demo mode.
 pub const EMULATOR_MOUNT: &str = "/x-emulator";
@@ -82,13 +86,22 @@ impl Server {
             secret_fingerprint: app.client_secret.as_ref().map(secret::Secret::fingerprint),
         };
         db::apps::upsert(&pool, &record, x::now_ms()).await?;
+        // Sessions share the database: one file to back up, and a reconnect
+        // started before a restart can still finish after it.
+        let sessions = SqliteStore::new(pool.clone());
+        sessions.migrate().await?;
+        let policy = Policy {
+            refresh_lead_ms: config.refresh_lead.as_millis() as i64,
+            clock_drift_threshold_ms: config.clock_drift_threshold.as_millis() as i64,
+        };
         let state = AppState {
             leptos_options,
             config: Arc::new(config),
             pool,
             keyring: Arc::new(keyring),
             x: x::XClient::new(app)?,
-            policy: Policy::default(),
+            policy,
+            sessions,
             emulator,
         };
         Ok(Self { state })
@@ -145,11 +158,19 @@ fn reset_demo_database(file: &std::path::Path) -> std::io::Result<()> {
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
+    let sessions = SessionManagerLayer::new(state.sessions.clone())
+        .with_name("authwatch.sid")
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(state.config.public_url.scheme() == "https")
+        .with_expiry(Expiry::OnInactivity(time::Duration::hours(12)));
     let mut router = Router::new()
         .route("/healthz", get(healthz))
+        .merge(auth_x::router())
         .leptos_routes_with_context(&state, routes, || {}, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        .with_state(state.clone());
+        .with_state(state.clone())
+        .layer(sessions);
     if let Some(emulator) = &state.emulator {
         router = router.nest(EMULATOR_MOUNT, emulator.router());
     }

@@ -9,6 +9,7 @@ use crate::app::components::time::Ago;
 use crate::app::format::{duration, utc};
 use crate::app::pages::dashboard::Warnings;
 use crate::app::pages::not_found::NotFound;
+use crate::domain::health::{Action, Health};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use std::time::Duration;
@@ -70,6 +71,9 @@ fn Detail(
             </div>
             <p class="next-step"><strong>"Next step: "</strong>{row.next_step.clone()}</p>
             <div class="actions">
+                {(row.health == Health::ActionNeeded(Action::Reconnect)).then(|| view! {
+                    <a class="button" href=format!("/accounts/{}/reconnect", row.id)>"Reconnect"</a>
+                })}
                 <button type="button" disabled=busy on:click=move |_| { refresh.dispatch(RefreshNow { id: id.clone() }); }>"Refresh now"</button>
                 <button type="button" disabled=busy on:click=move |_| { check.dispatch(CheckNow { id: id2.clone() }); }>"Check now"</button>
                 <span class="action-result" role="status">{message}</span>

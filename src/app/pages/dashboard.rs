@@ -2,12 +2,13 @@
 //! problems first. Filters and search live in the URL, so a view can be shared.
 
 use crate::api::dto::{AccountRow, Dashboard as DashboardDto, DashboardQuery, DemoAction};
-use crate::api::{load_dashboard, RunDemoAction};
+use crate::api::{load_dashboard, take_flash, RunDemoAction};
+use crate::app::pages::connect::FlashView;
 use crate::app::components::badge::HealthBadge;
 use crate::app::components::live::{poll, Ticker};
 use crate::app::components::time::Ago;
 use crate::app::format::{duration, life_used, utc};
-use crate::domain::health::AppWarning;
+use crate::domain::health::{Action, AppWarning, Health};
 use leptos::prelude::*;
 use leptos_router::components::{Form, A};
 use leptos_router::hooks::use_query_map;
@@ -36,9 +37,17 @@ pub fn Dashboard() -> impl IntoView {
         }
     });
 
+    let flash = Resource::new(|| (), |_| take_flash());
+
     view! {
         <section class="dashboard">
-            <h1>"Accounts"</h1>
+            <div class="title-row">
+                <h1>"Accounts"</h1>
+                <a class="button" href="/connect">"Connect account"</a>
+            </div>
+            <Suspense fallback=|| ()>
+                {move || flash.get().and_then(Result::ok).flatten().map(|f| view! { <FlashView flash=f/> })}
+            </Suspense>
             <Transition fallback=|| view! { <p class="loading">"Loading accounts…"</p> }>
                 {move || data.get().map(|result| match result {
                     Ok(d) => view! { <DashboardBody data=d ticker=ticker/> }.into_any(),
@@ -147,6 +156,7 @@ pub fn Warnings(warnings: Vec<AppWarning>) -> impl IntoView {
 #[component]
 fn Row(row: AccountRow, now: Signal<i64>) -> impl IntoView {
     let AccountRow { id, handle, name, health, summary, issued_at, expires_at, scopes, last_refresh, last_check, owner, .. } = row;
+    let reconnect = (health == Health::ActionNeeded(Action::Reconnect)).then(|| format!("/accounts/{id}/reconnect"));
     let expires = move || {
         let n = now.get();
         if n >= expires_at {
@@ -175,6 +185,7 @@ fn Row(row: AccountRow, now: Signal<i64>) -> impl IntoView {
             <td class="health">
                 <HealthBadge health=health/>
                 <span class="cause">{summary}</span>
+                {reconnect.map(|href| view! { <a class="button small" href=href>"Reconnect"</a> })}
             </td>
             <td class="age"><span title=format!("issued {}", utc(issued_at))>{move || duration(now.get() - issued_at)}</span></td>
             <td class="expiry">

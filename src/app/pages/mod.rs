@@ -1,6 +1,7 @@
 //! One module per page.
 
 pub mod account;
+pub mod connect;
 pub mod dashboard;
 pub mod not_found;
 pub mod settings;

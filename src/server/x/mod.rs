@@ -12,7 +12,7 @@ use oauth2::basic::BasicClient;
 use oauth2::{
     AsyncHttpClient, AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
     EndpointSet, HttpRequest, HttpResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken,
-    RequestTokenError, RevocationUrl, Scope, StandardRevocableToken, TokenResponse, TokenUrl,
+    RequestTokenError, Scope, TokenResponse, TokenUrl,
 };
 use serde::Deserialize;
 use std::sync::Mutex;
@@ -23,7 +23,7 @@ use url::Url;
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-type OAuthClient = BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointSet, EndpointSet>;
+type OAuthClient = BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
 
 /// A failed call to X, with what a person needs to know — never a token.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -146,7 +146,6 @@ impl XClient {
         let mut client = BasicClient::new(ClientId::new(self.app.client_id.clone()))
             .set_auth_uri(AuthUrl::from_url(e.authorize_url.clone()))
             .set_token_uri(TokenUrl::from_url(e.token_url.clone()))
-            .set_revocation_url(RevocationUrl::from_url(e.revoke_url.clone()))
             .set_redirect_uri(RedirectUrl::from_url(self.app.callback_url.clone()));
         match (self.app.client_type, &self.app.client_secret) {
             (ClientType::Confidential, Some(secret)) => {
@@ -197,20 +196,26 @@ impl XClient {
         self.granted(result, seen, XCall::Refresh, "token (refresh_token)")
     }
 
-    /// Revokes a token at X (used when a reconnect came back as the wrong account).
+    /// Revokes an access token at X (used when a reconnect came back as the
+    /// wrong account). Sent directly rather than through `oauth2`, which
+    /// refuses plain-http revocation URLs — and the emulator is plain http.
     pub async fn revoke(&self, token: &Secret) -> Result<(), XError> {
-        let seen = Mutex::new(Seen::default());
-        let http = Capturing { http: &self.http, seen: &seen };
-        let token = StandardRevocableToken::AccessToken(oauth2::AccessToken::new(token.expose().to_owned()));
-        let oauth = self.oauth();
-        let request = oauth.revoke_token(token).map_err(|e| XError::Malformed(e.to_string()))?;
-        match request.request_async(&http).await {
-            Ok(()) => Ok(()),
-            Err(RequestTokenError::Request(e)) => Err(XError::Unreachable(e.to_string())),
-            Err(_) => {
-                let seen = into_seen(seen);
-                Err(rejected("revoke", XCall::UsersMe, &seen))
+        let mut form = vec![("token", token.expose()), ("token_type_hint", "access_token")];
+        let mut request = self.http.post(self.app.endpoints.revoke_url.clone());
+        match (self.app.client_type, &self.app.client_secret) {
+            (ClientType::Confidential, Some(secret)) => {
+                request = request.basic_auth(&self.app.client_id, Some(secret.expose()));
             }
+            _ => form.push(("client_id", &self.app.client_id)),
+        }
+        let response = request.form(&form).send().await.map_err(|e| XError::Unreachable(transport_message(&e)))?;
+        let status = response.status().as_u16();
+        let date = date_of(response.headers());
+        let body = response.text().await.map_err(|e| XError::Unreachable(transport_message(&e)))?;
+        if (200..300).contains(&status) {
+            Ok(())
+        } else {
+            Err(rejected("revoke", XCall::Refresh, &Seen { status: Some(status), date, body }))
         }
     }
 

@@ -1,0 +1,94 @@
+//! The pages around a connect or reconnect: the brief before X, and the result after.
+
+use crate::api::dto::{Flash, FlashKind};
+use crate::api::{load_reconnect_brief, take_flash};
+use crate::app::pages::not_found::NotFound;
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+/// `/accounts/:id/reconnect`: which X account to sign in as, and what happens next.
+#[component]
+pub fn ReconnectPage() -> impl IntoView {
+    let params = use_params_map();
+    let brief = Resource::new(move || params.read().get("id").unwrap_or_default(), load_reconnect_brief);
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || brief.get().map(|r| match r {
+                Ok(Some(b)) => view! {
+                    <section class="connect">
+                        <h1>"Reconnect @" {b.handle.clone()}</h1>
+                        <ol class="steps">
+                            <li>"You will be sent to X. Sign in there as " <strong>"@" {b.handle.clone()}</strong> " (" {b.name} ") — not as another account. If X shows another account, sign out of X or switch account first."</li>
+                            <li>"X asks you to authorize authwatch for: " {b.required_scopes.into_iter().map(|s| view! { <span class="scope">{s}</span> }).collect_view()}</li>
+                            <li>"Click " <strong>"Authorize app"</strong> ". X sends you back here; authwatch checks that it was @" {b.handle.clone()} " before saving anything, and the account is healthy again."</li>
+                        </ol>
+                        <form method="post" action="/auth/x/start">
+                            <input type="hidden" name="account_id" value=b.account_id/>
+                            <button type="submit">"Continue to X"</button>
+                        </form>
+                    </section>
+                }.into_any(),
+                Ok(None) => view! { <NotFound/> }.into_any(),
+                Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+            })}
+        </Suspense>
+    }
+}
+
+/// `/connect`: add an X account.
+#[component]
+pub fn ConnectPage() -> impl IntoView {
+    view! {
+        <section class="connect">
+            <h1>"Connect an X account"</h1>
+            <ol class="steps">
+                <li>"You will be sent to X. Sign in as the account authwatch should watch."</li>
+                <li>"Click " <strong>"Authorize app"</strong> ". X sends you back here and the account appears on the dashboard. If it is already connected, this reconnects it instead."</li>
+            </ol>
+            <form method="post" action="/auth/x/start">
+                <button type="submit">"Continue to X"</button>
+            </form>
+        </section>
+    }
+}
+
+/// `/connect/result`: what came of the last attempt.
+#[component]
+pub fn ConnectResultPage() -> impl IntoView {
+    let flash = Resource::new(|| (), |_| take_flash());
+    view! {
+        <section class="connect-result">
+            <Suspense fallback=|| ()>
+                {move || flash.get().map(|r| match r {
+                    Ok(Some(f)) => view! { <FlashView flash=f/> }.into_any(),
+                    Ok(None) => view! {
+                        <h1>"Nothing to show"</h1>
+                        <p>"This page shows the result of a connect or reconnect once. " <a href="/">"Back to the accounts"</a></p>
+                    }.into_any(),
+                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+/// A result message, with the way forward.
+#[component]
+pub fn FlashView(flash: Flash) -> impl IntoView {
+    let class = match flash.kind {
+        FlashKind::Success => "flash success",
+        FlashKind::Warning => "flash warning",
+        FlashKind::Problem => "flash problem",
+    };
+    view! {
+        <div class=class role=if flash.kind == FlashKind::Success { "status" } else { "alert" }>
+            <h2>{flash.title}</h2>
+            <p>{flash.message}</p>
+            <p class="links">
+                {flash.retry_account.map(|id| view! { <a class="button" href=format!("/accounts/{id}/reconnect")>"Try again"</a> " " })}
+                {flash.account_id.map(|id| view! { <a href=format!("/accounts/{id}")>"Open the account"</a> " · " })}
+                <a href="/">"All accounts"</a>
+            </p>
+        </div>
+    }
+}

@@ -1,0 +1,264 @@
+//! Connecting and reconnecting X accounts in the browser: `POST /auth/x/start`
+//! sends the person to X, `GET /auth/x/callback` is where X sends them back.
+//!
+//! Each attempt gets a fresh `state` and PKCE verifier, kept server-side in
+//! the person's session (tower-sessions, SQLite store), bound to what is being
+//! connected and who started it. An attempt is single use and expires
+//! (`AUTHWATCH_OAUTH_ATTEMPT_TTL_SECS`, ten minutes by default). Whatever goes wrong, no stored token changes, and the person
+//! lands on a page that says what happened.
+
+use crate::api::dto::{Flash, FlashKind};
+use crate::server::db::accounts;
+use crate::server::lifecycle::connect::{self, ConnectError, Intent, Outcome};
+use crate::server::secret::Secret;
+use crate::server::x::{now_ms, XError};
+use crate::server::AppState;
+use axum::extract::{RawQuery, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::{Deserialize, Serialize};
+use tower_sessions::Session;
+
+/// Session key of the attempts in flight.
+const PENDING: &str = "authwatch.oauth.pending";
+/// Session key of the result to show on the next page.
+pub const FLASH: &str = "authwatch.flash";
+/// Attempts kept per session (several tabs); the oldest is dropped beyond it.
+const MAX_PENDING: usize = 5;
+/// X allows 500 characters of state; anything longer is not ours.
+const MAX_PARAM: usize = 2048;
+
+/// One authorization in flight.
+#[derive(Clone, Serialize, Deserialize)]
+struct Attempt {
+    state: String,
+    verifier: String,
+    /// `None` for a new account.
+    reconnect: Option<ReconnectTarget>,
+    started_by: String,
+    created_at: i64,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+struct ReconnectTarget {
+    account_id: String,
+    x_user_id: String,
+    handle: String,
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/auth/x/start", post(start)).route("/auth/x/callback", get(callback))
+}
+
+/// The form on the reconnect and connect pages.
+#[derive(Deserialize)]
+struct StartForm {
+    /// Absent for a new account.
+    account_id: Option<String>,
+}
+
+async fn start(State(state): State<AppState>, session: Session, Form(form): Form<StartForm>) -> Response {
+    let reconnect = match form.account_id.filter(|id| !id.is_empty()) {
+        None => None,
+        Some(id) => match accounts::summary(&state.pool, &id).await {
+            Ok(Some(a)) => Some(ReconnectTarget { account_id: a.id, x_user_id: a.x_user_id, handle: a.handle }),
+            Ok(None) => return problem(&session, "No such account", "There is no account to reconnect at this address.", None).await,
+            Err(e) => {
+                tracing::error!(error = %e, "loading the account to reconnect");
+                return problem(&session, "Something went wrong", "The account could not be loaded; nothing changed. Try again.", None).await;
+            }
+        },
+    };
+    let auth = state.x.authorize(&state.x.app().required_scopes);
+    let attempt = Attempt {
+        state: auth.state.expose().to_owned(),
+        verifier: auth.verifier.expose().to_owned(),
+        reconnect,
+        started_by: "dashboard".to_owned(),
+        created_at: now_ms(),
+    };
+    let mut pending: Vec<Attempt> = session.get(PENDING).await.ok().flatten().unwrap_or_default();
+    let ttl = ttl_ms(&state);
+    pending.retain(|a| now_ms() - a.created_at < ttl);
+    pending.push(attempt);
+    if pending.len() > MAX_PENDING {
+        pending.remove(0);
+    }
+    if let Err(e) = session.insert(PENDING, pending).await {
+        tracing::error!(error = %e, "storing the authorization attempt");
+        return problem(&session, "Something went wrong", "The sign-in could not be started; nothing changed. Try again.", None).await;
+    }
+    Redirect::to(auth.url.as_str()).into_response()
+}
+
+async fn callback(State(state): State<AppState>, session: Session, RawQuery(query): RawQuery) -> Response {
+    let query = query.unwrap_or_default();
+    if query.len() > 4 * MAX_PARAM {
+        return problem(&session, "This sign-in answer is not valid", "The address was far too long to come from X. Nothing changed.", None).await;
+    }
+    let mut code = None;
+    let mut returned_state = None;
+    let mut error = None;
+    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+        if v.len() > MAX_PARAM {
+            return problem(&session, "This sign-in answer is not valid", "One of its parameters was far too long to come from X. Nothing changed.", None).await;
+        }
+        match k.as_ref() {
+            "code" => code = Some(v.into_owned()),
+            "state" => returned_state = Some(v.into_owned()),
+            "error" => error = Some(v.into_owned()),
+            _ => {}
+        }
+    }
+
+    // Find and spend the attempt: whatever follows, this state is used up.
+    let attempt = match &returned_state {
+        Some(s) => take_attempt(&session, s).await,
+        None => None,
+    };
+    let retry = attempt.as_ref().and_then(|a| a.reconnect.as_ref().map(|r| r.account_id.clone()));
+
+    if let Some(error) = error {
+        let message = if error == "access_denied" {
+            "You clicked Cancel on X, so nothing changed. Start again when you are ready.".to_owned()
+        } else {
+            format!("X answered “{}” instead of a code, so nothing changed.", truncate(&error, 100))
+        };
+        return problem(&session, "Authorization cancelled", &message, retry).await;
+    }
+    let Some(returned_state) = returned_state else {
+        return problem(&session, "This sign-in answer is incomplete", "X's answer had no state, so it cannot be matched to a sign-in you started. Nothing changed.", None).await;
+    };
+    let Some(attempt) = attempt else {
+        tracing::warn!(state_len = returned_state.len(), "callback with an unknown, expired, used or foreign state");
+        return problem(
+            &session,
+            "This sign-in has expired or was already used",
+            "This answer from X does not match a sign-in started in this browser in the last 10 minutes (it may have been used already, e.g. by reloading the page). Nothing changed. Start again from the account.",
+            None,
+        )
+        .await;
+    };
+    if now_ms() - attempt.created_at >= ttl_ms(&state) {
+        let minutes = state.config.oauth_attempt_ttl.as_secs().div_ceil(60);
+        let message = format!("More than {minutes} min passed since it started. Nothing changed. Start again.");
+        return problem(&session, "This sign-in has expired", &message, retry).await;
+    }
+    let Some(code) = code else {
+        return problem(&session, "This sign-in answer is incomplete", "X's answer had no authorization code. Nothing changed. Start again.", retry).await;
+    };
+
+    let intent = match &attempt.reconnect {
+        None => Intent::NewAccount,
+        Some(r) => Intent::Reconnect { account_id: r.account_id.clone(), x_user_id: r.x_user_id.clone(), handle: r.handle.clone() },
+    };
+    match connect::complete(&state, &code, &Secret::new(attempt.verifier), &intent, &attempt.started_by).await {
+        Ok(Outcome::Saved { connected, handle, missing_scopes }) => {
+            let verb = if connected.reconnected { "Reconnected" } else { "Connected" };
+            let flash = if missing_scopes.is_empty() {
+                Flash {
+                    kind: FlashKind::Success,
+                    title: format!("{verb} @{handle}"),
+                    message: format!("The new tokens are saved (generation {}). The account can publish.", connected.generation),
+                    account_id: Some(connected.account_id.clone()),
+                    retry_account: None,
+                }
+            } else {
+                Flash {
+                    kind: FlashKind::Warning,
+                    title: format!("{verb} @{handle}, but a permission is missing"),
+                    message: format!(
+                        "X did not grant {}. The tokens are saved, but the account cannot do everything authwatch requires. Reconnect and grant it; if X does not offer it, the X app's permissions need changing.",
+                        missing_scopes.join(", ")
+                    ),
+                    account_id: Some(connected.account_id.clone()),
+                    retry_account: Some(connected.account_id),
+                }
+            };
+            set_flash(&session, flash).await;
+            Redirect::to("/").into_response()
+        }
+        Ok(Outcome::WrongAccount { signed_in_as, expected }) => {
+            problem(
+                &session,
+                "Wrong X account",
+                &format!(
+                    "You signed in to X as @{signed_in_as}, but this reconnect is for @{expected}. Sign out of X (or switch account) and try again. Nothing was saved, and the sign-in as @{signed_in_as} was revoked."
+                ),
+                retry,
+            )
+            .await
+        }
+        Err(ConnectError::Exchange(e)) => problem(&session, "X refused the sign-in", &x_problem("exchanging the authorization code", &e), retry).await,
+        Err(ConnectError::Identify(e)) => {
+            problem(&session, "X did not say whose account this is", &x_problem("asking X which account signed in", &e), retry).await
+        }
+        Err(ConnectError::Store(e)) => {
+            tracing::error!(error = %e, "saving a connect");
+            problem(&session, "Something went wrong", "The new tokens could not be saved; the old ones are unchanged. Try again.", retry).await
+        }
+    }
+}
+
+/// A sentence for an X failure: what was being done, what X said, what to do.
+fn x_problem(doing: &str, e: &XError) -> String {
+    match e {
+        XError::Rejected { status, body, .. } => format!(
+            "While {doing}, X answered HTTP {status}: {}. Nothing changed. Start again from the account.",
+            truncate(body, 500)
+        ),
+        XError::Unreachable(why) => format!("While {doing}, X could not be reached ({why}). Nothing changed. Try again in a minute."),
+        XError::Malformed(why) => format!("While {doing}, X's answer could not be understood ({why}). Nothing changed."),
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_owned()
+    } else {
+        s.chars().take(max).collect::<String>() + "…"
+    }
+}
+
+fn ttl_ms(state: &AppState) -> i64 {
+    state.config.oauth_attempt_ttl.as_millis() as i64
+}
+
+async fn take_attempt(session: &Session, state: &str) -> Option<Attempt> {
+    let mut pending: Vec<Attempt> = session.get(PENDING).await.ok().flatten()?;
+    let index = pending.iter().position(|a| constant_time_eq(a.state.as_bytes(), state.as_bytes()))?;
+    let attempt = pending.remove(index);
+    if let Err(e) = session.insert(PENDING, pending).await {
+        tracing::error!(error = %e, "spending the authorization attempt");
+        return None;
+    }
+    Some(attempt)
+}
+
+/// Compares without an early exit, so timing says nothing about the state.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn set_flash(session: &Session, flash: Flash) {
+    if let Err(e) = session.insert(FLASH, flash).await {
+        tracing::error!(error = %e, "storing the result message");
+    }
+}
+
+/// Records what went wrong for the result page and sends the person there.
+async fn problem(session: &Session, title: &str, message: &str, retry_account: Option<String>) -> Response {
+    set_flash(
+        session,
+        Flash {
+            kind: FlashKind::Problem,
+            title: title.to_owned(),
+            message: message.to_owned(),
+            account_id: retry_account.clone(),
+            retry_account,
+        },
+    )
+    .await;
+    Redirect::to("/connect/result").into_response()
+}

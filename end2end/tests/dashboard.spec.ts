@@ -58,7 +58,7 @@ test("search by handle narrows the list", async ({ page, consoleErrors }) => {
 test("the account page answers the questions in sentences", async ({ page, consoleErrors }) => {
   await page.goto("/");
   await hydrated(page);
-  await page.locator('tr[data-account="acme_events"] a').click();
+  await page.locator('tr[data-account="acme_events"] td.who a').click();
   await expect(page.getByRole("heading", { name: /@acme_events/ })).toBeVisible();
   await hydrated(page);
   await expect(page.locator(".answers")).toContainText("Did the refresh token survive the last exchange?");

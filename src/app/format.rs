@@ -27,6 +27,19 @@ pub fn duration(ms: i64) -> String {
     }
 }
 
+/// A countdown to the second: `1 h 59 min 07 s`, `4 min 05 s`, `9 s`.
+pub fn countdown(ms: i64) -> String {
+    let s = ms.abs() / 1000;
+    let (h, m, sec) = (s / 3600, (s % 3600) / 60, s % 60);
+    if h > 0 {
+        format!("{h} h {m:02} min {sec:02} s")
+    } else if m > 0 {
+        format!("{m} min {sec:02} s")
+    } else {
+        format!("{sec} s")
+    }
+}
+
 /// `12 min ago` or `in 3 min`, relative to `now`.
 pub fn relative(now: i64, at: i64) -> String {
     let delta = at - now;
@@ -66,6 +79,8 @@ mod tests {
         assert_eq!(duration(3_900_000), "1 h 05 min");
         assert_eq!(duration(42_000), "42 s");
         assert_eq!(duration(125_000), "2 min 05 s");
+        assert_eq!(countdown(7_127_000), "1 h 58 min 47 s");
+        assert_eq!(countdown(9_000), "9 s");
         assert_eq!(relative(1_000_000, 1_000_000 - 720_000), "12 min ago");
         assert_eq!(relative(0, 3 * 3_600_000), "in 3 h");
         assert_eq!(relative(0, 1000), "just now");

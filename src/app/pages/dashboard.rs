@@ -7,7 +7,7 @@ use crate::app::pages::connect::FlashView;
 use crate::app::components::badge::HealthBadge;
 use crate::app::components::live::{poll, Ticker};
 use crate::app::components::time::Ago;
-use crate::app::format::{duration, life_used, utc};
+use crate::app::format::{countdown, duration, life_used, utc};
 use crate::domain::health::{Action, AppWarning, Health};
 use leptos::prelude::*;
 use leptos_router::components::{Form, A};
@@ -162,7 +162,7 @@ fn Row(row: AccountRow, now: Signal<i64>) -> impl IntoView {
         if n >= expires_at {
             format!("expired {} ago", duration(n - expires_at))
         } else {
-            duration(expires_at - n)
+            countdown(expires_at - n)
         }
     };
     let used = move || format!("width: {:.1}%", life_used(now.get(), issued_at, expires_at) * 100.0);

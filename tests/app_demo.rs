@@ -158,14 +158,14 @@ async fn a_refresh_saves_the_rotated_token_and_x_counts_exactly_one() {
     let id = id_of(&app, "acme_news").await;
     let before = accounts::tokens(&app.state.pool, &app.state.keyring, &id).await.unwrap().unwrap();
     app.emulator().reset_counts();
-    let done = refresh::refresh(&app.state, &id, "test").await.unwrap();
+    let done = app.state.engine.refresh(&app.state, &id, "test", None).await.unwrap();
     assert_eq!(done, refresh::Refreshed::Saved { generation: before.generation + 1 });
     assert_eq!(app.emulator().counts().client(authwatch::server::demo::CLIENT_ID).refresh_grants, 1);
     let after = accounts::tokens(&app.state.pool, &app.state.keyring, &id).await.unwrap().unwrap();
     assert_ne!(after.refresh.as_ref().unwrap(), before.refresh.as_ref().unwrap(), "the rotated refresh token was saved");
     // The old refresh token is dead at X: the stored one is the one that works.
     assert!(app.state.x.refresh(before.refresh.as_ref().unwrap()).await.is_err());
-    assert!(matches!(refresh::refresh(&app.state, &id, "test").await.unwrap(), refresh::Refreshed::Saved { .. }));
+    assert!(matches!(app.state.engine.refresh(&app.state, &id, "test", None).await.unwrap(), refresh::Refreshed::Saved { .. }));
 }
 
 #[tokio::test]
@@ -174,8 +174,8 @@ async fn a_rotated_client_secret_is_one_app_level_incident_not_n_reconnects() {
     app.emulator().set_client_secret(authwatch::server::demo::CLIENT_ID, "rotated");
     let id = id_of(&app, "acme_news").await;
     let before = accounts::tokens(&app.state.pool, &app.state.keyring, &id).await.unwrap().unwrap();
-    let outcome = refresh::refresh(&app.state, &id, "test").await.unwrap();
-    assert_eq!(outcome, refresh::Refreshed::Failed { cause: Cause::AppCredentialsRejected });
+    let outcome = app.state.engine.refresh(&app.state, &id, "test", None).await.unwrap();
+    assert_eq!(outcome, refresh::Refreshed::Failed { cause: Cause::AppCredentialsRejected, retry_at: None });
     for handle in ["acme_news", "acme_support", "acme_travel"] {
         assert_eq!(health_of(&app, handle).await.0, Health::ActionNeeded(authwatch::domain::health::Action::FixApp));
     }

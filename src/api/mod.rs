@@ -50,15 +50,16 @@ pub async fn load_settings() -> Result<SettingsView, ServerFnError> {
 /// Refreshes an account's tokens now. Answers what happened, in words.
 #[server]
 pub async fn refresh_now(id: String) -> Result<String, ServerFnError> {
-    use crate::server::lifecycle::refresh::{refresh, RefreshError, Refreshed};
+    use crate::server::lifecycle::refresh::{RefreshError, Refreshed};
     let state = ssr::state()?;
-    match refresh(&state, &id, "dashboard").await {
+    match state.engine.refresh(&state, &id, "dashboard", None).await {
         Ok(Refreshed::Saved { generation }) => Ok(format!("Refreshed: generation {generation} saved.")),
         Ok(Refreshed::LostRace { generation }) => {
             Ok(format!("Another refresh saved generation {generation} first; its tokens stand."))
         }
-        Ok(Refreshed::Failed { cause }) => Ok(format!("Refresh failed. {}", cause.describe())),
-        Err(RefreshError::UnknownAccount(_)) => Err(ServerFnError::new("No such account.")),
+        Ok(Refreshed::NotDue { generation }) => Ok(format!("Generation {generation} is not due yet.")),
+        Ok(Refreshed::Failed { cause, .. }) => Ok(format!("Refresh failed. {}", cause.describe())),
+        Err(e) if matches!(*e, RefreshError::UnknownAccount(_)) => Err(ServerFnError::new("No such account.")),
         Err(e) => Err(ssr::internal("The refresh could not be recorded", e)),
     }
 }

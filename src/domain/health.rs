@@ -15,6 +15,9 @@ pub enum Cause {
     /// A refresh was sent but its answer never arrived or was never written:
     /// X may have rotated the refresh token.
     RefreshAnswerLost,
+    /// A lost answer, verified: the stored refresh token is dead, so X had
+    /// rotated it and the new one never arrived.
+    RotationLost,
     /// X rejected the refresh token: revoked, expired (~6 months) or spent.
     RefreshTokenRejected,
     /// The account disconnected the app in X's settings.
@@ -35,10 +38,11 @@ pub enum Cause {
 
 impl Cause {
     /// Every cause, for exhaustive tests and filters.
-    pub const ALL: [Cause; 11] = [
+    pub const ALL: [Cause; 12] = [
         Cause::AccessTokenExpired,
         Cause::RotatedTokenNotSaved,
         Cause::RefreshAnswerLost,
+        Cause::RotationLost,
         Cause::RefreshTokenRejected,
         Cause::UserRevoked,
         Cause::ScopeMissing,
@@ -55,6 +59,7 @@ impl Cause {
             Cause::AccessTokenExpired => "access_token_expired",
             Cause::RotatedTokenNotSaved => "rotated_token_not_saved",
             Cause::RefreshAnswerLost => "refresh_answer_lost",
+            Cause::RotationLost => "rotation_lost",
             Cause::RefreshTokenRejected => "refresh_token_rejected",
             Cause::UserRevoked => "user_revoked",
             Cause::ScopeMissing => "scope_missing",
@@ -78,6 +83,9 @@ impl Cause {
             Cause::RefreshAnswerLost => {
                 "Refresh answer lost: X may have rotated the refresh token, but its answer never arrived."
             }
+            Cause::RotationLost => {
+                "Refresh answer lost: X rotated the refresh token but its answer never arrived, so the stored one is dead."
+            }
             Cause::RefreshTokenRejected => {
                 "X rejected the refresh token: it was revoked, expired, or already used."
             }
@@ -99,6 +107,7 @@ impl Cause {
             Cause::AccessTokenExpired => Who::System,
             Cause::RefreshAnswerLost => Who::System,
             Cause::RotatedTokenNotSaved
+            | Cause::RotationLost
             | Cause::RefreshTokenRejected
             | Cause::UserRevoked
             | Cause::ScopeMissing
@@ -325,6 +334,7 @@ pub fn diagnose(account: &AccountFacts, app: &AppFacts, required: &Scopes, now: 
         let c = incident.cause;
         match c {
             Cause::RefreshTokenRejected
+            | Cause::RotationLost
             | Cause::UserRevoked
             | Cause::RotatedTokenNotSaved
             | Cause::ScopeMissing
@@ -572,7 +582,7 @@ mod tests {
 
     #[test]
     fn dead_refresh_chains_need_the_owner_to_reconnect() {
-        for cause in [Cause::RotatedTokenNotSaved, Cause::RefreshTokenRejected, Cause::UserRevoked] {
+        for cause in [Cause::RotatedTokenNotSaved, Cause::RotationLost, Cause::RefreshTokenRejected, Cause::UserRevoked] {
             let d = run(&with_incident(cause));
             assert_eq!(d.health, Health::ActionNeeded(Action::Reconnect), "{cause:?}");
             assert_eq!(d.cause, Some(cause));

@@ -208,7 +208,7 @@ fn x_problem(doing: &str, e: &XError) -> String {
             "While {doing}, X answered HTTP {status}: {}. Nothing changed. Start again from the account.",
             truncate(body, 500)
         ),
-        XError::Unreachable(why) => format!("While {doing}, X could not be reached ({why}). Nothing changed. Try again in a minute."),
+        XError::Unreachable { message: why, .. } => format!("While {doing}, X could not be reached ({why}). Nothing changed. Try again in a minute."),
         XError::Malformed(why) => format!("While {doing}, X's answer could not be understood ({why}). Nothing changed."),
     }
 }

@@ -153,6 +153,10 @@ pub struct Config {
     pub clock_drift_threshold: Duration,
     /// How long a person has between leaving for X and coming back.
     pub oauth_attempt_ttl: Duration,
+    /// How often the refresh engine looks for due accounts.
+    pub sweep_every: Duration,
+    /// Refreshes in flight at once.
+    pub refresh_concurrency: usize,
 }
 
 /// Command-line values that take precedence over the environment.
@@ -226,7 +230,19 @@ impl Config {
         // between leaving for X and the callback. Default 600 (10 min).
         let oauth_attempt_ttl = secs(src, "AUTHWATCH_OAUTH_ATTEMPT_TTL_SECS", 600)?;
 
+        // AUTHWATCH_SWEEP_INTERVAL_SECS: how often the engine looks for due accounts. Default 30.
+        let sweep_every = secs(src, "AUTHWATCH_SWEEP_INTERVAL_SECS", 30)?;
+        // AUTHWATCH_REFRESH_CONCURRENCY: refreshes in flight at once during a sweep. Default 4.
+        let refresh_concurrency = match non_empty(src, "AUTHWATCH_REFRESH_CONCURRENCY") {
+            None => 4,
+            Some(v) => v.parse::<usize>().ok().filter(|n| (1..=256).contains(n)).ok_or_else(|| {
+                ConfigError::new("AUTHWATCH_REFRESH_CONCURRENCY", format!("`{v}` is not a number between 1 and 256"))
+            })?,
+        };
+
         Ok(Self {
+            sweep_every,
+            refresh_concurrency,
             refresh_lead,
             clock_drift_threshold,
             oauth_attempt_ttl,

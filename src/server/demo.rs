@@ -18,6 +18,9 @@ use url::Url;
 pub const CLIENT_ID: &str = "authwatch-demo";
 /// Who the event log says acted during seeding.
 const ACTOR: &str = "demo";
+/// How long the demo states stay as seeded before the refresh engine starts
+/// (and refreshes the accounts that are due).
+pub const ENGINE_DELAY: std::time::Duration = std::time::Duration::from_secs(120);
 /// How far the demo skews X's clock: beyond the 30 s threshold.
 pub const CLOCK_SKEW_SECS: i64 = 95;
 
@@ -100,7 +103,7 @@ pub enum DemoError {
     #[error(transparent)]
     Connect(#[from] connect::ConnectError),
     #[error(transparent)]
-    Refresh(#[from] refresh::RefreshError),
+    Refresh(#[from] std::sync::Arc<refresh::RefreshError>),
     #[error(transparent)]
     Check(#[from] check::CheckError),
 }
@@ -130,7 +133,7 @@ pub async fn seed(state: &AppState, emulator: &Emulator) -> Result<(), DemoError
         match account.state {
             DemoState::RefreshRejected => {
                 emulator.revoke_grant(CLIENT_ID, account.x_user_id);
-                refresh::refresh(state, &account_id, ACTOR).await?;
+                state.engine.refresh(state, &account_id, ACTOR, None).await?;
             }
             DemoState::Revoked => {
                 emulator.revoke_grant(CLIENT_ID, account.x_user_id);

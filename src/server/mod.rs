@@ -8,6 +8,7 @@ pub mod crypto;
 pub mod db;
 pub mod demo;
 pub mod lifecycle;
+pub mod metrics;
 pub mod secret;
 pub mod state;
 pub mod x;
@@ -90,6 +91,12 @@ impl Server {
         // started before a restart can still finish after it.
         let sessions = SqliteStore::new(pool.clone());
         sessions.migrate().await?;
+        let engine_settings = lifecycle::engine::EngineSettings {
+            sweep_every: config.sweep_every,
+            concurrency: config.refresh_concurrency,
+            ..Default::default()
+        };
+        metrics::handle();
         let policy = Policy {
             refresh_lead_ms: config.refresh_lead.as_millis() as i64,
             clock_drift_threshold_ms: config.clock_drift_threshold.as_millis() as i64,
@@ -101,6 +108,7 @@ impl Server {
             keyring: Arc::new(keyring),
             x: x::XClient::new(app)?,
             policy,
+            engine: Arc::new(lifecycle::engine::Engine::new(engine_settings)),
             sessions,
             emulator,
         };
@@ -116,13 +124,22 @@ impl Server {
     pub async fn serve(self) -> Result<(), StartError> {
         let addr = self.state.config.site_addr;
         let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
-        if let Some(emulator) = self.state.emulator.clone() {
-            let state = self.state.clone();
-            tokio::spawn(async move {
-                if let Err(e) = demo::seed(&state, &emulator).await {
-                    tracing::error!(error = %e, "demo accounts could not be connected");
-                }
-            });
+        let state = self.state.clone();
+        match self.state.emulator.clone() {
+            Some(emulator) => {
+                tokio::spawn(async move {
+                    if let Err(e) = demo::seed(&state, &emulator).await {
+                        tracing::error!(error = %e, "demo accounts could not be connected");
+                    }
+                    // Let visitors see the demo states before the engine
+                    // refreshes the due ones.
+                    tokio::time::sleep(demo::ENGINE_DELAY).await;
+                    state.engine.clone().spawn(state.clone());
+                });
+            }
+            None => {
+                state.engine.clone().spawn(state.clone());
+            }
         }
         self.serve_with(listener, shutdown_signal()).await
     }
@@ -166,6 +183,7 @@ pub fn router(state: AppState) -> Router {
         .with_expiry(Expiry::OnInactivity(time::Duration::hours(12)));
     let mut router = Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics::render))
         .merge(auth_x::router())
         .leptos_routes_with_context(&state, routes, || {}, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))

@@ -28,3 +28,4 @@ pub async fn connect(url: &str) -> Result<Pool, sqlx::Error> {
 pub mod accounts;
 pub mod apps;
 pub mod events;
+pub mod refresh_state;

@@ -4,6 +4,7 @@
 
 pub mod check;
 pub mod connect;
+pub mod engine;
 pub mod refresh;
 
 use crate::server::db;

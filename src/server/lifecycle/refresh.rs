@@ -1,12 +1,14 @@
 //! One refresh of one account: write the intent, call X, then save the new
-//! access token and the rotated refresh token atomically — or classify why not.
+//! access token and the rotated refresh token atomically — or classify why
+//! not. Callers go through [`super::engine::Engine`], which makes sure only
+//! one refresh per account runs at a time, across processes.
 
 use super::observe_clock;
 use crate::domain::health::{AttemptResult, Cause};
 use crate::server::db::accounts::{self, TokenGrant, TokenStoreError};
-use crate::server::db::events::{self, EventKind, NewEvent, Outcome};
 use crate::server::db::apps;
-use crate::server::x::now_ms;
+use crate::server::db::events::{self, EventKind, NewEvent, Outcome};
+use crate::server::x::{now_ms, XError};
 use crate::server::AppState;
 use std::time::Duration;
 
@@ -15,10 +17,13 @@ use std::time::Duration;
 pub enum Refreshed {
     /// New tokens saved as this generation.
     Saved { generation: i64 },
-    /// Another writer replaced the tokens meanwhile: theirs stand.
+    /// Another writer (a reconnect, another process) handled it meanwhile:
+    /// its tokens and outcome stand.
     LostRace { generation: i64 },
+    /// The token was not due (the scheduler's second look, under the lease).
+    NotDue { generation: i64 },
     /// X refused or failed; the cause is recorded on the account.
-    Failed { cause: Cause },
+    Failed { cause: Cause, retry_at: Option<i64> },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -31,12 +36,26 @@ pub enum RefreshError {
     Database(#[from] sqlx::Error),
 }
 
-/// Refreshes `account_id` now. `actor` says who or what asked.
-pub async fn refresh(state: &AppState, account_id: &str, actor: &str) -> Result<Refreshed, RefreshError> {
+/// Refreshes `account_id` now, unless `due_before` is given and the access
+/// token lives past it. The caller holds the account's refresh lease.
+pub async fn refresh(
+    state: &AppState,
+    account_id: &str,
+    actor: &str,
+    due_before: Option<i64>,
+) -> Result<Refreshed, RefreshError> {
     let tokens = accounts::tokens(&state.pool, &state.keyring, account_id)
         .await?
         .ok_or_else(|| RefreshError::UnknownAccount(account_id.to_owned()))?;
     let generation = tokens.generation;
+    let summary = accounts::summary(&state.pool, account_id).await?;
+    let answer_lost_before = summary.as_ref().and_then(|s| s.incident()).is_some_and(|i| i.cause == Cause::RefreshAnswerLost);
+    if let Some(due_before) = due_before {
+        // A lost answer is verified whatever the expiry says.
+        if tokens.expires_at > due_before && !answer_lost_before {
+            return Ok(Refreshed::NotDue { generation });
+        }
+    }
     let event = |outcome, cause: Option<Cause>| NewEvent {
         kind: EventKind::Refresh,
         outcome,
@@ -50,7 +69,7 @@ pub async fn refresh(state: &AppState, account_id: &str, actor: &str) -> Result<
         let cause = Cause::NoRefreshToken;
         events::append(&state.pool, account_id, now_ms(), &event(Outcome::Failed, Some(cause)), AttemptResult::Failed(cause))
             .await?;
-        return Ok(Refreshed::Failed { cause });
+        return Ok(Refreshed::Failed { cause, retry_at: None });
     };
 
     // Write-ahead: if the answer is lost from here on, the log says a refresh
@@ -58,28 +77,30 @@ pub async fn refresh(state: &AppState, account_id: &str, actor: &str) -> Result<
     events::append(&state.pool, account_id, now_ms(), &event(Outcome::Started, None), AttemptResult::Inconclusive).await?;
 
     let started = std::time::Instant::now();
-    match state.x.refresh(&refresh_token).await {
+    let result = state.x.refresh(&refresh_token).await;
+    metrics::histogram!("authwatch_refresh_seconds").record(started.elapsed().as_secs_f64());
+    match result {
         Ok(granted) => {
             observe_clock(state, granted.clock_offset_ms, granted.received_at).await;
             let issued_at = granted.received_at;
-            let expires_at = issued_at + i64::try_from(granted.expires_in.min(Duration::from_secs(86_400 * 365)).as_millis()).unwrap_or(0);
+            let expires_at = issued_at
+                + i64::try_from(granted.expires_in.min(Duration::from_secs(86_400 * 365)).as_millis()).unwrap_or(0);
             // X omits refresh_token without offline.access: keep the old one
             // rather than store nothing.
             let kept_old = granted.refresh.is_none();
             let refresh = granted.refresh.unwrap_or(refresh_token);
-            let scopes = granted.scopes;
-            let grant = TokenGrant::new(granted.access, Some(refresh), scopes.clone(), issued_at, expires_at)?;
+            let grant = TokenGrant::new(granted.access, Some(refresh), granted.scopes, issued_at, expires_at)?;
             let mut tx = state.pool.begin().await?;
             let Some(next) = accounts::replace_tokens(&mut tx, &state.keyring, account_id, generation, &grant).await? else {
                 tx.rollback().await?;
-                let now = accounts::summary(&state.pool, account_id).await?.map_or(generation, |s| s.generation);
+                let now = current_generation(state, account_id).await?.unwrap_or(generation);
                 tracing::warn!(account_id, generation, now, "refresh lost a race: another writer saved first");
                 return Ok(Refreshed::LostRace { generation: now });
             };
             let detail = if kept_old {
                 "X sent no new refresh token (offline.access missing?): the previous one was kept".to_owned()
             } else {
-                format!("rotated refresh token saved; {} ms", started.elapsed().as_millis())
+                format!("rotated refresh token saved; X answered in {} ms", started.elapsed().as_millis())
             };
             let ok = NewEvent { generation_after: Some(next), detail: Some(detail), ..event(Outcome::Ok, None) };
             events::record(&mut tx, account_id, issued_at, &ok, AttemptResult::Renewed).await?;
@@ -96,17 +117,21 @@ pub async fn refresh(state: &AppState, account_id: &str, actor: &str) -> Result<
             if cause == Cause::RefreshTokenRejected {
                 // Before declaring the grant dead: did another worker refresh
                 // it meanwhile? Then this was a lost race, not a dead account.
-                let current = accounts::summary(&state.pool, account_id).await?.map_or(generation, |s| s.generation);
+                let current = current_generation(state, account_id).await?.unwrap_or(generation);
                 if current != generation {
                     tracing::warn!(account_id, generation, current, "refresh token already rotated by another worker");
                     return Ok(Refreshed::LostRace { generation: current });
+                }
+                if answer_lost_before {
+                    // The stored token was dead after a lost answer: X had rotated it.
+                    cause = Cause::RotationLost;
                 }
             }
             if cause == Cause::AppCredentialsRejected {
                 apps::credentials_rejected(&state.pool, &state.x.app().client_id, &error.body(), now).await?;
             }
-            if cause == Cause::XUnavailable && matches!(error, crate::server::x::XError::Unreachable(_)) {
-                // No answer after the request left: X may have rotated the token.
+            if matches!(error, XError::Unreachable { maybe_processed: true, .. }) {
+                // The request may have reached X: the refresh token may have rotated.
                 cause = Cause::RefreshAnswerLost;
             }
             let failed = NewEvent {
@@ -116,7 +141,15 @@ pub async fn refresh(state: &AppState, account_id: &str, actor: &str) -> Result<
             };
             events::append(&state.pool, account_id, now, &failed, AttemptResult::Failed(cause)).await?;
             tracing::warn!(account_id, generation, cause = cause.as_str(), "refresh failed");
-            Ok(Refreshed::Failed { cause })
+            let retry_at = match &error {
+                XError::Rejected { retry_at, .. } => *retry_at,
+                _ => None,
+            };
+            Ok(Refreshed::Failed { cause, retry_at })
         }
     }
+}
+
+async fn current_generation(state: &AppState, account_id: &str) -> Result<Option<i64>, sqlx::Error> {
+    Ok(accounts::summary(&state.pool, account_id).await?.map(|s| s.generation))
 }

@@ -38,10 +38,17 @@ pub enum XError {
         /// X's body, exactly as received.
         body: String,
         cause: Cause,
+        /// When X says to try again (`x-rate-limit-reset`, ms since the epoch).
+        retry_at: Option<i64>,
     },
-    /// No answer: timeout, connection refused or dropped.
-    #[error("X could not be reached: {0}")]
-    Unreachable(String),
+    /// No (complete) answer: timeout, connection refused or dropped.
+    #[error("X could not be reached: {message}")]
+    Unreachable {
+        message: String,
+        /// The request may have reached X and been carried out (a timeout
+        /// or a cut-off answer, as opposed to a refused connection).
+        maybe_processed: bool,
+    },
     /// X answered success with something authwatch cannot use.
     #[error("X's answer could not be understood: {0}")]
     Malformed(String),
@@ -52,7 +59,7 @@ impl XError {
     pub fn cause(&self) -> Cause {
         match self {
             XError::Rejected { cause, .. } => *cause,
-            XError::Unreachable(_) | XError::Malformed(_) => Cause::XUnavailable,
+            XError::Unreachable { .. } | XError::Malformed(_) => Cause::XUnavailable,
         }
     }
 
@@ -124,6 +131,8 @@ struct Seen {
     status: Option<u16>,
     date: Option<SystemTime>,
     body: String,
+    /// `x-rate-limit-reset`, Unix seconds.
+    rate_limit_reset: Option<i64>,
 }
 
 impl XClient {
@@ -208,14 +217,14 @@ impl XClient {
             }
             _ => form.push(("client_id", &self.app.client_id)),
         }
-        let response = request.form(&form).send().await.map_err(|e| XError::Unreachable(transport_message(&e)))?;
+        let response = request.form(&form).send().await.map_err(|e| unreachable_error(&e))?;
         let status = response.status().as_u16();
         let date = date_of(response.headers());
-        let body = response.text().await.map_err(|e| XError::Unreachable(transport_message(&e)))?;
+        let body = response.text().await.map_err(|e| unreachable_error(&e))?;
         if (200..300).contains(&status) {
             Ok(())
         } else {
-            Err(rejected("revoke", XCall::Refresh, &Seen { status: Some(status), date, body }))
+            Err(rejected("revoke", XCall::Refresh, &Seen { status: Some(status), date, body, rate_limit_reset: None }))
         }
     }
 
@@ -228,11 +237,16 @@ impl XClient {
             .bearer_auth(access.expose())
             .send()
             .await
-            .map_err(|e| XError::Unreachable(transport_message(&e)))?;
+            .map_err(|e| unreachable_error(&e))?;
         let status = response.status().as_u16();
         let date = date_of(response.headers());
-        let body = response.text().await.map_err(|e| XError::Unreachable(transport_message(&e)))?;
-        let seen = Seen { status: Some(status), date, body };
+        let reset = rate_limit_reset(response.headers());
+        let remaining = response.headers().get("x-rate-limit-remaining").and_then(|v| v.to_str().ok()?.parse::<f64>().ok());
+        if let Some(remaining) = remaining {
+            metrics::gauge!("authwatch_x_rate_limit_remaining", "endpoint" => "users_me").set(remaining);
+        }
+        let body = response.text().await.map_err(|e| unreachable_error(&e))?;
+        let seen = Seen { status: Some(status), date, body, rate_limit_reset: reset };
         if !(200..300).contains(&status) {
             return Err(rejected("users/me", XCall::UsersMe, &seen));
         }
@@ -244,9 +258,12 @@ impl XClient {
         Ok(Me { user: data.data, clock_offset_ms: offset(seen.date) })
     }
 
-    fn granted<E: std::error::Error>(
+    fn granted(
         &self,
-        result: Result<oauth2::basic::BasicTokenResponse, RequestTokenError<E, oauth2::basic::BasicErrorResponse>>,
+        result: Result<
+            oauth2::basic::BasicTokenResponse,
+            RequestTokenError<oauth2::HttpClientError<reqwest::Error>, oauth2::basic::BasicErrorResponse>,
+        >,
         seen: Mutex<Seen>,
         call: XCall,
         name: &'static str,
@@ -270,7 +287,14 @@ impl XClient {
                     clock_offset_ms: offset(seen.date),
                 })
             }
-            Err(RequestTokenError::Request(e)) => Err(XError::Unreachable(error_chain(&e))),
+            Err(RequestTokenError::Request(e)) => {
+                // A refused connection never reached X; anything later may have.
+                let maybe_processed = match &e {
+                    oauth2::HttpClientError::Reqwest(r) => !r.is_connect(),
+                    _ => true,
+                };
+                Err(XError::Unreachable { message: error_chain(&e), maybe_processed })
+            }
             Err(_) if seen.status.is_some() => Err(rejected(name, call, &seen)),
             Err(e) => Err(XError::Malformed(e.to_string())),
         }
@@ -295,6 +319,7 @@ impl<'c> AsyncHttpClient<'c> for Capturing<'_> {
                 s.status = Some(response.status().as_u16());
                 s.date = date_of(response.headers());
                 s.body = String::from_utf8_lossy(response.body()).into_owned();
+                s.rate_limit_reset = rate_limit_reset(response.headers());
             }
             Ok(response)
         })
@@ -323,7 +348,13 @@ fn rejected(call_name: &'static str, call: XCall, seen: &Seen) -> XError {
         code: fields.error.or(problem),
         body: seen.body.clone(),
         cause,
+        // X's reset is on X's clock: move it onto ours.
+        retry_at: seen.rate_limit_reset.map(|s| s * 1000 - offset(seen.date).unwrap_or(0)),
     }
+}
+
+fn rate_limit_reset(headers: &reqwest::header::HeaderMap) -> Option<i64> {
+    headers.get("x-rate-limit-reset")?.to_str().ok()?.parse().ok()
 }
 
 fn date_of(headers: &reqwest::header::HeaderMap) -> Option<SystemTime> {
@@ -340,6 +371,10 @@ fn offset(date: Option<SystemTime>) -> Option<i64> {
 /// Milliseconds since the epoch, by this server's clock.
 pub fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+fn unreachable_error(e: &reqwest::Error) -> XError {
+    XError::Unreachable { message: transport_message(e), maybe_processed: !e.is_connect() }
 }
 
 /// A transport error's message. authwatch never puts a token in a URL, so

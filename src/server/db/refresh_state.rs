@@ -1,0 +1,116 @@
+//! The `refresh_state` table: the lease that makes a refresh one-at-a-time
+//! across processes, and the backoff after X's passing trouble.
+
+use super::Pool;
+
+/// Takes the refresh lease of `account_id` for `owner` until `until`, if no
+/// one else holds a live one. Returns whether `owner` now holds it.
+pub async fn acquire(pool: &Pool, account_id: &str, owner: &str, now: i64, until: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO refresh_state (account_id, lease_owner, lease_until) VALUES (?, ?, ?)
+         ON CONFLICT (account_id) DO UPDATE SET lease_owner = excluded.lease_owner, lease_until = excluded.lease_until
+         WHERE refresh_state.lease_owner IS NULL
+            OR refresh_state.lease_until < ?
+            OR refresh_state.lease_owner = excluded.lease_owner",
+    )
+    .bind(account_id)
+    .bind(owner)
+    .bind(until)
+    .bind(now)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Releases the lease, only if `owner` still holds it.
+pub async fn release(pool: &Pool, account_id: &str, owner: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE refresh_state SET lease_owner = NULL, lease_until = NULL WHERE account_id = ? AND lease_owner = ?")
+        .bind(account_id)
+        .bind(owner)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Whether someone holds a live lease on `account_id`.
+pub async fn leased(pool: &Pool, account_id: &str, now: i64) -> Result<bool, sqlx::Error> {
+    let until: Option<Option<i64>> = sqlx::query_scalar("SELECT lease_until FROM refresh_state WHERE account_id = ?")
+        .bind(account_id)
+        .fetch_optional(pool)
+        .await?;
+    Ok(until.flatten().is_some_and(|u| u >= now))
+}
+
+/// After a transient failure: no automatic attempt before `next_attempt_at`.
+pub async fn back_off(pool: &Pool, account_id: &str, next_attempt_at: i64) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO refresh_state (account_id, next_attempt_at, transient_failures) VALUES (?, ?, 1)
+         ON CONFLICT (account_id) DO UPDATE SET next_attempt_at = excluded.next_attempt_at,
+             transient_failures = refresh_state.transient_failures + 1
+         RETURNING transient_failures",
+    )
+    .bind(account_id)
+    .bind(next_attempt_at)
+    .fetch_one(pool)
+    .await
+}
+
+/// Consecutive transient failures so far.
+pub async fn transient_failures(pool: &Pool, account_id: &str) -> Result<i64, sqlx::Error> {
+    let n: Option<i64> = sqlx::query_scalar("SELECT transient_failures FROM refresh_state WHERE account_id = ?")
+        .bind(account_id)
+        .fetch_optional(pool)
+        .await?;
+    Ok(n.unwrap_or(0))
+}
+
+/// After an answer from X that was not passing trouble: no backoff.
+pub async fn clear_backoff(pool: &Pool, account_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE refresh_state SET next_attempt_at = NULL, transient_failures = 0 WHERE account_id = ?")
+        .bind(account_id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Accounts whose access token expires before `due_before` (or whose last
+/// refresh answer was lost and needs verifying), that are not backing off,
+/// and whose open incident (if any) is X's passing trouble or a lost refresh
+/// answer — the ones a refresh can help. Soonest first.
+pub async fn due(pool: &Pool, due_before: i64, now: i64, limit: i64) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT a.id FROM accounts a
+         JOIN token_sets t ON t.account_id = a.id
+         LEFT JOIN refresh_state r ON r.account_id = a.id
+         JOIN x_apps x ON x.client_id = a.client_id
+         WHERE (t.expires_at <= ? OR a.incident_cause = 'refresh_answer_lost')
+           AND t.refresh_token_ct IS NOT NULL
+           AND (r.next_attempt_at IS NULL OR r.next_attempt_at <= ?)
+           AND (r.lease_until IS NULL OR r.lease_until < ?)
+           AND (a.incident_cause IS NULL OR a.incident_cause IN ('x_unavailable', 'rate_limited', 'refresh_answer_lost'))
+           AND x.credentials_rejected_since IS NULL
+         ORDER BY t.expires_at
+         LIMIT ?",
+    )
+    .bind(due_before)
+    .bind(now)
+    .bind(now)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// Accounts whose last refresh event is a `started` with no outcome and no
+/// live lease: the process that sent it died, or the answer was lost.
+pub async fn orphaned_intents(pool: &Pool, now: i64) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT e.account_id, COALESCE(e.generation_before, 0) FROM events e
+         LEFT JOIN refresh_state r ON r.account_id = e.account_id
+         WHERE e.kind = 'refresh' AND e.outcome = 'started'
+           AND e.id = (SELECT MAX(id) FROM events WHERE account_id = e.account_id AND kind = 'refresh')
+           AND (r.lease_until IS NULL OR r.lease_until < ?)",
+    )
+    .bind(now)
+    .fetch_all(pool)
+    .await
+}

@@ -1,0 +1,273 @@
+//! The refresh engine: one refresh per account at a time, refreshes before
+//! expiry, backs off when X has trouble, and recovers refreshes whose answer
+//! was lost.
+//!
+//! Three layers keep a refresh single, because X's refresh tokens are single
+//! use and a second concurrent refresh burns the chain:
+//! 1. in this process, a single-flight map: concurrent callers for one
+//!    account share one refresh and all get its result;
+//! 2. across processes, a lease in the database (`refresh_state`), taken with
+//!    a conditional upsert and released only by its owner; a caller that
+//!    finds another process's lease waits for it and reports what it saved;
+//! 3. when saving, a compare-and-swap on the token generation.
+
+use super::refresh::{self, RefreshError, Refreshed};
+use crate::domain::health::{AttemptResult, Cause};
+use crate::server::db::events::{self, EventKind, NewEvent, Outcome};
+use crate::server::db::{accounts, refresh_state};
+use crate::server::x::{now_ms, REQUEST_TIMEOUT};
+use crate::server::AppState;
+use futures::future::{BoxFuture, FutureExt, Shared};
+use futures::stream::{self, StreamExt};
+use rand::Rng;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A shared result: every waiting caller gets a clone.
+pub type RefreshResult = Result<Refreshed, Arc<RefreshError>>;
+type Flight = Shared<BoxFuture<'static, RefreshResult>>;
+
+/// Tunables of the engine.
+#[derive(Clone, Debug)]
+pub struct EngineSettings {
+    /// How often the scheduler looks for due accounts.
+    pub sweep_every: Duration,
+    /// Refreshes in flight at once during a sweep.
+    pub concurrency: usize,
+    /// First backoff after X's passing trouble; doubles each time.
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        Self {
+            sweep_every: Duration::from_secs(30),
+            concurrency: 4,
+            backoff_base: Duration::from_secs(30),
+            backoff_max: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+/// What a sweep did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Sweep {
+    pub due: usize,
+    pub saved: usize,
+    pub not_due: usize,
+    pub lost_race: usize,
+    pub failed: usize,
+    pub errors: usize,
+}
+
+/// The refresh engine of one process.
+pub struct Engine {
+    /// This process's name in leases: unique per process.
+    owner: String,
+    settings: EngineSettings,
+    flights: Mutex<HashMap<String, Flight>>,
+}
+
+impl Engine {
+    pub fn new(settings: EngineSettings) -> Self {
+        let suffix: u64 = rand::thread_rng().gen();
+        Self { owner: format!("{}-{suffix:016x}", std::process::id()), settings, flights: Mutex::new(HashMap::new()) }
+    }
+
+    pub fn settings(&self) -> &EngineSettings {
+        &self.settings
+    }
+
+    /// A lease outlives the longest call to X, so a slow answer never lets a
+    /// second worker in.
+    fn lease_ms() -> i64 {
+        (REQUEST_TIMEOUT.as_millis() as i64) * 4
+    }
+
+    /// Refreshes `account_id` now (or, with `due_before`, only if it expires
+    /// before then). Concurrent callers share one refresh.
+    pub async fn refresh(&self, state: &AppState, account_id: &str, actor: &str, due_before: Option<i64>) -> RefreshResult {
+        let flight = {
+            let mut flights = self.flights.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(f) = flights.get(account_id) {
+                f.clone()
+            } else {
+                let run = leased_refresh(state.clone(), self.owner.clone(), account_id.to_owned(), actor.to_owned(), due_before);
+                let f = run.boxed().shared();
+                flights.insert(account_id.to_owned(), f.clone());
+                f
+            }
+        };
+        let result = flight.clone().await;
+        let mut flights = self.flights.lock().unwrap_or_else(|p| p.into_inner());
+        if flights.get(account_id).is_some_and(|f| f.ptr_eq(&flight)) {
+            flights.remove(account_id);
+        }
+        result
+    }
+
+    /// Refreshes every due account, a few at a time.
+    pub async fn sweep(&self, state: &AppState) -> Sweep {
+        let now = now_ms();
+        let due_before = now + state.policy.refresh_lead_ms;
+        let due = match refresh_state::due(&state.pool, due_before, now, 10_000).await {
+            Ok(due) => due,
+            Err(e) => {
+                tracing::error!(error = %e, "sweep: listing due accounts failed");
+                return Sweep { errors: 1, ..Sweep::default() };
+            }
+        };
+        let mut report = Sweep { due: due.len(), ..Sweep::default() };
+        let results: Vec<RefreshResult> = stream::iter(due)
+            .map(|id| async move {
+                let result = self.refresh(state, &id, "scheduler", Some(now_ms() + state.policy.refresh_lead_ms)).await;
+                self.after(state, &id, &result).await;
+                result
+            })
+            .buffer_unordered(self.settings.concurrency.max(1))
+            .collect()
+            .await;
+        for r in results {
+            match r {
+                Ok(Refreshed::Saved { .. }) => report.saved += 1,
+                Ok(Refreshed::NotDue { .. }) => report.not_due += 1,
+                Ok(Refreshed::LostRace { .. }) => report.lost_race += 1,
+                Ok(Refreshed::Failed { .. }) => report.failed += 1,
+                Err(_) => report.errors += 1,
+            }
+        }
+        if report.due > 0 {
+            tracing::info!(?report, "sweep done");
+        }
+        report
+    }
+
+    /// Bookkeeping after a scheduled refresh: backoff for X's passing trouble.
+    async fn after(&self, state: &AppState, account_id: &str, result: &RefreshResult) {
+        let outcome = match result {
+            Ok(Refreshed::Failed { cause, retry_at }) if cause.is_transient() || *cause == Cause::RefreshAnswerLost => {
+                let failures = refresh_state::transient_failures(&state.pool, account_id).await.unwrap_or(0);
+                let wait = backoff(&self.settings, failures as u32);
+                let mut next = now_ms() + wait.as_millis() as i64;
+                if let Some(reset) = retry_at {
+                    next = next.max(*reset);
+                }
+                refresh_state::back_off(&state.pool, account_id, next).await.map(|_| ())
+            }
+            Ok(Refreshed::Saved { .. }) | Ok(Refreshed::Failed { .. }) => refresh_state::clear_backoff(&state.pool, account_id).await,
+            _ => Ok(()),
+        };
+        if let Err(e) = outcome {
+            tracing::warn!(account_id, error = %e, "could not record the refresh backoff");
+        }
+    }
+
+    /// Finds refreshes whose answer never arrived (the process died, or the
+    /// answer was lost) and flags them, so the next sweep verifies them
+    /// instead of guessing.
+    pub async fn recover(&self, state: &AppState) -> usize {
+        let orphans = match refresh_state::orphaned_intents(&state.pool, now_ms()).await {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::error!(error = %e, "recovery: listing unfinished refreshes failed");
+                return 0;
+            }
+        };
+        for (account_id, generation) in &orphans {
+            let current = accounts::summary(&state.pool, account_id).await.ok().flatten().map(|s| s.generation);
+            let cause = Cause::RefreshAnswerLost;
+            let event = NewEvent {
+                kind: EventKind::Refresh,
+                outcome: Outcome::Failed,
+                cause: Some(cause),
+                generation_before: Some(*generation),
+                generation_after: current,
+                actor: "recovery".into(),
+                detail: Some(format!(
+                    "a refresh of generation {generation} started and never recorded an answer: X may have rotated the refresh token"
+                )),
+                ..NewEvent::default()
+            };
+            if let Err(e) = events::append(&state.pool, account_id, now_ms(), &event, AttemptResult::Failed(cause)).await {
+                tracing::error!(account_id, error = %e, "recovery: could not flag the lost refresh");
+            } else {
+                tracing::warn!(account_id, generation, "refresh answer lost: flagged for verification");
+            }
+        }
+        orphans.len()
+    }
+
+    /// Runs recovery once, then sweeps forever.
+    pub fn spawn(self: Arc<Self>, state: AppState) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            self.recover(&state).await;
+            let mut ticks = tokio::time::interval(self.settings.sweep_every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                self.sweep(&state).await;
+            }
+        })
+    }
+}
+
+/// Exponential backoff with ±20 % jitter, so many accounts that failed
+/// together do not all come back together.
+fn backoff(settings: &EngineSettings, failures: u32) -> Duration {
+    let exp = settings.backoff_base.saturating_mul(2u32.saturating_pow(failures.min(16)));
+    let capped = exp.min(settings.backoff_max);
+    let jitter = rand::thread_rng().gen_range(0.8..1.2);
+    capped.mul_f64(jitter)
+}
+
+async fn leased_refresh(
+    state: AppState,
+    owner: String,
+    account_id: String,
+    actor: String,
+    due_before: Option<i64>,
+) -> RefreshResult {
+    let lease_ms = Engine::lease_ms();
+    let now = now_ms();
+    let held = refresh_state::acquire(&state.pool, &account_id, &owner, now, now + lease_ms)
+        .await
+        .map_err(|e| Arc::new(RefreshError::from(e)))?;
+    if !held {
+        // Another process is refreshing this account: wait for it rather
+        // than burn the chain with a second refresh, then report what it
+        // left (its outcome, saved or failed, is on the account).
+        while refresh_state::leased(&state.pool, &account_id, now_ms()).await.map_err(|e| Arc::new(e.into()))? {
+            if now_ms() - now > lease_ms {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let generation = accounts::summary(&state.pool, &account_id)
+            .await
+            .map_err(|e| Arc::new(e.into()))?
+            .ok_or_else(|| Arc::new(RefreshError::UnknownAccount(account_id.clone())))?
+            .generation;
+        metrics::counter!("authwatch_refreshes_total", "outcome" => "lost_race", "cause" => "").increment(1);
+        return Ok(Refreshed::LostRace { generation });
+    }
+    let result = refresh::refresh(&state, &account_id, &actor, due_before).await.map_err(Arc::new);
+    if let Err(e) = refresh_state::release(&state.pool, &account_id, &owner).await {
+        // The lease expires on its own; log and move on.
+        tracing::warn!(account_id, error = %e, "could not release the refresh lease");
+    }
+    let label = match &result {
+        Ok(Refreshed::Saved { .. }) => "saved",
+        Ok(Refreshed::NotDue { .. }) => "not_due",
+        Ok(Refreshed::LostRace { .. }) => "lost_race",
+        Ok(Refreshed::Failed { .. }) => "failed",
+        Err(_) => "error",
+    };
+    let cause = match &result {
+        Ok(Refreshed::Failed { cause, .. }) => cause.as_str(),
+        _ => "",
+    };
+    metrics::counter!("authwatch_refreshes_total", "outcome" => label, "cause" => cause).increment(1);
+    result
+}

@@ -1,0 +1,71 @@
+//! `/metrics` in Prometheus text format, through the `metrics` facade and
+//! `metrics-exporter-prometheus`.
+//!
+//! Counters and histograms are recorded where things happen (the refresh
+//! engine, the X client). Gauges that describe the current state — accounts
+//! per health, the soonest expiry, the clock offset — are computed from the
+//! database at scrape time, so they are never stale.
+//!
+//! The `metrics` facade holds one recorder per process by design; it is
+//! installed once here and every `AppState` in the process renders it.
+
+use crate::domain::health::{diagnose, Health};
+use crate::server::db::{accounts, apps};
+use crate::server::x::now_ms;
+use crate::server::AppState;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::sync::OnceLock;
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// The process's Prometheus recorder, installed on first use.
+pub fn handle() -> Option<&'static PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Full("authwatch_refresh_seconds".into()), &[0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0])
+                .ok()?;
+            match builder.install_recorder() {
+                Ok(h) => Some(h),
+                Err(e) => {
+                    tracing::warn!(error = %e, "metrics recorder not installed");
+                    None
+                }
+            }
+        })
+        .as_ref()
+}
+
+/// `GET /metrics`.
+pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
+    let Some(handle) = handle() else {
+        return (StatusCode::SERVICE_UNAVAILABLE, [(header::CONTENT_TYPE, "text/plain")], "metrics unavailable".to_owned());
+    };
+    if let Err(e) = record_state(&state).await {
+        tracing::error!(error = %e, "metrics: reading the accounts failed");
+    }
+    (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle.render())
+}
+
+async fn record_state(state: &AppState) -> Result<(), sqlx::Error> {
+    let now = now_ms();
+    let client_id = &state.x.app().client_id;
+    let app = apps::facts(&state.pool, client_id).await?;
+    let required = &state.x.app().required_scopes;
+    let summaries = accounts::summaries(&state.pool).await?;
+    for health in Health::ALL {
+        let n = summaries.iter().filter(|s| diagnose(&s.facts(), &app, required, now, &state.policy).health == health).count();
+        metrics::gauge!("authwatch_accounts", "health" => health.slug()).set(n as f64);
+    }
+    if let Some(soonest) = summaries.iter().map(|s| s.expires_at).min() {
+        metrics::gauge!("authwatch_soonest_expiry_seconds").set((soonest - now) as f64 / 1000.0);
+    }
+    if let Some(offset) = app.clock_offset_ms {
+        metrics::gauge!("authwatch_clock_offset_seconds").set(offset as f64 / 1000.0);
+    }
+    metrics::gauge!("authwatch_app_credentials_rejected").set(if app.credentials_rejected_since.is_some() { 1.0 } else { 0.0 });
+    Ok(())
+}

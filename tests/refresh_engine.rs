@@ -1,0 +1,209 @@
+#![cfg(feature = "ssr")]
+//! The refresh engine against the emulator over real HTTP: one refresh per
+//! account however many callers and engines, lost answers detected and
+//! verified, X's trouble never mistaken for a dead account.
+
+mod common;
+
+use authwatch::domain::health::{diagnose, Cause, Health};
+use authwatch::emulator::{Endpoint, Fault, FaultKind, GrantKind, NewUser};
+use authwatch::server::db::{self, accounts, apps, events};
+use authwatch::server::demo::{self, CLIENT_ID};
+use authwatch::server::lifecycle::connect::Intent;
+use authwatch::server::lifecycle::engine::{Engine, EngineSettings};
+use authwatch::server::lifecycle::refresh::Refreshed;
+use authwatch::server::x::now_ms;
+use common::TestApp;
+use std::sync::Arc;
+
+async fn id_of(app: &TestApp, handle: &str) -> String {
+    accounts::summaries(&app.state.pool).await.unwrap().into_iter().find(|s| s.handle == handle).unwrap().id
+}
+
+async fn health(app: &TestApp, id: &str) -> (Health, Option<Cause>) {
+    let s = accounts::summary(&app.state.pool, id).await.unwrap().unwrap();
+    let facts = apps::facts(&app.state.pool, CLIENT_ID).await.unwrap();
+    let d = diagnose(&s.facts(), &facts, &app.state.x.app().required_scopes, now_ms(), &app.state.policy);
+    (d.health, d.cause)
+}
+
+fn refreshes(app: &TestApp) -> u64 {
+    app.emulator().counts().client(CLIENT_ID).refresh_grants
+}
+
+/// Connects `n` more accounts whose access tokens live 5 minutes: due.
+async fn connect_due_accounts(app: &TestApp, n: usize) -> Vec<String> {
+    app.emulator().update_settings(|s| s.access_token_ttl_secs = 300);
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let user = app.emulator().create_user(NewUser { id: None, username: format!("due_{i}"), name: format!("Due {i}") });
+        match demo::connect_as(&app.state, &user.id, &Intent::NewAccount, "test").await.unwrap() {
+            authwatch::server::lifecycle::connect::Outcome::Saved { connected, .. } => ids.push(connected.account_id),
+            other => panic!("{other:?}"),
+        }
+    }
+    app.emulator().update_settings(|s| s.access_token_ttl_secs = 7200);
+    ids
+}
+
+#[tokio::test]
+async fn a_hundred_concurrent_callers_get_one_refresh_at_x() {
+    let app = TestApp::demo().await;
+    let id = id_of(&app, "acme_sports").await; // expires in 10 min: due
+    let before = accounts::summary(&app.state.pool, &id).await.unwrap().unwrap().generation;
+    app.emulator().reset_counts();
+    let due_before = now_ms() + app.state.policy.refresh_lead_ms;
+    let calls = (0..100).map(|_| {
+        let state = app.state.clone();
+        let id = id.clone();
+        tokio::spawn(async move { state.engine.refresh(&state, &id, "test", Some(due_before)).await })
+    });
+    let results = futures::future::join_all(calls).await;
+    assert_eq!(refreshes(&app), 1, "exactly one refresh reached X");
+    for r in results {
+        match r.unwrap().unwrap() {
+            Refreshed::Saved { generation } | Refreshed::NotDue { generation } | Refreshed::LostRace { generation } => {
+                assert_eq!(generation, before + 1, "every caller sees the new generation")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(health(&app, &id).await.0, Health::Healthy);
+}
+
+#[tokio::test]
+async fn two_engines_on_one_database_refresh_each_account_once() {
+    let app = TestApp::demo().await;
+    let extra = connect_due_accounts(&app, 12).await;
+    // A second app instance: its own connection pool to the same SQLite file
+    // and its own engine, as a second server process would have.
+    let mut other = app.state.clone();
+    other.pool = db::connect(&app.state.config.database_url()).await.unwrap();
+    other.engine = Arc::new(Engine::new(EngineSettings::default()));
+    app.emulator().reset_counts();
+
+    let (a, b) = tokio::join!(app.state.engine.sweep(&app.state), other.engine.sweep(&other));
+    // acme_sports (10 min) and acme_deals (expired) are due too; dead grants are not retried.
+    let due = extra.len() + 2;
+    assert_eq!(refreshes(&app), due as u64, "one refresh per due account, {a:?} {b:?}");
+    assert_eq!(a.saved + b.saved, due);
+    assert_eq!(a.failed + b.failed, 0, "no invalid_request from a burnt chain");
+    for id in &extra {
+        assert_eq!(health(&app, id).await.0, Health::Healthy);
+        assert_eq!(accounts::summary(&app.state.pool, id).await.unwrap().unwrap().generation, 2);
+    }
+    // Nothing is due any more: a third sweep sends nothing.
+    app.state.engine.sweep(&app.state).await;
+    assert_eq!(refreshes(&app), due as u64);
+}
+
+#[tokio::test]
+async fn a_refresh_answer_lost_after_rotation_is_flagged_then_verified_dead() {
+    let app = TestApp::demo().await;
+    let id = id_of(&app, "acme_sports").await;
+    app.emulator().inject_fault(Fault::new(Endpoint::Token, FaultKind::RotateAndDrop).grant(GrantKind::RefreshToken).times(1));
+    let first = app.state.engine.refresh(&app.state, &id, "test", None).await.unwrap();
+    assert!(matches!(first, Refreshed::Failed { cause: Cause::RefreshAnswerLost, .. }), "{first:?}");
+    let (h, cause) = health(&app, &id).await;
+    assert_eq!((h, cause), (Health::RefreshDue, Some(Cause::RefreshAnswerLost)), "flagged, not guessed");
+
+    // The engine verifies with the stored refresh token: X had rotated it.
+    let sweep = app.state.engine.sweep(&app.state).await;
+    assert_eq!(sweep.failed, 1);
+    let (h, cause) = health(&app, &id).await;
+    assert_eq!((h, cause), (Health::ActionNeeded(authwatch::domain::health::Action::Reconnect), Some(Cause::RotationLost)));
+}
+
+#[tokio::test]
+async fn a_dropped_answer_without_rotation_is_verified_alive() {
+    let app = TestApp::demo().await;
+    let id = id_of(&app, "acme_sports").await;
+    app.emulator().inject_fault(Fault::new(Endpoint::Token, FaultKind::DropConnection).grant(GrantKind::RefreshToken).times(1));
+    let first = app.state.engine.refresh(&app.state, &id, "test", None).await.unwrap();
+    assert!(matches!(first, Refreshed::Failed { cause: Cause::RefreshAnswerLost, .. }), "{first:?}");
+    // Verification happens at the next sweep, without waiting for the backoff
+    // of X's trouble: the stored token still works, so it is saved.
+    let second = app.state.engine.refresh(&app.state, &id, "test", Some(now_ms())).await.unwrap();
+    assert!(matches!(second, Refreshed::Saved { .. }), "{second:?}");
+    assert_eq!(health(&app, &id).await.0, Health::Healthy);
+}
+
+#[tokio::test]
+async fn an_outage_or_rate_limit_never_sends_an_account_to_reconnect_and_retries_are_bounded() {
+    let app = TestApp::demo().await;
+    let extra = connect_due_accounts(&app, 5).await;
+    for kind in [FaultKind::Status(503), FaultKind::RateLimited] {
+        app.emulator().clear_faults();
+        sqlx::query("UPDATE refresh_state SET next_attempt_at = 0").execute(&app.state.pool).await.unwrap();
+        app.emulator().inject_fault(Fault::new(Endpoint::Token, kind.clone()).grant(GrantKind::RefreshToken));
+        app.emulator().reset_counts();
+        let sweep = app.state.engine.sweep(&app.state).await;
+        let sent = refreshes(&app);
+        assert_eq!(sent as usize, sweep.due, "one attempt per due account, {kind:?}");
+        assert!(sweep.due >= extra.len());
+        for id in &extra {
+            let (h, cause) = health(&app, id).await;
+            assert_eq!(h, Health::XUnavailable, "{kind:?}");
+            assert!(matches!(cause, Some(Cause::XUnavailable | Cause::RateLimited)));
+            assert!(!h.needs_person());
+        }
+        // Backing off: an immediate second sweep sends nothing.
+        let again = app.state.engine.sweep(&app.state).await;
+        assert_eq!(again.due, 0, "{kind:?}");
+        assert_eq!(refreshes(&app), sent);
+        // The outage counts once per incident, not once per attempt.
+        let s = accounts::summary(&app.state.pool, &extra[0]).await.unwrap().unwrap();
+        let since = s.incident_since.unwrap();
+        sqlx::query("UPDATE refresh_state SET next_attempt_at = 0").execute(&app.state.pool).await.unwrap();
+        app.state.engine.sweep(&app.state).await;
+        let s = accounts::summary(&app.state.pool, &extra[0]).await.unwrap().unwrap();
+        assert_eq!(s.incident_since, Some(since), "same incident");
+    }
+    // X recovers: the next sweep after the backoff saves every account.
+    app.emulator().clear_faults();
+    sqlx::query("UPDATE refresh_state SET next_attempt_at = 0").execute(&app.state.pool).await.unwrap();
+    app.state.engine.sweep(&app.state).await;
+    for id in &extra {
+        assert_eq!(health(&app, id).await.0, Health::Healthy);
+    }
+}
+
+#[tokio::test]
+async fn an_unfinished_refresh_found_at_start_is_flagged_and_verified() {
+    let app = TestApp::demo().await;
+    let id = id_of(&app, "acme_news").await;
+    let generation = accounts::summary(&app.state.pool, &id).await.unwrap().unwrap().generation;
+    // A process wrote its intent and died before the answer.
+    let started = events::NewEvent {
+        kind: events::EventKind::Refresh,
+        outcome: events::Outcome::Started,
+        generation_before: Some(generation),
+        actor: "scheduler".into(),
+        ..Default::default()
+    };
+    events::append(&app.state.pool, &id, now_ms(), &started, authwatch::domain::health::AttemptResult::Inconclusive).await.unwrap();
+    assert_eq!(app.state.engine.recover(&app.state).await, 1);
+    assert_eq!(health(&app, &id).await.1, Some(Cause::RefreshAnswerLost));
+    app.state.engine.sweep(&app.state).await;
+    assert_eq!(health(&app, &id).await.0, Health::Healthy, "the stored token still worked");
+    assert_eq!(app.state.engine.recover(&app.state).await, 0);
+}
+
+#[tokio::test]
+async fn metrics_describe_accounts_and_refreshes() {
+    let app = TestApp::demo().await;
+    let id = id_of(&app, "acme_news").await;
+    app.state.engine.refresh(&app.state, &id, "test", None).await.unwrap();
+    let text = reqwest::get(app.url("/metrics")).await.unwrap().text().await.unwrap();
+    for needle in [
+        "authwatch_accounts{health=\"healthy\"}",
+        "authwatch_accounts{health=\"reconnect\"}",
+        "authwatch_refreshes_total{outcome=\"saved\",cause=\"\"}",
+        "authwatch_refresh_seconds_bucket",
+        "authwatch_soonest_expiry_seconds",
+        "authwatch_clock_offset_seconds",
+    ] {
+        assert!(text.contains(needle), "missing {needle}");
+    }
+    assert!(!text.contains(&accounts::tokens(&app.state.pool, &app.state.keyring, &id).await.unwrap().unwrap().access.expose().to_owned()));
+}

@@ -193,7 +193,7 @@ async fn a_grant_revoked_at_x_is_found_by_a_check() {
     let id = id_of(&app, "acme_support").await;
     let s = accounts::summary(&app.state.pool, &id).await.unwrap().unwrap();
     app.emulator().revoke_grant(authwatch::server::demo::CLIENT_ID, &s.x_user_id);
-    assert_eq!(check::check(&app.state, &id, "test").await.unwrap(), check::Checked::Failed { cause: Cause::UserRevoked });
+    assert_eq!(check::check(&app.state, &id, "test", check::Proof::AskX).await.unwrap(), check::Checked::Failed { cause: Cause::UserRevoked });
     let (health, cause) = health_of(&app, "acme_support").await;
     assert_eq!(health, Health::ActionNeeded(authwatch::domain::health::Action::Reconnect));
     assert_eq!(cause, Some(Cause::UserRevoked));

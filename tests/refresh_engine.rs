@@ -207,3 +207,32 @@ async fn metrics_describe_accounts_and_refreshes() {
     }
     assert!(!text.contains(&accounts::tokens(&app.state.pool, &app.state.keyring, &id).await.unwrap().unwrap().access.expose().to_owned()));
 }
+
+#[tokio::test]
+async fn the_daily_check_takes_a_recent_refresh_as_proof_and_asks_x_otherwise() {
+    let app = TestApp::demo().await;
+    let news = id_of(&app, "acme_news").await;
+    app.state.engine.refresh(&app.state, &news, "test", None).await.unwrap();
+    app.emulator().reset_counts();
+    let checked = app.state.engine.check_all(&app.state).await;
+    // Dead grants (events, labs, jobs' missing scope is no incident) are not asked about.
+    assert_eq!(checked, 6);
+    let users_me = app.emulator().counts().client(CLIENT_ID).users_me;
+    assert_eq!(users_me, 5, "acme_news was proven alive by its refresh, the others were asked");
+    let last = events::recent(&app.state.pool, &news, 1).await.unwrap().remove(0);
+    assert_eq!(last.kind, "check");
+    assert!(last.detail.unwrap().starts_with("proof of life"));
+}
+
+#[tokio::test]
+async fn a_401_for_a_token_valid_only_by_a_slow_clock_is_clock_drift() {
+    let app = TestApp::demo().await;
+    let id = id_of(&app, "acme_sports").await; // 10 minutes left by our clock
+    app.emulator().set_clock_offset(3600); // X is an hour ahead
+    app.emulator().expire_access_tokens(CLIENT_ID, None); // and, by its clock, the token is expired
+    // Measure the offset, as any answer from X does.
+    let support = id_of(&app, "acme_support").await;
+    authwatch::server::lifecycle::check::check(&app.state, &support, "test", authwatch::server::lifecycle::check::Proof::AskX).await.unwrap();
+    let checked = authwatch::server::lifecycle::check::check(&app.state, &id, "test", authwatch::server::lifecycle::check::Proof::AskX).await.unwrap();
+    assert_eq!(checked, authwatch::server::lifecycle::check::Checked::Failed { cause: Cause::ClockDrift });
+}

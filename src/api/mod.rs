@@ -67,9 +67,9 @@ pub async fn refresh_now(id: String) -> Result<String, ServerFnError> {
 /// Checks an account against X now (`GET /2/users/me`).
 #[server]
 pub async fn check_now(id: String) -> Result<String, ServerFnError> {
-    use crate::server::lifecycle::check::{check, CheckError, Checked};
+    use crate::server::lifecycle::check::{check, CheckError, Checked, Proof};
     let state = ssr::state()?;
-    match check(&state, &id, "dashboard").await {
+    match check(&state, &id, "dashboard", Proof::AskX).await {
         Ok(Checked::Alive) => Ok("X confirmed the token works.".to_owned()),
         Ok(Checked::Failed { cause }) => Ok(format!("Check failed. {}", cause.describe())),
         Err(CheckError::UnknownAccount(_)) => Err(ServerFnError::new("No such account.")),

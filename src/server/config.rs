@@ -157,6 +157,10 @@ pub struct Config {
     pub sweep_every: Duration,
     /// Refreshes in flight at once.
     pub refresh_concurrency: usize,
+    /// The daily check's time of day, UTC, in minutes after midnight.
+    pub daily_check_at_minute: u32,
+    /// A successful refresh this recent counts as the daily check's proof of life.
+    pub proof_of_life: Duration,
 }
 
 /// Command-line values that take precedence over the environment.
@@ -240,7 +244,20 @@ impl Config {
             })?,
         };
 
+        // AUTHWATCH_DAILY_CHECK_AT: the daily check's time, HH:MM in UTC ("before publish time"). Default 06:00.
+        let daily_check_at_minute = match non_empty(src, "AUTHWATCH_DAILY_CHECK_AT") {
+            None => 6 * 60,
+            Some(v) => parse_hhmm(&v).ok_or_else(|| {
+                ConfigError::new("AUTHWATCH_DAILY_CHECK_AT", format!("`{v}` is not a time of day as HH:MM (UTC)"))
+            })?,
+        };
+        // AUTHWATCH_PROOF_OF_LIFE_SECS: a successful refresh this recent spares the
+        // daily check's users/me call (billed per call on some plans). Default 21600 (6 h).
+        let proof_of_life = secs(src, "AUTHWATCH_PROOF_OF_LIFE_SECS", 6 * 3600)?;
+
         Ok(Self {
+            daily_check_at_minute,
+            proof_of_life,
             sweep_every,
             refresh_concurrency,
             refresh_lead,
@@ -340,6 +357,12 @@ fn x_app(src: &dyn Source, client_id: String, public_url: &Url) -> Result<XAppCo
     Ok(XAppConfig { client_id, client_secret, client_type, callback_url, required_scopes, endpoints })
 }
 
+fn parse_hhmm(v: &str) -> Option<u32> {
+    let (h, m) = v.split_once(':')?;
+    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+    (h < 24 && m < 60).then_some(h * 60 + m)
+}
+
 fn secs(src: &dyn Source, var: &'static str, default: u64) -> Result<Duration, ConfigError> {
     match non_empty(src, var) {
         None => Ok(Duration::from_secs(default)),
@@ -417,7 +440,8 @@ mod tests {
 
     #[test]
     fn errors_name_the_variable() {
-        let cases: [(&[(&str, &str)], &str); 6] = [
+        let cases: [(&[(&str, &str)], &str); 7] = [
+            (&[("AUTHWATCH_DAILY_CHECK_AT", "25:00")], "AUTHWATCH_DAILY_CHECK_AT"),
             (&[("AUTHWATCH_REFRESH_LEAD_SECS", "soon")], "AUTHWATCH_REFRESH_LEAD_SECS"),
             (&[("AUTHWATCH_X_CLIENT_ID", "abc")], "AUTHWATCH_X_CLIENT_SECRET"),
             (&[("AUTHWATCH_X_CLIENT_ID", "a"), ("AUTHWATCH_X_CLIENT_TYPE", "web")], "AUTHWATCH_X_CLIENT_TYPE"),

@@ -137,11 +137,11 @@ pub async fn seed(state: &AppState, emulator: &Emulator) -> Result<(), DemoError
             }
             DemoState::Revoked => {
                 emulator.revoke_grant(CLIENT_ID, account.x_user_id);
-                check::check(state, &account_id, ACTOR).await?;
+                check::check(state, &account_id, ACTOR, check::Proof::AskX).await?;
             }
             DemoState::ClockDrift => {
                 emulator.set_clock_offset(CLOCK_SKEW_SECS);
-                check::check(state, &account_id, ACTOR).await?;
+                check::check(state, &account_id, ACTOR, check::Proof::AskX).await?;
             }
             DemoState::Healthy | DemoState::NearExpiry | DemoState::Expired | DemoState::ScopeMissing => {}
         }

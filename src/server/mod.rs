@@ -94,6 +94,8 @@ impl Server {
         let engine_settings = lifecycle::engine::EngineSettings {
             sweep_every: config.sweep_every,
             concurrency: config.refresh_concurrency,
+            daily_check_at_minute: config.daily_check_at_minute,
+            proof_of_life: config.proof_of_life,
             ..Default::default()
         };
         metrics::handle();

@@ -3,6 +3,7 @@
 use super::observe_clock;
 use crate::domain::health::{AttemptResult, Cause};
 use crate::server::db::accounts::{self, TokenStoreError};
+use crate::server::db::apps;
 use crate::server::db::events::{self, EventKind, NewEvent, Outcome};
 use crate::server::x::now_ms;
 use crate::server::AppState;
@@ -24,11 +25,40 @@ pub enum CheckError {
     Database(#[from] sqlx::Error),
 }
 
-/// Checks `account_id`'s access token against X now.
-pub async fn check(state: &AppState, account_id: &str, actor: &str) -> Result<Checked, CheckError> {
+/// What counts as a check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Proof {
+    /// Ask X (`GET /2/users/me`), whatever else is known.
+    AskX,
+    /// A successful refresh within this many ms is proof enough: X bills
+    /// `users/me` per call on some plans, and a refresh just proved the grant.
+    RecentRefresh(i64),
+}
+
+/// Checks `account_id` against X now (or, with [`Proof::RecentRefresh`],
+/// takes a recent successful refresh as the proof).
+pub async fn check(state: &AppState, account_id: &str, actor: &str, proof: Proof) -> Result<Checked, CheckError> {
     let tokens = accounts::tokens(&state.pool, &state.keyring, account_id)
         .await?
         .ok_or_else(|| CheckError::UnknownAccount(account_id.to_owned()))?;
+    if let Proof::RecentRefresh(window) = proof {
+        let summary = accounts::summary(&state.pool, account_id).await?;
+        if let Some(at) = summary.and_then(|s| s.last_refresh_ok.filter(|ok| *ok).and(s.last_refresh_at)) {
+            let now = now_ms();
+            if now - at <= window {
+                let ok = NewEvent {
+                    kind: EventKind::Check,
+                    generation_before: Some(tokens.generation),
+                    generation_after: Some(tokens.generation),
+                    actor: actor.to_owned(),
+                    detail: Some(format!("proof of life: the refresh at {} succeeded; X was not asked", crate::app::format::utc(at))),
+                    ..NewEvent::default()
+                };
+                events::append(&state.pool, account_id, now, &ok, AttemptResult::Verified).await?;
+                return Ok(Checked::Alive);
+            }
+        }
+    }
     let base = NewEvent {
         kind: EventKind::Check,
         generation_before: Some(tokens.generation),
@@ -46,11 +76,18 @@ pub async fn check(state: &AppState, account_id: &str, actor: &str) -> Result<Ch
         }
         Err(error) => {
             let now = now_ms();
+            observe_clock(state, error.clock_offset_ms(), now).await;
             let mut cause = error.cause();
             // A 401 for a token we believe valid: revoked — unless our clock
             // is so far off that "valid" is wrong.
             if cause == Cause::UserRevoked && now >= tokens.expires_at {
                 cause = Cause::AccessTokenExpired;
+            } else if cause == Cause::UserRevoked {
+                let offset = apps::facts(&state.pool, &state.x.app().client_id).await?.clock_offset_ms.unwrap_or(0);
+                if offset.abs() > state.policy.clock_drift_threshold_ms && now + offset >= tokens.expires_at {
+                    // Expired by X's clock, valid by ours: the clock, not the grant.
+                    cause = Cause::ClockDrift;
+                }
             }
             let failed = NewEvent {
                 outcome: Outcome::Failed,

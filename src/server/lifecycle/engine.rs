@@ -11,6 +11,7 @@
 //!    finds another process's lease waits for it and reports what it saved;
 //! 3. when saving, a compare-and-swap on the token generation.
 
+use super::check::{check, Proof};
 use super::refresh::{self, RefreshError, Refreshed};
 use crate::domain::health::{AttemptResult, Cause};
 use crate::server::db::events::{self, EventKind, NewEvent, Outcome};
@@ -38,6 +39,10 @@ pub struct EngineSettings {
     /// First backoff after X's passing trouble; doubles each time.
     pub backoff_base: Duration,
     pub backoff_max: Duration,
+    /// The daily check's time of day, UTC, in minutes after midnight.
+    pub daily_check_at_minute: u32,
+    /// A successful refresh this recent is proof of life for the daily check.
+    pub proof_of_life: Duration,
 }
 
 impl Default for EngineSettings {
@@ -47,6 +52,8 @@ impl Default for EngineSettings {
             concurrency: 4,
             backoff_base: Duration::from_secs(30),
             backoff_max: Duration::from_secs(15 * 60),
+            daily_check_at_minute: 6 * 60,
+            proof_of_life: Duration::from_secs(6 * 3600),
         }
     }
 }
@@ -199,8 +206,51 @@ impl Engine {
         orphans.len()
     }
 
-    /// Runs recovery once, then sweeps forever.
+    /// Checks every account a check can tell something about (not those
+    /// already waiting for a person), a few at a time. A recent successful
+    /// refresh counts as proof of life, sparing a billed `users/me` call.
+    pub async fn check_all(&self, state: &AppState) -> usize {
+        let summaries = match accounts::summaries(&state.pool).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "daily check: listing accounts failed");
+                return 0;
+            }
+        };
+        let ids: Vec<String> = summaries
+            .into_iter()
+            .filter(|s| s.incident().is_none_or(|i| i.cause.is_transient() || i.cause == Cause::ClockDrift))
+            .map(|s| s.id)
+            .collect();
+        let proof = Proof::RecentRefresh(self.settings.proof_of_life.as_millis() as i64);
+        let checked = ids.len();
+        stream::iter(ids)
+            .for_each_concurrent(self.settings.concurrency.max(1), |id| async move {
+                if let Err(e) = check(state, &id, "daily check", proof).await {
+                    tracing::warn!(account_id = %id, error = %e, "daily check failed to run");
+                }
+            })
+            .await;
+        tracing::info!(checked, "daily check done");
+        checked
+    }
+
+    /// Runs recovery once, then sweeps forever, and runs the daily check at
+    /// its time of day.
     pub fn spawn(self: Arc<Self>, state: AppState) -> tokio::task::JoinHandle<()> {
+        let daily = {
+            let engine = self.clone();
+            let state = state.clone();
+            async move {
+                loop {
+                    let now = now_ms();
+                    let at = next_daily(now, engine.settings.daily_check_at_minute);
+                    tokio::time::sleep(Duration::from_millis((at - now).max(0) as u64)).await;
+                    engine.check_all(&state).await;
+                }
+            }
+        };
+        tokio::spawn(daily);
         tokio::spawn(async move {
             self.recover(&state).await;
             let mut ticks = tokio::time::interval(self.settings.sweep_every);
@@ -210,6 +260,18 @@ impl Engine {
                 self.sweep(&state).await;
             }
         })
+    }
+}
+
+/// The next time (ms since the epoch, UTC) that is `minute` minutes after
+/// midnight and later than `now`.
+pub fn next_daily(now: i64, minute: u32) -> i64 {
+    const DAY: i64 = 86_400_000;
+    let today = now - now.rem_euclid(DAY) + i64::from(minute) * 60_000;
+    if today > now {
+        today
+    } else {
+        today + DAY
     }
 }
 
@@ -270,4 +332,27 @@ async fn leased_refresh(
     };
     metrics::counter!("authwatch_refreshes_total", "outcome" => label, "cause" => cause).increment(1);
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_daily_check_comes_at_its_time_of_day() {
+        let midnight = 1_800_000_000_000 - 1_800_000_000_000 % 86_400_000;
+        assert_eq!(next_daily(midnight, 360), midnight + 6 * 3_600_000);
+        assert_eq!(next_daily(midnight + 6 * 3_600_000, 360), midnight + 30 * 3_600_000, "not twice at once");
+        assert_eq!(next_daily(midnight + 7 * 3_600_000, 360), midnight + 30 * 3_600_000);
+    }
+
+    #[test]
+    fn backoff_doubles_within_bounds_with_jitter() {
+        let s = EngineSettings::default();
+        for failures in 0..20 {
+            let b = backoff(&s, failures);
+            let nominal = s.backoff_base.saturating_mul(2u32.saturating_pow(failures.min(16))).min(s.backoff_max);
+            assert!(b >= nominal.mul_f64(0.8) && b <= nominal.mul_f64(1.2), "{failures}: {b:?}");
+        }
+    }
 }

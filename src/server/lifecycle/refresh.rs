@@ -113,6 +113,7 @@ pub async fn refresh(
         }
         Err(error) => {
             let now = now_ms();
+            observe_clock(state, error.clock_offset_ms(), now).await;
             let mut cause = error.cause();
             if cause == Cause::RefreshTokenRejected {
                 // Before declaring the grant dead: did another worker refresh

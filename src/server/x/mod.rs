@@ -40,6 +40,8 @@ pub enum XError {
         cause: Cause,
         /// When X says to try again (`x-rate-limit-reset`, ms since the epoch).
         retry_at: Option<i64>,
+        /// X's clock minus ours, from this answer's `date` header.
+        clock_offset_ms: Option<i64>,
     },
     /// No (complete) answer: timeout, connection refused or dropped.
     #[error("X could not be reached: {message}")]
@@ -60,6 +62,14 @@ impl XError {
         match self {
             XError::Rejected { cause, .. } => *cause,
             XError::Unreachable { .. } | XError::Malformed(_) => Cause::XUnavailable,
+        }
+    }
+
+    /// X's clock minus ours, when X answered at all.
+    pub fn clock_offset_ms(&self) -> Option<i64> {
+        match self {
+            XError::Rejected { clock_offset_ms, .. } => *clock_offset_ms,
+            _ => None,
         }
     }
 
@@ -350,6 +360,7 @@ fn rejected(call_name: &'static str, call: XCall, seen: &Seen) -> XError {
         cause,
         // X's reset is on X's clock: move it onto ours.
         retry_at: seen.rate_limit_reset.map(|s| s * 1000 - offset(seen.date).unwrap_or(0)),
+        clock_offset_ms: offset(seen.date),
     }
 }
 

@@ -52,14 +52,17 @@ pub fn App() -> impl IntoView {
                 <Header/>
                 <main>
                     <Routes fallback=NotFound>
-                        <Route path=StaticSegment("") view=Dashboard/>
+                        // Async: these pages consume a one-time result message from the
+                        // session, and the session is saved when the response is
+                        // complete, so the page must not stream past it.
+                        <Route path=StaticSegment("") view=Dashboard ssr=SsrMode::Async/>
                         // Async: the status (404 for an unknown account) is only known once
                         // the account has loaded, so headers wait for it.
                         <Route path=(StaticSegment("accounts"), ParamSegment("id")) view=AccountPage ssr=SsrMode::Async/>
                         <Route path=(StaticSegment("accounts"), ParamSegment("id"), StaticSegment("reconnect")) view=ReconnectPage/>
                         <Route path=StaticSegment("settings") view=SettingsPage/>
                         <Route path=StaticSegment("connect") view=ConnectPage/>
-                        <Route path=(StaticSegment("connect"), StaticSegment("result")) view=ConnectResultPage/>
+                        <Route path=(StaticSegment("connect"), StaticSegment("result")) view=ConnectResultPage ssr=SsrMode::Async/>
                     </Routes>
                 </main>
             </div>

@@ -157,6 +157,8 @@ pub struct Config {
     pub sweep_every: Duration,
     /// Refreshes in flight at once.
     pub refresh_concurrency: usize,
+    /// How long one call to X may take; refresh leases last twice this.
+    pub x_timeout: Duration,
     /// The daily check's time of day, UTC, in minutes after midnight.
     pub daily_check_at_minute: u32,
     /// A successful refresh this recent counts as the daily check's proof of life.
@@ -255,7 +257,12 @@ impl Config {
         // daily check's users/me call (billed per call on some plans). Default 21600 (6 h).
         let proof_of_life = secs(src, "AUTHWATCH_PROOF_OF_LIFE_SECS", 6 * 3600)?;
 
+        // AUTHWATCH_X_TIMEOUT_SECS: how long one call to X may take, connection
+        // included. Refresh leases last twice this. Default 15.
+        let x_timeout = secs(src, "AUTHWATCH_X_TIMEOUT_SECS", 15)?;
+
         Ok(Self {
+            x_timeout,
             daily_check_at_minute,
             proof_of_life,
             sweep_every,

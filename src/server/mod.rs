@@ -96,9 +96,11 @@ impl Server {
             concurrency: config.refresh_concurrency,
             daily_check_at_minute: config.daily_check_at_minute,
             proof_of_life: config.proof_of_life,
+            lease: config.x_timeout * 2,
             ..Default::default()
         };
         metrics::handle();
+        let x_timeout = config.x_timeout;
         let policy = Policy {
             refresh_lead_ms: config.refresh_lead.as_millis() as i64,
             clock_drift_threshold_ms: config.clock_drift_threshold.as_millis() as i64,
@@ -108,7 +110,7 @@ impl Server {
             config: Arc::new(config),
             pool,
             keyring: Arc::new(keyring),
-            x: x::XClient::new(app)?,
+            x: x::XClient::new(app, x_timeout)?,
             policy,
             engine: Arc::new(lifecycle::engine::Engine::new(engine_settings)),
             sessions,

@@ -16,7 +16,7 @@ use super::refresh::{self, RefreshError, Refreshed};
 use crate::domain::health::{AttemptResult, Cause};
 use crate::server::db::events::{self, EventKind, NewEvent, Outcome};
 use crate::server::db::{accounts, refresh_state};
-use crate::server::x::{now_ms, REQUEST_TIMEOUT};
+use crate::server::x::{now_ms, DEFAULT_TIMEOUT};
 use crate::server::AppState;
 use futures::future::{BoxFuture, FutureExt, Shared};
 use futures::stream::{self, StreamExt};
@@ -39,6 +39,9 @@ pub struct EngineSettings {
     /// First backoff after X's passing trouble; doubles each time.
     pub backoff_base: Duration,
     pub backoff_max: Duration,
+    /// How long a refresh lease lasts: longer than the slowest call to X,
+    /// so a worker still waiting for X never loses it to another.
+    pub lease: Duration,
     /// The daily check's time of day, UTC, in minutes after midnight.
     pub daily_check_at_minute: u32,
     /// A successful refresh this recent is proof of life for the daily check.
@@ -52,6 +55,7 @@ impl Default for EngineSettings {
             concurrency: 4,
             backoff_base: Duration::from_secs(30),
             backoff_max: Duration::from_secs(15 * 60),
+            lease: DEFAULT_TIMEOUT * 2,
             daily_check_at_minute: 6 * 60,
             proof_of_life: Duration::from_secs(6 * 3600),
         }
@@ -87,12 +91,6 @@ impl Engine {
         &self.settings
     }
 
-    /// A lease outlives the longest call to X, so a slow answer never lets a
-    /// second worker in.
-    fn lease_ms() -> i64 {
-        (REQUEST_TIMEOUT.as_millis() as i64) * 4
-    }
-
     /// Refreshes `account_id` now (or, with `due_before`, only if it expires
     /// before then). Concurrent callers share one refresh.
     pub async fn refresh(&self, state: &AppState, account_id: &str, actor: &str, due_before: Option<i64>) -> RefreshResult {
@@ -101,7 +99,8 @@ impl Engine {
             if let Some(f) = flights.get(account_id) {
                 f.clone()
             } else {
-                let run = leased_refresh(state.clone(), self.owner.clone(), account_id.to_owned(), actor.to_owned(), due_before);
+                let lease_ms = self.settings.lease.as_millis() as i64;
+                let run = leased_refresh(state.clone(), self.owner.clone(), lease_ms, account_id.to_owned(), actor.to_owned(), due_before);
                 let f = run.boxed().shared();
                 flights.insert(account_id.to_owned(), f.clone());
                 f
@@ -115,8 +114,10 @@ impl Engine {
         result
     }
 
-    /// Refreshes every due account, a few at a time.
+    /// Flags refreshes left unfinished (see [`Engine::recover`]), then
+    /// refreshes every due account, a few at a time.
     pub async fn sweep(&self, state: &AppState) -> Sweep {
+        self.recover(state).await;
         let now = now_ms();
         let due_before = now + state.policy.refresh_lead_ms;
         let due = match refresh_state::due(&state.pool, due_before, now, 10_000).await {
@@ -235,8 +236,7 @@ impl Engine {
         checked
     }
 
-    /// Runs recovery once, then sweeps forever, and runs the daily check at
-    /// its time of day.
+    /// Sweeps forever, and runs the daily check at its time of day.
     pub fn spawn(self: Arc<Self>, state: AppState) -> tokio::task::JoinHandle<()> {
         let daily = {
             let engine = self.clone();
@@ -252,7 +252,6 @@ impl Engine {
         };
         tokio::spawn(daily);
         tokio::spawn(async move {
-            self.recover(&state).await;
             let mut ticks = tokio::time::interval(self.settings.sweep_every);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
@@ -287,11 +286,11 @@ fn backoff(settings: &EngineSettings, failures: u32) -> Duration {
 async fn leased_refresh(
     state: AppState,
     owner: String,
+    lease_ms: i64,
     account_id: String,
     actor: String,
     due_before: Option<i64>,
 ) -> RefreshResult {
-    let lease_ms = Engine::lease_ms();
     let now = now_ms();
     let held = refresh_state::acquire(&state.pool, &account_id, &owner, now, now + lease_ms)
         .await

@@ -19,8 +19,8 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use url::Url;
 
-/// How long one call to X may take, connection included.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long one call to X may take by default, connection included.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 type OAuthClient = BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
@@ -146,11 +146,12 @@ struct Seen {
 }
 
 impl XClient {
-    pub fn new(app: XAppConfig) -> Result<Self, reqwest::Error> {
+    /// A client whose calls give up after `timeout`.
+    pub fn new(app: XAppConfig, timeout: Duration) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .timeout(REQUEST_TIMEOUT)
-            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(timeout)
+            .connect_timeout(CONNECT_TIMEOUT.min(timeout))
             .user_agent(concat!("authwatch/", env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(Self { app, http })

@@ -50,7 +50,8 @@ pub async fn load_settings() -> Result<SettingsView, ServerFnError> {
 /// Refreshes an account's tokens now. Answers what happened, in words.
 #[server]
 pub async fn refresh_now(id: String) -> Result<String, ServerFnError> {
-    use crate::server::lifecycle::refresh::{RefreshError, Refreshed};
+    use crate::server::lifecycle::refresh::Refreshed;
+    use crate::server::lifecycle::AccountError;
     let state = ssr::state()?;
     match state.engine.refresh(&state, &id, "dashboard", None).await {
         Ok(Refreshed::Saved { generation }) => Ok(format!("Refreshed: generation {generation} saved.")),
@@ -59,7 +60,7 @@ pub async fn refresh_now(id: String) -> Result<String, ServerFnError> {
         }
         Ok(Refreshed::NotDue { generation }) => Ok(format!("Generation {generation} is not due yet.")),
         Ok(Refreshed::Failed { cause, .. }) => Ok(format!("Refresh failed. {}", cause.describe())),
-        Err(e) if matches!(*e, RefreshError::UnknownAccount(_)) => Err(ServerFnError::new("No such account.")),
+        Err(e) if matches!(*e, AccountError::UnknownAccount(_)) => Err(ServerFnError::new("No such account.")),
         Err(e) => Err(ssr::internal("The refresh could not be recorded", e)),
     }
 }
@@ -67,12 +68,13 @@ pub async fn refresh_now(id: String) -> Result<String, ServerFnError> {
 /// Checks an account against X now (`GET /2/users/me`).
 #[server]
 pub async fn check_now(id: String) -> Result<String, ServerFnError> {
-    use crate::server::lifecycle::check::{check, CheckError, Checked, Proof};
+    use crate::server::lifecycle::check::{check, Checked, Proof};
+    use crate::server::lifecycle::AccountError;
     let state = ssr::state()?;
     match check(&state, &id, "dashboard", Proof::AskX).await {
         Ok(Checked::Alive) => Ok("X confirmed the token works.".to_owned()),
         Ok(Checked::Failed { cause }) => Ok(format!("Check failed. {}", cause.describe())),
-        Err(CheckError::UnknownAccount(_)) => Err(ServerFnError::new("No such account.")),
+        Err(AccountError::UnknownAccount(_)) => Err(ServerFnError::new("No such account.")),
         Err(e) => Err(ssr::internal("The check could not be recorded", e)),
     }
 }

@@ -14,31 +14,9 @@ use super::model::{
 use super::settings::EmulatorSettings;
 use super::tokens::{new_token, random_alphanumeric, BasicCredentials, ChallengeMethod, TokenKind};
 
-/// Every scope X's OAuth 2.0 documents (X_API.md, "Scopes").
-pub(crate) const KNOWN_SCOPES: &[&str] = &[
-    "tweet.read",
-    "tweet.write",
-    "tweet.moderate.write",
-    "users.email",
-    "users.read",
-    "follows.read",
-    "follows.write",
-    "offline.access",
-    "space.read",
-    "mute.read",
-    "mute.write",
-    "like.read",
-    "like.write",
-    "list.read",
-    "list.write",
-    "block.read",
-    "block.write",
-    "bookmark.read",
-    "bookmark.write",
-    "dm.read",
-    "dm.write",
-    "media.write",
-];
+/// Every scope X's OAuth 2.0 documents (X_API.md, "Scopes"): the same
+/// list authwatch validates its configuration against.
+use crate::domain::scopes::KNOWN_SCOPES;
 
 /// X allows this many callback URLs per app.
 const MAX_CALLBACKS: usize = 10;

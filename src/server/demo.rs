@@ -8,7 +8,8 @@ use crate::domain::scopes::{Scopes, DEFAULT_REQUIRED};
 use crate::emulator::{ClientType as EmulatedClientType, Emulator, EmulatorSettings, NewApp, NewUser};
 use crate::server::config::{join, ClientType, Config, XAppConfig, XEndpoints};
 use crate::server::lifecycle::connect::{self, Intent, Outcome};
-use crate::server::lifecycle::{check, refresh};
+use crate::server::lifecycle::check;
+use crate::server::lifecycle::AccountError;
 use crate::server::secret::Secret;
 use crate::server::{AppState, EMULATOR_MOUNT};
 use rand::distributions::{Alphanumeric, DistString};
@@ -103,9 +104,9 @@ pub enum DemoError {
     #[error(transparent)]
     Connect(#[from] connect::ConnectError),
     #[error(transparent)]
-    Refresh(#[from] std::sync::Arc<refresh::RefreshError>),
+    Refresh(#[from] std::sync::Arc<AccountError>),
     #[error(transparent)]
-    Check(#[from] check::CheckError),
+    Check(#[from] AccountError),
 }
 
 /// Connects every demo account and puts it in its state. Needs the server

@@ -1,8 +1,8 @@
 //! A health check: ask X whose token this is (`GET /2/users/me`).
 
-use super::observe_clock;
+use super::{observe_clock, AccountError};
 use crate::domain::health::{AttemptResult, Cause};
-use crate::server::db::accounts::{self, TokenStoreError};
+use crate::server::db::accounts;
 use crate::server::db::apps;
 use crate::server::db::events::{self, EventKind, NewEvent, Outcome};
 use crate::server::x::now_ms;
@@ -13,16 +13,6 @@ use crate::server::AppState;
 pub enum Checked {
     Alive,
     Failed { cause: Cause },
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum CheckError {
-    #[error("no account {0}")]
-    UnknownAccount(String),
-    #[error(transparent)]
-    Store(#[from] TokenStoreError),
-    #[error(transparent)]
-    Database(#[from] sqlx::Error),
 }
 
 /// What counts as a check.
@@ -37,10 +27,10 @@ pub enum Proof {
 
 /// Checks `account_id` against X now (or, with [`Proof::RecentRefresh`],
 /// takes a recent successful refresh as the proof).
-pub async fn check(state: &AppState, account_id: &str, actor: &str, proof: Proof) -> Result<Checked, CheckError> {
+pub async fn check(state: &AppState, account_id: &str, actor: &str, proof: Proof) -> Result<Checked, AccountError> {
     let tokens = accounts::tokens(&state.pool, &state.keyring, account_id)
         .await?
-        .ok_or_else(|| CheckError::UnknownAccount(account_id.to_owned()))?;
+        .ok_or_else(|| AccountError::UnknownAccount(account_id.to_owned()))?;
     if let Proof::RecentRefresh(window) = proof {
         let summary = accounts::summary(&state.pool, account_id).await?;
         if let Some(at) = summary.and_then(|s| s.last_refresh_ok.filter(|ok| *ok).and(s.last_refresh_at)) {

@@ -12,7 +12,8 @@
 //! 3. when saving, a compare-and-swap on the token generation.
 
 use super::check::{check, Proof};
-use super::refresh::{self, RefreshError, Refreshed};
+use super::refresh::{self, Refreshed};
+use super::AccountError;
 use crate::domain::health::{AttemptResult, Cause};
 use crate::server::db::events::{self, EventKind, NewEvent, Outcome};
 use crate::server::db::{accounts, refresh_state};
@@ -26,7 +27,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// A shared result: every waiting caller gets a clone.
-pub type RefreshResult = Result<Refreshed, Arc<RefreshError>>;
+pub type RefreshResult = Result<Refreshed, Arc<AccountError>>;
 type Flight = Shared<BoxFuture<'static, RefreshResult>>;
 
 /// Tunables of the engine.
@@ -294,7 +295,7 @@ async fn leased_refresh(
     let now = now_ms();
     let held = refresh_state::acquire(&state.pool, &account_id, &owner, now, now + lease_ms)
         .await
-        .map_err(|e| Arc::new(RefreshError::from(e)))?;
+        .map_err(|e| Arc::new(AccountError::from(e)))?;
     if !held {
         // Another process is refreshing this account: wait for it rather
         // than burn the chain with a second refresh, then report what it
@@ -308,7 +309,7 @@ async fn leased_refresh(
         let generation = accounts::summary(&state.pool, &account_id)
             .await
             .map_err(|e| Arc::new(e.into()))?
-            .ok_or_else(|| Arc::new(RefreshError::UnknownAccount(account_id.clone())))?
+            .ok_or_else(|| Arc::new(AccountError::UnknownAccount(account_id.clone())))?
             .generation;
         metrics::counter!("authwatch_refreshes_total", "outcome" => "lost_race", "cause" => "").increment(1);
         return Ok(Refreshed::LostRace { generation });

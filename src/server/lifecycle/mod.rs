@@ -8,7 +8,20 @@ pub mod engine;
 pub mod refresh;
 
 use crate::server::db;
+use crate::server::db::accounts::TokenStoreError;
 use crate::server::AppState;
+
+/// Why a refresh or a check could not run or be recorded (X's own refusals
+/// are outcomes, not errors).
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("no account {0}")]
+    UnknownAccount(String),
+    #[error(transparent)]
+    Store(#[from] TokenStoreError),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
 
 /// Records X's clock against ours, from an answer's `date` header.
 async fn observe_clock(state: &AppState, offset_ms: Option<i64>, at: i64) {

@@ -3,9 +3,9 @@
 //! not. Callers go through [`super::engine::Engine`], which makes sure only
 //! one refresh per account runs at a time, across processes.
 
-use super::observe_clock;
+use super::{observe_clock, AccountError};
 use crate::domain::health::{AttemptResult, Cause};
-use crate::server::db::accounts::{self, TokenGrant, TokenStoreError};
+use crate::server::db::accounts::{self, TokenGrant};
 use crate::server::db::apps;
 use crate::server::db::events::{self, EventKind, NewEvent, Outcome};
 use crate::server::x::{now_ms, XError};
@@ -26,16 +26,6 @@ pub enum Refreshed {
     Failed { cause: Cause, retry_at: Option<i64> },
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum RefreshError {
-    #[error("no account {0}")]
-    UnknownAccount(String),
-    #[error(transparent)]
-    Store(#[from] TokenStoreError),
-    #[error(transparent)]
-    Database(#[from] sqlx::Error),
-}
-
 /// Refreshes `account_id` now, unless `due_before` is given and the access
 /// token lives past it. The caller holds the account's refresh lease.
 pub async fn refresh(
@@ -43,10 +33,10 @@ pub async fn refresh(
     account_id: &str,
     actor: &str,
     due_before: Option<i64>,
-) -> Result<Refreshed, RefreshError> {
+) -> Result<Refreshed, AccountError> {
     let tokens = accounts::tokens(&state.pool, &state.keyring, account_id)
         .await?
-        .ok_or_else(|| RefreshError::UnknownAccount(account_id.to_owned()))?;
+        .ok_or_else(|| AccountError::UnknownAccount(account_id.to_owned()))?;
     let generation = tokens.generation;
     let summary = accounts::summary(&state.pool, account_id).await?;
     let answer_lost_before = summary.as_ref().and_then(|s| s.incident()).is_some_and(|i| i.cause == Cause::RefreshAnswerLost);

@@ -10,7 +10,10 @@
 //!    server function (summaries + diagnose + filter/sort/page + DTOs).
 //! 3. Starts the real `authwatch` binary as its own process in live mode
 //!    (X endpoints point at an unused local port: the dashboard never calls X),
-//!    on that file, and waits for `/healthz`.
+//!    on that file, and waits for `/healthz`. Its refresh engine runs, but
+//!    finds nothing due: the accounts it would refresh are recorded as backing
+//!    off (`db::refresh_state::back_off`), because X is unreachable here and
+//!    the engine's retries would otherwise compete with the dashboard.
 //! 4. Loads `/`, `/?health=reconnect` and `/?search=acc_12` with reqwest at
 //!    each concurrency level, and reports per-request latency (time to the
 //!    last byte of the streamed page, and to the response headers), req/s,
@@ -20,9 +23,12 @@
 //!
 //! Knobs (environment variables):
 //! - `BENCH_ACCOUNTS` (10000): accounts to prepare.
-//! - `BENCH_REQUESTS` (2000): measured requests per scenario (after 50 warm-up ones).
+//! - `BENCH_REQUESTS` (2000): measured requests per scenario.
+//! - `BENCH_WARMUP` (50): discarded requests before each scenario.
 //! - `BENCH_CONCURRENCY` (`1,8`): concurrency levels, comma-separated.
-//! - `BENCH_SERVER_LOG` (`warn`): the server's `AUTHWATCH_LOG` filter, e.g. `sqlx=debug` to see its queries.
+//! - `BENCH_SERVER_LOG` (`warn,sqlx::query=debug`): the server's `AUTHWATCH_LOG`.
+//!   sqlx's per-query debug lines are how the bench counts the dashboard data
+//!   loads per page request (6 short lines per request: negligible cost).
 //! - `BENCH_KEEP=1`: keep the temporary directory (database, `server.log`) and print its path.
 //! - `AUTHWATCH_BENCH_BIN`: the server binary. Default: the `authwatch` binary
 //!   cargo builds for this bench (`CARGO_BIN_EXE_authwatch`, i.e.
@@ -34,7 +40,7 @@ use authwatch::domain::health::{diagnose, AttemptResult, Cause, Health};
 use authwatch::domain::scopes::Scopes;
 use authwatch::server::config::{Config, Overrides, Source};
 use authwatch::server::crypto::Keyring;
-use authwatch::server::db::{self, accounts, apps, events};
+use authwatch::server::db::{self, accounts, apps, events, refresh_state};
 use authwatch::server::secret::Secret;
 use authwatch::server::x::now_ms;
 use authwatch::server::Server;
@@ -56,7 +62,6 @@ const UNUSED_X: &str = "http://127.0.0.1:9";
 const MINUTE: i64 = 60_000;
 const HOUR: i64 = 60 * MINUTE;
 const DAY: i64 = 24 * HOUR;
-const WARMUP: usize = 50;
 const PROFILE_ITERATIONS: usize = 30;
 const PATHS: [&str; 3] = ["/", "/?health=reconnect", "/?search=acc_12"];
 const TARGET_P99_MS: f64 = 25.0;
@@ -74,6 +79,7 @@ fn env_usize(name: &str, default: usize) -> usize {
 async fn run() {
     let n_accounts = env_usize("BENCH_ACCOUNTS", 10_000);
     let n_requests = env_usize("BENCH_REQUESTS", 2_000);
+    let warmup = env_usize("BENCH_WARMUP", 50);
     let levels: Vec<usize> = std::env::var("BENCH_CONCURRENCY")
         .unwrap_or_else(|_| "1,8".into())
         .split(',')
@@ -90,14 +96,14 @@ async fn run() {
 
     println!("authwatch dashboard benchmark");
     println!(
-        "machine: {} CPU(s), {}; accounts: {n_accounts}; requests per scenario: {n_requests} (+{WARMUP} warm-up); concurrency: {levels:?}",
+        "machine: {} CPU(s), {}; accounts: {n_accounts}; requests per scenario: {n_requests} (+{warmup} warm-up); concurrency: {levels:?}",
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
         cpu_model(),
     );
 
     // 1. The database, through the real repository code.
     let started = Instant::now();
-    let mix = prepare(&db_url, &data_dir, &key, n_accounts).await;
+    let (mix, backing_off) = prepare(&db_url, &data_dir, &key, n_accounts).await;
     let prep = started.elapsed();
     let db_bytes: u64 = ["", "-wal", "-shm"]
         .iter()
@@ -111,6 +117,7 @@ async fn run() {
         db_bytes as f64 / 1e6
     );
     println!("states written: {}", mix.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", "));
+    println!("{backing_off} due accounts recorded as backing off, so the server's refresh engine stays idle");
 
     // 2. Where the time goes, in this process (the server is not running yet).
     let profile = profile(&db_url, &data_dir, &key).await;
@@ -127,16 +134,18 @@ async fn run() {
 
     // Sanity: the first page carries the data, not just a loading shell.
     let body = client.get(format!("{base}/")).send().await.expect("GET /").text().await.expect("body");
-    let rows = body.matches("href=\"/accounts/acc_").count();
-    assert!(rows > 0 && body.contains(&format!("{n_accounts}")), "the first page has no account rows:\n{}", &body[..body.len().min(2000)]);
-    println!("first page: {} bytes of HTML, {rows} links to accounts", body.len());
+    let rows = body.split("href=\"/accounts/acc_").skip(1).filter(|rest| rest.split('"').next().is_some_and(|id| !id.contains('/'))).count();
+    assert!(rows > 0 && body.contains(&format!("All {n_accounts}")), "the first page has no account rows:\n{}", &body[..body.len().min(2000)]);
+    println!("first page: {} bytes of HTML, {rows} account rows", body.len());
+    let mut page_requests = 1;
 
     // 4. Load.
     let mut results = Vec::new();
     for &concurrency in &levels {
         for path in PATHS {
             let url = format!("{base}{path}");
-            load(&client, &url, concurrency, WARMUP).await; // warm-up, discarded
+            load(&client, &url, concurrency, warmup).await; // warm-up, discarded
+            page_requests += warmup + n_requests;
             let cpu_before = server.cpu_seconds();
             let r = load(&client, &url, concurrency, n_requests).await;
             let cpu = server.cpu_seconds() - cpu_before;
@@ -145,6 +154,7 @@ async fn run() {
         }
     }
     let after = server.memory();
+    let loads = server.full_loads(n_accounts);
     drop(server);
     if std::env::var("BENCH_KEEP").is_ok_and(|v| v == "1") {
         println!("\nkept {}", tmp.keep().display());
@@ -184,6 +194,13 @@ async fn run() {
     }
     println!("  serialized Dashboard DTO (first page): {} bytes", profile.dto_bytes);
     println!("  health mix (diagnosed): {}", profile.health_mix);
+    match loads {
+        Some(loads) => println!(
+            "  server: {loads} full account loads (summaries returning {n_accounts} rows) for {page_requests} page requests = {:.2} per request",
+            loads as f64 / page_requests as f64
+        ),
+        None => println!("  server: data loads per request not counted (BENCH_SERVER_LOG without sqlx::query=debug)"),
+    }
 
     // The verdict against the issue's targets.
     if let Some(first) = results.iter().find(|r| r.path == "/" && r.concurrency == 1) {
@@ -229,7 +246,7 @@ impl Kind {
     }
 }
 
-async fn prepare(db_url: &str, data_dir: &Path, key: &str, n: usize) -> BTreeMap<String, usize> {
+async fn prepare(db_url: &str, data_dir: &Path, key: &str, n: usize) -> (BTreeMap<String, usize>, usize) {
     let pool = db::connect(db_url).await.expect("database");
     let now = now_ms();
     let record = apps::AppRecord {
@@ -245,6 +262,7 @@ async fn prepare(db_url: &str, data_dir: &Path, key: &str, n: usize) -> BTreeMap
     // One writer: SQLite serialises writes anyway, and deferred transactions
     // upgraded by concurrent writers would fail with SQLITE_BUSY_SNAPSHOT.
     let mut mix = BTreeMap::new();
+    let mut backing_off = 0;
     for i in 0..n {
         let kind = Kind::of(i);
         *mix.entry(format!("{kind:?}")).or_insert(0) += 1;
@@ -322,9 +340,15 @@ async fn prepare(db_url: &str, data_dir: &Path, key: &str, n: usize) -> BTreeMap
             let check = events::NewEvent { kind: events::EventKind::Check, actor: "engine".into(), ..events::NewEvent::default() };
             events::append(&pool, id, issued_at + 5 * MINUTE, &check, AttemptResult::Verified).await.expect("event");
         }
+        // What the engine would refresh during the run (expired, due, or
+        // backing off from X's trouble): keep it off X until after the bench.
+        if matches!(kind, Kind::RefreshDue | Kind::Expired | Kind::XDown | Kind::RateLimited) {
+            refresh_state::back_off(&pool, id, now + DAY).await.expect("back off");
+            backing_off += 1;
+        }
     }
     pool.close().await;
-    mix
+    (mix, backing_off)
 }
 
 // ---------------------------------------------------------------- profile
@@ -356,7 +380,7 @@ fn live_vars(db_url: &str, data_dir: &Path, key: &str) -> Vec<(&'static str, Str
         ("AUTHWATCH_DATABASE_URL", db_url.into()),
         ("AUTHWATCH_ENCRYPTION_KEY", key.into()),
         ("AUTHWATCH_DATA_DIR", data_dir.display().to_string()),
-        ("AUTHWATCH_LOG", std::env::var("BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into())),
+        ("AUTHWATCH_LOG", std::env::var("BENCH_SERVER_LOG").unwrap_or_else(|_| "warn,sqlx::query=debug".into())),
     ]
 }
 
@@ -489,6 +513,16 @@ impl ServerProcess {
         }
     }
 
+    /// How many times the server loaded every account (`summaries` returning
+    /// `n` rows), from sqlx's debug lines in its log; `None` if not logged.
+    fn full_loads(&self, n: usize) -> Option<usize> {
+        let log = std::fs::read_to_string(&self.log).ok()?;
+        let plain = strip_ansi(&log);
+        let rows = format!("rows_returned={n} ");
+        let queries = plain.lines().filter(|l| l.contains("sqlx::query")).count();
+        (queries > 0).then(|| plain.lines().filter(|l| l.contains("SELECT a.id, a.x_user_id") && l.contains(&rows)).count())
+    }
+
     fn memory(&self) -> Memory {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("/proc/<pid>/status");
         let kb = |field: &str| {
@@ -517,6 +551,23 @@ impl Drop for ServerProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn free_port() -> u16 {

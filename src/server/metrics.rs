@@ -10,7 +10,7 @@
 //! installed once here and every `AppState` in the process renders it.
 
 use crate::domain::health::{diagnose, Health};
-use crate::server::db::{accounts, apps};
+use crate::server::db::apps;
 use crate::server::x::now_ms;
 use crate::server::AppState;
 use axum::extract::State;
@@ -55,12 +55,13 @@ async fn record_state(state: &AppState) -> Result<(), sqlx::Error> {
     let client_id = &state.x.app().client_id;
     let app = apps::facts(&state.pool, client_id).await?;
     let required = &state.x.app().required_scopes;
-    let summaries = accounts::summaries(&state.pool).await?;
+    let entries = state.snapshot.get(&state.pool).await?;
+    let healths: Vec<Health> = entries.iter().map(|(_, f)| diagnose(f, &app, required, now, &state.policy).health).collect();
     for health in Health::ALL {
-        let n = summaries.iter().filter(|s| diagnose(&s.facts(), &app, required, now, &state.policy).health == health).count();
+        let n = healths.iter().filter(|h| **h == health).count();
         metrics::gauge!("authwatch_accounts", "health" => health.slug()).set(n as f64);
     }
-    if let Some(soonest) = summaries.iter().map(|s| s.expires_at).min() {
+    if let Some(soonest) = entries.iter().map(|(s, _)| s.expires_at).min() {
         metrics::gauge!("authwatch_soonest_expiry_seconds").set((soonest - now) as f64 / 1000.0);
     }
     if let Some(offset) = app.clock_offset_ms {

@@ -10,6 +10,7 @@ pub mod demo;
 pub mod lifecycle;
 pub mod metrics;
 pub mod secret;
+pub mod snapshot;
 pub mod state;
 pub mod x;
 
@@ -112,6 +113,7 @@ impl Server {
             keyring: Arc::new(keyring),
             x: x::XClient::new(app, x_timeout)?,
             policy,
+            snapshot: Arc::new(snapshot::AccountsSnapshot::default()),
             engine: Arc::new(lifecycle::engine::Engine::new(engine_settings)),
             sessions,
             emulator,

@@ -20,6 +20,8 @@ pub struct AppState {
     /// The client for the X app authwatch runs with (the emulator's in demo mode).
     pub x: XClient,
     pub policy: Policy,
+    /// Every account's summary, kept in memory while unchanged.
+    pub snapshot: Arc<crate::server::snapshot::AccountsSnapshot>,
     /// The refresh engine: every refresh goes through it.
     pub engine: Arc<crate::server::lifecycle::engine::Engine>,
     /// Browser sessions (the OAuth attempts in flight, result messages).

@@ -17,13 +17,10 @@ pub async fn dashboard(state: &AppState, query: &DashboardQuery) -> Result<Dashb
     let now = now_ms();
     let app = apps::facts(&state.pool, &state.x.app().client_id).await?;
     let required = &state.x.app().required_scopes;
-    let summaries = accounts::summaries(&state.pool).await?;
-    let mut diagnosed: Vec<(AccountSummary, Diagnosis)> = summaries
-        .into_iter()
-        .map(|s| {
-            let d = diagnose(&s.facts(), &app, required, now, &state.policy);
-            (s, d)
-        })
+    let entries = state.snapshot.get(&state.pool).await?;
+    let mut diagnosed: Vec<(&AccountSummary, Diagnosis)> = entries
+        .iter()
+        .map(|(s, facts)| (s, diagnose(facts, &app, required, now, &state.policy)))
         .collect();
 
     let counts = Health::ALL
@@ -60,7 +57,7 @@ pub async fn dashboard(state: &AppState, query: &DashboardQuery) -> Result<Dashb
         .into_iter()
         .skip((page as usize - 1) * PAGE_SIZE)
         .take(PAGE_SIZE)
-        .map(|(s, d)| row(&s, &d, required))
+        .map(|(s, d)| row(s, &d, required))
         .collect();
     Ok(Dashboard {
         now,

@@ -93,6 +93,7 @@ fn DashboardBody(data: DashboardDto, ticker: Ticker) -> impl IntoView {
         format!("/?{}", parts.join("&"))
     };
     let (page, pages) = (data.page, data.pages);
+    let demo_accounts: Vec<(String, String)> = data.rows.iter().map(|r| (r.id.clone(), r.handle.clone())).collect();
 
     view! {
         <Warnings warnings=data.warnings.clone()/>
@@ -140,7 +141,7 @@ fn DashboardBody(data: DashboardDto, ticker: Ticker) -> impl IntoView {
                 {(page < pages).then(|| view! { <A href=page_link(page + 1)>"Next →"</A> })}
             </nav>
         })}
-        <DemoPanel/>
+        <DemoPanel accounts=demo_accounts/>
     }
 }
 
@@ -206,12 +207,12 @@ fn Row(row: AccountRow, now: Signal<i64>) -> impl IntoView {
 }
 
 /// Demo mode: make things go wrong at the emulator and watch authwatch notice.
+/// `accounts` are the (id, handle) pairs on the current page.
 #[component]
-fn DemoPanel() -> impl IntoView {
+fn DemoPanel(accounts: Vec<(String, String)>) -> impl IntoView {
     let info = Resource::new(|| (), |_| crate::api::instance_info());
     let act = ServerAction::<RunDemoAction>::new();
     let account = RwSignal::new(String::new());
-    let accounts = Resource::new(|| (), |_| load_dashboard(DashboardQuery::default()));
     let button = move |action: DemoAction, label: &'static str, needs_account: bool| {
         view! {
             <button
@@ -236,9 +237,9 @@ fn DemoPanel() -> impl IntoView {
                         "Account "
                         <select on:change=move |ev| account.set(event_target_value(&ev)) prop:value=move || account.get()>
                             <option value="">"— pick one —"</option>
-                            {move || accounts.get().and_then(Result::ok).map(|d| d.rows.into_iter().map(|r| view! {
-                                <option value=r.id>"@" {r.handle}</option>
-                            }).collect_view())}
+                            {accounts.clone().into_iter().map(|(id, handle)| view! {
+                                <option value=id>"@" {handle}</option>
+                            }).collect_view()}
                         </select>
                     </label>
                     {button(DemoAction::RevokeGrant, "Revoke its grant at X", true)}

@@ -143,6 +143,15 @@ const SUMMARY_SELECT: &str = "SELECT a.id, a.x_user_id, a.handle, a.display_name
         t.access_fingerprint, t.refresh_fingerprint
     FROM accounts a JOIN token_sets t ON t.account_id = a.id";
 
+/// Changes whenever an account, its tokens or its summary change: the newest
+/// event id (every such write records an event in its transaction) and the
+/// number of accounts.
+pub type ChangeToken = (i64, i64);
+
+pub async fn change_token(pool: &Pool) -> Result<ChangeToken, sqlx::Error> {
+    sqlx::query_as("SELECT (SELECT COALESCE(MAX(id), 0) FROM events), (SELECT COUNT(*) FROM accounts)").fetch_one(pool).await
+}
+
 /// Every account, for the dashboard.
 pub async fn summaries(pool: &Pool) -> Result<Vec<AccountSummary>, sqlx::Error> {
     sqlx::query_as(SUMMARY_SELECT).fetch_all(pool).await

@@ -198,3 +198,20 @@ async fn a_grant_revoked_at_x_is_found_by_a_check() {
     assert_eq!(health, Health::ActionNeeded(authwatch::domain::health::Action::Reconnect));
     assert_eq!(cause, Some(Cause::UserRevoked));
 }
+
+#[tokio::test]
+async fn concurrent_connects_all_land() {
+    let app = TestApp::demo().await;
+    let users: Vec<_> = (0..8)
+        .map(|i| app.emulator().create_user(authwatch::emulator::NewUser { id: None, username: format!("many_{i}"), name: format!("Many {i}") }))
+        .collect();
+    let connects = users.iter().map(|u| {
+        let state = app.state.clone();
+        let id = u.id.clone();
+        async move { authwatch::server::demo::connect_as(&state, &id, &authwatch::server::lifecycle::connect::Intent::NewAccount, "test").await }
+    });
+    for result in futures::future::join_all(connects).await {
+        assert!(result.is_ok(), "{result:?}");
+    }
+    assert_eq!(accounts::summaries(&app.state.pool).await.unwrap().len(), EXPECTED.len() + 8);
+}

@@ -179,7 +179,10 @@ pub async fn connect(
     actor: &str,
     now: i64,
 ) -> Result<Connected, TokenStoreError> {
-    let mut tx = pool.begin().await?;
+    // IMMEDIATE: this transaction reads, then writes. A deferred one would
+    // fail at once with "database is locked" if another connection wrote in
+    // between; taking the write lock up front makes it wait its turn instead.
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let existing: Option<(String, i64)> = sqlx::query_as(
         "SELECT a.id, t.generation FROM accounts a JOIN token_sets t ON t.account_id = a.id WHERE a.x_user_id = ?",
     )

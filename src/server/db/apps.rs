@@ -65,6 +65,15 @@ pub async fn credentials_rejected(pool: &Pool, client_id: &str, x_error: &str, a
 
 /// X accepted the client credentials: the app-level incident, if any, is over.
 pub async fn credentials_accepted(pool: &Pool, client_id: &str) -> Result<(), sqlx::Error> {
+    // Read first: an UPDATE that matches nothing still queues for SQLite's
+    // single write lock, and this runs after every successful refresh.
+    let open: Option<Option<i64>> = sqlx::query_scalar("SELECT credentials_rejected_since FROM x_apps WHERE client_id = ?")
+        .bind(client_id)
+        .fetch_optional(pool)
+        .await?;
+    if open.flatten().is_none() {
+        return Ok(());
+    }
     sqlx::query(
         "UPDATE x_apps SET credentials_rejected_since = NULL, credentials_error = NULL
          WHERE client_id = ? AND credentials_rejected_since IS NOT NULL",

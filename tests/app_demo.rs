@@ -150,6 +150,12 @@ async fn the_settings_page_shows_the_callback_and_only_a_fingerprint_of_the_secr
     assert!(!html.contains(secret.expose()));
     assert!(html.contains(&secret.fingerprint()));
     assert_eq!(reqwest::get(app.url("/healthz")).await.unwrap().text().await.unwrap(), "ok");
+    let page = reqwest::get(app.url("/")).await.unwrap();
+    let h = page.headers();
+    assert_eq!(h["x-frame-options"], "DENY");
+    assert_eq!(h["content-security-policy"], "frame-ancestors 'none'");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["referrer-policy"], "same-origin");
 }
 
 #[tokio::test]

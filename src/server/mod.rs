@@ -17,7 +17,8 @@ pub mod x;
 use crate::app::{shell, App};
 use crate::domain::health::Policy;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
+use tower_http::set_header::SetResponseHeaderLayer;
 use axum::routing::get;
 use axum::Router;
 use config::{Config, XMode};
@@ -194,7 +195,17 @@ pub fn router(state: AppState) -> Router {
         .leptos_routes_with_context(&state, routes, || {}, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .with_state(state.clone())
-        .layer(sessions);
+        .layer(sessions)
+        // Defence in depth on every answer: no framing (clickjacking of the
+        // Reconnect button), no MIME sniffing, and no URL — which during a
+        // callback carries a code — leaked to other sites in a Referer.
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("frame-ancestors 'none'"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")));
     if let Some(emulator) = &state.emulator {
         router = router.nest(EMULATOR_MOUNT, emulator.router());
     }

@@ -23,6 +23,23 @@ use super::Emulator;
 /// The cookie remembering which emulated account is "signed in to X".
 const USER_COOKIE: &str = "x_emulator_user";
 
+/// Counts an authorize call (the page, or the consent form when `consent`)
+/// and applies its injected fault: `Err` is the fault's answer, `Ok` says
+/// to proceed and whether to drop the answer afterwards.
+async fn authorize_call(emulator: &Emulator, client_id: Option<&str>, consent: bool) -> Result<bool, Response> {
+    let fault = {
+        let mut state = emulator.lock();
+        let client_id = client_id.filter(|c| state.has_app(c));
+        let call = Call { endpoint: Endpoint::Authorize, grant: None, client_id, consent };
+        state.counts.record(&call);
+        state.faults.take(&call)
+    };
+    match plan_fault(fault, error_page_with_status).await {
+        FaultPlan::Respond(response) => Err(response),
+        FaultPlan::Proceed { drop_after } => Ok(drop_after),
+    }
+}
+
 /// `GET /i/oauth2/authorize`: the consent page, or X's error page.
 pub(crate) async fn authorize_page(
     State(emulator): State<Emulator>,
@@ -31,21 +48,9 @@ pub(crate) async fn authorize_page(
 ) -> Response {
     let params: AuthorizeParams =
         serde_urlencoded::from_str(query.as_deref().unwrap_or("")).unwrap_or_default();
-    let fault = {
-        let mut state = emulator.lock();
-        let client_id = params.client_id.as_deref().filter(|c| state.has_app(c));
-        let call = Call {
-            endpoint: Endpoint::Authorize,
-            grant: None,
-            client_id,
-            consent: false,
-        };
-        state.counts.record(&call);
-        state.faults.take(&call)
-    };
-    let drop_after = match plan_fault(fault, error_page_with_status).await {
-        FaultPlan::Respond(response) => return response,
-        FaultPlan::Proceed { drop_after } => drop_after,
+    let drop_after = match authorize_call(&emulator, params.client_id.as_deref(), false).await {
+        Ok(drop_after) => drop_after,
+        Err(fault_answer) => return fault_answer,
     };
     let page = {
         let state = emulator.lock();
@@ -81,25 +86,9 @@ pub(crate) async fn authorize_submit(
     body: Bytes,
 ) -> Response {
     let form: ConsentForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-    let fault = {
-        let mut state = emulator.lock();
-        let client_id = form
-            .params
-            .client_id
-            .as_deref()
-            .filter(|c| state.has_app(c));
-        let call = Call {
-            endpoint: Endpoint::Authorize,
-            grant: None,
-            client_id,
-            consent: true,
-        };
-        state.counts.record(&call);
-        state.faults.take(&call)
-    };
-    let drop_after = match plan_fault(fault, error_page_with_status).await {
-        FaultPlan::Respond(response) => return response,
-        FaultPlan::Proceed { drop_after } => drop_after,
+    let drop_after = match authorize_call(&emulator, form.params.client_id.as_deref(), true).await {
+        Ok(drop_after) => drop_after,
+        Err(fault_answer) => return fault_answer,
     };
     let outcome = {
         let mut state = emulator.lock();

@@ -224,6 +224,29 @@ fn problem_with_stamp(status: u16, stamp: Stamp) -> Response {
     token_response(status, &Problem::status(status), &stamp)
 }
 
+/// Counts a call to the token or revoke endpoint and applies its injected
+/// fault: `Err` is the fault's answer, `Ok` says to proceed and whether to
+/// drop the answer afterwards.
+async fn form_call(
+    emulator: &Emulator,
+    endpoint: Endpoint,
+    grant: Option<GrantKind>,
+    client_id: Option<&str>,
+    started: Instant,
+) -> Result<bool, Response> {
+    let (fault, stamp) = {
+        let mut state = emulator.lock();
+        let client_id = client_id.filter(|c| state.has_app(c));
+        let call = Call { endpoint, grant, client_id, consent: false };
+        state.counts.record(&call);
+        (state.faults.take(&call), Stamp::new(started, &state.clock))
+    };
+    match plan_fault(fault, |status| problem_with_stamp(status, stamp)).await {
+        FaultPlan::Respond(response) => Err(response),
+        FaultPlan::Proceed { drop_after } => Ok(drop_after),
+    }
+}
+
 /// `POST /2/oauth2/token`.
 pub(crate) async fn token(
     State(emulator): State<Emulator>,
@@ -236,24 +259,10 @@ pub(crate) async fn token(
     let basic =
         BasicCredentials::from_header(headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()));
     let grant = grant_kind(field("grant_type"));
-    let (fault, stamp) = {
-        let mut state = emulator.lock();
-        let client_id = basic
-            .client_id()
-            .or(field("client_id"))
-            .filter(|c| state.has_app(c));
-        let call = Call {
-            endpoint: Endpoint::Token,
-            grant,
-            client_id,
-            consent: false,
-        };
-        state.counts.record(&call);
-        (state.faults.take(&call), Stamp::new(started, &state.clock))
-    };
-    let drop_after = match plan_fault(fault, |status| problem_with_stamp(status, stamp)).await {
-        FaultPlan::Respond(response) => return response,
-        FaultPlan::Proceed { drop_after } => drop_after,
+    let client_id = basic.client_id().or(field("client_id"));
+    let drop_after = match form_call(&emulator, Endpoint::Token, grant, client_id, started).await {
+        Ok(drop_after) => drop_after,
+        Err(fault_answer) => return fault_answer,
     };
     let (result, stamp) = {
         let mut state = emulator.lock();
@@ -299,24 +308,10 @@ pub(crate) async fn revoke(
     let field = |name: &str| form.get(name).map(String::as_str);
     let basic =
         BasicCredentials::from_header(headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()));
-    let (fault, stamp) = {
-        let mut state = emulator.lock();
-        let client_id = basic
-            .client_id()
-            .or(field("client_id"))
-            .filter(|c| state.has_app(c));
-        let call = Call {
-            endpoint: Endpoint::Revoke,
-            grant: None,
-            client_id,
-            consent: false,
-        };
-        state.counts.record(&call);
-        (state.faults.take(&call), Stamp::new(started, &state.clock))
-    };
-    let drop_after = match plan_fault(fault, |status| problem_with_stamp(status, stamp)).await {
-        FaultPlan::Respond(response) => return response,
-        FaultPlan::Proceed { drop_after } => drop_after,
+    let client_id = basic.client_id().or(field("client_id"));
+    let drop_after = match form_call(&emulator, Endpoint::Revoke, None, client_id, started).await {
+        Ok(drop_after) => drop_after,
+        Err(fault_answer) => return fault_answer,
     };
     let (result, stamp) = {
         let mut state = emulator.lock();

@@ -4,4 +4,5 @@
 
 pub mod classify;
 pub mod health;
+pub mod pipeline;
 pub mod scopes;

@@ -1,0 +1,134 @@
+//! The publishing pipeline's rules, as pure decisions: when the token broker
+//! refreshes first, whether a refusal from X is worth exactly one retry with a
+//! fresh token, and whether a failed post waits for a person. DOMAIN.md:
+//! refresh before expiry, retry once, surface the error, keep content ready.
+
+use crate::domain::health::{Cause, Who};
+
+/// The broker refreshes a token that expires within this long, so a caller
+/// never gets a token that dies on its way to X.
+pub const MIN_TOKEN_LIFETIME_MS: i64 = 60_000;
+
+/// X's limit on a post's length, in characters.
+pub const MAX_POST_CHARS: usize = 280;
+
+/// Whether a token expiring at `expires_at` must be refreshed before it is
+/// handed out at `now`.
+pub fn needs_refresh(expires_at: i64, now: i64, min_lifetime_ms: i64) -> bool {
+    expires_at - now <= min_lifetime_ms
+}
+
+/// What to do after X refused a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// Get a fresh token (refreshing if nobody has yet) and try once more.
+    RetryOnce,
+    /// Do not try again with this grant: surface the cause.
+    Stop(Cause),
+}
+
+/// Decides after X refused a call with `cause`. `retried` says whether this
+/// refusal already came from the one retry with a fresh token (for reports:
+/// a later report for the same token generation, or a report for the fresh
+/// token handed out after a `RetryOnce`).
+///
+/// Only a 401 (classified as a revoked or expired access token) can be cured
+/// by a fresh token; a 403 means scopes or the app, which no refresh changes;
+/// X's passing trouble is for waiting, not for burning the chain.
+pub fn after_refusal(cause: Cause, retried: bool) -> Next {
+    if retried {
+        return Next::Stop(cause);
+    }
+    match cause {
+        Cause::UserRevoked | Cause::AccessTokenExpired => Next::RetryOnce,
+        other => Next::Stop(other),
+    }
+}
+
+/// What becomes of a post that could not be published.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fate {
+    /// A person must act (reconnect, fix the app or the clock): keep the post
+    /// and publish it after they have.
+    Hold,
+    /// X's passing trouble: the caller may send the same request again later.
+    Retryable,
+}
+
+/// Whether a post that failed with `cause` is held for a person.
+pub fn fate(cause: Cause) -> Fate {
+    match cause.who() {
+        Who::Owner | Who::Admin | Who::Operations => Fate::Hold,
+        // The system's own causes (an expired token, a lost refresh answer)
+        // are cured by the next refresh: worth sending again, not a person's job.
+        Who::System | Who::Nobody => Fate::Retryable,
+    }
+}
+
+/// Why a post's text cannot be sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TextProblem {
+    Empty,
+    TooLong { chars: usize },
+}
+
+/// Checks a post's text against X's rules before anything is stored or sent.
+/// X counts characters (the emulator, like X for plain text, counts Unicode
+/// scalar values).
+pub fn check_text(text: &str) -> Result<(), TextProblem> {
+    if text.trim().is_empty() {
+        return Err(TextProblem::Empty);
+    }
+    let chars = text.chars().count();
+    if chars > MAX_POST_CHARS {
+        return Err(TextProblem::TooLong { chars });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_refreshed_within_a_minute_of_expiry_and_not_before() {
+        let now = 1_800_000_000_000;
+        assert!(needs_refresh(now + 60_000, now, MIN_TOKEN_LIFETIME_MS));
+        assert!(needs_refresh(now - 1, now, MIN_TOKEN_LIFETIME_MS), "an expired token");
+        assert!(!needs_refresh(now + 60_001, now, MIN_TOKEN_LIFETIME_MS));
+    }
+
+    #[test]
+    fn a_401_is_retried_exactly_once() {
+        assert_eq!(after_refusal(Cause::UserRevoked, false), Next::RetryOnce);
+        assert_eq!(after_refusal(Cause::UserRevoked, true), Next::Stop(Cause::UserRevoked));
+        assert_eq!(after_refusal(Cause::AccessTokenExpired, true), Next::Stop(Cause::AccessTokenExpired));
+    }
+
+    #[test]
+    fn what_no_fresh_token_can_cure_is_never_retried() {
+        for cause in [Cause::ScopeMissing, Cause::AppCredentialsRejected, Cause::XUnavailable, Cause::RateLimited, Cause::RefreshTokenRejected] {
+            assert_eq!(after_refusal(cause, false), Next::Stop(cause), "{cause:?}");
+        }
+    }
+
+    #[test]
+    fn posts_wait_for_people_not_for_outages() {
+        for cause in [Cause::UserRevoked, Cause::RefreshTokenRejected, Cause::RotationLost, Cause::ScopeMissing, Cause::NoRefreshToken] {
+            assert_eq!(fate(cause), Fate::Hold, "{cause:?}: the owner reconnects");
+        }
+        assert_eq!(fate(Cause::AppCredentialsRejected), Fate::Hold);
+        assert_eq!(fate(Cause::ClockDrift), Fate::Hold);
+        for cause in [Cause::XUnavailable, Cause::RateLimited, Cause::RefreshAnswerLost, Cause::AccessTokenExpired] {
+            assert_eq!(fate(cause), Fate::Retryable, "{cause:?}");
+        }
+    }
+
+    #[test]
+    fn text_is_checked_against_xs_limit_in_characters() {
+        assert_eq!(check_text(&"a".repeat(280)), Ok(()));
+        assert_eq!(check_text(&"é".repeat(280)), Ok(()), "characters, not bytes");
+        assert_eq!(check_text(&"a".repeat(281)), Err(TextProblem::TooLong { chars: 281 }));
+        assert_eq!(check_text("  "), Err(TextProblem::Empty));
+    }
+}

@@ -13,6 +13,10 @@ pub enum EventKind {
     Reconnect,
     Refresh,
     Check,
+    /// A post published (or held) through the pipeline API.
+    Publish,
+    /// A 401/403 the pipeline reported.
+    Report,
 }
 
 impl EventKind {
@@ -22,11 +26,13 @@ impl EventKind {
             EventKind::Reconnect => "reconnect",
             EventKind::Refresh => "refresh",
             EventKind::Check => "check",
+            EventKind::Publish => "publish",
+            EventKind::Report => "report",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [EventKind::Connect, EventKind::Reconnect, EventKind::Refresh, EventKind::Check]
+        [EventKind::Connect, EventKind::Reconnect, EventKind::Refresh, EventKind::Check, EventKind::Publish, EventKind::Report]
             .into_iter()
             .find(|k| k.as_str() == s)
     }

@@ -26,6 +26,8 @@ pub async fn connect(url: &str) -> Result<Pool, sqlx::Error> {
 }
 
 pub mod accounts;
+pub mod api_keys;
 pub mod apps;
 pub mod events;
+pub mod posts;
 pub mod refresh_state;

@@ -1,0 +1,228 @@
+//! The `posts` table: posts published through the pipeline API, claimed by
+//! idempotency key before X is called, and held when a person must act.
+//! Also `auth_failure_reports`, the count of 401/403 reports per token generation.
+
+use super::Pool;
+use crate::domain::health::Cause;
+
+/// Where a post stands. The one place the `status` column becomes an enum.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PostStatus {
+    /// Claimed: a request is calling X for it right now.
+    Publishing,
+    Published,
+    /// Waiting for a person (reconnect, app or clock fix), then published in order.
+    Held,
+    /// X refused the content (400): sending it again would not help.
+    Rejected,
+    /// The call to X may or may not have gone through (the answer was lost):
+    /// never sent again automatically, so it cannot appear twice.
+    Unknown,
+    /// X's passing trouble before it could post: the same request may try again.
+    Retryable,
+}
+
+impl PostStatus {
+    pub const ALL: [PostStatus; 6] = [
+        PostStatus::Publishing,
+        PostStatus::Published,
+        PostStatus::Held,
+        PostStatus::Rejected,
+        PostStatus::Unknown,
+        PostStatus::Retryable,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PostStatus::Publishing => "publishing",
+            PostStatus::Published => "published",
+            PostStatus::Held => "held",
+            PostStatus::Rejected => "rejected",
+            PostStatus::Unknown => "unknown",
+            PostStatus::Retryable => "retryable",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+/// A stored post.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Post {
+    pub id: i64,
+    pub account_id: String,
+    pub api_key_id: String,
+    pub idempotency_key: String,
+    pub request_hash: String,
+    pub text: String,
+    status: String,
+    pub x_post_id: Option<String>,
+    cause: Option<String>,
+    pub http_status: Option<i64>,
+    pub x_error: Option<String>,
+    pub x_calls: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub published_at: Option<i64>,
+}
+
+impl Post {
+    pub fn status(&self) -> PostStatus {
+        // Only this module writes the column, always through PostStatus.
+        PostStatus::parse(&self.status).unwrap_or(PostStatus::Unknown)
+    }
+
+    pub fn cause(&self) -> Option<Cause> {
+        Cause::parse(self.cause.as_deref()?)
+    }
+}
+
+const POST_SELECT: &str = "SELECT id, account_id, api_key_id, idempotency_key, request_hash, text, status, x_post_id,
+        cause, http_status, x_error, x_calls, created_at, updated_at, published_at FROM posts";
+
+/// A request to publish.
+pub struct NewPost<'a> {
+    pub account_id: &'a str,
+    pub api_key_id: &'a str,
+    pub idempotency_key: &'a str,
+    pub request_hash: &'a str,
+    pub text: &'a str,
+}
+
+/// What [`claim`] found.
+#[derive(Debug)]
+pub enum Claim {
+    /// This request owns the post now (new, or a retry after X's passing trouble).
+    Mine(i64),
+    /// The key was used before: its post as it stands.
+    Existing(Post),
+}
+
+/// Claims the idempotency key for this request, in one statement: inserts a
+/// `publishing` row, or takes over a `retryable` one. Any other existing row
+/// is returned as it stands, so a retried request never posts twice.
+pub async fn claim(pool: &Pool, post: &NewPost<'_>, now: i64) -> Result<Claim, sqlx::Error> {
+    let mine: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO posts (account_id, api_key_id, idempotency_key, request_hash, text, status, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, 'publishing', ?, ?)
+         ON CONFLICT (api_key_id, idempotency_key) DO UPDATE SET status = 'publishing', updated_at = excluded.updated_at
+         WHERE posts.status = 'retryable' AND posts.request_hash = excluded.request_hash
+         RETURNING id",
+    )
+    .bind(post.account_id)
+    .bind(post.api_key_id)
+    .bind(post.idempotency_key)
+    .bind(post.request_hash)
+    .bind(post.text)
+    .bind(now)
+    .bind(now)
+    .fetch_optional(pool)
+    .await?;
+    if let Some(id) = mine {
+        return Ok(Claim::Mine(id));
+    }
+    let existing: Post = sqlx::query_as(&format!("{POST_SELECT} WHERE api_key_id = ? AND idempotency_key = ?"))
+        .bind(post.api_key_id)
+        .bind(post.idempotency_key)
+        .fetch_one(pool)
+        .await?;
+    Ok(Claim::Existing(existing))
+}
+
+/// How an attempt to publish ended, to record on the post.
+pub struct Finished<'a> {
+    pub status: PostStatus,
+    pub x_post_id: Option<&'a str>,
+    pub cause: Option<Cause>,
+    pub http_status: Option<u16>,
+    pub x_error: Option<&'a str>,
+    /// Calls to X made by this attempt.
+    pub x_calls: u32,
+}
+
+/// Records how the attempt that claimed post `id` ended.
+pub async fn finish(pool: &Pool, id: i64, done: &Finished<'_>, now: i64) -> Result<Post, sqlx::Error> {
+    sqlx::query_as(
+        "UPDATE posts SET status = ?, x_post_id = COALESCE(?, x_post_id), cause = ?, http_status = ?, x_error = ?,
+             x_calls = x_calls + ?, updated_at = ?,
+             published_at = CASE WHEN ? = 'published' THEN ? ELSE published_at END
+         WHERE id = ?
+         RETURNING id, account_id, api_key_id, idempotency_key, request_hash, text, status, x_post_id,
+             cause, http_status, x_error, x_calls, created_at, updated_at, published_at",
+    )
+    .bind(done.status.as_str())
+    .bind(done.x_post_id)
+    .bind(done.cause.map(Cause::as_str))
+    .bind(done.http_status.map(i64::from))
+    .bind(done.x_error)
+    .bind(i64::from(done.x_calls))
+    .bind(now)
+    .bind(done.status.as_str())
+    .bind(now)
+    .bind(id)
+    .fetch_one(pool)
+    .await
+}
+
+/// The account's held posts, oldest first: the order they are published in.
+pub async fn held(pool: &Pool, account_id: &str) -> Result<Vec<Post>, sqlx::Error> {
+    sqlx::query_as(&format!("{POST_SELECT} WHERE account_id = ? AND status = 'held' ORDER BY id"))
+        .bind(account_id)
+        .fetch_all(pool)
+        .await
+}
+
+/// Takes a held post for publishing. Only one releaser wins a post, so two
+/// releases at once (two reconnects, a person clicking twice) publish it once.
+pub async fn claim_held(pool: &Pool, id: i64, now: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("UPDATE posts SET status = 'publishing', updated_at = ? WHERE id = ? AND status = 'held'")
+        .bind(now)
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// One post by id.
+pub async fn get(pool: &Pool, id: i64) -> Result<Option<Post>, sqlx::Error> {
+    sqlx::query_as(&format!("{POST_SELECT} WHERE id = ?")).bind(id).fetch_optional(pool).await
+}
+
+/// Counts a 401/403 report for `generation` and returns how many there have
+/// been for it, this one included, and whether the previous generation's
+/// first report was answered with a retry (the fresh token handed out then
+/// is `generation`). `verdict` is stored with the first report only.
+pub async fn count_report(pool: &Pool, account_id: &str, generation: i64) -> Result<(i64, bool), sqlx::Error> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let reports: i64 = sqlx::query_scalar(
+        "INSERT INTO auth_failure_reports (account_id, generation, reports, first_verdict) VALUES (?, ?, 1, '')
+         ON CONFLICT (account_id, generation) DO UPDATE SET reports = auth_failure_reports.reports + 1
+         RETURNING reports",
+    )
+    .bind(account_id)
+    .bind(generation)
+    .fetch_one(&mut *tx)
+    .await?;
+    let previous: Option<String> = sqlx::query_scalar(
+        "SELECT first_verdict FROM auth_failure_reports WHERE account_id = ? AND generation = ? - 1",
+    )
+    .bind(account_id)
+    .bind(generation)
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok((reports, previous.as_deref() == Some("retry_once")))
+}
+
+/// Stores the answer to the first report of a generation.
+pub async fn set_first_verdict(pool: &Pool, account_id: &str, generation: i64, verdict: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE auth_failure_reports SET first_verdict = ? WHERE account_id = ? AND generation = ? AND first_verdict = ''")
+        .bind(verdict)
+        .bind(account_id)
+        .bind(generation)
+        .execute(pool)
+        .await?;
+    Ok(())
+}

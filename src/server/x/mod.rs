@@ -119,6 +119,14 @@ pub struct Me {
     pub clock_offset_ms: Option<i64>,
 }
 
+/// A post X accepted.
+#[derive(Debug, Clone)]
+pub struct Posted {
+    /// The new post's id (`None` only if X's 2xx body could not be read).
+    pub id: Option<String>,
+    pub clock_offset_ms: Option<i64>,
+}
+
 /// A started authorization: the URL to send the person to, and what the
 /// callback needs to finish it. The verifier never leaves the server.
 pub struct Authorization {
@@ -267,6 +275,44 @@ impl XClient {
         }
         let data: Data = serde_json::from_str(&seen.body).map_err(|e| XError::Malformed(format!("users/me: {e}")))?;
         Ok(Me { user: data.data, clock_offset_ms: offset(seen.date) })
+    }
+
+    /// `POST /2/tweets`: publishes `text` as the token's user. X answers 201
+    /// with the new post; a refusal keeps X's status and body.
+    pub async fn post_tweet(&self, access: &Secret, text: &str) -> Result<Posted, XError> {
+        let url = crate::server::config::join(&self.app.endpoints.api_base, "2/tweets");
+        let response = self
+            .http
+            .post(url)
+            .bearer_auth(access.expose())
+            .json(&serde_json::json!({ "text": text }))
+            .send()
+            .await
+            .map_err(|e| unreachable_error(&e))?;
+        let status = response.status().as_u16();
+        let date = date_of(response.headers());
+        let reset = rate_limit_reset(response.headers());
+        let remaining = response.headers().get("x-rate-limit-remaining").and_then(|v| v.to_str().ok()?.parse::<f64>().ok());
+        if let Some(remaining) = remaining {
+            metrics::gauge!("authwatch_x_rate_limit_remaining", "endpoint" => "tweets").set(remaining);
+        }
+        let body = response.text().await.map_err(|e| unreachable_error(&e))?;
+        let seen = Seen { status: Some(status), date, body, rate_limit_reset: reset };
+        if !(200..300).contains(&status) {
+            return Err(rejected("tweets", XCall::Post, &seen));
+        }
+        #[derive(Deserialize)]
+        struct Data {
+            data: PostedData,
+        }
+        #[derive(Deserialize)]
+        struct PostedData {
+            id: String,
+        }
+        // The post went through: a body we cannot read must not look like a
+        // failure worth sending again.
+        let id = serde_json::from_str::<Data>(&seen.body).map(|d| d.data.id).ok();
+        Ok(Posted { id, clock_offset_ms: offset(seen.date) })
     }
 
     fn granted(

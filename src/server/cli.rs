@@ -1,4 +1,5 @@
-//! The command line: `authwatch [serve]` and `authwatch emulator`.
+//! The command line: `authwatch [serve]`, `authwatch emulator` and
+//! `authwatch api-key …`.
 
 use crate::emulator::{self, Emulator};
 use crate::server::config::{Config, Env, Overrides};
@@ -27,6 +28,38 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:4000")]
         addr: SocketAddr,
+    },
+    /// Create, list or revoke API keys for the publishing pipeline.
+    #[command(subcommand)]
+    ApiKey(ApiKeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ApiKeyCommand {
+    /// Create a key and print it once; only its hash is stored.
+    Create {
+        /// What the key is for (shown in lists and on the account timelines' "by" column as its id).
+        #[arg(long)]
+        name: String,
+        /// Limit the key to this account id (repeatable); every account when absent.
+        #[arg(long = "account")]
+        accounts: Vec<String>,
+        /// Directory of the database (overrides AUTHWATCH_DATA_DIR).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Revoke a key by its id: calls with it are refused from then on.
+    Revoke {
+        id: String,
+        /// Directory of the database (overrides AUTHWATCH_DATA_DIR).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// List keys (ids, names, scope; never the keys).
+    List {
+        /// Directory of the database (overrides AUTHWATCH_DATA_DIR).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
     },
 }
 
@@ -57,6 +90,7 @@ pub fn main() -> ExitCode {
                 init_tracing("info");
                 emulator::serve(addr, Emulator::with_sample_data()).await.map_err(StartError::Serve)
             }
+            Command::ApiKey(command) => api_key(command).await,
         }
     });
     match result {
@@ -76,6 +110,54 @@ async fn serve(args: ServeArgs) -> Result<(), StartError> {
     let mut leptos_options = leptos_options;
     leptos_options.site_addr = config.site_addr;
     Server::new(config, leptos_options).await?.serve().await
+}
+
+/// `authwatch api-key …`: works on the database the server uses, with the
+/// same configuration; it does not start a server.
+async fn api_key(command: ApiKeyCommand) -> Result<(), StartError> {
+    use crate::server::db::{self, api_keys};
+    use crate::server::pipeline::auth;
+    let data_dir = match &command {
+        ApiKeyCommand::Create { data_dir, .. } | ApiKeyCommand::Revoke { data_dir, .. } | ApiKeyCommand::List { data_dir } => {
+            data_dir.clone()
+        }
+    };
+    let site_addr = leptos_options().map(|o| o.site_addr).unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 3000)));
+    let config = Config::load(&Env, site_addr, Overrides { data_dir, site_addr: None })?;
+    init_tracing("warn");
+    let pool = db::connect(&config.database_url()).await?;
+    match command {
+        ApiKeyCommand::Create { name, accounts, .. } => {
+            let scope = (!accounts.is_empty()).then_some(accounts.as_slice());
+            match auth::create_key(&pool, &name, scope, "command line").await {
+                Ok(created) => {
+                    // Printed once, on stdout only, for the person who asked for it.
+                    println!("id: {}", created.id);
+                    println!("key: {}", created.key.expose());
+                    eprintln!("Store the key now: authwatch keeps only its hash and cannot show it again.");
+                    Ok(())
+                }
+                Err(api_keys::CreateError::UnknownAccount(id)) => Err(StartError::Usage(format!("no account {id}"))),
+                Err(api_keys::CreateError::Database(e)) => Err(StartError::Database(e)),
+            }
+        }
+        ApiKeyCommand::Revoke { id, .. } => {
+            if api_keys::revoke(&pool, &id, crate::server::x::now_ms()).await? {
+                println!("revoked {id}");
+                Ok(())
+            } else {
+                Err(StartError::Usage(format!("no live key {id}")))
+            }
+        }
+        ApiKeyCommand::List { .. } => {
+            for key in api_keys::list(&pool).await? {
+                let scope = if key.all_accounts { "all accounts".to_owned() } else { api_keys::accounts_of(&pool, &key.id).await?.join(",") };
+                let state = if key.revoked_at.is_some() { "revoked" } else { "live" };
+                println!("{}\t{}\t{}…\t{state}\t{scope}", key.id, key.name, key.prefix);
+            }
+            Ok(())
+        }
+    }
 }
 
 /// Site settings from Leptos.toml, overridden by `LEPTOS_*` variables. Without

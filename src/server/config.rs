@@ -163,6 +163,22 @@ pub struct Config {
     pub daily_check_at_minute: u32,
     /// A successful refresh this recent counts as the daily check's proof of life.
     pub proof_of_life: Duration,
+    /// Pipeline API: the token broker refreshes a token expiring within this long.
+    pub api_token_min_lifetime: Duration,
+    /// Pipeline API: how long an API key and an account's token may be served
+    /// from memory before the database is read again (zero: every call reads it).
+    pub api_cache_ttl: Duration,
+    /// Pipeline API: what happens to held posts after a successful reconnect.
+    pub held_posts: HeldPosts,
+}
+
+/// What happens to an account's held posts once it is reconnected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeldPosts {
+    /// Published at once, oldest first.
+    Release,
+    /// Kept until a person releases them on the account page.
+    Wait,
 }
 
 /// Command-line values that take precedence over the environment.
@@ -261,7 +277,34 @@ impl Config {
         // included. Refresh leases last twice this. Default 15.
         let x_timeout = secs(src, "AUTHWATCH_X_TIMEOUT_SECS", 15)?;
 
+        // AUTHWATCH_API_TOKEN_MIN_LIFETIME_SECS: the pipeline API's token broker
+        // refreshes a token that expires within this many seconds. Default 60.
+        let api_token_min_lifetime = secs(src, "AUTHWATCH_API_TOKEN_MIN_LIFETIME_SECS", 60)?;
+        // AUTHWATCH_API_CACHE_MS: how long the pipeline API may answer from memory
+        // (API keys, an account's current token) before reading the database again;
+        // a revocation or another process's refresh is seen after at most this long.
+        // 0 reads the database on every call. Default 1000.
+        let api_cache_ttl = match non_empty(src, "AUTHWATCH_API_CACHE_MS") {
+            None => Duration::from_millis(1000),
+            Some(v) => v.parse::<u64>().ok().filter(|n| *n <= 60_000).map(Duration::from_millis).ok_or_else(|| {
+                ConfigError::new("AUTHWATCH_API_CACHE_MS", format!("`{v}` is not a number of milliseconds between 0 and 60000"))
+            })?,
+        };
+        // AUTHWATCH_HELD_POSTS: `release` publishes an account's held posts, oldest
+        // first, right after it is reconnected; `wait` keeps them until a person
+        // releases them on the account page. Default `release`.
+        let held_posts = match non_empty(src, "AUTHWATCH_HELD_POSTS").as_deref() {
+            None | Some("release") => HeldPosts::Release,
+            Some("wait") => HeldPosts::Wait,
+            Some(other) => {
+                return Err(ConfigError::new("AUTHWATCH_HELD_POSTS", format!("`{other}` is neither `release` nor `wait`")))
+            }
+        };
+
         Ok(Self {
+            api_token_min_lifetime,
+            api_cache_ttl,
+            held_posts,
             x_timeout,
             daily_check_at_minute,
             proof_of_life,

@@ -9,6 +9,7 @@ pub mod db;
 pub mod demo;
 pub mod lifecycle;
 pub mod metrics;
+pub mod pipeline;
 pub mod secret;
 pub mod snapshot;
 pub mod state;
@@ -57,6 +58,8 @@ pub enum StartError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("server: {0}")]
     Serve(std::io::Error),
+    #[error("{0}")]
+    Usage(String),
 }
 
 /// A configured, migrated authwatch, ready to serve.
@@ -107,7 +110,9 @@ impl Server {
             refresh_lead_ms: config.refresh_lead.as_millis() as i64,
             clock_drift_threshold_ms: config.clock_drift_threshold.as_millis() as i64,
         };
+        let pipeline = Arc::new(pipeline::Pipeline::new(&config));
         let state = AppState {
+            pipeline,
             leptos_options,
             config: Arc::new(config),
             pool,
@@ -192,6 +197,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::render))
         .merge(auth_x::router())
+        .nest("/api/v1", pipeline::router(state.clone()))
         .leptos_routes_with_context(&state, routes, || {}, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .with_state(state.clone())

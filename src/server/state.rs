@@ -28,4 +28,6 @@ pub struct AppState {
     pub sessions: tower_sessions_sqlx_store::SqliteStore,
     /// The in-process X emulator, present in demo mode only.
     pub emulator: Option<Emulator>,
+    /// The publishing pipeline's API: settings and its short-lived memory.
+    pub pipeline: Arc<crate::server::pipeline::Pipeline>,
 }

@@ -79,5 +79,7 @@ pub async fn complete(
     };
     let connected = accounts::connect(&state.pool, &state.keyring, &account, &grant, actor, issued_at).await?;
     tracing::info!(account_id = %connected.account_id, generation = connected.generation, reconnected = connected.reconnected, "account connected");
+    // Posts held while the account needed a person can go out now.
+    crate::server::pipeline::after_reconnect(state, &connected.account_id);
     Ok(Outcome::Saved { connected, handle: user.username, missing_scopes: missing })
 }

@@ -1,0 +1,116 @@
+//! `GET /accounts` (health, so the pipeline skips broken accounts) and
+//! `GET /accounts/{id}/token` (the token broker).
+
+use super::auth::Caller;
+use super::broker::{self, Refusal, Token};
+use super::dto::{AccountView, TokenView};
+use super::problem::{action_slug, who_slug, ApiError, Problem};
+use super::rfc3339;
+use crate::domain::health::{diagnose, Health};
+use crate::server::db::apps;
+use crate::server::x::now_ms;
+use crate::server::AppState;
+use axum::extract::{Path, State};
+use axum::{Extension, Json};
+
+/// Every account this key may act for, with its health.
+#[utoipa::path(
+    get,
+    path = "/api/v1/accounts",
+    tag = "accounts",
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The accounts this key may act for, with their health", body = [AccountView]),
+        (status = 401, description = "Missing, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list(State(state): State<AppState>, Extension(caller): Extension<Caller>) -> Result<Json<Vec<AccountView>>, ApiError> {
+    let entries = state.snapshot.get(&state.pool).await.map_err(|e| ApiError::internal("listing accounts failed", e))?;
+    let client_id = &state.x.app().client_id;
+    let app = apps::facts(&state.pool, client_id).await.map_err(|e| ApiError::internal("reading the app failed", e))?;
+    let now = now_ms();
+    let required = &state.x.app().required_scopes;
+    let mut out: Vec<AccountView> = entries
+        .iter()
+        .filter(|(summary, _)| caller.0.allows(&summary.id))
+        .map(|(summary, facts)| {
+            let d = diagnose(facts, &app, required, now, &state.policy);
+            let action = match d.health {
+                Health::ActionNeeded(a) => Some(action_slug(a).to_owned()),
+                _ => None,
+            };
+            AccountView {
+                id: summary.id.clone(),
+                handle: summary.handle.clone(),
+                name: summary.display_name.clone(),
+                health: d.health.slug().to_owned(),
+                publishable: !d.health.needs_person(),
+                cause: d.cause.map(|c| c.as_str().to_owned()),
+                who: who_slug(d.who).to_owned(),
+                action,
+                summary: d.summary,
+                generation: summary.generation,
+                token_expires_at: rfc3339(summary.expires_at),
+                scopes: facts.token.scopes.iter().map(str::to_owned).collect(),
+                missing_scopes: d.missing_scopes,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| a.handle.cmp(&b.handle));
+    Ok(Json(out))
+}
+
+/// A valid access token, refreshed first when it expires within a minute.
+#[utoipa::path(
+    get,
+    path = "/api/v1/accounts/{id}/token",
+    tag = "tokens",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The account's id")),
+    responses(
+        (status = 200, description = "A valid access token with its expiry and scopes", body = TokenView),
+        (status = 401, description = "Missing, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key may not act for this account", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A person must act first (cause, who, action); no token is handed out", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "X is unavailable and the token has expired; retry after `retry_after` seconds", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn token(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<TokenView>, ApiError> {
+    caller.check(&id)?;
+    let token = broker::token(&state, &id, &caller.actor()).await.map_err(|r| refusal(&id, r))?;
+    Ok(Json(token_view(&id, &token)))
+}
+
+/// The answer for a token.
+pub fn token_view(account_id: &str, token: &Token) -> TokenView {
+    TokenView {
+        account_id: account_id.to_owned(),
+        // The one place a token leaves authwatch: to the program that posts with it.
+        access_token: token.access.expose().to_owned(),
+        token_type: "bearer".into(),
+        expires_at: rfc3339(token.expires_at),
+        expires_in: (token.expires_at - now_ms()).max(0) / 1000,
+        generation: token.generation,
+        scopes: token.scopes.iter().map(str::to_owned).collect(),
+    }
+}
+
+/// The API's answer when the broker hands out no token.
+pub fn refusal(account_id: &str, refusal: Refusal) -> ApiError {
+    match refusal {
+        Refusal::UnknownAccount => ApiError::UnknownAccount(account_id.to_owned()),
+        Refusal::NeedsPerson { cause, who, action, detail } => ApiError::NeedsPerson { cause, who, action, detail },
+        Refusal::Unavailable { cause, retry_at } => ApiError::Unavailable { cause, retry_after: retry_after(retry_at) },
+        Refusal::Internal(context) => ApiError::Internal(context),
+    }
+}
+
+/// Seconds from now until `retry_at` (ms), at least one; 30 s when X said nothing.
+pub fn retry_after(retry_at: Option<i64>) -> Option<u64> {
+    Some(retry_at.map_or(30, |at| ((at - now_ms()).max(1000) / 1000) as u64))
+}

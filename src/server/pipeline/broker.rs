@@ -1,0 +1,171 @@
+//! The token broker: a valid access token for an account, refreshed first
+//! when it expires within the minimum lifetime — through the engine's
+//! single flight, the one refresh path — or a refusal that says who must act.
+//! Never a dead token.
+
+use crate::domain::health::{diagnose, Action, Cause, Diagnosis, Health, Who};
+use crate::domain::pipeline::{fate, needs_refresh, Fate};
+use crate::domain::scopes::Scopes;
+use crate::server::db::{accounts, apps};
+use crate::server::lifecycle::refresh::Refreshed;
+use crate::server::lifecycle::AccountError;
+use crate::server::secret::Secret;
+use crate::server::x::now_ms;
+use crate::server::AppState;
+
+/// An account's current token and verdict, as read from the database.
+#[derive(Debug)]
+pub struct Current {
+    pub account_id: String,
+    pub diagnosis: Diagnosis,
+    pub token: Token,
+}
+
+/// An opened access token.
+#[derive(Debug, Clone)]
+pub struct Token {
+    pub access: Secret,
+    pub generation: i64,
+    pub expires_at: i64,
+    pub scopes: Scopes,
+}
+
+/// Why no token is handed out.
+#[derive(Debug)]
+pub enum Refusal {
+    UnknownAccount,
+    /// A person must act first; the diagnosis says who and what.
+    NeedsPerson { cause: Cause, who: Who, action: Option<Action>, detail: String },
+    /// X's passing trouble and the token is already dead: wait.
+    Unavailable { cause: Cause, retry_at: Option<i64> },
+    Internal(String),
+}
+
+impl From<AccountError> for Refusal {
+    fn from(e: AccountError) -> Self {
+        Refusal::from(&e)
+    }
+}
+
+impl From<&AccountError> for Refusal {
+    fn from(e: &AccountError) -> Self {
+        match e {
+            AccountError::UnknownAccount(_) => Refusal::UnknownAccount,
+            other => {
+                tracing::error!(error = %other, "token broker: reading or refreshing the account failed");
+                Refusal::Internal("reading or refreshing the account failed".into())
+            }
+        }
+    }
+}
+
+fn needs_person(d: &Diagnosis) -> Option<Refusal> {
+    match d.health {
+        Health::ActionNeeded(action) => Some(Refusal::NeedsPerson {
+            cause: d.cause.unwrap_or(Cause::RefreshTokenRejected),
+            who: d.who,
+            action: Some(action),
+            detail: format!("{} {}", d.summary, d.next_step),
+        }),
+        _ => None,
+    }
+}
+
+/// Reads the account's token and health from the database.
+pub async fn load(state: &AppState, account_id: &str) -> Result<Current, Refusal> {
+    let summary = accounts::summary(&state.pool, account_id)
+        .await
+        .map_err(AccountError::from)?
+        .ok_or(Refusal::UnknownAccount)?;
+    let app = apps::facts(&state.pool, &summary.client_id).await.map_err(AccountError::from)?;
+    let tokens = accounts::tokens(&state.pool, &state.keyring, account_id)
+        .await
+        .map_err(AccountError::from)?
+        .ok_or(Refusal::UnknownAccount)?;
+    let diagnosis = diagnose(&summary.facts(), &app, &state.x.app().required_scopes, now_ms(), &state.policy);
+    Ok(Current {
+        account_id: account_id.to_owned(),
+        diagnosis,
+        token: Token { access: tokens.access, generation: tokens.generation, expires_at: tokens.expires_at, scopes: tokens.scopes },
+    })
+}
+
+/// A valid token for `account_id`: from memory while fresh, else from the
+/// database; refreshed first when it expires within the minimum lifetime.
+pub async fn token(state: &AppState, account_id: &str, actor: &str) -> Result<Token, Refusal> {
+    let min_lifetime = state.pipeline.min_token_lifetime_ms();
+    let current = state.pipeline.current(state, account_id).await?;
+    if let Some(refusal) = needs_person(&current.diagnosis) {
+        return Err(refusal);
+    }
+    if !needs_refresh(current.token.expires_at, now_ms(), min_lifetime) {
+        return Ok(current.token.clone());
+    }
+    // Due: the engine's single flight makes concurrent callers share one
+    // refresh at X; a caller arriving after it finds the token not due.
+    let result = state.engine.refresh(state, account_id, actor, Some(now_ms() + min_lifetime)).await;
+    state.pipeline.forget(account_id);
+    match result {
+        Ok(Refreshed::Saved { .. } | Refreshed::NotDue { .. } | Refreshed::LostRace { .. }) => usable(state, account_id, None).await,
+        Ok(Refreshed::Failed { cause, retry_at }) => usable(state, account_id, Some((cause, retry_at))).await,
+        Err(e) => Err(Refusal::from(e.as_ref())),
+    }
+}
+
+/// After a refresh: the stored token if a person need not act and it is
+/// still alive (a failed refresh of a token with seconds left still leaves
+/// those seconds), else why not.
+async fn usable(state: &AppState, account_id: &str, failed: Option<(Cause, Option<i64>)>) -> Result<Token, Refusal> {
+    let current = state.pipeline.current(state, account_id).await?;
+    if let Some(refusal) = needs_person(&current.diagnosis) {
+        return Err(refusal);
+    }
+    if current.token.expires_at > now_ms() {
+        return Ok(current.token.clone());
+    }
+    let (cause, retry_at) = failed.unwrap_or((Cause::XUnavailable, None));
+    Err(Refusal::Unavailable { cause, retry_at })
+}
+
+/// A token to retry with after X refused the one of `used_generation`: the
+/// stored one if someone already replaced it, else a refresh now (through
+/// the engine, so a refresh already in flight is joined, not repeated).
+pub async fn fresh_after_refusal(state: &AppState, account_id: &str, used_generation: i64, actor: &str) -> Result<Token, Refusal> {
+    state.pipeline.forget(account_id);
+    let current = load(state, account_id).await?;
+    if current.token.generation != used_generation {
+        if let Some(refusal) = needs_person(&current.diagnosis) {
+            return Err(refusal);
+        }
+        return Ok(current.token);
+    }
+    let result = state.engine.refresh(state, account_id, actor, None).await;
+    state.pipeline.forget(account_id);
+    match result {
+        Ok(Refreshed::Saved { .. } | Refreshed::LostRace { .. } | Refreshed::NotDue { .. }) => {
+            let current = load(state, account_id).await?;
+            if let Some(refusal) = needs_person(&current.diagnosis) {
+                return Err(refusal);
+            }
+            if current.token.generation == used_generation {
+                // The other writer failed too: nothing fresh to retry with.
+                return Err(Refusal::Unavailable { cause: Cause::XUnavailable, retry_at: None });
+            }
+            Ok(current.token)
+        }
+        Ok(Refreshed::Failed { cause, retry_at }) => {
+            let current = load(state, account_id).await?;
+            match (needs_person(&current.diagnosis), fate(cause)) {
+                (Some(refusal), _) => Err(refusal),
+                (None, Fate::Hold) => Err(Refusal::NeedsPerson {
+                    cause,
+                    who: cause.who(),
+                    action: Some(Action::Reconnect),
+                    detail: cause.describe().to_owned(),
+                }),
+                (None, Fate::Retryable) => Err(Refusal::Unavailable { cause, retry_at }),
+            }
+        }
+        Err(e) => Err(Refusal::from(e.as_ref())),
+    }
+}

@@ -1,0 +1,109 @@
+//! What the pipeline API receives and answers. These types are the API: the
+//! OpenAPI document is generated from them.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// An account and its auth health, so the pipeline can skip broken ones.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AccountView {
+    pub id: String,
+    /// The X handle, without `@`.
+    pub handle: String,
+    pub name: String,
+    /// `healthy`, `refresh-due`, `expired-refreshable`, `reconnect`, `fix-app`,
+    /// `fix-clock`, `x-unavailable` or `never-checked`.
+    pub health: String,
+    /// Whether publishing can go ahead (no person needs to act first).
+    pub publishable: bool,
+    /// The classified cause of trouble, when there is some.
+    pub cause: Option<String>,
+    /// Who must act: `owner`, `admin`, `operations`, `system` or `nobody`.
+    pub who: String,
+    /// What a person must do: `reconnect`, `fix_app` or `fix_clock`.
+    pub action: Option<String>,
+    /// The health in words.
+    pub summary: String,
+    /// The current token generation.
+    pub generation: i64,
+    /// When the current access token expires (RFC 3339).
+    pub token_expires_at: String,
+    pub scopes: Vec<String>,
+    /// Required scopes the grant lacks.
+    pub missing_scopes: Vec<String>,
+}
+
+/// A valid access token for one account.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TokenView {
+    pub account_id: String,
+    /// Send to X as `Authorization: Bearer <access_token>`.
+    pub access_token: String,
+    /// Always `bearer`.
+    pub token_type: String,
+    /// When the token expires (RFC 3339).
+    pub expires_at: String,
+    /// Seconds until it expires (at least the broker's minimum lifetime, 60 s by default).
+    pub expires_in: i64,
+    /// The token generation: send it back with a 401/403 report.
+    pub generation: i64,
+    pub scopes: Vec<String>,
+}
+
+/// A 401 or 403 that X answered the pipeline.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AuthFailureReport {
+    /// X's HTTP status: 401 or 403.
+    pub status: u16,
+    /// X's answer body, exactly as received: a JSON object, or a string.
+    #[schema(value_type = Object)]
+    pub body: serde_json::Value,
+    /// The generation of the token that was refused (from the token answer);
+    /// the current generation when omitted.
+    #[serde(default)]
+    pub generation: Option<i64>,
+}
+
+/// What the pipeline must do after a 401/403.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AuthFailureVerdict {
+    /// `retry_once`: retry the request once with `token`. `stop`: do not
+    /// retry; `cause`, `who` and `action` say what must happen first.
+    pub verdict: String,
+    /// The classified cause.
+    pub cause: String,
+    pub who: String,
+    pub action: Option<String>,
+    /// In words.
+    pub detail: String,
+    /// The fresh token to retry with (only with `retry_once`).
+    pub token: Option<TokenView>,
+}
+
+/// A post to publish.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct NewPostRequest {
+    /// The post's text: 1 to 280 characters.
+    pub text: String,
+}
+
+/// What became of a post.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PostView {
+    /// authwatch's id of the post.
+    pub id: i64,
+    pub account_id: String,
+    /// `published` or `held` (kept until a person has acted, then published in order).
+    pub status: String,
+    pub text: String,
+    /// X's id of the post, once published.
+    pub x_post_id: Option<String>,
+    /// Why it is held.
+    pub cause: Option<String>,
+    pub who: Option<String>,
+    pub action: Option<String>,
+    /// In words.
+    pub detail: String,
+    /// Calls to X's `POST /2/tweets` made for this post so far.
+    pub x_calls: i64,
+}

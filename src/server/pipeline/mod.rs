@@ -1,0 +1,177 @@
+//! The publishing pipeline's API, under `/api/v1`: authwatch is the one
+//! place that holds X tokens, and makes the rules — refresh before expiry,
+//! retry once, surface the error, keep content ready — the default for every
+//! program that publishes.
+//!
+//! - [`auth`]: API keys (hashed, shown once) and the middleware that checks
+//!   them and logs every call by key id. Cookies and sessions play no part.
+//! - [`broker`]: a valid token, refreshed through the engine's single flight.
+//! - [`reports`]: 401/403 reports → `retry_once` or `stop`.
+//! - [`posts`]: publish with one retry; held posts and their release.
+//!
+//! The OpenAPI document at `/api/v1/openapi.json` is generated from the
+//! handlers and types ([`ApiDoc`]).
+
+pub mod accounts;
+pub mod auth;
+pub mod broker;
+pub mod dto;
+pub mod posts;
+pub mod problem;
+pub mod reports;
+
+use crate::server::config::{Config, HeldPosts};
+use crate::server::db::api_keys::{self, KeyRecord};
+use crate::server::db::Pool;
+use crate::server::AppState;
+use axum::middleware::from_fn_with_state;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use broker::{Current, Refusal};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+/// The pipeline API's settings and its short-lived memory of API keys and
+/// tokens: the hot path (`GET token`) answers from memory while the copy is
+/// younger than the cache TTL, instead of reading and decrypting per call.
+pub struct Pipeline {
+    min_token_lifetime: Duration,
+    cache_ttl: Duration,
+    held_posts: HeldPosts,
+    keys: Mutex<HashMap<String, (Instant, Arc<KeyRecord>)>>,
+    current: Mutex<HashMap<String, (Instant, Arc<Current>)>>,
+}
+
+impl Pipeline {
+    pub fn new(config: &Config) -> Self {
+        Self {
+            min_token_lifetime: config.api_token_min_lifetime,
+            cache_ttl: config.api_cache_ttl,
+            held_posts: config.held_posts,
+            keys: Mutex::new(HashMap::new()),
+            current: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn min_token_lifetime_ms(&self) -> i64 {
+        self.min_token_lifetime.as_millis() as i64
+    }
+
+    /// The live key with this hash. Only found keys are kept in memory, so
+    /// guessed keys cannot fill it; a revocation is seen within the TTL.
+    pub async fn key(&self, pool: &Pool, key_hash: &str) -> Result<Option<Arc<KeyRecord>>, sqlx::Error> {
+        if let Some((at, record)) = lock(&self.keys).get(key_hash) {
+            if at.elapsed() < self.cache_ttl {
+                return Ok(Some(record.clone()));
+            }
+        }
+        let found = api_keys::by_hash(pool, key_hash).await?.map(Arc::new);
+        let mut keys = lock(&self.keys);
+        match &found {
+            Some(record) => keys.insert(key_hash.to_owned(), (Instant::now(), record.clone())),
+            None => keys.remove(key_hash),
+        };
+        Ok(found)
+    }
+
+    /// The account's token and verdict, from memory while fresh.
+    pub async fn current(&self, state: &AppState, account_id: &str) -> Result<Arc<Current>, Refusal> {
+        if let Some((at, current)) = lock(&self.current).get(account_id) {
+            if at.elapsed() < self.cache_ttl {
+                return Ok(current.clone());
+            }
+        }
+        let loaded = Arc::new(broker::load(state, account_id).await?);
+        lock(&self.current).insert(account_id.to_owned(), (Instant::now(), loaded.clone()));
+        Ok(loaded)
+    }
+
+    /// Drops the account's copy: its tokens or health just changed here.
+    pub fn forget(&self, account_id: &str) {
+        lock(&self.current).remove(account_id);
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The API's routes, to nest at `/api/v1`. Everything but the OpenAPI
+/// document needs an API key.
+pub fn router(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/accounts", get(accounts::list))
+        .route("/accounts/{id}/token", get(accounts::token))
+        .route("/accounts/{id}/auth-failures", post(reports::report))
+        .route("/accounts/{id}/posts", post(posts::publish))
+        .route_layer(from_fn_with_state(state, auth::authenticate))
+        .route("/openapi.json", get(openapi))
+        .fallback(|| async { problem::ApiError::NotFound })
+}
+
+/// After a successful connect or reconnect: forget the old token and, unless
+/// configured to wait for a person, publish the account's held posts.
+pub fn after_reconnect(state: &AppState, account_id: &str) {
+    state.pipeline.forget(account_id);
+    if state.pipeline.held_posts == HeldPosts::Wait {
+        return;
+    }
+    let state = state.clone();
+    let account_id = account_id.to_owned();
+    tokio::spawn(async move {
+        if let Err(e) = posts::release_held(&state, &account_id, "held-post release after reconnect").await {
+            tracing::error!(account_id, error = %e, "releasing held posts failed");
+        }
+    });
+}
+
+/// The API's OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "authwatch pipeline API",
+        version = "1",
+        description = "Valid X tokens, 401/403 reports and publishing with one retry, for programs that publish to X accounts. Authenticate with `Authorization: Bearer <API key>`. Errors are `application/problem+json`."
+    ),
+    paths(accounts::list, accounts::token, reports::report, posts::publish),
+    components(schemas(
+        dto::AccountView,
+        dto::TokenView,
+        dto::AuthFailureReport,
+        dto::AuthFailureVerdict,
+        dto::NewPostRequest,
+        dto::PostView,
+        problem::Problem
+    )),
+    modifiers(&BearerKey)
+)]
+pub struct ApiDoc;
+
+struct BearerKey;
+
+impl Modify for BearerKey {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(
+                HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("An authwatch API key")).build(),
+            ),
+        );
+    }
+}
+
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+/// Milliseconds since the epoch as RFC 3339, UTC.
+pub fn rfc3339(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
+}

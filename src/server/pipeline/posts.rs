@@ -1,0 +1,321 @@
+//! `POST /accounts/{id}/posts`: publish through authwatch. One call to X;
+//! on a 401 a fresh token and exactly one retry; on a failure a person must
+//! fix, the post is held (kept, in order) and published after the reconnect.
+//! An idempotency key makes a retried request answer the first one's result.
+
+use super::accounts::retry_after;
+use super::auth::Caller;
+use super::broker::{self, Refusal};
+use super::dto::{NewPostRequest, PostView};
+use super::problem::{action_slug, who_slug, ApiError, ApiJson, Problem};
+use crate::domain::health::{Action, AttemptResult, Cause, Who};
+use crate::domain::pipeline::{after_refusal, check_text, fate, Fate, Next, TextProblem, MAX_POST_CHARS};
+use crate::server::db::events::{self, EventKind, NewEvent, Outcome as EventOutcome};
+use crate::server::db::posts::{self, Claim, Finished, NewPost, Post, PostStatus};
+use crate::server::x::{now_ms, XError};
+use crate::server::AppState;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use sha2::{Digest, Sha256};
+
+/// The request header that makes a publish safe to retry.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+/// Set on an answer replayed from an earlier request with the same key.
+const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+
+/// Publish a post, retrying once on a 401; held instead of lost when a person must act.
+#[utoipa::path(
+    post,
+    path = "/api/v1/accounts/{id}/posts",
+    tag = "posts",
+    security(("api_key" = [])),
+    params(
+        ("id" = String, Path, description = "The account's id"),
+        ("Idempotency-Key" = String, Header, description = "1 to 200 characters, unique per post: a retried request with the same key gets the first one's answer and never posts twice"),
+    ),
+    request_body = NewPostRequest,
+    responses(
+        (status = 201, description = "Published on X", body = PostView),
+        (status = 202, description = "Held: a person must act first (cause, who, action); it is published after they have", body = PostView),
+        (status = 400, description = "Malformed JSON or a missing idempotency key", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key may not act for this account", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A request with this idempotency key is still being published", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Empty text, text over X's 280 characters, the idempotency key reused for another post, or X refused the content", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "X's answer was lost after sending: the post may be published and is not sent again", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "X is unavailable; send the same request (same key) again after `retry_after` seconds", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn publish(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<NewPostRequest>,
+) -> Result<Response, ApiError> {
+    caller.check(&id)?;
+    let key = idempotency_key(&headers)?;
+    match check_text(&request.text) {
+        Ok(()) => {}
+        Err(TextProblem::Empty) => return Err(ApiError::Invalid("The post's text is empty.".into())),
+        Err(TextProblem::TooLong { chars }) => {
+            return Err(ApiError::Invalid(format!("The post's text is {chars} characters; X allows at most {MAX_POST_CHARS}.")))
+        }
+    }
+    crate::server::db::accounts::summary(&state.pool, &id)
+        .await
+        .map_err(|e| ApiError::internal("reading the account failed", e))?
+        .ok_or_else(|| ApiError::UnknownAccount(id.clone()))?;
+
+    let request_hash = hex::encode(Sha256::digest(format!("{id}\n{}", request.text).as_bytes()));
+    let new = NewPost { account_id: &id, api_key_id: &caller.0.id, idempotency_key: key, request_hash: &request_hash, text: &request.text };
+    let post_id = match posts::claim(&state.pool, &new, now_ms()).await.map_err(|e| ApiError::internal("storing the post failed", e))? {
+        Claim::Mine(post_id) => post_id,
+        Claim::Existing(post) if post.request_hash != request_hash => return Err(ApiError::KeyReused),
+        Claim::Existing(post) => {
+            let mut response = answer(&post)?;
+            response.headers_mut().insert(REPLAYED, HeaderValue::from_static("true"));
+            return Ok(response);
+        }
+    };
+    let attempt = attempt(&state, &id, &request.text, &caller.actor()).await;
+    let post = record(&state, post_id, &attempt, PostStatus::Retryable).await?;
+    answer(&post)
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<&str, ApiError> {
+    let value = headers.get(IDEMPOTENCY_KEY).ok_or_else(|| {
+        ApiError::Malformed("The `Idempotency-Key` header is required: a unique value per post, reused when retrying it.".into())
+    })?;
+    value
+        .to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|k| (1..=200).contains(&k.len()))
+        .ok_or_else(|| ApiError::Malformed("The `Idempotency-Key` header must be 1 to 200 visible ASCII characters.".into()))
+}
+
+/// The answer a post's state gives, the first time and on every replay.
+fn answer(post: &Post) -> Result<Response, ApiError> {
+    let view = |detail: String| {
+        let cause = post.cause();
+        PostView {
+            id: post.id,
+            account_id: post.account_id.clone(),
+            status: post.status().as_str().to_owned(),
+            text: post.text.clone(),
+            x_post_id: post.x_post_id.clone(),
+            cause: cause.map(|c| c.as_str().to_owned()),
+            who: cause.map(|c| who_slug(c.who()).to_owned()),
+            action: cause.and_then(action_for),
+            detail,
+            x_calls: post.x_calls,
+        }
+    };
+    match post.status() {
+        PostStatus::Published => Ok((StatusCode::CREATED, Json(view("Published on X.".into()))).into_response()),
+        PostStatus::Held => {
+            let why = post.cause().map(Cause::describe).unwrap_or("A person must act on the account.");
+            let detail = format!("Held, not lost: {why} It is published once the account is fixed.");
+            Ok((StatusCode::ACCEPTED, Json(view(detail))).into_response())
+        }
+        PostStatus::Publishing => Err(ApiError::InProgress),
+        PostStatus::Rejected => Err(ApiError::XRejected {
+            status: post.http_status.and_then(|s| u16::try_from(s).ok()).unwrap_or(400),
+            body: post.x_error.clone().unwrap_or_default(),
+        }),
+        PostStatus::Unknown => Err(ApiError::OutcomeUnknown),
+        PostStatus::Retryable => Err(ApiError::Unavailable {
+            cause: post.cause().unwrap_or(Cause::XUnavailable),
+            retry_after: retry_after(None),
+        }),
+    }
+}
+
+fn action_for(cause: Cause) -> Option<String> {
+    let action = match cause.who() {
+        Who::Owner => Action::Reconnect,
+        Who::Admin => Action::FixApp,
+        Who::Operations => Action::FixClock,
+        Who::System | Who::Nobody => return None,
+    };
+    Some(action_slug(action).to_owned())
+}
+
+/// How one attempt to publish ended.
+#[derive(Debug)]
+pub struct Attempt {
+    pub outcome: Attempted,
+    /// Calls made to `POST /2/tweets`.
+    pub x_calls: u32,
+}
+
+#[derive(Debug)]
+pub enum Attempted {
+    Published { x_post_id: Option<String> },
+    /// A person must act; X's answer when there was one.
+    Held { cause: Cause, status: Option<u16>, body: Option<String> },
+    /// X refused the content itself.
+    Rejected { status: u16, body: String },
+    /// X's passing trouble before anything was posted.
+    Retryable { cause: Cause, status: Option<u16>, body: Option<String> },
+    /// The request may have reached X: never resend.
+    Unknown { message: String },
+    /// authwatch could not read or record something.
+    Failed { context: String },
+}
+
+/// Publishes `text` as the account: a valid token from the broker, one call
+/// to X, and on a 401 one fresh token and one retry — never a third call.
+pub async fn attempt(state: &AppState, account_id: &str, text: &str, actor: &str) -> Attempt {
+    let mut token = match broker::token(state, account_id, actor).await {
+        Ok(token) => token,
+        Err(refusal) => return Attempt { outcome: refused(refusal), x_calls: 0 },
+    };
+    let mut retried = false;
+    let mut x_calls = 0;
+    loop {
+        x_calls += 1;
+        let error = match state.x.post_tweet(&token.access, text).await {
+            Ok(posted) => {
+                let event = NewEvent {
+                    kind: EventKind::Publish,
+                    outcome: EventOutcome::Ok,
+                    generation_before: Some(token.generation),
+                    actor: actor.to_owned(),
+                    detail: Some(format!("published post {} ({x_calls} call(s) to X)", posted.id.as_deref().unwrap_or("?"))),
+                    ..NewEvent::default()
+                };
+                // The post is out: a failure to log it must not turn into a resend.
+                if let Err(e) = events::append(&state.pool, account_id, now_ms(), &event, AttemptResult::Verified).await {
+                    tracing::warn!(account_id, error = %e, "could not record the publish event");
+                }
+                return Attempt { outcome: Attempted::Published { x_post_id: posted.id }, x_calls };
+            }
+            Err(error) => error,
+        };
+        let (status, body) = (error.status(), error.body());
+        let outcome = match &error {
+            XError::Unreachable { maybe_processed: true, message } => Attempted::Unknown { message: message.clone() },
+            XError::Unreachable { .. } | XError::Malformed(_) => {
+                Attempted::Retryable { cause: Cause::XUnavailable, status: None, body: Some(body) }
+            }
+            XError::Rejected { status: 400, .. } => Attempted::Rejected { status: 400, body },
+            XError::Rejected { cause, .. } if cause.is_transient() => {
+                Attempted::Retryable { cause: *cause, status, body: Some(body) }
+            }
+            XError::Rejected { cause, .. } => match after_refusal(*cause, retried) {
+                Next::RetryOnce => {
+                    retried = true;
+                    match broker::fresh_after_refusal(state, account_id, token.generation, actor).await {
+                        Ok(fresh) => {
+                            token = fresh;
+                            continue;
+                        }
+                        Err(refusal) => refused(refusal),
+                    }
+                }
+                Next::Stop(cause) => {
+                    stop(state, account_id, token.generation, cause, &error, actor).await;
+                    match fate(cause) {
+                        Fate::Hold => Attempted::Held { cause, status, body: Some(body) },
+                        Fate::Retryable => Attempted::Retryable { cause, status, body: Some(body) },
+                    }
+                }
+            },
+        };
+        return Attempt { outcome, x_calls };
+    }
+}
+
+/// X refused the retry too (or refused what no token cures): the failure
+/// becomes the account's incident — the owner's prompt comes from it.
+async fn stop(state: &AppState, account_id: &str, generation: i64, cause: Cause, error: &XError, actor: &str) {
+    let event = NewEvent {
+        kind: EventKind::Publish,
+        outcome: EventOutcome::Failed,
+        cause: Some(cause),
+        http_status: error.status(),
+        x_error: Some(error.body()),
+        generation_before: Some(generation),
+        actor: actor.to_owned(),
+        detail: Some("X refused the post; no further retry".into()),
+        ..NewEvent::default()
+    };
+    if let Err(e) = events::append(&state.pool, account_id, now_ms(), &event, AttemptResult::Failed(cause)).await {
+        tracing::error!(account_id, error = %e, "could not record the refused post");
+    }
+    state.pipeline.forget(account_id);
+    tracing::warn!(account_id, generation, cause = cause.as_str(), "post refused by X after one retry: stopped");
+}
+
+fn refused(refusal: Refusal) -> Attempted {
+    match refusal {
+        Refusal::NeedsPerson { cause, .. } => Attempted::Held { cause, status: None, body: None },
+        Refusal::Unavailable { cause, .. } => Attempted::Retryable { cause, status: None, body: None },
+        Refusal::UnknownAccount => Attempted::Failed { context: "the account disappeared".into() },
+        Refusal::Internal(context) => Attempted::Failed { context },
+    }
+}
+
+/// Records how the attempt ended on post `id`. `when_passing` is the status
+/// for X's passing trouble: `retryable` for a request the caller may send
+/// again, `held` for a held post that must keep its place.
+async fn record(state: &AppState, id: i64, attempt: &Attempt, when_passing: PostStatus) -> Result<Post, ApiError> {
+    let (status, x_post_id, cause, http_status, x_error) = match &attempt.outcome {
+        Attempted::Published { x_post_id } => (PostStatus::Published, x_post_id.as_deref(), None, None, None),
+        Attempted::Held { cause, status, body } => (PostStatus::Held, None, Some(*cause), *status, body.as_deref()),
+        Attempted::Rejected { status, body } => (PostStatus::Rejected, None, None, Some(*status), Some(body.as_str())),
+        Attempted::Retryable { cause, status, body } => (when_passing, None, Some(*cause), *status, body.as_deref()),
+        Attempted::Unknown { message } => (PostStatus::Unknown, None, Some(Cause::XUnavailable), None, Some(message.as_str())),
+        // Nothing reached X: the same request may try again.
+        Attempted::Failed { .. } => (when_passing, None, None, None, None),
+    };
+    let done = Finished { status, x_post_id, cause, http_status, x_error, x_calls: attempt.x_calls };
+    let post = posts::finish(&state.pool, id, &done, now_ms()).await.map_err(|e| ApiError::internal("recording the post failed", e))?;
+    if let Attempted::Failed { context } = &attempt.outcome {
+        return Err(ApiError::Internal(context.clone()));
+    }
+    Ok(post)
+}
+
+/// What a release of held posts did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Released {
+    pub published: usize,
+    /// Still held (a person must act again, or X had trouble): they keep their order.
+    pub still_held: usize,
+}
+
+/// Publishes the account's held posts, oldest first, stopping at the first
+/// that cannot go out so the rest keep their order. Each post is claimed
+/// before it is sent, so two releases at once publish it once.
+pub async fn release_held(state: &AppState, account_id: &str, actor: &str) -> Result<Released, ApiError> {
+    let held = posts::held(&state.pool, account_id).await.map_err(|e| ApiError::internal("listing held posts failed", e))?;
+    let mut released = Released::default();
+    for (i, post) in held.iter().enumerate() {
+        let claimed =
+            posts::claim_held(&state.pool, post.id, now_ms()).await.map_err(|e| ApiError::internal("claiming a held post failed", e))?;
+        if !claimed {
+            continue;
+        }
+        let attempt = attempt(state, account_id, &post.text, actor).await;
+        let stored = record(state, post.id, &attempt, PostStatus::Held).await;
+        match (&attempt.outcome, stored) {
+            (Attempted::Published { .. }, Ok(_)) => released.published += 1,
+            // X refused this post's content, or may have posted it: it no
+            // longer holds up the others.
+            (Attempted::Rejected { .. } | Attempted::Unknown { .. }, Ok(_)) => {}
+            (_, stored) => {
+                released.still_held = held.len() - i;
+                stored?;
+                break;
+            }
+        }
+    }
+    tracing::info!(account_id, published = released.published, still_held = released.still_held, "held posts released");
+    Ok(released)
+}

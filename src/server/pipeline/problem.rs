@@ -1,0 +1,247 @@
+//! Errors of the pipeline API, answered as `application/problem+json`
+//! (RFC 9457): a stable `type` a program can match, and a `detail` a person
+//! can read. Internal failures are logged in full and answered without details.
+
+use crate::domain::health::{Action, Cause, Who};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::FromRequest;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The media type of every error answer.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An error answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// What kind of problem, as a URN a program can match (`urn:authwatch:problem:<slug>`).
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    /// What went wrong, for a person.
+    pub detail: String,
+    /// When a person must act: the classified cause (`user_revoked`, `refresh_token_rejected`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
+    /// Who can fix it: `owner`, `admin`, `operations`, `system` or `nobody`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub who: Option<String>,
+    /// What that person must do: `reconnect`, `fix_app` or `fix_clock`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// Seconds to wait before trying again (also in the `Retry-After` header).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
+    /// X's answer body, exactly as received, when X refused the content.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub x_error: Option<String>,
+}
+
+/// Everything the API can refuse or fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("no API key")]
+    MissingKey,
+    #[error("unknown or revoked API key")]
+    InvalidKey,
+    #[error("key not allowed for account {0}")]
+    NotAllowed(String),
+    #[error("no account {0}")]
+    UnknownAccount(String),
+    #[error("malformed request body: {0}")]
+    Malformed(String),
+    #[error("invalid request: {0}")]
+    Invalid(String),
+    #[error("a person must act on the account: {}", .cause.as_str())]
+    NeedsPerson { cause: Cause, who: Who, action: Option<Action>, detail: String },
+    #[error("X is unavailable: {}", .cause.as_str())]
+    Unavailable { cause: Cause, retry_after: Option<u64> },
+    #[error("a request with this idempotency key is in progress")]
+    InProgress,
+    #[error("idempotency key reused for another request")]
+    KeyReused,
+    #[error("X refused the post ({status})")]
+    XRejected { status: u16, body: String },
+    #[error("X's answer was lost")]
+    OutcomeUnknown,
+    #[error("no such route")]
+    NotFound,
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// Logs the cause and hides it from the caller.
+    pub fn internal(context: &str, error: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %error, "pipeline API: {context}");
+        ApiError::Internal(context.to_owned())
+    }
+
+    fn problem(&self) -> (StatusCode, Problem) {
+        let p = |status: StatusCode, slug: &str, title: &str, detail: String| {
+            (
+                status,
+                Problem {
+                    kind: format!("urn:authwatch:problem:{slug}"),
+                    title: title.to_owned(),
+                    status: status.as_u16(),
+                    detail,
+                    cause: None,
+                    who: None,
+                    action: None,
+                    retry_after: None,
+                    x_error: None,
+                },
+            )
+        };
+        match self {
+            ApiError::MissingKey => p(
+                StatusCode::UNAUTHORIZED,
+                "missing-api-key",
+                "API key required",
+                "Send an API key as `Authorization: Bearer <key>`; admins create keys.".into(),
+            ),
+            ApiError::InvalidKey => p(
+                StatusCode::UNAUTHORIZED,
+                "invalid-api-key",
+                "Invalid API key",
+                "This API key is unknown or was revoked.".into(),
+            ),
+            ApiError::NotAllowed(id) => p(
+                StatusCode::FORBIDDEN,
+                "account-not-allowed",
+                "Key not allowed for this account",
+                format!("This API key may not act for account {id}."),
+            ),
+            ApiError::UnknownAccount(id) => {
+                p(StatusCode::NOT_FOUND, "unknown-account", "Unknown account", format!("There is no account {id}."))
+            }
+            ApiError::Malformed(why) => p(StatusCode::BAD_REQUEST, "malformed-request", "Malformed request", why.clone()),
+            ApiError::Invalid(why) => p(StatusCode::UNPROCESSABLE_ENTITY, "invalid-request", "Invalid request", why.clone()),
+            ApiError::NeedsPerson { cause, who, action, detail } => {
+                let (status, mut problem) =
+                    p(StatusCode::CONFLICT, "person-must-act", "A person must act on this account", detail.clone());
+                problem.cause = Some(cause.as_str().to_owned());
+                problem.who = Some(who_slug(*who).to_owned());
+                problem.action = action.map(|a| action_slug(a).to_owned());
+                (status, problem)
+            }
+            ApiError::Unavailable { cause, retry_after } => {
+                let (status, mut problem) = p(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "x-unavailable",
+                    "X is unavailable",
+                    format!("{} Try again later.", cause.describe()),
+                );
+                problem.cause = Some(cause.as_str().to_owned());
+                problem.who = Some(who_slug(cause.who()).to_owned());
+                problem.retry_after = *retry_after;
+                (status, problem)
+            }
+            ApiError::InProgress => p(
+                StatusCode::CONFLICT,
+                "request-in-progress",
+                "Request in progress",
+                "A request with this idempotency key is being published right now; ask again in a moment.".into(),
+            ),
+            ApiError::KeyReused => p(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                "Idempotency key reused",
+                "This idempotency key was used for a different request (another account or text).".into(),
+            ),
+            ApiError::XRejected { status, body } => {
+                let (code, mut problem) = p(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "rejected-by-x",
+                    "X refused the post",
+                    format!("X answered {status}: the post's content was refused; sending it again will not help."),
+                );
+                problem.x_error = Some(body.clone());
+                (code, problem)
+            }
+            ApiError::OutcomeUnknown => p(
+                StatusCode::BAD_GATEWAY,
+                "outcome-unknown",
+                "The post may have been published",
+                "X's answer was lost after the post was sent: it may have been published. authwatch will not send it again."
+                    .into(),
+            ),
+            ApiError::NotFound => {
+                p(StatusCode::NOT_FOUND, "not-found", "Not found", "No such route; see /api/v1/openapi.json.".into())
+            }
+            ApiError::Internal(context) => p(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+                format!("{context}: an internal error occurred; it has been logged."),
+            ),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, problem) = self.problem();
+        let mut response = (status, axum::Json(&problem)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(secs) = problem.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+/// `Who` as the API spells it.
+pub fn who_slug(who: Who) -> &'static str {
+    match who {
+        Who::System => "system",
+        Who::Owner => "owner",
+        Who::Admin => "admin",
+        Who::Operations => "operations",
+        Who::Nobody => "nobody",
+    }
+}
+
+/// `Action` as the API spells it.
+pub fn action_slug(action: Action) -> &'static str {
+    match action {
+        Action::Reconnect => "reconnect",
+        Action::FixApp => "fix_app",
+        Action::FixClock => "fix_clock",
+    }
+}
+
+/// A JSON body whose rejections (not JSON, wrong shape, wrong content type)
+/// are answered as problems instead of axum's plain text.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(ApiError::Malformed(describe(&rejection))),
+        }
+    }
+}
+
+fn describe(rejection: &JsonRejection) -> String {
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => "Send the body as JSON with `Content-Type: application/json`.".into(),
+        other => format!("The body is not the JSON this endpoint expects: {}", other.body_text()),
+    }
+}

@@ -1,0 +1,261 @@
+#![cfg(feature = "ssr")]
+//! The pipeline API's edges: API keys (bearer only, scoped, revocable, stored
+//! hashed, made by the command line), problem+json for every bad input, and
+//! the OpenAPI document — valid, and the API answers as it says.
+
+mod common;
+#[path = "common/pipeline.rs"]
+mod pipeline;
+
+use authwatch::server::db::api_keys;
+use authwatch::server::x::now_ms;
+use common::TestApp;
+use pipeline::{account, reply, Api};
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+
+#[tokio::test]
+async fn calls_without_a_valid_bearer_key_are_refused_and_cookies_do_not_count() {
+    let app = TestApp::start(vec![("AUTHWATCH_API_CACHE_MS", "0")]).await;
+    authwatch::server::demo::seed(&app.state, app.emulator()).await.unwrap();
+    let api = Api::new(&app).await;
+    let http = reqwest::Client::new();
+
+    let none = reply(http.get(app.url("/api/v1/accounts")).send().await.unwrap()).await;
+    none.assert_problem(401, "missing-api-key");
+    assert_eq!(none.headers.get("www-authenticate").unwrap(), "Bearer");
+    api.with_key("awk_not-a-key").get("/accounts").await.assert_problem(401, "invalid-api-key");
+    let basic = reply(http.get(app.url("/api/v1/accounts")).basic_auth("user", Some(&api.key)).send().await.unwrap()).await;
+    basic.assert_problem(401, "missing-api-key");
+
+    // A browser with a session cookie is no API client.
+    let browser = app.browser();
+    browser.get(app.url("/")).send().await.unwrap();
+    reply(browser.get(app.url("/api/v1/accounts")).send().await.unwrap()).await.assert_problem(401, "missing-api-key");
+
+    assert_eq!(api.get("/accounts").await.status, 200);
+    let id = api_keys::list(&app.state.pool).await.unwrap()[0].id.clone();
+    assert!(api_keys::revoke(&app.state.pool, &id, now_ms()).await.unwrap());
+    api.get("/accounts").await.assert_problem(401, "invalid-api-key");
+
+    // Only the hash is stored.
+    let bytes = app.database_bytes();
+    assert!(!bytes.windows(api.key.len()).any(|w| w == api.key.as_bytes()), "the key itself is nowhere in the database");
+    let hash = authwatch::server::pipeline::auth::hash(&api.key);
+    assert!(bytes.windows(hash.len()).any(|w| w == hash.as_bytes()));
+}
+
+#[tokio::test]
+async fn a_revoked_key_stops_working_within_the_cache_ttl() {
+    let app = TestApp::demo().await;
+    let api = Api::new(&app).await;
+    assert_eq!(api.get("/accounts").await.status, 200);
+    let id = api_keys::list(&app.state.pool).await.unwrap()[0].id.clone();
+    api_keys::revoke(&app.state.pool, &id, now_ms()).await.unwrap();
+    tokio::time::sleep(app.state.config.api_cache_ttl + std::time::Duration::from_millis(50)).await;
+    api.get("/accounts").await.assert_problem(401, "invalid-api-key");
+}
+
+#[tokio::test]
+async fn a_key_scoped_to_some_accounts_sees_and_acts_for_only_those() {
+    let app = TestApp::demo().await;
+    let news = account(&app, "acme_news").await;
+    let support = account(&app, "acme_support").await;
+    let api = Api::with_accounts(&app, Some(&[news.id.clone()])).await;
+
+    let list = api.get("/accounts").await;
+    assert_eq!(list.body.as_array().unwrap().iter().map(|a| a["id"].clone()).collect::<Vec<_>>(), vec![json!(news.id)]);
+    assert_eq!(api.get(&format!("/accounts/{}/token", news.id)).await.status, 200);
+    api.get(&format!("/accounts/{}/token", support.id)).await.assert_problem(403, "account-not-allowed");
+    api.publish(&support.id, "k", "not mine").await.assert_problem(403, "account-not-allowed");
+    // An unknown id is "not allowed" for a scoped key: it reveals nothing.
+    api.get("/accounts/acc_nope/token").await.assert_problem(403, "account-not-allowed");
+    assert!(pipeline::published(&app).is_empty());
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_clear_problem_and_posts_nothing() {
+    let app = TestApp::demo().await;
+    let api = Api::new(&app).await;
+    let news = account(&app, "acme_news").await;
+    let posts = format!("{}/accounts/{}/posts", api.base, news.id);
+
+    api.get("/accounts/acc_nope/token").await.assert_problem(404, "unknown-account");
+    api.publish("acc_nope", "k0", "hello").await.assert_problem(404, "unknown-account");
+    let malformed = api
+        .http
+        .post(&posts)
+        .bearer_auth(&api.key)
+        .header("Idempotency-Key", "k1")
+        .header("content-type", "application/json")
+        .body("{\"text\": ")
+        .send()
+        .await
+        .unwrap();
+    reply(malformed).await.assert_problem(400, "malformed-request");
+    let no_key = api.http.post(&posts).bearer_auth(&api.key).json(&json!({"text": "hi"})).send().await.unwrap();
+    let no_key = reply(no_key).await;
+    no_key.assert_problem(400, "malformed-request");
+    assert!(no_key.body["detail"].as_str().unwrap().contains("Idempotency-Key"));
+    let long = api.publish(&news.id, "k2", &"x".repeat(281)).await;
+    long.assert_problem(422, "invalid-request");
+    assert!(long.body["detail"].as_str().unwrap().contains("281 characters; X allows at most 280"));
+    assert_eq!(api.publish(&news.id, "k3", &"é".repeat(280)).await.status, 201, "280 characters are fine");
+    api.publish(&news.id, "k4", "   ").await.assert_problem(422, "invalid-request");
+    api.get("/nowhere").await.assert_problem(404, "not-found");
+    assert_eq!(pipeline::published(&app).len(), 1);
+}
+
+#[tokio::test]
+async fn the_command_line_creates_a_working_key_shown_once_and_revokes_it() {
+    let app = TestApp::demo().await;
+    let news = account(&app, "acme_news").await;
+    let cli = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_authwatch"))
+            .args(args)
+            .env("AUTHWATCH_DATA_DIR", app.data_dir.path())
+            .env_remove("AUTHWATCH_X_CLIENT_ID")
+            .env_remove("AUTHWATCH_DATABASE_URL")
+            .output()
+            .expect("run authwatch")
+    };
+    let out = cli(&["api-key", "create", "--name", "publisher", "--account", &news.id]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let field = |name: &str| stdout.lines().find_map(|l| l.strip_prefix(name)).unwrap().trim().to_owned();
+    let (id, key) = (field("id:"), field("key:"));
+    assert!(key.starts_with("awk_") && key.len() > 40);
+
+    let api = Api::new(&app).await.with_key(&key);
+    assert_eq!(api.get(&format!("/accounts/{}/token", news.id)).await.status, 200);
+    let listed = String::from_utf8(cli(&["api-key", "list"]).stdout).unwrap();
+    assert!(listed.contains(&id) && listed.contains("publisher") && !listed.contains(&key), "{listed}");
+
+    let unknown = cli(&["api-key", "create", "--name", "x", "--account", "acc_nope"]);
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no account acc_nope"));
+
+    assert!(cli(&["api-key", "revoke", &id]).status.success());
+    tokio::time::sleep(app.state.config.api_cache_ttl + std::time::Duration::from_millis(50)).await;
+    api.get(&format!("/accounts/{}/token", news.id)).await.assert_problem(401, "invalid-api-key");
+}
+
+/// The OpenAPI document is valid, needs no key, and describes exactly the
+/// routes served; every answer of a sample of real calls has a status the
+/// document lists for that operation and a body of the documented schema.
+#[tokio::test]
+async fn the_openapi_document_describes_what_the_api_answers() {
+    let app = TestApp::demo().await;
+    let api = Api::new(&app).await;
+    let doc: Value = reqwest::get(app.url("/api/v1/openapi.json")).await.unwrap().json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    assert_eq!(doc["components"]["securitySchemes"]["api_key"]["scheme"], "bearer");
+    let paths: BTreeSet<String> = doc["paths"].as_object().unwrap().keys().cloned().collect();
+    assert_eq!(
+        paths,
+        ["/api/v1/accounts", "/api/v1/accounts/{id}/auth-failures", "/api/v1/accounts/{id}/posts", "/api/v1/accounts/{id}/token"]
+            .into_iter()
+            .map(String::from)
+            .collect()
+    );
+    // The document parses as OpenAPI (every $ref resolves, every operation has responses).
+    let _: utoipa::openapi::OpenApi = serde_json::from_value(doc.clone()).expect("a valid OpenAPI document");
+
+    let news = account(&app, "acme_news").await;
+    let labs = account(&app, "acme_labs").await;
+    let unauthenticated = api.with_key("awk_wrong");
+    let calls: Vec<(&str, String, pipeline::Reply)> = vec![
+        ("get", "/api/v1/accounts".into(), api.get("/accounts").await),
+        ("get", "/api/v1/accounts".into(), unauthenticated.get("/accounts").await),
+        ("get", "/api/v1/accounts/{id}/token".into(), api.get(&format!("/accounts/{}/token", news.id)).await),
+        ("get", "/api/v1/accounts/{id}/token".into(), api.get(&format!("/accounts/{}/token", labs.id)).await),
+        ("get", "/api/v1/accounts/{id}/token".into(), api.get("/accounts/nope/token").await),
+        ("post", "/api/v1/accounts/{id}/posts".into(), api.publish(&news.id, "c1", "contract").await),
+        ("post", "/api/v1/accounts/{id}/posts".into(), api.publish(&labs.id, "c2", "held").await),
+        ("post", "/api/v1/accounts/{id}/posts".into(), api.publish(&news.id, "c3", "").await),
+        (
+            "post",
+            "/api/v1/accounts/{id}/auth-failures".into(),
+            api.post(&format!("/accounts/{}/auth-failures", news.id), &json!({"status": 401, "body": "Unauthorized"})).await,
+        ),
+        ("post", "/api/v1/accounts/{id}/auth-failures".into(), api.post(&format!("/accounts/{}/auth-failures", news.id), &json!([])).await),
+    ];
+    let mut seen = BTreeSet::new();
+    for (method, path, reply) in &calls {
+        let operation = &doc["paths"][path.as_str()][*method];
+        let response = &operation["responses"][reply.status.to_string()];
+        assert!(response.is_object(), "{method} {path} answered {} which the document does not list: {:?}", reply.status, reply.body);
+        let content = response["content"].as_object().expect("documented content");
+        let (media, schema) = content.iter().next().unwrap();
+        assert_eq!(reply.content_type(), media, "{method} {path} {}", reply.status);
+        conforms(&doc, &schema["schema"], &reply.body, &format!("{method} {path} {}", reply.status));
+        seen.insert(reply.status);
+    }
+    assert!(seen.is_superset(&[200, 201, 202, 400, 401, 404, 409, 422].into_iter().collect()), "{seen:?}");
+}
+
+/// Checks `value` against the subset of JSON Schema utoipa generates:
+/// `$ref`, `type` (one or a list, `null` included), `properties`,
+/// `required`, `items`, `oneOf`.
+fn conforms(doc: &Value, schema: &Value, value: &Value, at: &str) {
+    if let Err(why) = check(doc, schema, value, at) {
+        panic!("{why}");
+    }
+}
+
+fn check(doc: &Value, schema: &Value, value: &Value, at: &str) -> Result<(), String> {
+    if let Some(reference) = schema["$ref"].as_str() {
+        let name = reference.trim_start_matches("#/components/schemas/");
+        let target = &doc["components"]["schemas"][name];
+        if target.is_null() {
+            return Err(format!("{at}: {reference} does not resolve"));
+        }
+        return check(doc, target, value, at);
+    }
+    if let Some(options) = schema["oneOf"].as_array() {
+        return if options.iter().any(|o| check(doc, o, value, at).is_ok()) {
+            Ok(())
+        } else {
+            Err(format!("{at}: {value} matches no option of {schema}"))
+        };
+    }
+    let types: Vec<&str> = match &schema["type"] {
+        Value::String(t) => vec![t.as_str()],
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => return Ok(()),
+    };
+    let actual = match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    };
+    if !(types.contains(&actual) || (actual == "integer" && types.contains(&"number"))) {
+        return Err(format!("{at}: {value} is not {types:?}"));
+    }
+    match value {
+        Value::Object(fields) => {
+            for required in schema["required"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+                if !fields.contains_key(required) {
+                    return Err(format!("{at}: `{required}` missing from {value}"));
+                }
+            }
+            if let Some(properties) = schema["properties"].as_object() {
+                for (name, field) in fields {
+                    let property = properties.get(name).ok_or_else(|| format!("{at}: `{name}` is not documented"))?;
+                    check(doc, property, field, &format!("{at}.{name}"))?;
+                }
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                check(doc, &schema["items"], item, at)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,185 @@
+#![cfg(feature = "ssr")]
+//! Publishing through authwatch, against the emulator over real HTTP: a 401
+//! is retried exactly once with a fresh token, never a third call; a failure
+//! that needs a person holds the post, which goes out once after the
+//! reconnect; an idempotency key never lets a post go out twice.
+
+mod common;
+#[path = "common/pipeline.rs"]
+mod pipeline;
+
+use authwatch::emulator::{Endpoint, Fault, FaultKind};
+use authwatch::server::db::posts;
+use authwatch::server::demo::CLIENT_ID;
+use common::TestApp;
+use pipeline::{account, eventually, published, reconnect_in_browser, timeline, x_calls, Api};
+use serde_json::json;
+
+#[tokio::test]
+async fn a_401_gets_one_refresh_and_one_retry_then_the_post_is_published() {
+    let app = TestApp::demo().await;
+    let api = Api::new(&app).await;
+    let news = account(&app, "acme_news").await;
+    // X has expired the token although authwatch thinks it lives for hours.
+    app.emulator().expire_access_tokens(CLIENT_ID, Some(&news.x_user_id));
+    app.emulator().reset_counts();
+
+    let r = api.publish(&news.id, "first", "Hello from the pipeline").await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(r.body["status"], "published");
+    assert_eq!(r.body["x_calls"], 2, "the 401 and the one retry");
+    assert!(r.body["x_post_id"].as_str().is_some_and(|id| !id.is_empty()));
+    assert_eq!(x_calls(&app).await, (2, 1), "two calls to POST /2/tweets, one refresh at X");
+    assert_eq!(published(&app), vec!["Hello from the pipeline"]);
+    let after = account(&app, "acme_news").await;
+    assert_eq!(after.generation, news.generation + 1, "the refreshed tokens were saved");
+    assert_eq!(after.incident_cause, None);
+    let events = timeline(&app, &news.id).await;
+    assert_eq!((events[0].0.as_str(), events[0].1.as_str()), ("publish", "ok"));
+    assert!(events.iter().any(|e| e.0 == "refresh" && e.1 == "ok"));
+}
+
+#[tokio::test]
+async fn a_second_401_stops_with_no_third_call_and_the_post_is_held() {
+    let app = TestApp::demo().await;
+    let api = Api::new(&app).await;
+    let news = account(&app, "acme_news").await;
+    // X refuses the first post and the retry with the fresh token.
+    app.emulator().inject_fault(Fault::new(Endpoint::Tweets, FaultKind::Status(401)).times(2));
+    app.emulator().reset_counts();
+
+    let r = api.publish(&news.id, "k1", "Refused twice").await;
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    assert_eq!(r.body["status"], "held");
+    assert_eq!(r.body["cause"], "user_revoked");
+    assert_eq!(r.body["who"], "owner");
+    assert_eq!(r.body["action"], "reconnect");
+    assert_eq!(r.body["x_calls"], 2);
+    assert_eq!(x_calls(&app).await, (2, 1), "one call, one refresh, one retry: no third call");
+    assert!(published(&app).is_empty());
+
+    // The stop is the account's incident: what sends its owner a prompt.
+    let after = account(&app, "acme_news").await;
+    assert_eq!(after.incident_cause.as_deref(), Some("user_revoked"));
+    assert_eq!(after.incident_status, Some(401));
+    assert!(after.incident_x_error.as_deref().is_some_and(|b| b.contains("Unauthorized")), "X's exact body is kept");
+
+    // Asking again changes nothing at X: the same key replays the answer, a
+    // new post is held at once without calling X.
+    let again = api.publish(&news.id, "k1", "Refused twice").await;
+    assert_eq!((again.status, again.body["id"].clone()), (202, r.body["id"].clone()));
+    assert_eq!(again.headers.get("idempotent-replayed").map(|v| v.to_str().unwrap()), Some("true"));
+    let next = api.publish(&news.id, "k2", "Next one").await;
+    assert_eq!((next.status, next.body["x_calls"].clone()), (202, json!(0)));
+    assert_eq!(x_calls(&app).await, (2, 1), "still no third call");
+}
+
+#[tokio::test]
+async fn a_revoked_grant_holds_posts_until_the_reconnect_then_each_is_published_once_in_order() {
+    let app = TestApp::demo().await;
+    let api = Api::new(&app).await;
+    let news = account(&app, "acme_news").await;
+    app.emulator().revoke_grant(CLIENT_ID, &news.x_user_id);
+    app.emulator().reset_counts();
+
+    let first = api.publish(&news.id, "held-1", "Held, first").await;
+    assert_eq!(first.status, 202, "{:?}", first.body);
+    assert_eq!(first.body["cause"], "refresh_token_rejected", "the 401, then X refused the refresh token");
+    assert_eq!(first.body["action"], "reconnect");
+    assert_eq!(x_calls(&app).await, (1, 1), "one post, one refresh: the retry never happened without a token");
+    let second = api.publish(&news.id, "held-2", "Held, second").await;
+    assert_eq!((second.status, second.body["x_calls"].clone()), (202, json!(0)), "held without calling X");
+    let held = posts::held(&app.state.pool, &news.id).await.unwrap();
+    assert_eq!(held.iter().map(|p| p.text.as_str()).collect::<Vec<_>>(), ["Held, first", "Held, second"]);
+    // The token broker refuses a dead grant instead of handing out its token.
+    let token = api.get(&format!("/accounts/{}/token", news.id)).await;
+    token.assert_problem(409, "person-must-act");
+    assert_eq!(token.body["cause"], "refresh_token_rejected");
+    assert!(token.body.get("access_token").is_none());
+
+    reconnect_in_browser(&app, &news.id, &news.x_user_id).await;
+
+    eventually("both held posts published", || async { published(&app).len() == 2 }).await;
+    assert_eq!(published(&app), vec!["Held, first", "Held, second"], "in order, each once");
+    assert!(posts::held(&app.state.pool, &news.id).await.unwrap().is_empty());
+    // Replaying the first request now answers its publication, and posts nothing.
+    let replay = api.publish(&news.id, "held-1", "Held, first").await;
+    assert_eq!(replay.status, 201, "{:?}", replay.body);
+    assert_eq!(replay.body["status"], "published");
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(published(&app).len(), 2, "published once");
+}
+
+#[tokio::test]
+async fn held_posts_wait_for_a_person_when_configured_so() {
+    let app = TestApp::start(vec![("AUTHWATCH_HELD_POSTS", "wait")]).await;
+    authwatch::server::demo::seed(&app.state, app.emulator()).await.unwrap();
+    let api = Api::new(&app).await;
+    let news = account(&app, "acme_news").await;
+    app.emulator().revoke_grant(CLIENT_ID, &news.x_user_id);
+    assert_eq!(api.publish(&news.id, "w1", "Waits for a person").await.status, 202);
+
+    reconnect_in_browser(&app, &news.id, &news.x_user_id).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(published(&app).is_empty(), "not released by the reconnect");
+    assert_eq!(posts::held(&app.state.pool, &news.id).await.unwrap().len(), 1);
+
+    let released = authwatch::server::pipeline::posts::release_held(&app.state, &news.id, "test").await.unwrap();
+    assert_eq!((released.published, released.still_held), (1, 0));
+    assert_eq!(published(&app), vec!["Waits for a person"]);
+}
+
+#[tokio::test]
+async fn the_same_idempotency_key_never_posts_twice_even_at_once() {
+    let app = TestApp::demo().await;
+    let api = Api::new(&app).await;
+    let news = account(&app, "acme_news").await;
+
+    let first = api.publish(&news.id, "once", "Only once").await;
+    assert_eq!(first.status, 201);
+    let again = api.publish(&news.id, "once", "Only once").await;
+    assert_eq!(again.status, 201);
+    assert_eq!(again.body, first.body, "the first answer, replayed");
+    assert_eq!(again.headers.get("idempotent-replayed").map(|v| v.to_str().unwrap()), Some("true"));
+    api.publish(&news.id, "once", "Another text").await.assert_problem(422, "idempotency-key-reused");
+
+    // Twenty identical requests at once: one post at X.
+    app.emulator().inject_fault(Fault::new(Endpoint::Tweets, FaultKind::Slow { millis: 300 }).times(1));
+    let calls = (0..20).map(|_| {
+        let api = api.with_key(&api.key);
+        let id = news.id.clone();
+        tokio::spawn(async move { api.publish(&id, "burst", "Sent in a burst").await })
+    });
+    let replies: Vec<_> = futures::future::join_all(calls).await.into_iter().map(|r| r.unwrap()).collect();
+    for r in &replies {
+        assert!(r.status == 201 || r.status == 409, "{} {:?}", r.status, r.body);
+        if r.status == 409 {
+            r.assert_problem(409, "request-in-progress");
+        }
+    }
+    assert!(replies.iter().any(|r| r.status == 201));
+    assert_eq!(published(&app).iter().filter(|t| *t == "Sent in a burst").count(), 1);
+    assert_eq!(published(&app).len(), 2);
+}
+
+#[tokio::test]
+async fn x_trouble_leaves_the_post_retryable_under_the_same_key_and_content_refusals_are_final() {
+    let app = TestApp::demo().await;
+    let api = Api::new(&app).await;
+    let news = account(&app, "acme_news").await;
+
+    app.emulator().inject_fault(Fault::new(Endpoint::Tweets, FaultKind::Status(503)).times(1));
+    let r = api.publish(&news.id, "outage", "After the outage").await;
+    r.assert_problem(503, "x-unavailable");
+    assert!(r.headers.get("retry-after").is_some());
+    assert_eq!(account(&app, "acme_news").await.incident_cause.as_deref(), None, "X's outage is no reason to reconnect");
+    let retried = api.publish(&news.id, "outage", "After the outage").await;
+    assert_eq!(retried.status, 201, "the same key tries again after passing trouble: {:?}", retried.body);
+    assert_eq!(published(&app), vec!["After the outage"]);
+
+    // An answer lost after sending: maybe posted, so never sent again.
+    app.emulator().inject_fault(Fault::new(Endpoint::Tweets, FaultKind::RotateAndDrop).times(1));
+    api.publish(&news.id, "lost", "Answer lost").await.assert_problem(502, "outcome-unknown");
+    api.publish(&news.id, "lost", "Answer lost").await.assert_problem(502, "outcome-unknown");
+    assert_eq!(published(&app).iter().filter(|t| *t == "Answer lost").count(), 1);
+}

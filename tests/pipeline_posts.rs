@@ -141,7 +141,7 @@ async fn the_same_idempotency_key_never_posts_twice_even_at_once() {
     assert_eq!(again.status, 201);
     assert_eq!(again.body, first.body, "the first answer, replayed");
     assert_eq!(again.headers.get("idempotent-replayed").map(|v| v.to_str().unwrap()), Some("true"));
-    api.publish(&news.id, "once", "Another text").await.assert_problem(422, "idempotency-key-reused");
+    api.publish(&news.id, "once", "Another text").await.assert_problem(409, "idempotency-key-reused");
 
     // Twenty identical requests at once: one post at X.
     app.emulator().inject_fault(Fault::new(Endpoint::Tweets, FaultKind::Slow { millis: 300 }).times(1));

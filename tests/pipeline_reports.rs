@@ -87,7 +87,7 @@ async fn reports_that_are_not_auth_failures_are_refused_clearly() {
     let news = account(&app, "acme_news").await;
     let path = format!("/accounts/{}/auth-failures", news.id);
     api.post(&path, &json!({ "status": 500, "body": "oops" })).await.assert_problem(422, "invalid-request");
-    api.post(&path, &json!({ "status": 401, "body": "x", "generation": news.generation + 5 })).await.assert_problem(422, "invalid-request");
+    api.post(&path, &json!({ "status": 401, "body": "x", "generation": news.generation + 5 })).await.assert_problem(409, "unknown-generation");
     api.post(&path, &json!({ "body": "no status" })).await.assert_problem(400, "malformed-request");
     assert!(timeline(&app, &news.id).await.iter().all(|e| e.0 != "report"), "nothing recorded");
 }

@@ -76,7 +76,8 @@ pub enum TextProblem {
 /// X counts characters (the emulator, like X for plain text, counts Unicode
 /// scalar values).
 pub fn check_text(text: &str) -> Result<(), TextProblem> {
-    if text.trim().is_empty() {
+    // Only the empty text: whether X takes a blank one is X's to say.
+    if text.is_empty() {
         return Err(TextProblem::Empty);
     }
     let chars = text.chars().count();
@@ -129,6 +130,6 @@ mod tests {
         assert_eq!(check_text(&"a".repeat(280)), Ok(()));
         assert_eq!(check_text(&"é".repeat(280)), Ok(()), "characters, not bytes");
         assert_eq!(check_text(&"a".repeat(281)), Err(TextProblem::TooLong { chars: 281 }));
-        assert_eq!(check_text("  "), Err(TextProblem::Empty));
+        assert_eq!(check_text(""), Err(TextProblem::Empty));
     }
 }

@@ -54,14 +54,43 @@ pub struct TokenView {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AuthFailureReport {
     /// X's HTTP status: 401 or 403.
-    pub status: u16,
-    /// X's answer body, exactly as received: a JSON object, or a string.
-    #[schema(value_type = Object)]
+    #[schema(schema_with = reported_status)]
+    #[serde(deserialize_with = "integral")]
+    pub status: i64,
+    /// X's answer body, exactly as received: X's JSON, or the text as a string.
+    #[schema(value_type = Value)]
     pub body: serde_json::Value,
     /// The generation of the token that was refused (from the token answer);
     /// the current generation when omitted.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_integral")]
+    #[schema(minimum = 1)]
     pub generation: Option<i64>,
+}
+
+/// JSON Schema's integers include `401.0`: accept any integral number (huge
+/// ones saturate, and are then refused as out of range with a clear answer).
+fn integral<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    to_integer::<D::Error>(serde_json::Number::deserialize(d)?)
+}
+
+fn optional_integral<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    Option::<serde_json::Number>::deserialize(d)?.map(to_integer::<D::Error>).transpose()
+}
+
+fn to_integer<E: serde::de::Error>(n: serde_json::Number) -> Result<i64, E> {
+    n.as_i64()
+        .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
+        .ok_or_else(|| E::custom(format!("expected an integer, not {n}")))
+}
+
+/// Only authentication failures are reported: the schema says so, so that
+/// clients generated from it cannot send anything else.
+fn reported_status() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Integer)
+        .enum_values(Some([401, 403]))
+        .description(Some("X's HTTP status: 401 or 403."))
+        .build()
 }
 
 /// What the pipeline must do after a 401/403.
@@ -84,6 +113,7 @@ pub struct AuthFailureVerdict {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct NewPostRequest {
     /// The post's text: 1 to 280 characters.
+    #[schema(min_length = 1, max_length = 280)]
     pub text: String,
 }
 

@@ -33,7 +33,8 @@ const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
     security(("api_key" = [])),
     params(
         ("id" = String, Path, description = "The account's id"),
-        ("Idempotency-Key" = String, Header, description = "1 to 200 characters, unique per post: a retried request with the same key gets the first one's answer and never posts twice"),
+        ("Idempotency-Key" = String, Header, min_length = 1, max_length = 200, pattern = "^[!-~]+$",
+            description = "1 to 200 visible ASCII characters, unique per post: a retried request with the same key gets the first one's answer and never posts twice"),
     ),
     request_body = NewPostRequest,
     responses(
@@ -43,8 +44,8 @@ const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
         (status = 401, description = "Missing, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key may not act for this account", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "A request with this idempotency key is still being published", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Empty text, text over X's 280 characters, the idempotency key reused for another post, or X refused the content", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A request with this idempotency key is still being published, or the key was used for another post", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Empty text, text over X's 280 characters, or X refused the content", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "X's answer was lost after sending: the post may be published and is not sent again", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "X is unavailable; send the same request (same key) again after `retry_after` seconds", body = Problem, content_type = "application/problem+json"),
     )
@@ -93,8 +94,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<&str, ApiError> {
     value
         .to_str()
         .ok()
-        .map(str::trim)
-        .filter(|k| (1..=200).contains(&k.len()))
+        .filter(|k| (1..=200).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
         .ok_or_else(|| ApiError::Malformed("The `Idempotency-Key` header must be 1 to 200 visible ASCII characters.".into()))
 }
 

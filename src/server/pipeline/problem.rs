@@ -60,6 +60,8 @@ pub enum ApiError {
     NeedsPerson { cause: Cause, who: Who, action: Option<Action>, detail: String },
     #[error("X is unavailable: {}", .cause.as_str())]
     Unavailable { cause: Cause, retry_after: Option<u64> },
+    #[error("unknown token generation: {0}")]
+    UnknownGeneration(String),
     #[error("a request with this idempotency key is in progress")]
     InProgress,
     #[error("idempotency key reused for another request")]
@@ -142,14 +144,18 @@ impl ApiError {
                 problem.retry_after = *retry_after;
                 (status, problem)
             }
+            ApiError::UnknownGeneration(why) => {
+                p(StatusCode::CONFLICT, "unknown-generation", "Unknown token generation", why.clone())
+            }
             ApiError::InProgress => p(
                 StatusCode::CONFLICT,
                 "request-in-progress",
                 "Request in progress",
                 "A request with this idempotency key is being published right now; ask again in a moment.".into(),
             ),
+            // 409 like a request in progress: both conflict with what the key already stands for.
             ApiError::KeyReused => p(
-                StatusCode::UNPROCESSABLE_ENTITY,
+                StatusCode::CONFLICT,
                 "idempotency-key-reused",
                 "Idempotency key reused",
                 "This idempotency key was used for a different request (another account or text).".into(),

@@ -34,7 +34,8 @@ const MAX_BODY_CHARS: usize = 10_000;
         (status = 401, description = "Missing, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key may not act for this account", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Not a 401/403, an unknown generation, or a body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The generation was never handed out for this account", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not a 401/403, or a body over 10,000 characters", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn report(
@@ -44,12 +45,15 @@ pub async fn report(
     ApiJson(report): ApiJson<AuthFailureReport>,
 ) -> Result<Json<AuthFailureVerdict>, ApiError> {
     caller.check(&id)?;
-    if !matches!(report.status, 401 | 403) {
-        return Err(ApiError::Invalid(format!(
-            "Only X's 401 and 403 are reported here, not {}: other statuses are not authentication failures.",
-            report.status
-        )));
-    }
+    let status: u16 = match report.status {
+        401 => 401,
+        403 => 403,
+        other => {
+            return Err(ApiError::Invalid(format!(
+                "Only X's 401 and 403 are reported here, not {other}: other statuses are not authentication failures."
+            )))
+        }
+    };
     let body = match &report.body {
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
@@ -61,12 +65,12 @@ pub async fn report(
     let current_generation = current.token.generation;
     let generation = report.generation.unwrap_or(current_generation);
     if generation < 1 || generation > current_generation {
-        return Err(ApiError::Invalid(format!(
+        return Err(ApiError::UnknownGeneration(format!(
             "Generation {generation} was never handed out for this account (the current one is {current_generation})."
         )));
     }
 
-    let cause = classify_report(report.status, &body);
+    let cause = classify_report(status, &body);
     let (reports, retried_before) =
         posts::count_report(&state.pool, &id, generation).await.map_err(|e| ApiError::internal("counting the report failed", e))?;
     let retried = reports > 1 || retried_before;
@@ -98,11 +102,11 @@ pub async fn report(
         kind: EventKind::Report,
         outcome: Outcome::Failed,
         cause: Some(cause),
-        http_status: Some(report.status),
+        http_status: Some(status),
         x_error: Some(body),
         generation_before: Some(generation),
         actor: actor.clone(),
-        detail: Some(format!("the pipeline reported X's {} (report {reports} for generation {generation}); answered: {answered}", report.status)),
+        detail: Some(format!("the pipeline reported X's {} (report {reports} for generation {generation}); answered: {answered}", status)),
         ..NewEvent::default()
     };
     events::append(&state.pool, &id, now_ms(), &event, result)

@@ -65,6 +65,7 @@ async fn a_token_with_more_than_a_minute_left_is_handed_out_without_calling_x() 
     let r = api.get(&format!("/accounts/{id}/token")).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.body["token_type"], "bearer");
+    assert_eq!(r.headers.get("cache-control").unwrap(), "no-store", "a token never sits in a cache");
     assert_eq!(r.body["generation"], before.generation);
     assert_eq!(r.body["scopes"], serde_json::json!(["offline.access", "tweet.read", "tweet.write", "users.read"]));
     let expires_in = r.body["expires_in"].as_i64().unwrap();

@@ -197,7 +197,6 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::render))
         .merge(auth_x::router())
-        .nest("/api/v1", pipeline::router(state.clone()))
         .leptos_routes_with_context(&state, routes, || {}, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .with_state(state.clone())
@@ -212,6 +211,9 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")));
+    // Outside the session layer: the pipeline API authenticates with its
+    // bearer key only, never a cookie.
+    router = router.nest("/api/v1", pipeline::router(state.clone()));
     if let Some(emulator) = &state.emulator {
         router = router.nest(EMULATOR_MOUNT, emulator.router());
     }

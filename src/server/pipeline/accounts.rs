@@ -9,7 +9,7 @@ use super::rfc3339;
 use crate::domain::health::{diagnose, Health};
 use crate::server::db::apps;
 use crate::server::x::now_ms;
-use crate::server::AppState;
+use super::Shared;
 use axum::extract::{Path, State};
 use axum::{Extension, Json};
 
@@ -24,7 +24,7 @@ use axum::{Extension, Json};
         (status = 401, description = "Missing, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn list(State(state): State<AppState>, Extension(caller): Extension<Caller>) -> Result<Json<Vec<AccountView>>, ApiError> {
+pub async fn list(State(state): State<Shared>, Extension(caller): Extension<Caller>) -> Result<Json<Vec<AccountView>>, ApiError> {
     let entries = state.snapshot.get(&state.pool).await.map_err(|e| ApiError::internal("listing accounts failed", e))?;
     let client_id = &state.x.app().client_id;
     let app = apps::facts(&state.pool, client_id).await.map_err(|e| ApiError::internal("reading the app failed", e))?;
@@ -77,7 +77,7 @@ pub async fn list(State(state): State<AppState>, Extension(caller): Extension<Ca
     )
 )]
 pub async fn token(
-    State(state): State<AppState>,
+    State(state): State<Shared>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<TokenView>, ApiError> {

@@ -7,7 +7,6 @@ use crate::server::db::api_keys::{self, KeyRecord, NewKey};
 use crate::server::db::Pool;
 use crate::server::secret::Secret;
 use crate::server::x::now_ms;
-use crate::server::AppState;
 use axum::extract::{Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::http::HeaderMap;
@@ -85,7 +84,7 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 
 /// Authenticates the call by its bearer API key (never a cookie), hands the
 /// key to the handler, and logs the call with the key's id.
-pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+pub async fn authenticate(State(state): State<super::Shared>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
     // Paths carry account ids, never secrets (keys travel in a header).

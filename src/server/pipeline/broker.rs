@@ -12,13 +12,15 @@ use crate::server::lifecycle::AccountError;
 use crate::server::secret::Secret;
 use crate::server::x::now_ms;
 use crate::server::AppState;
+use std::sync::Arc;
 
 /// An account's current token and verdict, as read from the database.
 #[derive(Debug)]
 pub struct Current {
     pub account_id: String,
     pub diagnosis: Diagnosis,
-    pub token: Token,
+    /// Shared, so handing it out on the hot path copies no token.
+    pub token: Arc<Token>,
 }
 
 /// An opened access token.
@@ -86,13 +88,18 @@ pub async fn load(state: &AppState, account_id: &str) -> Result<Current, Refusal
     Ok(Current {
         account_id: account_id.to_owned(),
         diagnosis,
-        token: Token { access: tokens.access, generation: tokens.generation, expires_at: tokens.expires_at, scopes: tokens.scopes },
+        token: Arc::new(Token {
+            access: tokens.access,
+            generation: tokens.generation,
+            expires_at: tokens.expires_at,
+            scopes: tokens.scopes,
+        }),
     })
 }
 
 /// A valid token for `account_id`: from memory while fresh, else from the
 /// database; refreshed first when it expires within the minimum lifetime.
-pub async fn token(state: &AppState, account_id: &str, actor: &str) -> Result<Token, Refusal> {
+pub async fn token(state: &AppState, account_id: &str, actor: &str) -> Result<Arc<Token>, Refusal> {
     let min_lifetime = state.pipeline.min_token_lifetime_ms();
     let current = state.pipeline.current(state, account_id).await?;
     if let Some(refusal) = needs_person(&current.diagnosis) {
@@ -115,7 +122,7 @@ pub async fn token(state: &AppState, account_id: &str, actor: &str) -> Result<To
 /// After a refresh: the stored token if a person need not act and it is
 /// still alive (a failed refresh of a token with seconds left still leaves
 /// those seconds), else why not.
-async fn usable(state: &AppState, account_id: &str, failed: Option<(Cause, Option<i64>)>) -> Result<Token, Refusal> {
+async fn usable(state: &AppState, account_id: &str, failed: Option<(Cause, Option<i64>)>) -> Result<Arc<Token>, Refusal> {
     let current = state.pipeline.current(state, account_id).await?;
     if let Some(refusal) = needs_person(&current.diagnosis) {
         return Err(refusal);
@@ -130,7 +137,7 @@ async fn usable(state: &AppState, account_id: &str, failed: Option<(Cause, Optio
 /// A token to retry with after X refused the one of `used_generation`: the
 /// stored one if someone already replaced it, else a refresh now (through
 /// the engine, so a refresh already in flight is joined, not repeated).
-pub async fn fresh_after_refusal(state: &AppState, account_id: &str, used_generation: i64, actor: &str) -> Result<Token, Refusal> {
+pub async fn fresh_after_refusal(state: &AppState, account_id: &str, used_generation: i64, actor: &str) -> Result<Arc<Token>, Refusal> {
     state.pipeline.forget(account_id);
     let current = load(state, account_id).await?;
     if current.token.generation != used_generation {

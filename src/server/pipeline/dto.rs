@@ -33,8 +33,9 @@ pub struct AccountView {
     pub missing_scopes: Vec<String>,
 }
 
-/// A valid access token for one account.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+/// A valid access token for one account. Not `Debug`: it holds the token
+/// itself, which must never reach a log line.
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct TokenView {
     pub account_id: String,
     /// Send to X as `Authorization: Bearer <access_token>`.
@@ -93,8 +94,8 @@ fn reported_status() -> utoipa::openapi::Object {
         .build()
 }
 
-/// What the pipeline must do after a 401/403.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+/// What the pipeline must do after a 401/403. Not `Debug`: it may hold a token.
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct AuthFailureVerdict {
     /// `retry_once`: retry the request once with `token`. `stop`: do not
     /// retry; `cause`, `who` and `action` say what must happen first.

@@ -24,6 +24,7 @@ use crate::server::config::{Config, HeldPosts};
 use crate::server::db::api_keys::{self, KeyRecord};
 use crate::server::db::Pool;
 use crate::server::AppState;
+use axum::http::{header, HeaderValue};
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -31,6 +32,7 @@ use broker::{Current, Refusal};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -99,17 +101,36 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// The API router's state: the application state behind one `Arc`, so the
+/// per-request clones axum makes of its state are a reference count, not a
+/// copy of every field.
+pub type Shared = Arc<AppState>;
+
 /// The API's routes, to nest at `/api/v1`. Everything but the OpenAPI
 /// document needs an API key.
-pub fn router(state: AppState) -> Router<AppState> {
+///
+/// The router is complete in itself — state, headers, no session layer — so
+/// the server nests it outside the page routes' cookie sessions: the API
+/// authenticates only with its bearer key, and skipping the session layer
+/// keeps it off the token broker's hot path.
+pub fn router(state: AppState) -> Router {
+    let state: Shared = Arc::new(state);
     Router::new()
         .route("/accounts", get(accounts::list))
         .route("/accounts/{id}/token", get(accounts::token))
         .route("/accounts/{id}/auth-failures", post(reports::report))
         .route("/accounts/{id}/posts", post(posts::publish))
-        .route_layer(from_fn_with_state(state, auth::authenticate))
+        .route_layer(from_fn_with_state(state.clone(), auth::authenticate))
         .route("/openapi.json", get(openapi))
         .fallback(|| async { problem::ApiError::NotFound })
+        .with_state(state)
+        // Tokens must never sit in a cache, and nothing here is a page.
+        .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        ))
 }
 
 /// After a successful connect or reconnect: forget the old token and, unless

@@ -14,6 +14,7 @@ use crate::server::db::events::{self, EventKind, NewEvent, Outcome as EventOutco
 use crate::server::db::posts::{self, Claim, Finished, NewPost, Post, PostStatus};
 use crate::server::x::{now_ms, XError};
 use crate::server::AppState;
+use super::Shared;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -51,7 +52,7 @@ const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
     )
 )]
 pub async fn publish(
-    State(state): State<AppState>,
+    State(state): State<Shared>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     headers: HeaderMap,

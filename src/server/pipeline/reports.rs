@@ -13,7 +13,7 @@ use crate::domain::pipeline::{after_refusal, Next};
 use crate::server::db::events::{self, EventKind, NewEvent, Outcome};
 use crate::server::db::posts;
 use crate::server::x::now_ms;
-use crate::server::AppState;
+use super::Shared;
 use axum::extract::{Path, State};
 use axum::{Extension, Json};
 
@@ -39,7 +39,7 @@ const MAX_BODY_CHARS: usize = 10_000;
     )
 )]
 pub async fn report(
-    State(state): State<AppState>,
+    State(state): State<Shared>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     ApiJson(report): ApiJson<AuthFailureReport>,

@@ -123,6 +123,8 @@ async fn held_posts_wait_for_a_person_when_configured_so() {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert!(published(&app).is_empty(), "not released by the reconnect");
     assert_eq!(posts::held(&app.state.pool, &news.id).await.unwrap().len(), 1);
+    let page = app.browser().get(app.url(&format!("/accounts/{}", news.id))).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Held posts") && page.contains("Waits for a person"), "listed on the account page");
 
     let released = authwatch::server::pipeline::posts::release_held(&app.state, &news.id, "test").await.unwrap();
     assert_eq!((released.published, released.still_held), (1, 0));

@@ -3,6 +3,7 @@
 //! the page — never database rows, never a token.
 
 pub mod dto;
+pub mod held;
 #[cfg(feature = "ssr")]
 mod ssr;
 

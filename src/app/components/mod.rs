@@ -2,5 +2,6 @@
 
 pub mod badge;
 pub mod header;
+pub mod held_posts;
 pub mod live;
 pub mod time;

@@ -4,6 +4,7 @@
 use crate::api::dto::AccountDetail;
 use crate::api::{load_account, CheckNow, RefreshNow};
 use crate::app::components::badge::HealthBadge;
+use crate::app::components::held_posts::HeldPosts;
 use crate::app::components::live::{poll, Ticker};
 use crate::app::components::time::Ago;
 use crate::app::format::{duration, utc};
@@ -120,6 +121,9 @@ fn Detail(
                     </div>
                 }.into_any(),
             }}
+
+            <h2>"Held posts"</h2>
+            <HeldPosts account_id=row.id.clone()/>
 
             <h2>"Timeline"</h2>
             <table class="timeline">

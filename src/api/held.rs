@@ -1,0 +1,52 @@
+//! Server functions for the posts the pipeline API holds while an account
+//! needs a person: the list on the account page, and releasing them by hand
+//! (`AUTHWATCH_HELD_POSTS=wait`, or after X's passing trouble).
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// A post waiting for the account to be fixed. No token, no key.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HeldPost {
+    pub id: i64,
+    pub text: String,
+    /// Why it is held, in words.
+    pub reason: String,
+    /// When it was sent to authwatch (ms since the epoch).
+    pub held_since: i64,
+}
+
+/// The account's held posts, in the order they will be published.
+#[server]
+pub async fn load_held_posts(account_id: String) -> Result<Vec<HeldPost>, ServerFnError> {
+    use super::ssr;
+    use crate::domain::health::Cause;
+    let state = ssr::state()?;
+    let held = crate::server::db::posts::held(&state.pool, &account_id)
+        .await
+        .map_err(|e| ssr::internal("Loading the held posts failed", e))?;
+    Ok(held
+        .into_iter()
+        .map(|p| HeldPost {
+            id: p.id,
+            reason: p.cause().map(Cause::describe).unwrap_or("A person must act on the account.").to_owned(),
+            text: p.text,
+            held_since: p.created_at,
+        })
+        .collect())
+}
+
+/// Publishes the account's held posts now, oldest first. Answers what happened, in words.
+#[server]
+pub async fn release_held_posts(account_id: String) -> Result<String, ServerFnError> {
+    use super::ssr;
+    let state = ssr::state()?;
+    let released = crate::server::pipeline::posts::release_held(&state, &account_id, "held-post release from the account page")
+        .await
+        .map_err(|e| ssr::internal("Releasing the held posts failed", e))?;
+    Ok(match (released.published, released.still_held) {
+        (0, 0) => "No held posts.".to_owned(),
+        (n, 0) => format!("Published {n} held post(s)."),
+        (n, m) => format!("Published {n}; {m} still held: the account still cannot publish (see its health)."),
+    })
+}

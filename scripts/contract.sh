@@ -33,5 +33,8 @@ done
 sleep 2
 key=$("$bin" api-key create --name contract --data-dir "$data" 2>/dev/null | sed -n 's/^key: //p')
 
-"$venv/bin/st" run "http://127.0.0.1:$port/api/v1/openapi.json" --url "http://127.0.0.1:$port" \
+# From the data directory: schemathesis keeps its run data in the working directory.
+st="$PWD/$venv/bin/st"
+cd "$data"
+"$st" run "http://127.0.0.1:$port/api/v1/openapi.json" --url "http://127.0.0.1:$port" \
   -H "Authorization: Bearer $key" --checks all "$@"

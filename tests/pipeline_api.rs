@@ -61,7 +61,7 @@ async fn a_key_scoped_to_some_accounts_sees_and_acts_for_only_those() {
     let app = TestApp::demo().await;
     let news = account(&app, "acme_news").await;
     let support = account(&app, "acme_support").await;
-    let api = Api::with_accounts(&app, Some(&[news.id.clone()])).await;
+    let api = Api::with_accounts(&app, Some(std::slice::from_ref(&news.id))).await;
 
     let list = api.get("/accounts").await;
     assert_eq!(list.body.as_array().unwrap().iter().map(|a| a["id"].clone()).collect::<Vec<_>>(), vec![json!(news.id)]);

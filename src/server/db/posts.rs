@@ -97,7 +97,7 @@ pub enum Claim {
     /// This request owns the post now (new, or a retry after X's passing trouble).
     Mine(i64),
     /// The key was used before: its post as it stands.
-    Existing(Post),
+    Existing(Box<Post>),
 }
 
 /// Claims the idempotency key for this request, in one statement: inserts a
@@ -128,7 +128,7 @@ pub async fn claim(pool: &Pool, post: &NewPost<'_>, now: i64) -> Result<Claim, s
         .bind(post.idempotency_key)
         .fetch_one(pool)
         .await?;
-    Ok(Claim::Existing(existing))
+    Ok(Claim::Existing(Box::new(existing)))
 }
 
 /// How an attempt to publish ended, to record on the post.

@@ -214,7 +214,7 @@ async fn concurrent_connects_all_land() {
     let connects = users.iter().map(|u| {
         let state = app.state.clone();
         let id = u.id.clone();
-        async move { authwatch::server::demo::connect_as(&state, &id, &authwatch::server::lifecycle::connect::Intent::NewAccount, "test").await }
+        async move { authwatch::server::demo::connect_as(&state, &id, &authwatch::server::lifecycle::connect::Intent::NewAccount, "test", None).await }
     });
     for result in futures::future::join_all(connects).await {
         assert!(result.is_ok(), "{result:?}");

@@ -5,3 +5,5 @@
 pub mod classify;
 pub mod health;
 pub mod scopes;
+pub mod access;
+pub mod prompts;

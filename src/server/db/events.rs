@@ -13,6 +13,10 @@ pub enum EventKind {
     Reconnect,
     Refresh,
     Check,
+    /// The owners changed.
+    Owner,
+    /// A reconnect link was created for the account.
+    Link,
 }
 
 impl EventKind {
@@ -22,11 +26,13 @@ impl EventKind {
             EventKind::Reconnect => "reconnect",
             EventKind::Refresh => "refresh",
             EventKind::Check => "check",
+            EventKind::Owner => "owner",
+            EventKind::Link => "link",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [EventKind::Connect, EventKind::Reconnect, EventKind::Refresh, EventKind::Check]
+        [EventKind::Connect, EventKind::Reconnect, EventKind::Refresh, EventKind::Check, EventKind::Owner, EventKind::Link]
             .into_iter()
             .find(|k| k.as_str() == s)
     }

@@ -29,3 +29,7 @@ pub mod accounts;
 pub mod apps;
 pub mod events;
 pub mod refresh_state;
+pub mod links;
+pub mod prompts;
+pub mod sign_in;
+pub mod users;

@@ -64,7 +64,7 @@ async fn reconnecting_a_revoked_account_as_itself_makes_it_healthy() {
     let app = TestApp::demo().await;
     let labs = account(&app, "acme_labs").await;
     assert!(labs.incident_cause.is_some());
-    let browser = app.browser();
+    let browser = app.admin().await;
     let to_x = start(&app, &browser, Some(&labs.id)).await;
     let back = consent(&browser, &to_x, &labs.x_user_id, "authorize").await;
     let (page, html) = land(&app, &browser, &back).await;
@@ -87,7 +87,7 @@ async fn a_reconnect_as_another_x_account_is_refused_and_revoked() {
     let labs = account(&app, "acme_labs").await;
     let before = token_rows(&app).await;
     app.emulator().reset_counts();
-    let browser = app.browser();
+    let browser = app.admin().await;
     let to_x = start(&app, &browser, Some(&labs.id)).await;
     let careers = "1600000000000000101";
     let back = consent(&browser, &to_x, careers, "authorize").await;
@@ -105,7 +105,7 @@ async fn a_reconnect_as_another_x_account_is_refused_and_revoked() {
 #[tokio::test]
 async fn connecting_a_new_account_adds_it_and_an_existing_user_is_never_duplicated() {
     let app = TestApp::demo().await;
-    let browser = app.browser();
+    let browser = app.admin().await;
     let to_x = start(&app, &browser, None).await;
     let back = consent(&browser, &to_x, "1600000000000000101", "authorize").await;
     let (page, html) = land(&app, &browser, &back).await;
@@ -128,7 +128,7 @@ async fn a_grant_without_a_required_scope_is_saved_and_flagged() {
     let app = TestApp::demo().await;
     let jobs = account(&app, "acme_jobs").await;
     app.emulator().withhold_scopes(CLIENT_ID, vec!["tweet.write".into()]);
-    let browser = app.browser();
+    let browser = app.admin().await;
     let to_x = start(&app, &browser, Some(&jobs.id)).await;
     let back = consent(&browser, &to_x, &jobs.x_user_id, "authorize").await;
     let (_, html) = land(&app, &browser, &back).await;
@@ -153,7 +153,7 @@ async fn assert_refused(app: &TestApp, browser: &Client, callback: &str, expecte
 async fn cancel_on_x_changes_nothing() {
     let app = TestApp::demo().await;
     let labs = account(&app, "acme_labs").await;
-    let browser = app.browser();
+    let browser = app.admin().await;
     let to_x = start(&app, &browser, Some(&labs.id)).await;
     let back = consent(&browser, &to_x, &labs.x_user_id, "cancel").await;
     assert!(back.contains("error=access_denied"));
@@ -164,7 +164,7 @@ async fn cancel_on_x_changes_nothing() {
 async fn missing_unknown_forged_used_foreign_and_oversized_states_are_refused() {
     let app = TestApp::demo().await;
     let labs = account(&app, "acme_labs").await;
-    let browser = app.browser();
+    let browser = app.admin().await;
     let cb = |q: &str| app.url(&format!("/auth/x/callback{q}"));
 
     assert_refused(&app, &browser, &cb("?code=abc"), "had no state").await;
@@ -179,7 +179,7 @@ async fn missing_unknown_forged_used_foreign_and_oversized_states_are_refused() 
     assert_refused(&app, &browser, &cb(&format!("?state={state}")), "had no authorization code").await;
 
     // A state started in another browser session.
-    let other = app.browser();
+    let other = app.admin().await;
     let to_x = start(&app, &other, Some(&labs.id)).await;
     let back = consent(&other, &to_x, &labs.x_user_id, "authorize").await;
     assert_refused(&app, &browser, &back, "expired or was already used").await;
@@ -195,7 +195,7 @@ async fn an_expired_attempt_is_refused() {
     let app = TestApp::start(vec![("AUTHWATCH_OAUTH_ATTEMPT_TTL_SECS", "1")]).await;
     authwatch::server::demo::seed(&app.state, app.emulator()).await.unwrap();
     let labs = account(&app, "acme_labs").await;
-    let browser = app.browser();
+    let browser = app.admin().await;
     let to_x = start(&app, &browser, Some(&labs.id)).await;
     let back = consent(&browser, &to_x, &labs.x_user_id, "authorize").await;
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
@@ -206,7 +206,7 @@ async fn an_expired_attempt_is_refused() {
 async fn a_code_for_another_attempt_fails_pkce_at_x() {
     let app = TestApp::demo().await;
     let labs = account(&app, "acme_labs").await;
-    let browser = app.browser();
+    let browser = app.admin().await;
     let first = start(&app, &browser, Some(&labs.id)).await;
     let second = start(&app, &browser, Some(&labs.id)).await;
     let back = consent(&browser, &first, &labs.x_user_id, "authorize").await;
@@ -220,7 +220,7 @@ async fn a_code_for_another_attempt_fails_pkce_at_x() {
 async fn x_failing_during_the_exchange_or_the_identity_check_changes_nothing() {
     let app = TestApp::demo().await;
     let labs = account(&app, "acme_labs").await;
-    let browser = app.browser();
+    let browser = app.admin().await;
     let cases = [
         (Fault::new(Endpoint::Token, FaultKind::Status(503)).times(1), "X answered HTTP 503"),
         (Fault::new(Endpoint::Token, FaultKind::DropConnection).times(1), "X could not be reached"),

@@ -3,7 +3,7 @@
 //! closed when the subject recovers. Pure: the notifier supplies the facts
 //! and the clock, and carries out the changes.
 
-use super::health::{Action, Cause, Diagnosis, Health};
+use super::health::{Action, AppWarning, Cause, Diagnosis, Health};
 
 /// Who a prompt goes to first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,9 +31,10 @@ pub fn account_subject(account_id: &str) -> String {
     format!("account:{account_id}")
 }
 
-/// What needs a person, from every account's diagnosis. App-level causes
-/// become one need for the admins, however many accounts they touch.
-pub fn needs<'a>(diagnosed: impl IntoIterator<Item = (&'a str, &'a Diagnosis)>) -> Vec<Need> {
+/// What needs a person, from every account's diagnosis and the app-level
+/// warnings. App-level causes become one need for the admins, however many
+/// accounts they touch.
+pub fn needs<'a>(diagnosed: impl IntoIterator<Item = (&'a str, &'a Diagnosis)>, app: &[AppWarning]) -> Vec<Need> {
     let mut out: Vec<Need> = Vec::new();
     let mut push = |need: Need| {
         if !out.iter().any(|n| n.subject == need.subject) {
@@ -56,6 +57,14 @@ pub fn needs<'a>(diagnosed: impl IntoIterator<Item = (&'a str, &'a Diagnosis)>) 
             }
             _ => {}
         }
+    }
+    for w in app {
+        let subject = match w.cause {
+            Cause::AppCredentialsRejected => APP_CREDENTIALS,
+            Cause::ClockDrift => APP_CLOCK,
+            _ => continue,
+        };
+        push(Need { subject: subject.into(), account_id: None, cause: w.cause, audience: Audience::Admins });
     }
     out
 }
@@ -109,13 +118,15 @@ mod tests {
         let revoked = diagnosis(Health::ActionNeeded(Action::Reconnect), Some(Cause::UserRevoked));
         let app = diagnosis(Health::ActionNeeded(Action::FixApp), Some(Cause::AppCredentialsRejected));
         let fine = diagnosis(Health::Healthy, None);
-        let n = needs([("a", &revoked), ("b", &app), ("c", &app), ("d", &fine)]);
-        assert_eq!(n.len(), 2, "{n:?}");
+        let drift = AppWarning { cause: Cause::ClockDrift, message: String::new() };
+        let n = needs([("a", &revoked), ("b", &app), ("c", &app), ("d", &fine)], &[drift]);
+        assert_eq!(n.len(), 3, "{n:?}");
         assert_eq!(n[0].subject, "account:a");
         assert_eq!(n[0].audience, Audience::Owners);
         assert_eq!(n[0].cause, Cause::UserRevoked);
         assert_eq!(n[1].subject, APP_CREDENTIALS);
         assert_eq!(n[1].audience, Audience::Admins);
+        assert_eq!(n[2].subject, APP_CLOCK);
     }
 
     #[test]

@@ -28,6 +28,29 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:4000")]
         addr: SocketAddr,
     },
+    /// Manage dashboard users (the first admin, or when locked out).
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Add a user. Asks for the password, or reads it from standard input.
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// An admin (X app settings, users, every account); a manager otherwise.
+        #[arg(long)]
+        admin: bool,
+        /// Read the password from the first line of standard input (for scripts).
+        #[arg(long)]
+        password_stdin: bool,
+        /// Directory for the database (overrides AUTHWATCH_DATA_DIR).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Default, clap::Args)]
@@ -53,6 +76,9 @@ pub fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
             Command::Serve(args) => serve(args).await,
+            Command::User(UserCommand::Add { email, name, admin, password_stdin, data_dir }) => {
+                add_user(&email, &name, admin, password_stdin, data_dir).await
+            }
             Command::Emulator { addr } => {
                 init_tracing("info");
                 emulator::serve(addr, Emulator::with_sample_data()).await.map_err(StartError::Serve)
@@ -76,6 +102,48 @@ async fn serve(args: ServeArgs) -> Result<(), StartError> {
     let mut leptos_options = leptos_options;
     leptos_options.site_addr = config.site_addr;
     Server::new(config, leptos_options).await?.serve().await
+}
+
+/// `authwatch user add`: writes the user straight into the configured database.
+async fn add_user(email: &str, name: &str, admin: bool, password_stdin: bool, data_dir: Option<PathBuf>) -> Result<(), StartError> {
+    use crate::server::auth::password;
+    use crate::server::db::{self, users};
+    let invalid = |msg: &str| StartError::Cli(msg.to_owned());
+    let leptos_options = leptos_options()?;
+    let config = Config::load(&Env, leptos_options.site_addr, Overrides { data_dir, site_addr: None })?;
+    let email = users::normalize_email(email);
+    if !email.contains('@') {
+        return Err(invalid("--email: that is not an email address"));
+    }
+    if name.trim().is_empty() {
+        return Err(invalid("--name: give the person's name"));
+    }
+    let password = if password_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map_err(|e| StartError::Cli(format!("reading the password: {e}")))?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    } else {
+        let first = rpassword::prompt_password("Password: ").map_err(|e| StartError::Cli(format!("reading the password: {e}")))?;
+        let again = rpassword::prompt_password("Password again: ").map_err(|e| StartError::Cli(format!("reading the password: {e}")))?;
+        if first != again {
+            return Err(invalid("the two passwords differ"));
+        }
+        first
+    };
+    let hash = password::hash(password).await.map_err(|e| StartError::Cli(e.to_string()))?;
+    let dir_error = |source| StartError::DataDir { path: config.data_dir.display().to_string(), source };
+    std::fs::create_dir_all(&config.data_dir).map_err(dir_error)?;
+    let pool = db::connect(&config.database_url()).await?;
+    let role = if admin { users::Role::Admin } else { users::Role::Manager };
+    let user = users::add(&pool, &email, name, &hash, role, crate::server::x::now_ms()).await.map_err(|e| match e {
+        users::AddUserError::EmailTaken => invalid("a user with this email already exists"),
+        users::AddUserError::Database(e) => StartError::Database(e),
+    })?;
+    println!("Added {} <{}> as {} (id {}).", user.name, user.email, role.as_str(), user.id);
+    if config.is_demo() && config.database_url.is_none() {
+        println!("Note: demo mode starts from a fresh database at every start; configure an X app (see the README) to keep users.");
+    }
+    Ok(())
 }
 
 /// Site settings from Leptos.toml, overridden by `LEPTOS_*` variables. Without

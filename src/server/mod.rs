@@ -56,6 +56,8 @@ pub enum StartError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("HTTP client: {0}")]
     Http(#[from] reqwest::Error),
+    #[error("{0}")]
+    Cli(String),
     #[error("demo mode: {0}")]
     Demo(String),
     #[error("notification channels: {0}")]

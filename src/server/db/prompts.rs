@@ -148,7 +148,7 @@ pub async fn all_notifications(pool: &Pool) -> Result<Vec<Notification>, sqlx::E
 }
 
 pub async fn delivered(pool: &Pool, id: i64, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE notifications SET delivered_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?")
+    sqlx::query("UPDATE notifications SET delivered_at = ?, attempts = attempts + 1 WHERE id = ?")
         .bind(now)
         .bind(id)
         .execute(pool)

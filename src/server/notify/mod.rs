@@ -9,7 +9,7 @@
 
 pub mod channels;
 
-use crate::domain::health::diagnose;
+use crate::domain::health::{app_warnings, diagnose};
 use crate::domain::prompts::{needs, plan, Audience, Change, Need, OpenPrompt};
 use crate::server::db::accounts::{self, AccountSummary};
 use crate::server::db::prompts::{self, Prompt};
@@ -46,7 +46,7 @@ pub async fn reconcile(state: &AppState, now: i64) -> Result<Reconciled, sqlx::E
     let entries = state.snapshot.get(&state.pool).await?;
     let diagnosed: Vec<(&AccountSummary, _)> =
         entries.iter().map(|(s, facts)| (s, diagnose(facts, &app, required, now, &state.policy))).collect();
-    let needs = needs(diagnosed.iter().map(|(s, d)| (s.id.as_str(), d)));
+    let needs = needs(diagnosed.iter().map(|(s, d)| (s.id.as_str(), d)), &app_warnings(&app, &state.policy));
     let open = prompts::open(&state.pool).await?;
     let open_view: Vec<OpenPrompt> = open
         .iter()

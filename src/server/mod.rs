@@ -213,21 +213,8 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::render))
         .merge(auth::routes::router())
         .merge(auth_x::router())
-        .leptos_routes_with_context(
-            &state,
-            routes,
-            // Each page carries its own nonce for the inline scripts hydration
-            // needs; the policy names it, so no other inline script runs.
-            move || {
-                if let Some(nonce) = leptos::nonce::use_nonce() {
-                    if let Ok(value) = HeaderValue::from_str(&page_csp.replace("{nonce}", &nonce)) {
-                        expect_context::<leptos_axum::ResponseOptions>().insert_header(header::CONTENT_SECURITY_POLICY, value);
-                    }
-                }
-            },
-            move || shell(options.clone()),
-        )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .leptos_routes_with_context(&state, routes, page_context(page_csp.clone()), move || shell(options.clone()))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(page_context(page_csp), shell))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::gate))
         .with_state(state.clone())
         .layer(sessions)
@@ -246,6 +233,21 @@ pub fn router(state: AppState) -> Router {
         router = router.nest(EMULATOR_MOUNT, emulator.router());
     }
     router
+}
+
+/// Context for every rendered page (the 404 page included): each carries its
+/// own nonce for the inline scripts hydration needs, and the policy names it,
+/// so no other inline script runs.
+fn page_context(page_csp: String) -> impl Fn() + Clone + Send + 'static {
+    move || {
+        if let Some(nonce) = leptos::nonce::use_nonce() {
+            if let (Ok(value), Some(response)) =
+                (HeaderValue::from_str(&page_csp.replace("{nonce}", &nonce)), use_context::<leptos_axum::ResponseOptions>())
+            {
+                response.insert_header(header::CONTENT_SECURITY_POLICY, value);
+            }
+        }
+    }
 }
 
 /// The pages' Content-Security-Policy, `{nonce}` to be filled per response:

@@ -278,6 +278,28 @@ async fn signing_in_out_and_the_throttle() {
 }
 
 #[tokio::test]
+async fn sessions_end_after_inactivity_and_cookies_are_secure_over_https() {
+    let app = TestApp::start(vec![("AUTHWATCH_SESSION_IDLE_SECS", "1")]).await;
+    let browser = app.admin().await;
+    assert_eq!(browser.get(app.url("/")).send().await.unwrap().status(), 200);
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let r = browser.get(app.url("/")).send().await.unwrap();
+    assert_eq!(r.status(), 303, "idle for longer than the limit: signed out");
+
+    // Served behind a TLS proxy: the public URL is https.
+    let app = TestApp::start(vec![("AUTHWATCH_PUBLIC_URL", "https://authwatch.example")]).await;
+    let r = app
+        .browser()
+        .post(app.url("/auth/sign-in"))
+        .form(&[("email", "ada@demo.authwatch"), ("password", "demo-admin-password")])
+        .send()
+        .await
+        .unwrap();
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.contains("Secure") && cookie.contains("HttpOnly"), "{cookie}");
+}
+
+#[tokio::test]
 async fn the_setup_page_works_once_and_only_while_nobody_can_sign_in() {
     // A live app (not demo): no users at first.
     let app = TestApp::start(vec![

@@ -60,7 +60,8 @@ pub fn App() -> impl IntoView {
                         // Async: the status (404 for an unknown account) is only known once
                         // the account has loaded, so headers wait for it.
                         <Route path=(StaticSegment("accounts"), ParamSegment("id")) view=AccountPage ssr=SsrMode::Async/>
-                        <Route path=(StaticSegment("accounts"), ParamSegment("id"), StaticSegment("reconnect")) view=ReconnectPage/>
+                        // Async: someone who may not reconnect this account gets a 403.
+                        <Route path=(StaticSegment("accounts"), ParamSegment("id"), StaticSegment("reconnect")) view=ReconnectPage ssr=SsrMode::Async/>
                         // Async: a manager gets a 403 status, known once the data has loaded.
                         <Route path=StaticSegment("settings") view=SettingsPage ssr=SsrMode::Async/>
                         <Route path=StaticSegment("users") view=UsersPage ssr=SsrMode::Async/>

@@ -2,6 +2,7 @@
 //! real SQLite file in a temporary data directory.
 #![allow(dead_code)] // each test binary uses its own part of this module
 
+pub mod oauth;
 pub mod sinks;
 
 use authwatch::emulator::Emulator;

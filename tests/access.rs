@@ -5,7 +5,7 @@
 
 mod common;
 
-use authwatch::api::{AddUser, AssignOwners, CheckNow, CreateReconnectLink, LoadDashboard, RefreshNow, RunDemoAction};
+use authwatch::api::{AddUser, AssignOwners, RemoveUser, CheckNow, CreateReconnectLink, LoadDashboard, RefreshNow, RunDemoAction};
 use authwatch::server::auth::password;
 use authwatch::server::db::users::{self, Role};
 use common::TestApp;
@@ -199,6 +199,16 @@ async fn the_access_matrix() {
         }
     })
     .await;
+    // Removing a user: admins only; the admin removes the user the others made.
+    row(&w, "server fn remove_user", [401, 403, 403, 200, 401], |_, c| async move {
+        let id: String = sqlx::query_scalar("SELECT id FROM users WHERE email = 'new-admin@example.com'")
+            .fetch_optional(&app.state.pool)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| "usr_removed".into());
+        c.post(app.url(RemoveUser::PATH)).form(&[("id", id)]).send().await.unwrap()
+    })
+    .await;
     let link_page = format!("/r/{}", w.link_secret);
     row(&w, "GET the link's page", [200, 200, 200, 200, 200], |_, c| {
         let url = app.url(&link_page);
@@ -275,6 +285,23 @@ async fn signing_in_out_and_the_throttle() {
     // The block ends: once the failures are older than the window, it works.
     sqlx::query("UPDATE sign_in_failures SET at = at - 15 * 60 * 1000").execute(&app.state.pool).await.unwrap();
     app.manager().await;
+}
+
+#[tokio::test]
+async fn removing_a_user_ends_their_session_and_never_the_last_admin() {
+    let app = TestApp::demo().await;
+    let admin = app.admin().await;
+    let dana = app.manager().await;
+    let dana_id: String = sqlx::query_scalar("SELECT id FROM users WHERE email = 'dana@demo.authwatch'").fetch_one(&app.state.pool).await.unwrap();
+    let ada_id: String = sqlx::query_scalar("SELECT id FROM users WHERE email = 'ada@demo.authwatch'").fetch_one(&app.state.pool).await.unwrap();
+    let r = admin.post(app.url(RemoveUser::PATH)).form(&[("id", ada_id.as_str())]).send().await.unwrap();
+    assert_ne!(r.status(), 200, "not oneself");
+    let r = admin.post(app.url(RemoveUser::PATH)).form(&[("id", dana_id.as_str())]).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(dana.get(app.url("/")).send().await.unwrap().status(), 303, "her session ended");
+    let unowned: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE owner_id IS NULL").fetch_one(&app.state.pool).await.unwrap();
+    assert_eq!(unowned, 4, "her accounts go to the admins");
+    assert!(!users::remove(&app.state.pool, &ada_id).await.unwrap(), "the last admin stays");
 }
 
 #[tokio::test]

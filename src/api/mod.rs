@@ -301,3 +301,22 @@ pub async fn add_user(email: String, name: String, role: crate::domain::access::
         Err(AddUserError::Database(e)) => Err(ssr::internal("Adding the user failed", e)),
     }
 }
+
+/// Removes a dashboard user (admins; not oneself, never the last admin).
+#[server]
+pub async fn remove_user(id: String) -> Result<String, ServerFnError> {
+    use crate::server::db::users;
+    let admin = ssr::require(Permission::Administer, "Only admins can manage users.").await?;
+    if admin.id == id {
+        return Err(ServerFnError::new("You cannot remove yourself; ask another admin."));
+    }
+    let state = ssr::state()?;
+    let Some(user) = users::by_id(&state.pool, &id).await.map_err(|e| ssr::internal("Loading the user failed", e))? else {
+        return Err(ServerFnError::new("No such user."));
+    };
+    if !users::remove(&state.pool, &id).await.map_err(|e| ssr::internal("Removing the user failed", e))? {
+        return Err(ServerFnError::new("The last admin cannot be removed."));
+    }
+    tracing::info!(user_id = %id, by = %admin.id, "user removed");
+    Ok(format!("Removed {}. Accounts they owned now go to the admins until reassigned.", user.name))
+}

@@ -162,7 +162,7 @@ fn NeedsYou(prompts: Vec<PromptView>, now: Signal<i64>) -> impl IntoView {
                             <strong>{p.what}</strong>
                             {p.escalated.then(|| view! { <span class="escalated" title="Nobody acted in time; the admins were told">"escalated"</span> })}
                             " — " {p.cause} " "
-                            <span class="muted">"since " <Ago now=now at=p.opened_at/></span>
+                            <span class="muted">"raised " <Ago now=now at=p.opened_at/></span>
                             " "
                             <a class="button small" href=p.href>{p.action}</a>
                         </li>

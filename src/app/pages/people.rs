@@ -3,7 +3,7 @@
 //! page's wasm has loaded.
 
 use crate::api::dto::UserView;
-use crate::api::{load_sign_in_info, load_users, AddUser};
+use crate::api::{load_sign_in_info, load_users, load_viewer, AddUser, RemoveUser};
 use crate::app::format::utc;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
@@ -115,14 +115,21 @@ pub fn SetupPage() -> impl IntoView {
 #[component]
 pub fn UsersPage() -> impl IntoView {
     let add = ServerAction::<AddUser>::new();
-    let users = Resource::new(move || add.version().get(), |_| load_users());
+    let remove = ServerAction::<RemoveUser>::new();
+    let users = Resource::new(move || (add.version().get(), remove.version().get()), |_| load_users());
+    let me = Resource::new(|| (), |_| load_viewer());
+    let my_email = move || me.get().and_then(Result::ok).flatten().map(|v| v.email).unwrap_or_default();
     view! {
         <section class="users">
             <h1>"Users"</h1>
             <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || users.get().map(|r| match r {
                     Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                    Ok(list) => view! { <UserTable users=list/> <AddUserForm add=add/> }.into_any(),
+                    Ok(list) => view! {
+                        <UserTable users=list me=my_email() remove=remove/>
+                        <p role="status">{move || remove.value().get().map(|r| r.unwrap_or_else(|e| e.to_string()))}</p>
+                        <AddUserForm add=add/>
+                    }.into_any(),
                 })}
             </Suspense>
         </section>
@@ -130,18 +137,22 @@ pub fn UsersPage() -> impl IntoView {
 }
 
 #[component]
-fn UserTable(users: Vec<UserView>) -> impl IntoView {
+fn UserTable(users: Vec<UserView>, me: String, remove: ServerAction<RemoveUser>) -> impl IntoView {
     view! {
         <table class="user-list">
-            <thead><tr><th>"Name"</th><th>"Email"</th><th>"Role"</th><th>"Owns"</th><th>"Added"</th></tr></thead>
+            <thead><tr><th>"Name"</th><th>"Email"</th><th>"Role"</th><th>"Owns"</th><th>"Added"</th><th></th></tr></thead>
             <tbody>
-                {users.into_iter().map(|u| { let key = u.email.clone(); view! {
+                {users.into_iter().map(|u| { let key = u.email.clone(); let is_me = u.email == me; view! {
                     <tr data-email=key>
                         <td>{u.name}</td>
                         <td>{u.email}</td>
                         <td>{u.role.as_str()}</td>
                         <td>{u.owns} " accounts"</td>
                         <td>{utc(u.created_at)}</td>
+                        <td>{(!is_me).then(|| {
+                            let id = u.id.clone();
+                            view! { <button type="button" class="small" on:click=move |_| { remove.dispatch(RemoveUser { id: id.clone() }); }>"Remove"</button> }
+                        })}</td>
                     </tr>
                 }}).collect_view()}
             </tbody>

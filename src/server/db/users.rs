@@ -122,3 +122,19 @@ pub async fn list(pool: &Pool) -> Result<Vec<User>, sqlx::Error> {
 pub async fn admins(pool: &Pool) -> Result<Vec<User>, sqlx::Error> {
     Ok(list(pool).await?.into_iter().filter(|u| u.role == Role::Admin).collect())
 }
+
+/// Removes a user, unless they are the last admin (someone must be able to
+/// manage the app). Their accounts lose that owner (the admins are asked
+/// instead) and their sessions end at their next request. `false`: no such
+/// user, or the last admin.
+pub async fn remove(pool: &Pool, id: &str) -> Result<bool, sqlx::Error> {
+    let removed = sqlx::query(
+        "DELETE FROM users WHERE id = ?
+           AND NOT (role = 'admin' AND (SELECT COUNT(*) FROM users WHERE role = 'admin') = 1)",
+    )
+    .bind(id)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok(removed == 1)
+}

@@ -145,6 +145,7 @@ pub async fn deliver_due(state: &AppState, now: i64) -> Result<usize, sqlx::Erro
         match state.notifier.channels.send(&n).await {
             Ok(()) => {
                 prompts::delivered(&state.pool, n.id, now).await?;
+                metrics::counter!("authwatch_notifications_total", "channel" => n.channel.clone(), "outcome" => "delivered").increment(1);
                 delivered += 1;
             }
             Err(e) => {
@@ -152,6 +153,8 @@ pub async fn deliver_due(state: &AppState, now: i64) -> Result<usize, sqlx::Erro
                 let retry_at = (attempts < MAX_ATTEMPTS).then(|| now + retry_delay_ms(attempts));
                 tracing::warn!(notification = n.id, channel = %n.channel, attempts, error = %e, gave_up = retry_at.is_none(), "notification not delivered");
                 prompts::failed(&state.pool, n.id, now, &e.to_string(), retry_at).await?;
+                let outcome = if retry_at.is_some() { "failed" } else { "gave_up" };
+                metrics::counter!("authwatch_notifications_total", "channel" => n.channel.clone(), "outcome" => outcome).increment(1);
             }
         }
     }

@@ -117,14 +117,21 @@ async fn one_prompt_per_incident_escalation_and_recovery() {
     assert!(open.iter().all(|p| p.subject != format!("account:{jobs}")));
 }
 
-#[tokio::test]
-async fn failed_deliveries_are_retried_with_backoff_and_recorded() {
+/// The demo, with only the generic webhook configured, its prompts raised at
+/// the returned time and nothing delivered yet.
+async fn prompts_raised_with_a_webhook() -> (TestApp, WebhookSink, i64) {
     let (hooks, hook_url) = WebhookSink::start().await;
     let app = TestApp::start(vec![("AUTHWATCH_WEBHOOK_URL", hook_url.as_str()), ("AUTHWATCH_WEBHOOK_SECRET", SECRET)]).await;
     demo::seed(&app.state, app.emulator()).await.unwrap();
-    let state = &app.state;
     let t0 = now_ms();
-    reconcile(state, t0).await.unwrap();
+    assert_eq!(reconcile(&app.state, t0).await.unwrap().raised, 4);
+    (app, hooks, t0)
+}
+
+#[tokio::test]
+async fn failed_deliveries_are_retried_with_backoff_and_recorded() {
+    let (app, hooks, t0) = prompts_raised_with_a_webhook().await;
+    let state = &app.state;
     // Every message fails twice (500, then 503), then gets through.
     hooks.fail_next(&[500, 500, 500, 500, 503, 503, 503, 503]);
     assert_eq!(deliver_due(state, t0).await.unwrap(), 0);
@@ -144,12 +151,8 @@ async fn failed_deliveries_are_retried_with_backoff_and_recorded() {
 
 #[tokio::test]
 async fn a_receiver_that_never_answers_well_is_given_up_on_and_recorded() {
-    let (hooks, hook_url) = WebhookSink::start().await;
-    let app = TestApp::start(vec![("AUTHWATCH_WEBHOOK_URL", hook_url.as_str()), ("AUTHWATCH_WEBHOOK_SECRET", SECRET)]).await;
-    demo::seed(&app.state, app.emulator()).await.unwrap();
+    let (app, hooks, t0) = prompts_raised_with_a_webhook().await;
     let state = &app.state;
-    let t0 = now_ms();
-    reconcile(state, t0).await.unwrap();
     hooks.fail_next(&[502; 100]);
     let mut at = t0;
     for _ in 0..authwatch::server::notify::MAX_ATTEMPTS {

@@ -171,28 +171,36 @@ impl Notifier {
         Ok(Self { channels: Channels::new(config, public_url)? })
     }
 
-    /// Runs reconcile and delivery every `every`, on two tasks.
+    /// Runs reconcile and delivery every `every`, each on its own task, so a
+    /// slow receiver delays neither prompts nor refreshes.
     pub fn spawn(self: Arc<Self>, state: AppState, every: Duration) {
         let reconciling = state.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            loop {
-                tick.tick().await;
-                if let Err(e) = reconcile(&reconciling, now_ms()).await {
-                    tracing::error!(error = %e, "reconciling prompts");
-                }
-            }
+        repeat(every, "reconciling prompts", move || {
+            let state = reconciling.clone();
+            async move { reconcile(&state, now_ms()).await.map(|_| ()) }
         });
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            loop {
-                tick.tick().await;
-                if let Err(e) = deliver_due(&state, now_ms()).await {
-                    tracing::error!(error = %e, "delivering notifications");
-                }
-            }
+        repeat(every, "delivering notifications", move || {
+            let state = state.clone();
+            async move { deliver_due(&state, now_ms()).await.map(|_| ()) }
         });
     }
+}
+
+/// Runs `job` every `every` on a task of its own, logging its failures.
+fn repeat<F, Fut>(every: Duration, what: &'static str, job: F)
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<(), sqlx::Error>> + Send,
+{
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            if let Err(e) = job().await {
+                tracing::error!(error = %e, "{what}");
+            }
+        }
+    });
 }
 
 #[cfg(test)]

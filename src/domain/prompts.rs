@@ -133,12 +133,13 @@ mod tests {
     fn one_prompt_per_incident_then_escalation_then_closing() {
         const H: i64 = 3600 * 1000;
         let need = Need { subject: "account:a".into(), account_id: Some("a".into()), cause: Cause::UserRevoked, audience: Audience::Owners };
-        assert_eq!(plan(&[need.clone()], &[], 0, 4 * H), vec![Change::Raise(need.clone())]);
-        let open = OpenPrompt { id: 7, subject: "account:a".into(), opened_at: 0, escalated: false };
-        assert_eq!(plan(&[need.clone()], &[open.clone()], 4 * H - 1, 4 * H), vec![], "still open, not yet due: nothing");
-        assert_eq!(plan(&[need.clone()], &[open.clone()], 4 * H, 4 * H), vec![Change::Escalate { prompt_id: 7 }]);
-        let escalated = OpenPrompt { escalated: true, ..open.clone() };
-        assert_eq!(plan(&[need], &[escalated.clone()], 9 * H, 4 * H), vec![], "escalated once only");
-        assert_eq!(plan(&[], &[escalated], 9 * H, 4 * H), vec![Change::Close { prompt_id: 7 }]);
+        let needs = std::slice::from_ref(&need);
+        assert_eq!(plan(needs, &[], 0, 4 * H), vec![Change::Raise(need.clone())]);
+        let open = [OpenPrompt { id: 7, subject: "account:a".into(), opened_at: 0, escalated: false }];
+        assert_eq!(plan(needs, &open, 4 * H - 1, 4 * H), vec![], "still open, not yet due: nothing");
+        assert_eq!(plan(needs, &open, 4 * H, 4 * H), vec![Change::Escalate { prompt_id: 7 }]);
+        let escalated = [OpenPrompt { escalated: true, ..open[0].clone() }];
+        assert_eq!(plan(needs, &escalated, 9 * H, 4 * H), vec![], "escalated once only");
+        assert_eq!(plan(&[], &escalated, 9 * H, 4 * H), vec![Change::Close { prompt_id: 7 }]);
     }
 }

@@ -291,7 +291,7 @@ async fn prepare(db_url: &str, data_dir: &Path, key: &str, n: usize) -> (BTreeMa
             expires_at,
         )
         .expect("grant");
-        let connected = accounts::connect(&pool, &keyring, &account, &grant, "owner@bench", connected_at).await.expect("connect");
+        let connected = accounts::connect(&pool, &keyring, &account, &grant, "owner@bench", None, connected_at).await.expect("connect");
         let id = &connected.account_id;
 
         let failure = |kind, cause: Cause, status: u16, body: &str| events::NewEvent {

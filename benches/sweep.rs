@@ -136,7 +136,7 @@ impl App {
                 // writes in a deferred transaction. Nothing is saved then; the
                 // bench connects again (a new grant) and counts it.
                 for _ in 0..20 {
-                    match demo::connect_as(state, &user, &Intent::NewAccount, "bench").await {
+                    match demo::connect_as(state, &user, &Intent::NewAccount, "bench", None).await {
                         Ok(Outcome::Saved { connected, .. }) => return connected.account_id,
                         Ok(other) => panic!("connecting {user}: {other:?}"),
                         Err(e) if e.to_string().contains("database is locked") => {

@@ -4,6 +4,11 @@
 
 mod common;
 
+/// GETs `path` as the demo admin (every page needs a signed-in user).
+async fn page(app: &TestApp, path: &str) -> Result<reqwest::Response, reqwest::Error> {
+    app.admin().await.get(app.url(path)).send().await
+}
+
 use authwatch::domain::health::{diagnose, Cause, Health};
 use authwatch::server::db::{accounts, apps};
 use authwatch::server::lifecycle::{check, refresh};
@@ -48,7 +53,7 @@ async fn wait_for_expiry_of_the_one_second_token() {
 async fn the_dashboard_shows_every_demo_account_in_its_state() {
     let app = TestApp::demo().await;
     wait_for_expiry_of_the_one_second_token().await;
-    let html = reqwest::get(app.url("/")).await.unwrap().text().await.unwrap();
+    let html = page(&app, "/").await.unwrap().text().await.unwrap();
     for (handle, slug) in EXPECTED {
         let row = format!(r#"data-account="{handle}" data-health="{slug}""#);
         assert!(html.contains(&row), "@{handle} should be {slug}");
@@ -80,9 +85,9 @@ async fn tokens_are_encrypted_at_rest_and_never_reach_a_page() {
     let db = app.database_bytes();
     let summaries = accounts::summaries(&app.state.pool).await.unwrap();
     assert_eq!(summaries.len(), EXPECTED.len());
-    let mut pages = reqwest::get(app.url("/")).await.unwrap().text().await.unwrap();
+    let mut pages = page(&app, "/").await.unwrap().text().await.unwrap();
     for s in &summaries {
-        pages += &reqwest::get(app.url(&format!("/accounts/{}", s.id))).await.unwrap().text().await.unwrap();
+        pages += &page(&app, &format!("/accounts/{}", s.id)).await.unwrap().text().await.unwrap();
     }
     let ciphertexts: Vec<(String, Option<String>)> =
         sqlx::query_as("SELECT access_token_ct, refresh_token_ct FROM token_sets").fetch_all(&app.state.pool).await.unwrap();
@@ -119,7 +124,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 async fn the_account_page_answers_the_questions_and_unknown_ids_are_404() {
     let app = TestApp::demo().await;
     let id = id_of(&app, "acme_events").await;
-    let html = reqwest::get(app.url(&format!("/accounts/{id}"))).await.unwrap().text().await.unwrap();
+    let html = page(&app, &format!("/accounts/{id}")).await.unwrap().text().await.unwrap();
     for question in [
         "Is it failing, and since when?",
         "Which token is current?",
@@ -134,28 +139,42 @@ async fn the_account_page_answers_the_questions_and_unknown_ids_are_404() {
     assert!(html.contains("Value passed for the token was invalid."), "the exact X error");
     assert!(html.contains("the account&#x27;s owner") || html.contains("the account's owner"));
 
-    let missing = reqwest::get(app.url("/accounts/acc_doesnotexist")).await.unwrap();
+    let missing = page(&app, "/accounts/acc_doesnotexist").await.unwrap();
     assert_eq!(missing.status(), 404);
     assert!(missing.text().await.unwrap().contains("Not found"));
-    let nowhere = reqwest::get(app.url("/no/such/page")).await.unwrap();
+    let nowhere = page(&app, "/no/such/page").await.unwrap();
     assert_eq!(nowhere.status(), 404);
 }
 
 #[tokio::test]
 async fn the_settings_page_shows_the_callback_and_only_a_fingerprint_of_the_secret() {
     let app = TestApp::demo().await;
-    let html = reqwest::get(app.url("/settings")).await.unwrap().text().await.unwrap();
+    let html = page(&app, "/settings").await.unwrap().text().await.unwrap();
     assert!(html.contains(&format!("http://{}/auth/x/callback", app.addr)));
     let secret = app.state.x.app().client_secret.as_ref().unwrap();
     assert!(!html.contains(secret.expose()));
     assert!(html.contains(&secret.fingerprint()));
-    assert_eq!(reqwest::get(app.url("/healthz")).await.unwrap().text().await.unwrap(), "ok");
-    let page = reqwest::get(app.url("/")).await.unwrap();
-    let h = page.headers();
+    assert_eq!(page(&app, "/healthz").await.unwrap().text().await.unwrap(), "ok");
+    let home = page(&app, "/").await.unwrap();
+    let h = home.headers().clone();
     assert_eq!(h["x-frame-options"], "DENY");
-    assert_eq!(h["content-security-policy"], "frame-ancestors 'none'");
     assert_eq!(h["x-content-type-options"], "nosniff");
     assert_eq!(h["referrer-policy"], "same-origin");
+    // The page's policy names this response's nonce, and every inline
+    // script of the page carries it: nothing else inline can run.
+    let csp = h["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(csp.contains("frame-ancestors 'none'") && csp.contains("object-src 'none'"), "{csp}");
+    let nonce = csp.split("'nonce-").nth(1).and_then(|rest| rest.split('\'').next()).expect("a nonce in the policy").to_owned();
+    assert!(nonce.len() >= 16, "{csp}");
+    let html = home.text().await.unwrap();
+    let scripts = html.matches("<script").count();
+    assert!(scripts > 0);
+    assert_eq!(html.matches(&format!("nonce=\"{nonce}\"")).count(), scripts, "every script carries the nonce");
+    let again = page(&app, "/").await.unwrap();
+    assert!(!again.headers()["content-security-policy"].to_str().unwrap().contains(&nonce), "a fresh nonce per response");
+    // Not a page: the strictest policy.
+    let health = reqwest::get(app.url("/healthz")).await.unwrap();
+    assert!(health.headers()["content-security-policy"].to_str().unwrap().starts_with("default-src 'none'"));
 }
 
 #[tokio::test]
@@ -185,7 +204,7 @@ async fn a_rotated_client_secret_is_one_app_level_incident_not_n_reconnects() {
     for handle in ["acme_news", "acme_support", "acme_travel"] {
         assert_eq!(health_of(&app, handle).await.0, Health::ActionNeeded(authwatch::domain::health::Action::FixApp));
     }
-    let html = reqwest::get(app.url("/")).await.unwrap().text().await.unwrap();
+    let html = page(&app, "/").await.unwrap().text().await.unwrap();
     assert_eq!(html.matches(r#"data-cause="app_credentials_rejected""#).count(), 1);
     // Nothing was overwritten by the failed refresh.
     let after = accounts::tokens(&app.state.pool, &app.state.keyring, &id).await.unwrap().unwrap();
@@ -214,7 +233,7 @@ async fn concurrent_connects_all_land() {
     let connects = users.iter().map(|u| {
         let state = app.state.clone();
         let id = u.id.clone();
-        async move { authwatch::server::demo::connect_as(&state, &id, &authwatch::server::lifecycle::connect::Intent::NewAccount, "test").await }
+        async move { authwatch::server::demo::connect_as(&state, &id, &authwatch::server::lifecycle::connect::Intent::NewAccount, "test", None).await }
     });
     for result in futures::future::join_all(connects).await {
         assert!(result.is_ok(), "{result:?}");

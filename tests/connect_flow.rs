@@ -7,64 +7,16 @@ mod common;
 use authwatch::emulator::{Endpoint, Fault, FaultKind};
 use authwatch::server::db::accounts;
 use authwatch::server::demo::CLIENT_ID;
+use common::oauth::{account, consent, land, start, token_rows};
 use common::TestApp;
 use reqwest::Client;
-
-/// Every account's token set as stored: generation and ciphertexts.
-async fn token_rows(app: &TestApp) -> Vec<(String, i64, String, Option<String>)> {
-    sqlx::query_as("SELECT account_id, generation, access_token_ct, refresh_token_ct FROM token_sets ORDER BY account_id")
-        .fetch_all(&app.state.pool)
-        .await
-        .unwrap()
-}
-
-async fn account(app: &TestApp, handle: &str) -> accounts::AccountSummary {
-    accounts::summaries(&app.state.pool).await.unwrap().into_iter().find(|s| s.handle == handle).unwrap()
-}
-
-fn location(r: &reqwest::Response) -> String {
-    r.headers().get("location").unwrap_or_else(|| panic!("no redirect: HTTP {}", r.status())).to_str().unwrap().to_owned()
-}
-
-/// Starts a (re)connect in `browser`; returns the X authorize URL it was sent to.
-async fn start(app: &TestApp, browser: &Client, account_id: Option<&str>) -> String {
-    let form: Vec<(&str, &str)> = account_id.map(|id| vec![("account_id", id)]).unwrap_or_default();
-    let r = browser.post(app.url("/auth/x/start")).form(&form).send().await.unwrap();
-    assert_eq!(r.status(), 303);
-    let to = location(&r);
-    assert!(to.contains("/x-emulator/i/oauth2/authorize?"), "{to}");
-    assert!(to.contains("code_challenge_method=S256"));
-    to
-}
-
-/// Answers the emulator's consent page as `user_id`; returns the callback URL X redirects to.
-async fn consent(browser: &Client, authorize_url: &str, user_id: &str, action: &str) -> String {
-    let url = url::Url::parse(authorize_url).unwrap();
-    let mut form: Vec<(String, String)> = url.query_pairs().into_owned().collect();
-    form.push(("user_id".into(), user_id.into()));
-    form.push(("action".into(), action.into()));
-    let mut post = url.clone();
-    post.set_query(None);
-    let r = browser.post(post).form(&form).send().await.unwrap();
-    assert_eq!(r.status(), 302, "consent should redirect");
-    location(&r)
-}
-
-/// Follows the callback; returns where it sent the browser and that page's HTML.
-async fn land(app: &TestApp, browser: &Client, callback: &str) -> (String, String) {
-    let r = browser.get(callback).send().await.unwrap();
-    assert_eq!(r.status(), 303, "the callback always redirects");
-    let to = location(&r);
-    let html = browser.get(app.url(&to)).send().await.unwrap().text().await.unwrap();
-    (to, html)
-}
 
 #[tokio::test]
 async fn reconnecting_a_revoked_account_as_itself_makes_it_healthy() {
     let app = TestApp::demo().await;
     let labs = account(&app, "acme_labs").await;
     assert!(labs.incident_cause.is_some());
-    let browser = app.browser();
+    let browser = app.admin().await;
     let to_x = start(&app, &browser, Some(&labs.id)).await;
     let back = consent(&browser, &to_x, &labs.x_user_id, "authorize").await;
     let (page, html) = land(&app, &browser, &back).await;
@@ -87,7 +39,7 @@ async fn a_reconnect_as_another_x_account_is_refused_and_revoked() {
     let labs = account(&app, "acme_labs").await;
     let before = token_rows(&app).await;
     app.emulator().reset_counts();
-    let browser = app.browser();
+    let browser = app.admin().await;
     let to_x = start(&app, &browser, Some(&labs.id)).await;
     let careers = "1600000000000000101";
     let back = consent(&browser, &to_x, careers, "authorize").await;
@@ -105,7 +57,7 @@ async fn a_reconnect_as_another_x_account_is_refused_and_revoked() {
 #[tokio::test]
 async fn connecting_a_new_account_adds_it_and_an_existing_user_is_never_duplicated() {
     let app = TestApp::demo().await;
-    let browser = app.browser();
+    let browser = app.admin().await;
     let to_x = start(&app, &browser, None).await;
     let back = consent(&browser, &to_x, "1600000000000000101", "authorize").await;
     let (page, html) = land(&app, &browser, &back).await;
@@ -128,7 +80,7 @@ async fn a_grant_without_a_required_scope_is_saved_and_flagged() {
     let app = TestApp::demo().await;
     let jobs = account(&app, "acme_jobs").await;
     app.emulator().withhold_scopes(CLIENT_ID, vec!["tweet.write".into()]);
-    let browser = app.browser();
+    let browser = app.admin().await;
     let to_x = start(&app, &browser, Some(&jobs.id)).await;
     let back = consent(&browser, &to_x, &jobs.x_user_id, "authorize").await;
     let (_, html) = land(&app, &browser, &back).await;
@@ -153,7 +105,7 @@ async fn assert_refused(app: &TestApp, browser: &Client, callback: &str, expecte
 async fn cancel_on_x_changes_nothing() {
     let app = TestApp::demo().await;
     let labs = account(&app, "acme_labs").await;
-    let browser = app.browser();
+    let browser = app.admin().await;
     let to_x = start(&app, &browser, Some(&labs.id)).await;
     let back = consent(&browser, &to_x, &labs.x_user_id, "cancel").await;
     assert!(back.contains("error=access_denied"));
@@ -164,7 +116,7 @@ async fn cancel_on_x_changes_nothing() {
 async fn missing_unknown_forged_used_foreign_and_oversized_states_are_refused() {
     let app = TestApp::demo().await;
     let labs = account(&app, "acme_labs").await;
-    let browser = app.browser();
+    let browser = app.admin().await;
     let cb = |q: &str| app.url(&format!("/auth/x/callback{q}"));
 
     assert_refused(&app, &browser, &cb("?code=abc"), "had no state").await;
@@ -179,7 +131,7 @@ async fn missing_unknown_forged_used_foreign_and_oversized_states_are_refused() 
     assert_refused(&app, &browser, &cb(&format!("?state={state}")), "had no authorization code").await;
 
     // A state started in another browser session.
-    let other = app.browser();
+    let other = app.admin().await;
     let to_x = start(&app, &other, Some(&labs.id)).await;
     let back = consent(&other, &to_x, &labs.x_user_id, "authorize").await;
     assert_refused(&app, &browser, &back, "expired or was already used").await;
@@ -195,7 +147,7 @@ async fn an_expired_attempt_is_refused() {
     let app = TestApp::start(vec![("AUTHWATCH_OAUTH_ATTEMPT_TTL_SECS", "1")]).await;
     authwatch::server::demo::seed(&app.state, app.emulator()).await.unwrap();
     let labs = account(&app, "acme_labs").await;
-    let browser = app.browser();
+    let browser = app.admin().await;
     let to_x = start(&app, &browser, Some(&labs.id)).await;
     let back = consent(&browser, &to_x, &labs.x_user_id, "authorize").await;
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
@@ -206,7 +158,7 @@ async fn an_expired_attempt_is_refused() {
 async fn a_code_for_another_attempt_fails_pkce_at_x() {
     let app = TestApp::demo().await;
     let labs = account(&app, "acme_labs").await;
-    let browser = app.browser();
+    let browser = app.admin().await;
     let first = start(&app, &browser, Some(&labs.id)).await;
     let second = start(&app, &browser, Some(&labs.id)).await;
     let back = consent(&browser, &first, &labs.x_user_id, "authorize").await;
@@ -220,7 +172,7 @@ async fn a_code_for_another_attempt_fails_pkce_at_x() {
 async fn x_failing_during_the_exchange_or_the_identity_check_changes_nothing() {
     let app = TestApp::demo().await;
     let labs = account(&app, "acme_labs").await;
-    let browser = app.browser();
+    let browser = app.admin().await;
     let cases = [
         (Fault::new(Endpoint::Token, FaultKind::Status(503)).times(1), "X answered HTTP 503"),
         (Fault::new(Endpoint::Token, FaultKind::DropConnection).times(1), "X could not be reached"),

@@ -96,7 +96,7 @@ async fn a_process_killed_mid_sweep_leaves_every_account_valid_or_flagged() {
     emulator.update_settings(|s| s.access_token_ttl_secs = 60);
     for i in 0..ACCOUNTS {
         let user = emulator.create_user(NewUser { id: None, username: format!("crash_{i}"), name: format!("Crash {i}") });
-        connect_as(&state, &user.id, &Intent::NewAccount, "test").await.unwrap();
+        connect_as(&state, &user.id, &Intent::NewAccount, "test", None).await.unwrap();
     }
     emulator.update_settings(|s| s.access_token_ttl_secs = 7200);
 

@@ -28,9 +28,9 @@ async fn calls_without_a_valid_bearer_key_are_refused_and_cookies_do_not_count()
     let basic = reply(http.get(app.url("/api/v1/accounts")).basic_auth("user", Some(&api.key)).send().await.unwrap()).await;
     basic.assert_problem(401, "missing-api-key");
 
-    // A browser with a session cookie is no API client.
-    let browser = app.browser();
-    browser.get(app.url("/")).send().await.unwrap();
+    // A browser signed in to the dashboard is no API client: its cookie counts for nothing here.
+    let browser = app.admin().await;
+    assert_eq!(browser.get(app.url("/")).send().await.unwrap().status(), 200, "signed in");
     reply(browser.get(app.url("/api/v1/accounts")).send().await.unwrap()).await.assert_problem(401, "missing-api-key");
 
     assert_eq!(api.get("/accounts").await.status, 200);

@@ -17,7 +17,7 @@ use pipeline::{account, x_calls, Api};
 async fn connect_with_ttl(app: &TestApp, username: &str, ttl_secs: u64) -> String {
     app.emulator().update_settings(|s| s.access_token_ttl_secs = ttl_secs);
     let user = app.emulator().create_user(NewUser { id: None, username: username.into(), name: username.into() });
-    let outcome = demo::connect_as(&app.state, &user.id, &Intent::NewAccount, "test").await.unwrap();
+    let outcome = demo::connect_as(&app.state, &user.id, &Intent::NewAccount, "test", None).await.unwrap();
     app.emulator().update_settings(|s| s.access_token_ttl_secs = 7200);
     match outcome {
         Outcome::Saved { connected, .. } => connected.account_id,

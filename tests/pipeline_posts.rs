@@ -63,6 +63,9 @@ async fn a_second_401_stops_with_no_third_call_and_the_post_is_held() {
     assert_eq!(after.incident_cause.as_deref(), Some("user_revoked"));
     assert_eq!(after.incident_status, Some(401));
     assert!(after.incident_x_error.as_deref().is_some_and(|b| b.contains("Unauthorized")), "X's exact body is kept");
+    authwatch::server::notify::reconcile(&app.state, authwatch::server::x::now_ms()).await.unwrap();
+    let prompts = authwatch::server::db::prompts::for_account(&app.state.pool, &news.id, 5).await.unwrap();
+    assert!(prompts.iter().any(|p| p.closed_at.is_none() && p.cause == "user_revoked"), "the owner is prompted: {prompts:?}");
 
     // Asking again changes nothing at X: the same key replays the answer, a
     // new post is held at once without calling X.
@@ -123,7 +126,7 @@ async fn held_posts_wait_for_a_person_when_configured_so() {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert!(published(&app).is_empty(), "not released by the reconnect");
     assert_eq!(posts::held(&app.state.pool, &news.id).await.unwrap().len(), 1);
-    let page = app.browser().get(app.url(&format!("/accounts/{}", news.id))).send().await.unwrap().text().await.unwrap();
+    let page = app.admin().await.get(app.url(&format!("/accounts/{}", news.id))).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("Held posts") && page.contains("Waits for a person"), "listed on the account page");
 
     let released = authwatch::server::pipeline::posts::release_held(&app.state, &news.id, "test").await.unwrap();

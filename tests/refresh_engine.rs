@@ -37,7 +37,7 @@ async fn connect_due_accounts(app: &TestApp, n: usize) -> Vec<String> {
     let mut ids = Vec::new();
     for i in 0..n {
         let user = app.emulator().create_user(NewUser { id: None, username: format!("due_{i}"), name: format!("Due {i}") });
-        match demo::connect_as(&app.state, &user.id, &Intent::NewAccount, "test").await.unwrap() {
+        match demo::connect_as(&app.state, &user.id, &Intent::NewAccount, "test", None).await.unwrap() {
             authwatch::server::lifecycle::connect::Outcome::Saved { connected, .. } => ids.push(connected.account_id),
             other => panic!("{other:?}"),
         }

@@ -1,6 +1,7 @@
 //! The types server functions hand to the pages. Made for display: plain
 //! values, no secrets (a type here must never hold a token or ciphertext).
 
+use crate::domain::access::Role;
 use crate::domain::health::{AppWarning, Health, Who};
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +36,8 @@ pub struct Dashboard {
     pub counts: Vec<HealthCount>,
     pub warnings: Vec<AppWarning>,
     pub rows: Vec<AccountRow>,
+    /// The signed-in user's open prompts, oldest first.
+    pub needs_you: Vec<PromptView>,
     /// Accounts matching the filter and search, over all pages.
     pub matching: u32,
     pub page: u32,
@@ -65,8 +68,10 @@ pub struct AccountRow {
     pub scopes: Vec<ScopeChip>,
     pub last_refresh: Option<Attempt>,
     pub last_check: Option<Attempt>,
-    /// Blank until accounts have owners.
+    /// The owner's name (and the backup owner's, after a slash).
     pub owner: Option<String>,
+    /// Whether the signed-in user may refresh and reconnect it.
+    pub can_act: bool,
     /// When the open incident began.
     pub incident_since: Option<i64>,
 }
@@ -103,6 +108,8 @@ pub struct AccountDetail {
     pub events: Vec<EventView>,
     /// The app-level warnings that apply to this account too.
     pub warnings: Vec<AppWarning>,
+    /// Owners, what the viewer may do, links and the open prompt.
+    pub people: AccountPeople,
 }
 
 /// A question and its answer in a sentence.
@@ -199,4 +206,108 @@ pub struct ReconnectBrief {
     pub handle: String,
     pub name: String,
     pub required_scopes: Vec<String>,
+}
+
+/// The signed-in user, for the header.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViewerInfo {
+    pub name: String,
+    pub email: String,
+    pub role: Role,
+    /// Open prompts addressed to this user: the header's badge.
+    pub needs_you: u32,
+}
+
+/// One open prompt in a user's "needs you" list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromptView {
+    /// The account, or `None` for the X app or the server.
+    pub account_id: Option<String>,
+    /// "@acme_jobs", "The X app", "This server's clock".
+    pub what: String,
+    /// The cause in words.
+    pub cause: String,
+    pub opened_at: i64,
+    pub escalated: bool,
+    /// Where to act.
+    pub href: String,
+    /// "Reconnect", "Open settings".
+    pub action: String,
+}
+
+/// What the sign-in page shows besides the form.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInInfo {
+    /// Nobody can sign in yet: the one-time setup page is open.
+    pub setup_needed: bool,
+    /// Demo mode only: the demo users and their passwords.
+    pub demo_users: Vec<DemoUserView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DemoUserView {
+    pub name: String,
+    pub email: String,
+    pub password: String,
+    pub role: Role,
+}
+
+/// A dashboard user, for the users page and owner pickers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserView {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub role: Role,
+    pub created_at: i64,
+    /// Accounts they own or back up.
+    pub owns: u32,
+}
+
+/// What the signed-in user may do on one account, and who owns it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountPeople {
+    pub owner: Option<UserRef>,
+    pub backup_owner: Option<UserRef>,
+    /// Refresh, check, reconnect, create links.
+    pub can_act: bool,
+    /// Reassign owners (admins).
+    pub can_assign: bool,
+    /// For the owner pickers (admins only; empty otherwise).
+    pub users: Vec<UserRef>,
+    pub links: Vec<LinkView>,
+    /// The account's open prompt, if any.
+    pub prompt: Option<PromptView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRef {
+    pub id: String,
+    pub name: String,
+}
+
+/// A reconnect link, without its secret.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkView {
+    pub id: String,
+    pub created_by: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+}
+
+/// A link just created: the only time its URL is shown.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewLinkView {
+    pub url: String,
+    pub expires_at: i64,
+}
+
+/// What a reconnect link's page shows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LinkBrief {
+    /// It works: reconnect this account.
+    Usable { handle: String, name: String, expires_at: i64, required_scopes: Vec<String> },
+    /// It does not, and why, in words.
+    Unusable { title: String, message: String },
 }

@@ -9,9 +9,11 @@ mod ssr;
 
 use dto::*;
 use leptos::prelude::*;
+#[cfg(feature = "ssr")]
+use crate::domain::access::Permission;
 
 /// What every page's header shows: the environment, and whether this is demo mode.
-#[server]
+#[server(prefix = "/api/public")]
 pub async fn instance_info() -> Result<AppInfo, ServerFnError> {
     let state = ssr::state()?;
     Ok(AppInfo {
@@ -27,23 +29,26 @@ pub async fn load_dashboard(query: DashboardQuery) -> Result<Dashboard, ServerFn
     if query.search.len() > 200 {
         return Err(ServerFnError::new("The search is too long: 200 characters at most."));
     }
+    let viewer = ssr::require(Permission::ViewAccounts, "").await?;
     let state = ssr::state()?;
-    ssr::views::dashboard(&state, &query).await.map_err(|e| ssr::internal("Loading the accounts failed", e))
+    ssr::views::dashboard(&state, &query, &viewer).await.map_err(|e| ssr::internal("Loading the accounts failed", e))
 }
 
 /// One account's page. `Ok(None)` for an unknown id: the page shows a 404.
 #[server]
 pub async fn load_account(id: String) -> Result<Option<AccountDetail>, ServerFnError> {
+    let viewer = ssr::require(Permission::ViewAccounts, "").await?;
     if id.len() > 64 {
         return Ok(None);
     }
     let state = ssr::state()?;
-    ssr::views::account(&state, &id).await.map_err(|e| ssr::internal("Loading the account failed", e))
+    ssr::views::account(&state, &id, &viewer).await.map_err(|e| ssr::internal("Loading the account failed", e))
 }
 
 /// The X app configuration as authwatch runs with it.
 #[server]
 pub async fn load_settings() -> Result<SettingsView, ServerFnError> {
+    ssr::require(Permission::Administer, "Only admins can see the X app's settings.").await?;
     let state = ssr::state()?;
     Ok(ssr::views::settings(&state))
 }
@@ -54,7 +59,8 @@ pub async fn refresh_now(id: String) -> Result<String, ServerFnError> {
     use crate::server::lifecycle::refresh::Refreshed;
     use crate::server::lifecycle::AccountError;
     let state = ssr::state()?;
-    match state.engine.refresh(&state, &id, "dashboard", None).await {
+    let (user, _) = ssr::require_on_account(&state, &id, false).await?;
+    match state.engine.refresh(&state, &id, &user.email, None).await {
         Ok(Refreshed::Saved { generation }) => Ok(format!("Refreshed: generation {generation} saved.")),
         Ok(Refreshed::LostRace { generation }) => {
             Ok(format!("Another refresh saved generation {generation} first; its tokens stand."))
@@ -72,7 +78,8 @@ pub async fn check_now(id: String) -> Result<String, ServerFnError> {
     use crate::server::lifecycle::check::{check, Checked, Proof};
     use crate::server::lifecycle::AccountError;
     let state = ssr::state()?;
-    match check(&state, &id, "dashboard", Proof::AskX).await {
+    let (user, _) = ssr::require_on_account(&state, &id, false).await?;
+    match check(&state, &id, &user.email, Proof::AskX).await {
         Ok(Checked::Alive) => Ok("X confirmed the token works.".to_owned()),
         Ok(Checked::Failed { cause }) => Ok(format!("Check failed. {}", cause.describe())),
         Err(AccountError::UnknownAccount(_)) => Err(ServerFnError::new("No such account.")),
@@ -85,6 +92,7 @@ pub async fn check_now(id: String) -> Result<String, ServerFnError> {
 pub async fn run_demo_action(action: DemoAction, account_id: Option<String>) -> Result<String, ServerFnError> {
     use crate::server::db::accounts;
     use crate::server::demo::{CLIENT_ID, CLOCK_SKEW_SECS};
+    ssr::require(Permission::Administer, "Only admins can use the demo panel.").await?;
     let state = ssr::state()?;
     let Some(emulator) = &state.emulator else {
         return Err(ServerFnError::new("The demo panel only works in demo mode."));
@@ -122,7 +130,7 @@ pub async fn run_demo_action(action: DemoAction, account_id: Option<String>) -> 
 }
 
 /// The result of the last connect or reconnect, once: reading it removes it.
-#[server]
+#[server(prefix = "/api/public")]
 pub async fn take_flash() -> Result<Option<Flash>, ServerFnError> {
     let session: tower_sessions::Session = leptos_axum::extract().await?;
     let flash: Option<Flash> = session
@@ -136,11 +144,10 @@ pub async fn take_flash() -> Result<Option<Flash>, ServerFnError> {
 #[server]
 pub async fn load_reconnect_brief(id: String) -> Result<Option<ReconnectBrief>, ServerFnError> {
     let state = ssr::state()?;
-    let Some(a) = crate::server::db::accounts::summary(&state.pool, &id)
-        .await
-        .map_err(|e| ssr::internal("Loading the account failed", e))?
-    else {
-        return Ok(None);
+    let a = match ssr::require_on_account(&state, &id, true).await {
+        Ok((_, a)) => a,
+        Err(_) if !exists(&state, &id).await? => return Ok(None),
+        Err(e) => return Err(e),
     };
     Ok(Some(ReconnectBrief {
         account_id: a.id,
@@ -148,4 +155,169 @@ pub async fn load_reconnect_brief(id: String) -> Result<Option<ReconnectBrief>, 
         name: a.display_name,
         required_scopes: state.x.app().required_scopes.iter().map(str::to_owned).collect(),
     }))
+}
+
+#[cfg(feature = "ssr")]
+async fn exists(state: &crate::server::AppState, id: &str) -> Result<bool, ServerFnError> {
+    Ok(crate::server::db::accounts::summary(&state.pool, id).await.map_err(|e| ssr::internal("Loading the account failed", e))?.is_some())
+}
+
+/// The signed-in user for the header, or `None`.
+#[server(prefix = "/api/public")]
+pub async fn load_viewer() -> Result<Option<ViewerInfo>, ServerFnError> {
+    let user = ssr::current_user().await?;
+    let Some(user) = user.0 else { return Ok(None) };
+    let state = ssr::state()?;
+    let needs_you = ssr::people::needs_you_count(&state, &user).await.map_err(|e| ssr::internal("Loading your prompts failed", e))?;
+    Ok(Some(ViewerInfo { name: user.name.clone(), email: user.email.clone(), role: user.role, needs_you }))
+}
+
+/// What the sign-in page shows: whether setup is needed; demo users in demo mode.
+#[server(prefix = "/api/public")]
+pub async fn load_sign_in_info() -> Result<SignInInfo, ServerFnError> {
+    let state = ssr::state()?;
+    let setup_needed = !crate::server::db::users::any(&state.pool).await.map_err(|e| ssr::internal("Reading users failed", e))?;
+    let demo_users = if state.config.is_demo() {
+        crate::server::demo::USERS
+            .iter()
+            .map(|u| DemoUserView { name: u.name.into(), email: u.email.into(), password: u.password.into(), role: u.role })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(SignInInfo { setup_needed, demo_users })
+}
+
+/// What a reconnect link's page shows. Anyone holding the link may ask.
+#[server(prefix = "/api/public")]
+pub async fn load_link_brief(secret: String) -> Result<LinkBrief, ServerFnError> {
+    use crate::server::links::{self, LinkProblem};
+    let state = ssr::state()?;
+    let unusable = |title: &str, problem: LinkProblem| LinkBrief::Unusable { title: title.into(), message: problem.to_string() };
+    let link = match links::find(&state, &secret).await {
+        Ok(Some(link)) => link,
+        Ok(None) => {
+            if let Some(r) = use_context::<leptos_axum::ResponseOptions>() {
+                r.set_status(axum::http::StatusCode::NOT_FOUND);
+            }
+            return Ok(unusable("This link is not valid", LinkProblem::Unknown));
+        }
+        Err(e) => return Err(ssr::internal("Checking the link failed", e)),
+    };
+    if let Err(problem) = links::usable(&link, crate::server::x::now_ms()) {
+        if let Some(r) = use_context::<leptos_axum::ResponseOptions>() {
+            r.set_status(axum::http::StatusCode::GONE);
+        }
+        let title = match problem {
+            LinkProblem::Used(_) => "This link was already used",
+            _ => "This link has expired",
+        };
+        return Ok(unusable(title, problem));
+    }
+    let Some(a) = crate::server::db::accounts::summary(&state.pool, &link.account_id).await.map_err(|e| ssr::internal("Loading the account failed", e))? else {
+        return Ok(unusable("This link is not valid", LinkProblem::Unknown));
+    };
+    Ok(LinkBrief::Usable {
+        handle: a.handle,
+        name: a.display_name,
+        expires_at: link.expires_at,
+        required_scopes: state.x.app().required_scopes.iter().map(str::to_owned).collect(),
+    })
+}
+
+/// Makes a single-use reconnect link for an account (its owners and admins).
+#[server]
+pub async fn create_reconnect_link(account_id: String) -> Result<NewLinkView, ServerFnError> {
+    let state = ssr::state()?;
+    let (user, account) = ssr::require_on_account(&state, &account_id, false).await?;
+    let link = crate::server::links::create(&state, &account.id, &user).await.map_err(|e| ssr::internal("Creating the link failed", e))?;
+    tracing::info!(account_id = %account.id, link_id = %link.id, by = %user.id, "reconnect link created");
+    Ok(NewLinkView { url: link.url, expires_at: link.expires_at })
+}
+
+/// Sets an account's owner and backup owner (admins). Empty ids clear them.
+#[server]
+pub async fn assign_owners(account_id: String, owner: String, backup_owner: String) -> Result<String, ServerFnError> {
+    use crate::server::db::{accounts, users};
+    let admin = ssr::require(Permission::Administer, "Only admins can reassign owners.").await?;
+    let state = ssr::state()?;
+    let mut names = Vec::new();
+    for id in [&owner, &backup_owner] {
+        if id.is_empty() {
+            names.push("nobody".to_owned());
+            continue;
+        }
+        match users::by_id(&state.pool, id).await.map_err(|e| ssr::internal("Loading the user failed", e))? {
+            Some(u) => names.push(u.name),
+            None => return Err(ServerFnError::new("No such user.")),
+        }
+    }
+    if !owner.is_empty() && owner == backup_owner {
+        return Err(ServerFnError::new("The backup owner must be someone else than the owner."));
+    }
+    let owners = accounts::Owners { owner: Some(owner).filter(|o| !o.is_empty()), backup: Some(backup_owner).filter(|b| !b.is_empty()) };
+    let detail = format!("owner: {}; backup owner: {}", names[0], names[1]);
+    let changed = accounts::set_owners(&state.pool, &account_id, &owners, &detail, &admin.email, crate::server::x::now_ms())
+        .await
+        .map_err(|e| ssr::internal("Saving the owners failed", e))?;
+    if !changed {
+        return Err(ServerFnError::new("No such account."));
+    }
+    Ok(format!("Saved. {detail}."))
+}
+
+/// Every dashboard user (admins).
+#[server]
+pub async fn load_users() -> Result<Vec<UserView>, ServerFnError> {
+    ssr::require(Permission::Administer, "Only admins can manage users.").await?;
+    let state = ssr::state()?;
+    ssr::people::users(&state).await.map_err(|e| ssr::internal("Loading users failed", e))
+}
+
+/// Adds a dashboard user (admins).
+#[server]
+pub async fn add_user(email: String, name: String, role: crate::domain::access::Role, password: String) -> Result<String, ServerFnError> {
+    use crate::server::auth::password::{self, PasswordError};
+    use crate::server::db::users::{self, AddUserError};
+    let admin = ssr::require(Permission::Administer, "Only admins can manage users.").await?;
+    let state = ssr::state()?;
+    let email = users::normalize_email(&email);
+    if !email.contains('@') || email.len() > 320 {
+        return Err(ServerFnError::new("That is not an email address."));
+    }
+    if name.trim().is_empty() || name.len() > 200 {
+        return Err(ServerFnError::new("Give a name (up to 200 characters)."));
+    }
+    let hash = match password::hash(password).await {
+        Ok(h) => h,
+        Err(e @ (PasswordError::TooShort | PasswordError::TooLong)) => return Err(ServerFnError::new(format!("The password is not accepted: {e}."))),
+        Err(e) => return Err(ssr::internal("Hashing the password failed", e)),
+    };
+    match users::add(&state.pool, &email, &name, &hash, role, crate::server::x::now_ms()).await {
+        Ok(u) => {
+            tracing::info!(user_id = %u.id, by = %admin.id, role = role.as_str(), "user added");
+            Ok(format!("Added {} ({}) as {}. Give them the password by a channel other than this one.", u.name, u.email, role.as_str()))
+        }
+        Err(AddUserError::EmailTaken) => Err(ServerFnError::new("A user with this email already exists.")),
+        Err(AddUserError::Database(e)) => Err(ssr::internal("Adding the user failed", e)),
+    }
+}
+
+/// Removes a dashboard user (admins; not oneself, never the last admin).
+#[server]
+pub async fn remove_user(id: String) -> Result<String, ServerFnError> {
+    use crate::server::db::users;
+    let admin = ssr::require(Permission::Administer, "Only admins can manage users.").await?;
+    if admin.id == id {
+        return Err(ServerFnError::new("You cannot remove yourself; ask another admin."));
+    }
+    let state = ssr::state()?;
+    let Some(user) = users::by_id(&state.pool, &id).await.map_err(|e| ssr::internal("Loading the user failed", e))? else {
+        return Err(ServerFnError::new("No such user."));
+    };
+    if !users::remove(&state.pool, &id).await.map_err(|e| ssr::internal("Removing the user failed", e))? {
+        return Err(ServerFnError::new("The last admin cannot be removed."));
+    }
+    tracing::info!(user_id = %id, by = %admin.id, "user removed");
+    Ok(format!("Removed {}. Accounts they owned now go to the admins until reassigned.", user.name))
 }

@@ -12,7 +12,8 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{ParamSegment, SsrMode, StaticSegment};
 use pages::account::AccountPage;
-use pages::connect::{ConnectPage, ConnectResultPage, ReconnectPage};
+use pages::connect::{ConnectPage, ConnectResultPage, ReconnectLinkPage, ReconnectPage};
+use pages::people::{SetupPage, SignInPage, UsersPage};
 use pages::{dashboard::Dashboard, not_found::NotFound, settings::SettingsPage};
 
 /// The HTML document around the app.
@@ -59,8 +60,15 @@ pub fn App() -> impl IntoView {
                         // Async: the status (404 for an unknown account) is only known once
                         // the account has loaded, so headers wait for it.
                         <Route path=(StaticSegment("accounts"), ParamSegment("id")) view=AccountPage ssr=SsrMode::Async/>
-                        <Route path=(StaticSegment("accounts"), ParamSegment("id"), StaticSegment("reconnect")) view=ReconnectPage/>
-                        <Route path=StaticSegment("settings") view=SettingsPage/>
+                        // Async: someone who may not reconnect this account gets a 403.
+                        <Route path=(StaticSegment("accounts"), ParamSegment("id"), StaticSegment("reconnect")) view=ReconnectPage ssr=SsrMode::Async/>
+                        // Async: a manager gets a 403 status, known once the data has loaded.
+                        <Route path=StaticSegment("settings") view=SettingsPage ssr=SsrMode::Async/>
+                        <Route path=StaticSegment("users") view=UsersPage ssr=SsrMode::Async/>
+                        <Route path=StaticSegment("sign-in") view=SignInPage/>
+                        <Route path=StaticSegment("setup") view=SetupPage/>
+                        // Async: used, expired and unknown links answer 410 and 404.
+                        <Route path=(StaticSegment("r"), ParamSegment("secret")) view=ReconnectLinkPage ssr=SsrMode::Async/>
                         <Route path=StaticSegment("connect") view=ConnectPage/>
                         <Route path=(StaticSegment("connect"), StaticSegment("result")) view=ConnectResultPage ssr=SsrMode::Async/>
                     </Routes>

@@ -6,3 +6,5 @@ pub mod classify;
 pub mod health;
 pub mod pipeline;
 pub mod scopes;
+pub mod access;
+pub mod prompts;

@@ -8,12 +8,15 @@
 //! lands on a page that says what happened.
 
 use crate::api::dto::{Flash, FlashKind};
-use crate::server::db::accounts;
+use crate::domain::access::{decide, AccountRef, Decision, Permission, Principal};
+use crate::server::auth::CurrentUser;
+use crate::server::db::{accounts, links};
 use crate::server::lifecycle::connect::{self, ConnectError, Intent, Outcome};
 use crate::server::secret::Secret;
 use crate::server::x::{now_ms, XError};
 use crate::server::AppState;
-use axum::extract::{RawQuery, State};
+use axum::extract::{Extension, RawQuery, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
@@ -36,7 +39,12 @@ struct Attempt {
     verifier: String,
     /// `None` for a new account.
     reconnect: Option<ReconnectTarget>,
+    /// Who started it, for the timeline: a user's email, or `link <id>`.
     started_by: String,
+    /// The dashboard user who started it: they own what they connect.
+    user_id: Option<String>,
+    /// The reconnect link it was started from, spent when it succeeds.
+    link_id: Option<String>,
     created_at: i64,
 }
 
@@ -51,18 +59,37 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/auth/x/start", post(start)).route("/auth/x/callback", get(callback))
 }
 
-/// The form on the reconnect and connect pages.
+/// The form on the reconnect, connect and reconnect-link pages.
 #[derive(Deserialize)]
 struct StartForm {
     /// Absent for a new account.
     account_id: Option<String>,
+    /// The secret part of a reconnect link, when started from one.
+    link: Option<String>,
 }
 
-async fn start(State(state): State<AppState>, session: Session, Form(form): Form<StartForm>) -> Response {
-    let reconnect = match form.account_id.filter(|id| !id.is_empty()) {
+async fn start(
+    State(state): State<AppState>,
+    Extension(user): Extension<CurrentUser>,
+    session: Session,
+    Form(form): Form<StartForm>,
+) -> Response {
+    // A reconnect link stands in for a signed-in user, for its account only.
+    let link = match form.link.as_deref().filter(|l| !l.is_empty()) {
         None => None,
+        Some(secret) => match crate::server::links::find_usable(&state, secret).await {
+            Ok(link) => Some(link),
+            Err(why) => return problem(&session, "This reconnect link does not work", &why.to_string(), None).await,
+        },
+    };
+    let account_id = link.as_ref().map(|l| l.account_id.clone()).or(form.account_id.filter(|id| !id.is_empty()));
+    let (reconnect, owners) = match account_id {
+        None => (None, None),
         Some(id) => match accounts::summary(&state.pool, &id).await {
-            Ok(Some(a)) => Some(ReconnectTarget { account_id: a.id, x_user_id: a.x_user_id, handle: a.handle }),
+            Ok(Some(a)) => {
+                let owners = (a.owner_id.clone(), a.backup_owner_id.clone());
+                (Some(ReconnectTarget { account_id: a.id, x_user_id: a.x_user_id, handle: a.handle }), Some(owners))
+            }
             Ok(None) => return problem(&session, "No such account", "There is no account to reconnect at this address.", None).await,
             Err(e) => {
                 tracing::error!(error = %e, "loading the account to reconnect");
@@ -70,12 +97,37 @@ async fn start(State(state): State<AppState>, session: Session, Form(form): Form
             }
         },
     };
+    let principal = match &link {
+        Some(l) => Principal::LinkHolder { account_id: &l.account_id },
+        None => user.principal(),
+    };
+    let permission = match (&reconnect, &owners) {
+        (Some(target), Some((owner, backup))) => Permission::Reconnect(AccountRef {
+            id: &target.account_id,
+            owner: owner.as_deref(),
+            backup_owner: backup.as_deref(),
+        }),
+        _ => Permission::ConnectNew,
+    };
+    match decide(principal, permission) {
+        Decision::Allow => {}
+        Decision::SignIn => return (StatusCode::UNAUTHORIZED, "Sign in first, or use a reconnect link.").into_response(),
+        Decision::Forbidden => {
+            return (StatusCode::FORBIDDEN, "Only the account's owner, its backup owner or an admin can reconnect it.").into_response()
+        }
+    }
     let auth = state.x.authorize(&state.x.app().required_scopes);
     let attempt = Attempt {
         state: auth.state.expose().to_owned(),
         verifier: auth.verifier.expose().to_owned(),
         reconnect,
-        started_by: "dashboard".to_owned(),
+        started_by: match (&link, &user.0) {
+            (Some(l), _) => format!("reconnect link {}", l.id),
+            (None, Some(u)) => u.email.clone(),
+            (None, None) => "anonymous".to_owned(),
+        },
+        user_id: if link.is_some() { None } else { user.0.as_ref().map(|u| u.id.clone()) },
+        link_id: link.map(|l| l.id),
         created_at: now_ms(),
     };
     let mut pending: Vec<Attempt> = session.get(PENDING).await.ok().flatten().unwrap_or_default();
@@ -117,7 +169,9 @@ async fn callback(State(state): State<AppState>, session: Session, RawQuery(quer
         Some(s) => take_attempt(&session, s).await,
         None => None,
     };
-    let retry = attempt.as_ref().and_then(|a| a.reconnect.as_ref().map(|r| r.account_id.clone()));
+    // "Try again" leads back to the account's reconnect page; someone who
+    // came by a link has no dashboard, and opens their link again instead.
+    let retry = attempt.as_ref().filter(|a| a.link_id.is_none()).and_then(|a| a.reconnect.as_ref().map(|r| r.account_id.clone()));
 
     if let Some(error) = error {
         let message = if error == "access_denied" {
@@ -149,19 +203,60 @@ async fn callback(State(state): State<AppState>, session: Session, RawQuery(quer
         return problem(&session, "This sign-in answer is incomplete", "X's answer had no authorization code. Nothing changed. Start again.", retry).await;
     };
 
+    // A link is spent by the reconnect that goes through it: claim it now
+    // (so two tabs cannot both use it), give it back if nothing is saved.
+    let claimed = match &attempt.link_id {
+        None => None,
+        Some(id) => {
+            let at = now_ms();
+            match links::claim(&state.pool, id, at).await {
+                Ok(true) => Some((id.clone(), at)),
+                Ok(false) => {
+                    return problem(&session, "This reconnect link no longer works", "It was used already, or it expired while you were at X. Nothing changed. Ask for a new link.", None).await
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "claiming a reconnect link");
+                    return problem(&session, "Something went wrong", "Nothing changed. Open your link again.", None).await;
+                }
+            }
+        }
+    };
+    let outcome = finish(&state, &session, &attempt, &code, retry).await;
+    if let (Some((id, at)), false) = (&claimed, outcome.saved) {
+        if let Err(e) = links::release(&state.pool, id, *at).await {
+            tracing::error!(error = %e, "giving back a reconnect link");
+        }
+    }
+    outcome.response
+}
+
+struct Finished {
+    saved: bool,
+    response: Response,
+}
+
+/// Exchanges the code and saves (or refuses), then answers with the page
+/// that says so.
+async fn finish(state: &AppState, session: &Session, attempt: &Attempt, code: &str, retry: Option<String>) -> Finished {
     let intent = match &attempt.reconnect {
         None => Intent::NewAccount,
         Some(r) => Intent::Reconnect { account_id: r.account_id.clone(), x_user_id: r.x_user_id.clone(), handle: r.handle.clone() },
     };
-    match connect::complete(&state, &code, &Secret::new(attempt.verifier), &intent, &attempt.started_by).await {
+    let via_link = attempt.link_id.is_some();
+    let link_hint = if via_link { " Open your reconnect link again to retry." } else { "" };
+    let failed = |response| Finished { saved: false, response };
+    let verifier = Secret::new(attempt.verifier.clone());
+    match connect::complete(state, code, &verifier, &intent, &attempt.started_by, attempt.user_id.as_deref()).await {
         Ok(Outcome::Saved { connected, handle, missing_scopes }) => {
             let verb = if connected.reconnected { "Reconnected" } else { "Connected" };
+            // Someone who came by a link sees the result, not the dashboard.
+            let account_id = (!via_link).then(|| connected.account_id.clone());
             let flash = if missing_scopes.is_empty() {
                 Flash {
                     kind: FlashKind::Success,
                     title: format!("{verb} @{handle}"),
                     message: format!("The new tokens are saved (generation {}). The account can publish.", connected.generation),
-                    account_id: Some(connected.account_id.clone()),
+                    account_id,
                     retry_account: None,
                 }
             } else {
@@ -172,31 +267,33 @@ async fn callback(State(state): State<AppState>, session: Session, RawQuery(quer
                         "X did not grant {}. The tokens are saved, but the account cannot do everything authwatch requires. Reconnect and grant it; if X does not offer it, the X app's permissions need changing.",
                         missing_scopes.join(", ")
                     ),
-                    account_id: Some(connected.account_id.clone()),
-                    retry_account: Some(connected.account_id),
+                    retry_account: account_id.clone(),
+                    account_id,
                 }
             };
-            set_flash(&session, flash).await;
-            Redirect::to("/").into_response()
+            set_flash(session, flash).await;
+            Finished { saved: true, response: Redirect::to(if via_link { "/connect/result" } else { "/" }).into_response() }
         }
-        Ok(Outcome::WrongAccount { signed_in_as, expected }) => {
+        Ok(Outcome::WrongAccount { signed_in_as, expected }) => failed(
             problem(
-                &session,
+                session,
                 "Wrong X account",
                 &format!(
-                    "You signed in to X as @{signed_in_as}, but this reconnect is for @{expected}. Sign out of X (or switch account) and try again. Nothing was saved, and the sign-in as @{signed_in_as} was revoked."
+                    "You signed in to X as @{signed_in_as}, but this reconnect is for @{expected}. Sign out of X (or switch account) and try again. Nothing was saved, and the sign-in as @{signed_in_as} was revoked.{link_hint}"
                 ),
                 retry,
             )
-            .await
+            .await,
+        ),
+        Err(ConnectError::Exchange(e)) => {
+            failed(problem(session, "X refused the sign-in", &(x_problem("exchanging the authorization code", &e) + link_hint), retry).await)
         }
-        Err(ConnectError::Exchange(e)) => problem(&session, "X refused the sign-in", &x_problem("exchanging the authorization code", &e), retry).await,
-        Err(ConnectError::Identify(e)) => {
-            problem(&session, "X did not say whose account this is", &x_problem("asking X which account signed in", &e), retry).await
-        }
+        Err(ConnectError::Identify(e)) => failed(
+            problem(session, "X did not say whose account this is", &(x_problem("asking X which account signed in", &e) + link_hint), retry).await,
+        ),
         Err(ConnectError::Store(e)) => {
             tracing::error!(error = %e, "saving a connect");
-            problem(&session, "Something went wrong", "The new tokens could not be saved; the old ones are unchanged. Try again.", retry).await
+            failed(problem(session, "Something went wrong", &format!("The new tokens could not be saved; the old ones are unchanged. Try again.{link_hint}"), retry).await)
         }
     }
 }

@@ -32,6 +32,9 @@ enum Command {
     /// Create, list or revoke API keys for the publishing pipeline.
     #[command(subcommand)]
     ApiKey(ApiKeyCommand),
+    /// Manage dashboard users (the first admin, or when locked out).
+    #[command(subcommand)]
+    User(UserCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -63,6 +66,26 @@ enum ApiKeyCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Add a user. Asks for the password, or reads it from standard input.
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// An admin (X app settings, users, every account); a manager otherwise.
+        #[arg(long)]
+        admin: bool,
+        /// Read the password from the first line of standard input (for scripts).
+        #[arg(long)]
+        password_stdin: bool,
+        /// Directory for the database (overrides AUTHWATCH_DATA_DIR).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+}
+
 #[derive(Debug, Default, clap::Args)]
 struct ServeArgs {
     /// Address to listen on (overrides Leptos.toml and LEPTOS_SITE_ADDR).
@@ -86,6 +109,9 @@ pub fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
             Command::Serve(args) => serve(args).await,
+            Command::User(UserCommand::Add { email, name, admin, password_stdin, data_dir }) => {
+                add_user(&email, &name, admin, password_stdin, data_dir).await
+            }
             Command::Emulator { addr } => {
                 init_tracing("info");
                 emulator::serve(addr, Emulator::with_sample_data()).await.map_err(StartError::Serve)
@@ -137,7 +163,7 @@ async fn api_key(command: ApiKeyCommand) -> Result<(), StartError> {
                     eprintln!("Store the key now: authwatch keeps only its hash and cannot show it again.");
                     Ok(())
                 }
-                Err(api_keys::CreateError::UnknownAccount(id)) => Err(StartError::Usage(format!("no account {id}"))),
+                Err(api_keys::CreateError::UnknownAccount(id)) => Err(StartError::Cli(format!("no account {id}"))),
                 Err(api_keys::CreateError::Database(e)) => Err(StartError::Database(e)),
             }
         }
@@ -146,7 +172,7 @@ async fn api_key(command: ApiKeyCommand) -> Result<(), StartError> {
                 println!("revoked {id}");
                 Ok(())
             } else {
-                Err(StartError::Usage(format!("no live key {id}")))
+                Err(StartError::Cli(format!("no live key {id}")))
             }
         }
         ApiKeyCommand::List { .. } => {
@@ -158,6 +184,48 @@ async fn api_key(command: ApiKeyCommand) -> Result<(), StartError> {
             Ok(())
         }
     }
+}
+
+/// `authwatch user add`: writes the user straight into the configured database.
+async fn add_user(email: &str, name: &str, admin: bool, password_stdin: bool, data_dir: Option<PathBuf>) -> Result<(), StartError> {
+    use crate::server::auth::password;
+    use crate::server::db::{self, users};
+    let invalid = |msg: &str| StartError::Cli(msg.to_owned());
+    let leptos_options = leptos_options()?;
+    let config = Config::load(&Env, leptos_options.site_addr, Overrides { data_dir, site_addr: None })?;
+    let email = users::normalize_email(email);
+    if !email.contains('@') {
+        return Err(invalid("--email: that is not an email address"));
+    }
+    if name.trim().is_empty() {
+        return Err(invalid("--name: give the person's name"));
+    }
+    let password = if password_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map_err(|e| StartError::Cli(format!("reading the password: {e}")))?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    } else {
+        let first = rpassword::prompt_password("Password: ").map_err(|e| StartError::Cli(format!("reading the password: {e}")))?;
+        let again = rpassword::prompt_password("Password again: ").map_err(|e| StartError::Cli(format!("reading the password: {e}")))?;
+        if first != again {
+            return Err(invalid("the two passwords differ"));
+        }
+        first
+    };
+    let hash = password::hash(password).await.map_err(|e| StartError::Cli(e.to_string()))?;
+    let dir_error = |source| StartError::DataDir { path: config.data_dir.display().to_string(), source };
+    std::fs::create_dir_all(&config.data_dir).map_err(dir_error)?;
+    let pool = db::connect(&config.database_url()).await?;
+    let role = if admin { users::Role::Admin } else { users::Role::Manager };
+    let user = users::add(&pool, &email, name, &hash, role, crate::server::x::now_ms()).await.map_err(|e| match e {
+        users::AddUserError::EmailTaken => invalid("a user with this email already exists"),
+        users::AddUserError::Database(e) => StartError::Database(e),
+    })?;
+    println!("Added {} <{}> as {} (id {}).", user.name, user.email, role.as_str(), user.id);
+    if config.is_demo() && config.database_url.is_none() {
+        println!("Note: demo mode starts from a fresh database at every start; configure an X app (see the README) to keep users.");
+    }
+    Ok(())
 }
 
 /// Site settings from Leptos.toml, overridden by `LEPTOS_*` variables. Without

@@ -163,6 +163,8 @@ pub struct Config {
     pub daily_check_at_minute: u32,
     /// A successful refresh this recent counts as the daily check's proof of life.
     pub proof_of_life: Duration,
+    /// Dashboard users, prompts and the channels that carry them.
+    pub people: PeopleConfig,
     /// Pipeline API: the token broker refreshes a token expiring within this long.
     pub api_token_min_lifetime: Duration,
     /// Pipeline API: how long an API key and an account's token may be served
@@ -170,6 +172,39 @@ pub struct Config {
     pub api_cache_ttl: Duration,
     /// Pipeline API: what happens to held posts after a successful reconnect.
     pub held_posts: HeldPosts,
+}
+
+/// Sign-in sessions, prompts, reconnect links and notification channels.
+#[derive(Debug, Clone)]
+pub struct PeopleConfig {
+    /// A dashboard session ends after this long without a request.
+    pub session_idle: Duration,
+    /// An open prompt nobody acted on goes to the admins after this long.
+    pub escalate_after: Duration,
+    /// How long a reconnect link works.
+    pub link_ttl: Duration,
+    /// How often prompts are reconciled with the accounts' health and queued
+    /// messages are delivered.
+    pub notify_every: Duration,
+    /// A generic JSON webhook, signed with HMAC-SHA256.
+    pub webhook: Option<Webhook>,
+    /// A Slack incoming-webhook URL (or anything that takes Slack's payload).
+    pub slack_webhook_url: Option<Secret>,
+    /// Email over SMTP.
+    pub smtp: Option<Smtp>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Webhook {
+    pub url: Url,
+    pub secret: Secret,
+}
+
+#[derive(Debug, Clone)]
+pub struct Smtp {
+    /// lettre's SMTP URL; it may hold a password, so it is a secret.
+    pub url: Secret,
+    pub from: String,
 }
 
 /// What happens to an account's held posts once it is reconnected.
@@ -277,6 +312,8 @@ impl Config {
         // included. Refresh leases last twice this. Default 15.
         let x_timeout = secs(src, "AUTHWATCH_X_TIMEOUT_SECS", 15)?;
 
+        let people = people(src)?;
+
         // AUTHWATCH_API_TOKEN_MIN_LIFETIME_SECS: the pipeline API's token broker
         // refreshes a token that expires within this many seconds. Default 60.
         let api_token_min_lifetime = secs(src, "AUTHWATCH_API_TOKEN_MIN_LIFETIME_SECS", 60)?;
@@ -302,6 +339,7 @@ impl Config {
         };
 
         Ok(Self {
+            people,
             api_token_min_lifetime,
             api_cache_ttl,
             held_posts,
@@ -345,6 +383,49 @@ impl Config {
     pub fn default_callback_url(public_url: &Url) -> Url {
         join(public_url, "auth/x/callback")
     }
+}
+
+fn people(src: &dyn Source) -> Result<PeopleConfig, ConfigError> {
+    // AUTHWATCH_SESSION_IDLE_SECS: sign-in sessions end after this long without a request. Default 43200 (12 h).
+    let session_idle = secs(src, "AUTHWATCH_SESSION_IDLE_SECS", 12 * 3600)?;
+    // AUTHWATCH_ESCALATE_AFTER_SECS: a prompt nobody acted on goes to the admins after this. Default 14400 (4 h).
+    let escalate_after = secs(src, "AUTHWATCH_ESCALATE_AFTER_SECS", 4 * 3600)?;
+    // AUTHWATCH_RECONNECT_LINK_TTL_SECS: how long a reconnect link works. Default 259200 (72 h).
+    let link_ttl = secs(src, "AUTHWATCH_RECONNECT_LINK_TTL_SECS", 72 * 3600)?;
+    // AUTHWATCH_NOTIFY_INTERVAL_SECS: how often prompts are raised, escalated and closed,
+    // and queued messages delivered. Default 15.
+    let notify_every = secs(src, "AUTHWATCH_NOTIFY_INTERVAL_SECS", 15)?;
+    // AUTHWATCH_WEBHOOK_URL: POST a JSON message for every prompt change here, signed with
+    // AUTHWATCH_WEBHOOK_SECRET (HMAC-SHA256, header `X-Authwatch-Signature`).
+    let webhook = match non_empty(src, "AUTHWATCH_WEBHOOK_URL") {
+        None => None,
+        Some(v) => {
+            let url = parse_url("AUTHWATCH_WEBHOOK_URL", &v)?;
+            let secret = non_empty(src, "AUTHWATCH_WEBHOOK_SECRET")
+                .map(Secret::new)
+                .ok_or_else(|| ConfigError::new("AUTHWATCH_WEBHOOK_SECRET", "required with AUTHWATCH_WEBHOOK_URL: receivers check the signature"))?;
+            Some(Webhook { url, secret })
+        }
+    };
+    // AUTHWATCH_SLACK_WEBHOOK_URL: a Slack incoming webhook for the same messages, as Slack text.
+    let slack_webhook_url = match non_empty(src, "AUTHWATCH_SLACK_WEBHOOK_URL") {
+        None => None,
+        Some(v) => Some(Secret::new(parse_url("AUTHWATCH_SLACK_WEBHOOK_URL", &v)?.to_string())),
+    };
+    // AUTHWATCH_SMTP_URL: send email through this server, e.g. `smtps://user:pass@smtp.example.com`
+    // or `smtp://localhost:25`; AUTHWATCH_SMTP_FROM: the sender, e.g. `authwatch <ops@example.com>`.
+    let smtp = match non_empty(src, "AUTHWATCH_SMTP_URL") {
+        None => None,
+        Some(v) => {
+            if !(v.starts_with("smtp://") || v.starts_with("smtps://")) {
+                return Err(ConfigError::new("AUTHWATCH_SMTP_URL", "must start with smtp:// or smtps://"));
+            }
+            let from = non_empty(src, "AUTHWATCH_SMTP_FROM")
+                .ok_or_else(|| ConfigError::new("AUTHWATCH_SMTP_FROM", "required with AUTHWATCH_SMTP_URL"))?;
+            Some(Smtp { url: Secret::new(v), from })
+        }
+    };
+    Ok(PeopleConfig { session_idle, escalate_after, link_ttl, notify_every, webhook, slack_webhook_url, smtp })
 }
 
 fn x_app(src: &dyn Source, client_id: String, public_url: &Url) -> Result<XAppConfig, ConfigError> {

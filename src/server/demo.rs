@@ -10,6 +10,9 @@ use crate::server::config::{join, ClientType, Config, XAppConfig, XEndpoints};
 use crate::server::lifecycle::connect::{self, Intent, Outcome};
 use crate::server::lifecycle::check;
 use crate::server::lifecycle::AccountError;
+use crate::domain::access::Role;
+use crate::server::auth::password;
+use crate::server::db::users;
 use crate::server::secret::Secret;
 use crate::server::{AppState, EMULATOR_MOUNT};
 use rand::distributions::{Alphanumeric, DistString};
@@ -49,6 +52,40 @@ pub enum DemoState {
     Revoked,
     /// Healthy, checked after X's clock was skewed: the app-level drift warning.
     ClockDrift,
+}
+
+/// A dashboard user demo mode creates; the sign-in page shows them (in demo mode only).
+pub struct DemoUser {
+    pub email: &'static str,
+    pub name: &'static str,
+    pub password: &'static str,
+    pub role: Role,
+}
+
+pub const ADMIN: DemoUser = DemoUser { email: "ada@demo.authwatch", name: "Ada Admin", password: "demo-admin-password", role: Role::Admin };
+pub const MANAGER: DemoUser =
+    DemoUser { email: "dana@demo.authwatch", name: "Dana Manager", password: "demo-manager-password", role: Role::Manager };
+pub const USERS: &[DemoUser] = &[ADMIN, MANAGER];
+
+/// Who owns which demo account: the manager owns half, among them two that
+/// need a reconnect, so signing in as her shows "needs you".
+fn demo_owner(handle: &str) -> &'static DemoUser {
+    match handle {
+        "acme_news" | "acme_sports" | "acme_events" | "acme_jobs" => &MANAGER,
+        _ => &ADMIN,
+    }
+}
+
+/// Creates the demo users (the demo database is new at every start).
+pub async fn create_users(pool: &crate::server::db::Pool) -> Result<(), DemoError> {
+    for u in USERS {
+        let hash = password::hash(u.password.to_owned()).await.map_err(|e| DemoError::Users(e.to_string()))?;
+        match users::add(pool, u.email, u.name, &hash, u.role, crate::server::x::now_ms()).await {
+            Ok(_) | Err(users::AddUserError::EmailTaken) => {}
+            Err(users::AddUserError::Database(e)) => return Err(DemoError::Users(e.to_string())),
+        }
+    }
+    Ok(())
 }
 
 pub const ACCOUNTS: &[DemoAccount] = &[
@@ -107,6 +144,8 @@ pub enum DemoError {
     Refresh(#[from] std::sync::Arc<AccountError>),
     #[error(transparent)]
     Check(#[from] AccountError),
+    #[error("demo users: {0}")]
+    Users(String),
 }
 
 /// Connects every demo account and puts it in its state. Needs the server
@@ -122,7 +161,11 @@ pub async fn seed(state: &AppState, emulator: &Emulator) -> Result<(), DemoError
         emulator.update_settings(|s| s.access_token_ttl_secs = ttl);
         let withheld = if account.state == DemoState::ScopeMissing { vec!["tweet.write".to_owned()] } else { vec![] };
         emulator.withhold_scopes(CLIENT_ID, withheld);
-        let connected = connect_as(state, account.x_user_id, &Intent::NewAccount, ACTOR).await;
+        let owner = users::credentials(&state.pool, demo_owner(account.handle).email)
+            .await
+            .map_err(|e| DemoError::Users(e.to_string()))?
+            .map(|(u, _)| u.id);
+        let connected = connect_as(state, account.x_user_id, &Intent::NewAccount, ACTOR, owner.as_deref()).await;
         emulator.update_settings(|s| s.access_token_ttl_secs = defaults.access_token_ttl_secs);
         emulator.withhold_scopes(CLIENT_ID, vec![]);
         let account_id = match connected? {
@@ -154,7 +197,7 @@ pub async fn seed(state: &AppState, emulator: &Emulator) -> Result<(), DemoError
 /// Goes through the whole authorization as the X user `x_user_id` would in a
 /// browser: open the authorize URL, pick the account, click "Authorize app",
 /// follow the redirect to the callback — then finish like the callback does.
-pub async fn connect_as(state: &AppState, x_user_id: &str, intent: &Intent, actor: &str) -> Result<Outcome, DemoError> {
+pub async fn connect_as(state: &AppState, x_user_id: &str, intent: &Intent, actor: &str, owner: Option<&str>) -> Result<Outcome, DemoError> {
     let auth = state.x.authorize(&state.x.app().required_scopes);
     let browser = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -177,5 +220,5 @@ pub async fn connect_as(state: &AppState, x_user_id: &str, intent: &Intent, acto
         return Err(DemoError::Consent("the redirect carried another state".into()));
     }
     let code = param("code").ok_or_else(|| DemoError::Consent("the redirect carried no code".into()))?;
-    Ok(connect::complete(state, &code, &auth.verifier, intent, actor).await?)
+    Ok(connect::complete(state, &code, &auth.verifier, intent, actor, owner).await?)
 }

@@ -67,6 +67,9 @@ async fn record_state(state: &AppState) -> Result<(), sqlx::Error> {
     if let Some(offset) = app.clock_offset_ms {
         metrics::gauge!("authwatch_clock_offset_seconds").set(offset as f64 / 1000.0);
     }
+    let open = crate::server::db::prompts::open(&state.pool).await?;
+    metrics::gauge!("authwatch_prompts_open").set(open.len() as f64);
+    metrics::gauge!("authwatch_prompts_escalated").set(open.iter().filter(|p| p.escalated_at.is_some()).count() as f64);
     metrics::gauge!("authwatch_app_credentials_rejected").set(if app.credentials_rejected_since.is_some() { 1.0 } else { 0.0 });
     Ok(())
 }

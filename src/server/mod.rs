@@ -1,6 +1,7 @@
 //! Server-only code: configuration, the database, the X client, the token
 //! lifecycle, demo mode, and the HTTP router that serves it all.
 
+pub mod auth;
 pub mod auth_x;
 pub mod cli;
 pub mod config;
@@ -8,7 +9,9 @@ pub mod crypto;
 pub mod db;
 pub mod demo;
 pub mod lifecycle;
+pub mod links;
 pub mod metrics;
+pub mod notify;
 pub mod pipeline;
 pub mod secret;
 pub mod snapshot;
@@ -54,12 +57,16 @@ pub enum StartError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("HTTP client: {0}")]
     Http(#[from] reqwest::Error),
+    #[error("{0}")]
+    Cli(String),
+    #[error("demo mode: {0}")]
+    Demo(String),
+    #[error("notification channels: {0}")]
+    Channels(#[from] notify::channels::ChannelError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("server: {0}")]
     Serve(std::io::Error),
-    #[error("{0}")]
-    Usage(String),
 }
 
 /// A configured, migrated authwatch, ready to serve.
@@ -94,6 +101,9 @@ impl Server {
         db::apps::upsert(&pool, &record, x::now_ms()).await?;
         // Sessions share the database: one file to back up, and a reconnect
         // started before a restart can still finish after it.
+        if config.is_demo() {
+            demo::create_users(&pool).await.map_err(|e| StartError::Demo(e.to_string()))?;
+        }
         let sessions = SqliteStore::new(pool.clone());
         sessions.migrate().await?;
         let engine_settings = lifecycle::engine::EngineSettings {
@@ -111,9 +121,11 @@ impl Server {
             clock_drift_threshold_ms: config.clock_drift_threshold.as_millis() as i64,
         };
         let pipeline = Arc::new(pipeline::Pipeline::new(&config));
+        let notifier = notify::Notifier::new(&config.people, &config.public_url)?;
         let state = AppState {
             pipeline,
             leptos_options,
+            notifier: Arc::new(notifier),
             config: Arc::new(config),
             pool,
             keyring: Arc::new(keyring),
@@ -143,6 +155,7 @@ impl Server {
                     if let Err(e) = demo::seed(&state, &emulator).await {
                         tracing::error!(error = %e, "demo accounts could not be connected");
                     }
+                    state.notifier.clone().spawn(state.clone(), state.config.people.notify_every);
                     // Let visitors see the demo states before the engine
                     // refreshes the due ones.
                     tokio::time::sleep(demo::ENGINE_DELAY).await;
@@ -151,6 +164,7 @@ impl Server {
             }
             None => {
                 state.engine.clone().spawn(state.clone());
+                state.notifier.clone().spawn(state.clone(), state.config.people.notify_every);
             }
         }
         self.serve_with(listener, shutdown_signal()).await
@@ -166,7 +180,9 @@ impl Server {
             demo = config.is_demo(),
             "authwatch listening"
         );
-        axum::serve(listener, router(self.state)).with_graceful_shutdown(shutdown).await.map_err(StartError::Serve)
+        // The peer address feeds the sign-in throttle.
+        let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(StartError::Serve)
     }
 }
 
@@ -187,27 +203,32 @@ fn reset_demo_database(file: &std::path::Path) -> std::io::Result<()> {
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
+    let idle = time::Duration::seconds(i64::try_from(state.config.people.session_idle.as_secs()).unwrap_or(i64::MAX));
     let sessions = SessionManagerLayer::new(state.sessions.clone())
         .with_name("authwatch.sid")
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(state.config.public_url.scheme() == "https")
-        .with_expiry(Expiry::OnInactivity(time::Duration::hours(12)));
+        .with_expiry(Expiry::OnInactivity(idle));
+    let page_csp = page_csp(&state);
     let mut router = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::render))
+        .merge(auth::routes::router())
         .merge(auth_x::router())
-        .leptos_routes_with_context(&state, routes, || {}, move || shell(options.clone()))
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .leptos_routes_with_context(&state, routes, page_context(page_csp.clone()), move || shell(options.clone()))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(page_context(page_csp), shell))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::gate))
         .with_state(state.clone())
         .layer(sessions)
         // Defence in depth on every answer: no framing (clickjacking of the
         // Reconnect button), no MIME sniffing, and no URL — which during a
         // callback carries a code — leaked to other sites in a Referer.
+        // Answers that are not pages get the strictest policy.
         .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("frame-ancestors 'none'"),
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"),
         ))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")));
@@ -218,6 +239,34 @@ pub fn router(state: AppState) -> Router {
         router = router.nest(EMULATOR_MOUNT, emulator.router());
     }
     router
+}
+
+/// Context for every rendered page (the 404 page included): each carries its
+/// own nonce for the inline scripts hydration needs, and the policy names it,
+/// so no other inline script runs.
+fn page_context(page_csp: String) -> impl Fn() + Clone + Send + 'static {
+    move || {
+        if let Some(nonce) = leptos::nonce::use_nonce() {
+            if let (Ok(value), Some(response)) =
+                (HeaderValue::from_str(&page_csp.replace("{nonce}", &nonce)), use_context::<leptos_axum::ResponseOptions>())
+            {
+                response.insert_header(header::CONTENT_SECURITY_POLICY, value);
+            }
+        }
+    }
+}
+
+/// The pages' Content-Security-Policy, `{nonce}` to be filled per response:
+/// scripts only from here or with the nonce (and wasm compiled from here),
+/// no plugins, no framing, and forms that post only here — or to X's
+/// consent page, where the reconnect form's redirect leads.
+fn page_csp(state: &AppState) -> String {
+    let x_origin = state.x.app().endpoints.authorize_url.origin().ascii_serialization();
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{{nonce}}' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; \
+         img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; \
+         form-action 'self' {x_origin}"
+    )
 }
 
 /// For load balancers: 200 when the database answers, 503 otherwise.

@@ -26,6 +26,8 @@ pub struct AppState {
     pub engine: Arc<crate::server::lifecycle::engine::Engine>,
     /// Browser sessions (the OAuth attempts in flight, result messages).
     pub sessions: tower_sessions_sqlx_store::SqliteStore,
+    /// Prompts' notification channels (webhook, Slack, email).
+    pub notifier: Arc<crate::server::notify::Notifier>,
     /// The in-process X emulator, present in demo mode only.
     pub emulator: Option<Emulator>,
     /// The publishing pipeline's API: settings and its short-lived memory.

@@ -2,6 +2,9 @@
 //! real SQLite file in a temporary data directory.
 #![allow(dead_code)] // each test binary uses its own part of this module
 
+pub mod oauth;
+pub mod sinks;
+
 use authwatch::emulator::Emulator;
 use authwatch::server::config::{Config, Overrides, Source};
 use authwatch::server::{demo, AppState, Server};
@@ -69,13 +72,41 @@ impl TestApp {
     }
 
     /// A client like a browser with cookies, except that it does not follow
-    /// redirects (tests look at them).
+    /// redirects (tests look at them). Like a browser, it sends its page's
+    /// `Origin` with every request, which the CSRF check requires of POSTs.
     pub fn browser(&self) -> reqwest::Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(reqwest::header::ORIGIN, format!("http://{}", self.addr).parse().expect("origin"));
         reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .cookie_store(true)
+            .default_headers(headers)
             .build()
             .expect("client")
+    }
+
+    /// A browser signed in as `email` with `password`.
+    pub async fn signed_in_as(&self, email: &str, password: &str) -> reqwest::Client {
+        let browser = self.browser();
+        let answer = browser
+            .post(self.url("/auth/sign-in"))
+            .form(&[("email", email), ("password", password), ("next", "/")])
+            .send()
+            .await
+            .expect("sign in");
+        let location = answer.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or_default().to_owned();
+        assert_eq!((answer.status().as_u16(), location.as_str()), (303, "/"), "signing in as {email}");
+        browser
+    }
+
+    /// A browser signed in as the demo admin.
+    pub async fn admin(&self) -> reqwest::Client {
+        self.signed_in_as(demo::ADMIN.email, demo::ADMIN.password).await
+    }
+
+    /// A browser signed in as the demo manager (who owns some demo accounts).
+    pub async fn manager(&self) -> reqwest::Client {
+        self.signed_in_as(demo::MANAGER.email, demo::MANAGER.password).await
     }
 
     /// The database file's bytes, WAL included.
@@ -96,4 +127,15 @@ impl Drop for TestApp {
             let _ = stop.send(());
         }
     }
+}
+
+/// The id of the account with this handle.
+pub async fn account_id(app: &TestApp, handle: &str) -> String {
+    authwatch::server::db::accounts::summaries(&app.state.pool)
+        .await
+        .expect("accounts")
+        .into_iter()
+        .find(|s| s.handle == handle)
+        .unwrap_or_else(|| panic!("no account @{handle}"))
+        .id
 }

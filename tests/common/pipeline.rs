@@ -116,10 +116,10 @@ pub async fn timeline(app: &TestApp, account_id: &str) -> Vec<(String, String, O
         .collect()
 }
 
-/// Reconnects `account_id` in a browser, signed in to X as `x_user_id`:
-/// the reconnect form, X's consent page, the callback.
+/// Reconnects `account_id` in a browser signed in to authwatch as the demo
+/// admin and to X as `x_user_id`: the reconnect form, X's consent page, the callback.
 pub async fn reconnect_in_browser(app: &TestApp, account_id: &str, x_user_id: &str) {
-    let browser = app.browser();
+    let browser = app.admin().await;
     let r = browser.post(app.url("/auth/x/start")).form(&[("account_id", account_id)]).send().await.unwrap();
     assert_eq!(r.status(), 303, "the reconnect starts");
     let to_x = url::Url::parse(location(&r)).unwrap();

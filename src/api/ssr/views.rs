@@ -5,6 +5,7 @@ use crate::domain::health::{app_warnings, diagnose, Cause, Diagnosis, Health};
 use crate::domain::scopes::{Scopes, PUBLISHING};
 use crate::server::config::XMode;
 use crate::server::db::accounts::{self, AccountSummary};
+use crate::server::db::users::User;
 use crate::server::db::{apps, events};
 use crate::server::x::now_ms;
 use crate::server::AppState;
@@ -13,7 +14,7 @@ use crate::server::AppState;
 pub const PAGE_SIZE: usize = 50;
 
 /// The dashboard for `query`.
-pub async fn dashboard(state: &AppState, query: &DashboardQuery) -> Result<Dashboard, sqlx::Error> {
+pub async fn dashboard(state: &AppState, query: &DashboardQuery, viewer: &User) -> Result<Dashboard, sqlx::Error> {
     let now = now_ms();
     let app = apps::facts(&state.pool, &state.x.app().client_id).await?;
     let required = &state.x.app().required_scopes;
@@ -57,9 +58,11 @@ pub async fn dashboard(state: &AppState, query: &DashboardQuery) -> Result<Dashb
         .into_iter()
         .skip((page as usize - 1) * PAGE_SIZE)
         .take(PAGE_SIZE)
-        .map(|(s, d)| row(s, &d, required))
+        .map(|(s, d)| row(s, &d, required, viewer))
         .collect();
+    let needs_you = super::people::needs_you(state, viewer, &entries).await?;
     Ok(Dashboard {
+        needs_you,
         now,
         total,
         counts,
@@ -71,7 +74,7 @@ pub async fn dashboard(state: &AppState, query: &DashboardQuery) -> Result<Dashb
     })
 }
 
-fn row(s: &AccountSummary, d: &Diagnosis, required: &Scopes) -> AccountRow {
+fn row(s: &AccountSummary, d: &Diagnosis, required: &Scopes, viewer: &User) -> AccountRow {
     let granted = Scopes::parse(&s.scopes);
     let scopes = granted
         .iter()
@@ -92,7 +95,13 @@ fn row(s: &AccountSummary, d: &Diagnosis, required: &Scopes) -> AccountRow {
         scopes,
         last_refresh: s.last_refresh_at.map(|at| Attempt { at, ok: s.last_refresh_ok.unwrap_or(false) }),
         last_check: s.last_check_at.map(|at| Attempt { at, ok: s.last_check_ok.unwrap_or(false) }),
-        owner: None,
+        owner: match (&s.owner_name, &s.backup_owner_name) {
+            (Some(o), Some(b)) => Some(format!("{o} / {b}")),
+            (Some(o), None) => Some(o.clone()),
+            (None, Some(b)) => Some(format!("— / {b}")),
+            (None, None) => None,
+        },
+        can_act: super::people::can_act(viewer, s),
         incident_since: s.incident_since,
     }
 }
@@ -101,14 +110,15 @@ fn row(s: &AccountSummary, d: &Diagnosis, required: &Scopes) -> AccountRow {
 const TIMELINE: i64 = 100;
 
 /// The account page, or `None` for an unknown id.
-pub async fn account(state: &AppState, id: &str) -> Result<Option<AccountDetail>, sqlx::Error> {
+pub async fn account(state: &AppState, id: &str, viewer: &User) -> Result<Option<AccountDetail>, sqlx::Error> {
     let Some(s) = accounts::summary(&state.pool, id).await? else { return Ok(None) };
     let now = now_ms();
     let app = apps::facts(&state.pool, &state.x.app().client_id).await?;
     let required = &state.x.app().required_scopes;
     let d = diagnose(&s.facts(), &app, required, now, &state.policy);
     let timeline = events::recent(&state.pool, id, TIMELINE).await?;
-    let row = row(&s, &d, required);
+    let row = row(&s, &d, required, viewer);
+    let people = super::people::account_people(state, &s, viewer).await?;
     let answers = answers(&s, &d, &timeline, now);
     let last_error = s.incident_x_error.clone().map(|body| XErrorView {
         at: s.incident_at.unwrap_or(now),
@@ -128,6 +138,7 @@ pub async fn account(state: &AppState, id: &str) -> Result<Option<AccountDetail>
         last_error,
         events: timeline.into_iter().map(event_view).collect(),
         warnings: app_warnings(&app, &state.policy),
+        people,
     }))
 }
 

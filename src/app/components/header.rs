@@ -1,19 +1,38 @@
 //! The header on every page: product name, navigation, environment, demo banner.
 
-use crate::api::instance_info;
+use crate::api::{instance_info, load_viewer};
+use crate::domain::access::Role;
 use leptos::prelude::*;
 use leptos_router::components::A;
 
 #[component]
 pub fn Header() -> impl IntoView {
     let info = Resource::new(|| (), |_| instance_info());
+    let viewer = Resource::new(|| (), |_| load_viewer());
     view! {
         <header class="top">
             <a class="brand" href="/">"authwatch"</a>
-            <nav>
-                <A href="/">"Accounts"</A>
-                <A href="/settings">"Settings"</A>
-            </nav>
+            <Suspense fallback=|| ()>
+                {move || viewer.get().and_then(Result::ok).flatten().map(|v| {
+                    let admin = v.role == Role::Admin;
+                    view! {
+                        <nav>
+                            <A href="/">"Accounts"</A>
+                            {admin.then(|| view! { <A href="/users">"Users"</A> })}
+                            {admin.then(|| view! { <A href="/settings">"Settings"</A> })}
+                        </nav>
+                        {(v.needs_you > 0).then(|| view! {
+                            <a class="needs-you-badge" href="/" title="Open prompts addressed to you">
+                                "Needs you " <span class="count">{v.needs_you}</span>
+                            </a>
+                        })}
+                        <span class="viewer" title=v.email.clone()>{v.name} " · " {v.role.as_str()}</span>
+                        <form method="post" action="/auth/sign-out" class="sign-out">
+                            <button type="submit" class="link">"Sign out"</button>
+                        </form>
+                    }
+                })}
+            </Suspense>
             <Suspense fallback=|| ()>
                 {move || info.get().and_then(Result::ok).map(|info| view! {
                     <span class="env" title="The environment this authwatch runs in">{info.environment}</span>

@@ -1,6 +1,7 @@
 //! Pieces shared by several pages.
 
 pub mod badge;
+pub mod copy;
 pub mod header;
 pub mod held_posts;
 pub mod live;

@@ -1,8 +1,9 @@
 //! `/accounts/:id`: DOMAIN.md's questions answered in sentences, the current
 //! token (by fingerprint), the exact last X error, and the timeline.
 
-use crate::api::dto::AccountDetail;
-use crate::api::{load_account, CheckNow, RefreshNow};
+use crate::api::dto::{AccountDetail, AccountPeople, UserRef};
+use crate::api::{load_account, AssignOwners, CheckNow, CreateReconnectLink, RefreshNow};
+use crate::app::components::copy::CopyButton;
 use crate::app::components::badge::HealthBadge;
 use crate::app::components::held_posts::HeldPosts;
 use crate::app::components::live::{poll, Ticker};
@@ -57,6 +58,7 @@ fn Detail(
     let id2 = row.id.clone();
     let expires_at = row.expires_at;
     let busy = move || refresh.pending().get() || check.pending().get();
+    let people = detail.people.clone();
     let message = move || {
         let latest = if refresh.version().get() >= check.version().get() { refresh.value().get() } else { check.value().get() };
         latest.map(|r| r.unwrap_or_else(|e| e.to_string()))
@@ -71,14 +73,23 @@ fn Detail(
                 <span class="cause">{row.summary.clone()}</span>
             </div>
             <p class="next-step"><strong>"Next step: "</strong>{row.next_step.clone()}</p>
-            <div class="actions">
-                {(row.health == Health::ActionNeeded(Action::Reconnect)).then(|| view! {
-                    <a class="button" href=format!("/accounts/{}/reconnect", row.id)>"Reconnect"</a>
-                })}
-                <button type="button" disabled=busy on:click=move |_| { refresh.dispatch(RefreshNow { id: id.clone() }); }>"Refresh now"</button>
-                <button type="button" disabled=busy on:click=move |_| { check.dispatch(CheckNow { id: id2.clone() }); }>"Check now"</button>
-                <span class="action-result" role="status">{message}</span>
-            </div>
+            {if people.can_act {
+                view! {
+                    <div class="actions">
+                        {(row.health == Health::ActionNeeded(Action::Reconnect)).then(|| view! {
+                            <a class="button" href=format!("/accounts/{}/reconnect", row.id)>"Reconnect"</a>
+                        })}
+                        <button type="button" disabled=busy on:click=move |_| { refresh.dispatch(RefreshNow { id: id.clone() }); }>"Refresh now"</button>
+                        <button type="button" disabled=busy on:click=move |_| { check.dispatch(CheckNow { id: id2.clone() }); }>"Check now"</button>
+                        <span class="action-result" role="status">{message}</span>
+                    </div>
+                }.into_any()
+            } else {
+                view! {
+                    <p class="muted not-yours">"Only this account's owner, its backup owner or an admin can refresh or reconnect it."</p>
+                }.into_any()
+            }}
+            <People account_id=row.id.clone() people=people.clone() now=now/>
 
             <h2>"Answers"</h2>
             <dl class="answers">
@@ -154,5 +165,85 @@ fn Detail(
                 </tbody>
             </table>
         </section>
+    }
+}
+
+/// Who owns the account, its open prompt, reconnect links, and (admins)
+/// reassigning owners.
+#[component]
+fn People(account_id: String, people: AccountPeople, now: Signal<i64>) -> impl IntoView {
+    let create = ServerAction::<CreateReconnectLink>::new();
+    let assign = ServerAction::<AssignOwners>::new();
+    let name = |u: &Option<UserRef>| u.as_ref().map(|u| u.name.clone()).unwrap_or_else(|| "nobody (the admins are asked)".into());
+    let owner_id = people.owner.as_ref().map(|u| u.id.clone()).unwrap_or_default();
+    let backup_id = people.backup_owner.as_ref().map(|u| u.id.clone()).unwrap_or_default();
+    let link_account = account_id.clone();
+    view! {
+        <h2>"People"</h2>
+        <dl class="people">
+            <dt>"Owner"</dt><dd class="owner">{name(&people.owner)}</dd>
+            <dt>"Backup owner"</dt><dd class="backup-owner">{name(&people.backup_owner)}</dd>
+            <dt>"Prompt"</dt>
+            <dd class="prompt">{match people.prompt.clone() {
+                None => view! { <span class="muted">"none open"</span> }.into_any(),
+                Some(p) => view! {
+                    <span>"Open since " <Ago now=now at=p.opened_at/>
+                    {if p.escalated { ", escalated to the admins" } else { ", with the owners" }}</span>
+                }.into_any(),
+            }}</dd>
+        </dl>
+        {people.can_act.then(|| view! {
+            <div class="links">
+                <h3>"Reconnect link"</h3>
+                <p class="muted">"For whoever holds the X login but has no dashboard user (a client, an agency). It works once and expires."</p>
+                <button type="button" disabled=move || create.pending().get()
+                    on:click=move |_| { create.dispatch(CreateReconnectLink { account_id: link_account.clone() }); }>
+                    "Create a reconnect link"
+                </button>
+                {move || create.value().get().map(|r| match r {
+                    Ok(link) => view! {
+                        <div class="new-link" role="status">
+                            <p>"Send this link now: it is shown only once. Valid until " {utc(link.expires_at)} "."</p>
+                            <input type="text" readonly class="link-url" value=link.url.clone() aria-label="Reconnect link"/>
+                            <CopyButton text=link.url/>
+                        </div>
+                    }.into_any(),
+                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                })}
+                {(!people.links.is_empty()).then(|| view! {
+                    <table class="link-list">
+                        <thead><tr><th>"Link"</th><th>"Made by"</th><th>"Made"</th><th>"Status"</th></tr></thead>
+                        <tbody>
+                            {people.links.clone().into_iter().map(|l| {
+                                let status = match l.used_at {
+                                    Some(at) => format!("used {}", utc(at)),
+                                    None => format!("until {}", utc(l.expires_at)),
+                                };
+                                view! { <tr><td><code>{l.id}</code></td><td>{l.created_by.unwrap_or_default()}</td><td><Ago now=now at=l.created_at/></td><td>{status}</td></tr> }
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                })}
+            </div>
+        })}
+        {people.can_assign.then(|| {
+            let options = move |selected: String| people.users.clone().into_iter().map(move |u| {
+                let is = u.id == selected;
+                view! { <option value=u.id selected=is>{u.name}</option> }
+            }).collect_view();
+            view! {
+                <ActionForm action=assign attr:class="assign">
+                    <input type="hidden" name="account_id" value=account_id.clone()/>
+                    <label>"Owner "
+                        <select name="owner"><option value="">"— nobody —"</option>{options(owner_id.clone())}</select>
+                    </label>
+                    <label>"Backup owner "
+                        <select name="backup_owner"><option value="">"— nobody —"</option>{options(backup_id.clone())}</select>
+                    </label>
+                    <button type="submit">"Save owners"</button>
+                    <span role="status">{move || assign.value().get().map(|r| r.unwrap_or_else(|e| e.to_string()))}</span>
+                </ActionForm>
+            }
+        })}
     }
 }

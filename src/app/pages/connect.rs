@@ -1,7 +1,7 @@
 //! The pages around a connect or reconnect: the brief before X, and the result after.
 
-use crate::api::dto::{Flash, FlashKind};
-use crate::api::{load_reconnect_brief, take_flash};
+use crate::api::dto::{Flash, FlashKind, LinkBrief};
+use crate::api::{load_link_brief, load_reconnect_brief, take_flash};
 use crate::app::pages::not_found::NotFound;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
@@ -17,11 +17,7 @@ pub fn ReconnectPage() -> impl IntoView {
                 Ok(Some(b)) => view! {
                     <section class="connect">
                         <h1>"Reconnect @" {b.handle.clone()}</h1>
-                        <ol class="steps">
-                            <li>"You will be sent to X. Sign in there as " <strong>"@" {b.handle.clone()}</strong> " (" {b.name} ") — not as another account. If X shows another account, sign out of X or switch account first."</li>
-                            <li>"X asks you to authorize authwatch for: " {b.required_scopes.into_iter().map(|s| view! { <span class="scope">{s}</span> }).collect_view()}</li>
-                            <li>"Click " <strong>"Authorize app"</strong> ". X sends you back here; authwatch checks that it was @" {b.handle.clone()} " before saving anything, and the account is healthy again."</li>
-                        </ol>
+                        <ReconnectSteps handle=b.handle name=b.name scopes=b.required_scopes/>
                         <form method="post" action="/auth/x/start">
                             <input type="hidden" name="account_id" value=b.account_id/>
                             <button type="submit">"Continue to X"</button>
@@ -29,6 +25,52 @@ pub fn ReconnectPage() -> impl IntoView {
                     </section>
                 }.into_any(),
                 Ok(None) => view! { <NotFound/> }.into_any(),
+                Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+            })}
+        </Suspense>
+    }
+}
+
+/// What happens during a reconnect, and which X account to sign in as.
+#[component]
+fn ReconnectSteps(handle: String, name: String, scopes: Vec<String>) -> impl IntoView {
+    view! {
+        <ol class="steps">
+            <li>"You will be sent to X. Sign in there as " <strong>"@" {handle.clone()}</strong> " (" {name} ") — not as another account. If X shows another account, sign out of X or switch account first."</li>
+            <li>"X asks you to authorize authwatch for: " {scopes.into_iter().map(|s| view! { <span class="scope">{s}</span> }).collect_view()}</li>
+            <li>"Click " <strong>"Authorize app"</strong> ". X sends you back here; authwatch checks that it was @" {handle} " before saving anything, and the account is healthy again."</li>
+        </ol>
+    }
+}
+
+/// `/r/:secret`: a reconnect link, for someone who holds the X login but
+/// has no dashboard user.
+#[component]
+pub fn ReconnectLinkPage() -> impl IntoView {
+    let params = use_params_map();
+    let secret = move || params.read().get("secret").unwrap_or_default();
+    let brief = Resource::new(secret, load_link_brief);
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || brief.get().map(|r| match r {
+                Ok(LinkBrief::Usable { handle, name, expires_at, required_scopes }) => view! {
+                    <section class="connect link">
+                        <h1>"Reconnect @" {handle.clone()} " to authwatch"</h1>
+                        <p>"Someone on the social team asked you to reconnect this X account, so their scheduled posts keep going out. It takes a minute."</p>
+                        <ReconnectSteps handle=handle name=name scopes=required_scopes/>
+                        <form method="post" action="/auth/x/start">
+                            <input type="hidden" name="link" value=secret()/>
+                            <button type="submit">"Continue to X"</button>
+                        </form>
+                        <p class="muted">"This link works once, until " {crate::app::format::utc(expires_at)} "."</p>
+                    </section>
+                }.into_any(),
+                Ok(LinkBrief::Unusable { title, message }) => view! {
+                    <section class="connect link">
+                        <h1>{title}</h1>
+                        <p class="link-problem">{message}</p>
+                    </section>
+                }.into_any(),
                 Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
             })}
         </Suspense>

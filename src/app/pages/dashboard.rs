@@ -1,7 +1,8 @@
 //! `/`: every connected X account's auth health at a glance, people's
 //! problems first. Filters and search live in the URL, so a view can be shared.
 
-use crate::api::dto::{AccountRow, Dashboard as DashboardDto, DashboardQuery, DemoAction};
+use crate::api::dto::{AccountRow, Dashboard as DashboardDto, DashboardQuery, DemoAction, PromptView};
+use crate::domain::access::Role;
 use crate::api::{load_dashboard, take_flash, RunDemoAction};
 use crate::app::pages::connect::FlashView;
 use crate::app::components::badge::HealthBadge;
@@ -96,6 +97,7 @@ fn DashboardBody(data: DashboardDto, ticker: Ticker) -> impl IntoView {
     let demo_accounts: Vec<(String, String)> = data.rows.iter().map(|r| (r.id.clone(), r.handle.clone())).collect();
 
     view! {
+        <NeedsYou prompts=data.needs_you.clone() now=now/>
         <Warnings warnings=data.warnings.clone()/>
         <div class="summary" role="group" aria-label="Filter by health">
             {chip("", format!("All {}", data.total))}
@@ -145,6 +147,32 @@ fn DashboardBody(data: DashboardDto, ticker: Ticker) -> impl IntoView {
     }
 }
 
+/// The signed-in user's open prompts: what only they (or, escalated, the
+/// admins) can fix.
+#[component]
+fn NeedsYou(prompts: Vec<PromptView>, now: Signal<i64>) -> impl IntoView {
+    (!prompts.is_empty()).then(|| {
+        let count = prompts.len();
+        view! {
+            <section class="needs-you" aria-labelledby="needs-you-title">
+                <h2 id="needs-you-title">"Needs you " <span class="count">{count}</span></h2>
+                <ul>
+                    {prompts.into_iter().map(|p| { let key = p.what.clone(); view! {
+                        <li data-prompt=key>
+                            <strong>{p.what}</strong>
+                            {p.escalated.then(|| view! { <span class="escalated" title="Nobody acted in time; the admins were told">"escalated"</span> })}
+                            " — " {p.cause} " "
+                            <span class="muted">"raised " <Ago now=now at=p.opened_at/></span>
+                            " "
+                            <a class="button small" href=p.href>{p.action}</a>
+                        </li>
+                    }}).collect_view()}
+                </ul>
+            </section>
+        }
+    })
+}
+
 /// App-level problems, once above every account.
 #[component]
 pub fn Warnings(warnings: Vec<AppWarning>) -> impl IntoView {
@@ -156,8 +184,8 @@ pub fn Warnings(warnings: Vec<AppWarning>) -> impl IntoView {
 
 #[component]
 fn Row(row: AccountRow, now: Signal<i64>) -> impl IntoView {
-    let AccountRow { id, handle, name, health, summary, issued_at, expires_at, scopes, last_refresh, last_check, owner, .. } = row;
-    let reconnect = (health == Health::ActionNeeded(Action::Reconnect)).then(|| format!("/accounts/{id}/reconnect"));
+    let AccountRow { id, handle, name, health, summary, issued_at, expires_at, scopes, last_refresh, last_check, owner, can_act, .. } = row;
+    let reconnect = (can_act && health == Health::ActionNeeded(Action::Reconnect)).then(|| format!("/accounts/{id}/reconnect"));
     let expires = move || {
         let n = now.get();
         if n >= expires_at {
@@ -201,7 +229,7 @@ fn Row(row: AccountRow, now: Signal<i64>) -> impl IntoView {
             </td>
             <td class="refresh">{attempt(last_refresh)}</td>
             <td class="check">{attempt(last_check)}</td>
-            <td class="owner">{owner.unwrap_or_default()}</td>
+            <td class="owner">{owner.unwrap_or_else(|| "— (admins)".into())}</td>
         </tr>
     }
 }
@@ -211,6 +239,8 @@ fn Row(row: AccountRow, now: Signal<i64>) -> impl IntoView {
 #[component]
 fn DemoPanel(accounts: Vec<(String, String)>) -> impl IntoView {
     let info = Resource::new(|| (), |_| crate::api::instance_info());
+    let viewer = Resource::new(|| (), |_| crate::api::load_viewer());
+    let is_admin = move || viewer.get().and_then(Result::ok).flatten().is_some_and(|v| v.role == Role::Admin);
     let act = ServerAction::<RunDemoAction>::new();
     let account = RwSignal::new(String::new());
     let button = move |action: DemoAction, label: &'static str, needs_account: bool| {
@@ -229,7 +259,7 @@ fn DemoPanel(accounts: Vec<(String, String)>) -> impl IntoView {
     };
     view! {
         <Suspense fallback=|| ()>
-            {move || info.get().and_then(Result::ok).filter(|i| i.demo).map(|_| view! {
+            {move || info.get().and_then(Result::ok).filter(|i| i.demo && is_admin()).map(|_| view! {
                 <section class="demo-panel" aria-label="Demo panel">
                     <h2>"Demo panel"</h2>
                     <p>"Make something go wrong at the built-in X emulator, then refresh or check the account."</p>

@@ -4,4 +4,5 @@ pub mod account;
 pub mod connect;
 pub mod dashboard;
 pub mod not_found;
+pub mod people;
 pub mod settings;

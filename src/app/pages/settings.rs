@@ -2,6 +2,7 @@
 //! it is set by environment variables (see the README).
 
 use crate::api::load_settings;
+use crate::app::components::copy::CopyButton;
 use leptos::prelude::*;
 
 #[component]
@@ -15,7 +16,6 @@ pub fn SettingsPage() -> impl IntoView {
                     Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
                     Ok(s) => {
                         let callback = s.callback_url.clone();
-                        let copied = RwSignal::new(false);
                         view! {
                             {s.problems.into_iter().map(|p| view! { <p class="warning" role="alert">{p}</p> }).collect_view()}
                             {s.demo.then(|| view! {
@@ -34,10 +34,7 @@ pub fn SettingsPage() -> impl IntoView {
                                 <dd>
                                     <code id="callback-url">{callback.clone()}</code>
                                     " "
-                                    <button type="button" on:click=move |_| {
-                                        copy_to_clipboard(&callback);
-                                        copied.set(true);
-                                    }>{move || if copied.get() { "Copied" } else { "Copy" }}</button>
+                                    <CopyButton text=callback.clone()/>
                                 </dd>
                                 <dt>"Required scopes"</dt>
                                 <dd>{s.required_scopes.into_iter().map(|sc| view! { <span class="scope">{sc}</span> }).collect_view()}</dd>
@@ -56,15 +53,3 @@ pub fn SettingsPage() -> impl IntoView {
         </section>
     }
 }
-
-/// Copies text to the clipboard (browser only; nothing on the server).
-#[cfg(feature = "hydrate")]
-fn copy_to_clipboard(text: &str) {
-    if let Some(window) = web_sys::window() {
-        let _ = window.navigator().clipboard().write_text(text);
-    }
-}
-
-/// Copies text to the clipboard (browser only; nothing on the server).
-#[cfg(not(feature = "hydrate"))]
-fn copy_to_clipboard(_text: &str) {}

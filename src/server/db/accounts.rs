@@ -110,9 +110,18 @@ pub struct AccountSummary {
     pub has_refresh_token: bool,
     pub access_fingerprint: String,
     pub refresh_fingerprint: Option<String>,
+    pub owner_id: Option<String>,
+    pub owner_name: Option<String>,
+    pub backup_owner_id: Option<String>,
+    pub backup_owner_name: Option<String>,
 }
 
 impl AccountSummary {
+    /// Whether `user_id` owns this account (as owner or backup owner).
+    pub fn is_owned_by(&self, user_id: &str) -> bool {
+        self.owner_id.as_deref() == Some(user_id) || self.backup_owner_id.as_deref() == Some(user_id)
+    }
+
     /// The open incident, if its cause is one this version knows.
     pub fn incident(&self) -> Option<OpenIncident> {
         let cause = Cause::parse(self.incident_cause.as_deref()?)?;
@@ -140,8 +149,11 @@ const SUMMARY_SELECT: &str = "SELECT a.id, a.x_user_id, a.handle, a.display_name
         a.incident_cause, a.incident_since, a.incident_status, a.incident_x_error, a.incident_at,
         t.generation, t.issued_at, t.expires_at, t.scopes,
         (t.refresh_token_ct IS NOT NULL) AS has_refresh_token,
-        t.access_fingerprint, t.refresh_fingerprint
-    FROM accounts a JOIN token_sets t ON t.account_id = a.id";
+        t.access_fingerprint, t.refresh_fingerprint,
+        a.owner_id, o.name AS owner_name, a.backup_owner_id, b.name AS backup_owner_name
+    FROM accounts a JOIN token_sets t ON t.account_id = a.id
+    LEFT JOIN users o ON o.id = a.owner_id
+    LEFT JOIN users b ON b.id = a.backup_owner_id";
 
 /// Changes whenever an account, its tokens or its summary change: the newest
 /// event id (every such write records an event in its transaction) and the
@@ -170,13 +182,15 @@ pub async fn id_by_x_user(pool: &Pool, x_user_id: &str) -> Result<Option<String>
 /// Records a connect: a new account with generation 1, or — when this X user
 /// is already connected — a reconnect that replaces its tokens with the next
 /// generation. Either way, in one transaction with its event, which clears
-/// any open incident.
+/// any open incident. `owner` (the dashboard user who connected it) owns a
+/// new account, and an existing one that had no owner.
 pub async fn connect(
     pool: &Pool,
     keyring: &Keyring,
     account: &NewAccount,
     grant: &TokenGrant,
     actor: &str,
+    owner: Option<&str>,
     now: i64,
 ) -> Result<Connected, TokenStoreError> {
     // IMMEDIATE: this transaction reads, then writes. A deferred one would
@@ -192,10 +206,13 @@ pub async fn connect(
 
     let connected = match existing {
         Some((account_id, generation)) => {
-            sqlx::query("UPDATE accounts SET handle = ?, display_name = ?, client_id = ? WHERE id = ?")
+            sqlx::query(
+                "UPDATE accounts SET handle = ?, display_name = ?, client_id = ?, owner_id = COALESCE(owner_id, ?) WHERE id = ?",
+            )
                 .bind(&account.handle)
                 .bind(&account.display_name)
                 .bind(&account.client_id)
+                .bind(owner)
                 .bind(&account_id)
                 .execute(&mut *tx)
                 .await?;
@@ -207,8 +224,8 @@ pub async fn connect(
         None => {
             let account_id = format!("acc_{}", Alphanumeric.sample_string(&mut rand::thread_rng(), 12).to_lowercase());
             sqlx::query(
-                "INSERT INTO accounts (id, x_user_id, handle, display_name, client_id, connected_at)
-                 VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO accounts (id, x_user_id, handle, display_name, client_id, connected_at, owner_id)
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(&account_id)
             .bind(&account.x_user_id)
@@ -216,6 +233,7 @@ pub async fn connect(
             .bind(&account.display_name)
             .bind(&account.client_id)
             .bind(now)
+            .bind(owner)
             .execute(&mut *tx)
             .await?;
             write_tokens(&mut tx, keyring, &account_id, None, grant).await?;
@@ -234,6 +252,33 @@ pub async fn connect(
     events::record(&mut tx, &connected.account_id, now, &event, AttemptResult::Renewed).await?;
     tx.commit().await?;
     Ok(connected)
+}
+
+/// Who owns an account: the owner and the backup owner (user ids).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Owners {
+    pub owner: Option<String>,
+    pub backup: Option<String>,
+}
+
+/// Changes an account's owners, with an event on its timeline naming who
+/// did it (the event also makes the dashboard's snapshot reload).
+pub async fn set_owners(pool: &Pool, account_id: &str, owners: &Owners, detail: &str, actor: &str, now: i64) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let changed = sqlx::query("UPDATE accounts SET owner_id = ?, backup_owner_id = ? WHERE id = ?")
+        .bind(&owners.owner)
+        .bind(&owners.backup)
+        .bind(account_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if changed == 0 {
+        return Ok(false);
+    }
+    let event = NewEvent { kind: EventKind::Owner, outcome: Outcome::Ok, actor: actor.to_owned(), detail: Some(detail.to_owned()), ..NewEvent::default() };
+    events::record(&mut tx, account_id, now, &event, AttemptResult::Inconclusive).await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// Replaces an account's tokens if its generation is still `expected`

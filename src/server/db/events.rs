@@ -13,6 +13,10 @@ pub enum EventKind {
     Reconnect,
     Refresh,
     Check,
+    /// The owners changed.
+    Owner,
+    /// A reconnect link was created for the account.
+    Link,
     /// A post published (or held) through the pipeline API.
     Publish,
     /// A 401/403 the pipeline reported.
@@ -26,13 +30,15 @@ impl EventKind {
             EventKind::Reconnect => "reconnect",
             EventKind::Refresh => "refresh",
             EventKind::Check => "check",
+            EventKind::Owner => "owner",
+            EventKind::Link => "link",
             EventKind::Publish => "publish",
             EventKind::Report => "report",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [EventKind::Connect, EventKind::Reconnect, EventKind::Refresh, EventKind::Check, EventKind::Publish, EventKind::Report]
+        [EventKind::Connect, EventKind::Reconnect, EventKind::Refresh, EventKind::Check, EventKind::Owner, EventKind::Link, EventKind::Publish, EventKind::Report]
             .into_iter()
             .find(|k| k.as_str() == s)
     }

@@ -31,3 +31,7 @@ pub mod apps;
 pub mod events;
 pub mod posts;
 pub mod refresh_state;
+pub mod links;
+pub mod prompts;
+pub mod sign_in;
+pub mod users;

@@ -38,13 +38,15 @@ pub enum ConnectError {
 }
 
 /// Exchanges `code`, identifies the X user with the new token, and saves the
-/// grant as `intent` allows. `actor` is who started it.
+/// grant as `intent` allows. `actor` is who started it, for the timeline;
+/// `owner`, the dashboard user who did, owns a newly connected account.
 pub async fn complete(
     state: &AppState,
     code: &str,
     verifier: &Secret,
     intent: &Intent,
     actor: &str,
+    owner: Option<&str>,
 ) -> Result<Outcome, ConnectError> {
     let granted = state.x.exchange_code(code, verifier).await.map_err(ConnectError::Exchange)?;
     observe_clock(state, granted.clock_offset_ms, granted.received_at).await;
@@ -77,7 +79,7 @@ pub async fn complete(
         display_name: user.name,
         client_id: client_id.clone(),
     };
-    let connected = accounts::connect(&state.pool, &state.keyring, &account, &grant, actor, issued_at).await?;
+    let connected = accounts::connect(&state.pool, &state.keyring, &account, &grant, actor, owner, issued_at).await?;
     tracing::info!(account_id = %connected.account_id, generation = connected.generation, reconnected = connected.reconnected, "account connected");
     // Posts held while the account needed a person can go out now.
     crate::server::pipeline::after_reconnect(state, &connected.account_id);

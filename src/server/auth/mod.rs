@@ -1,0 +1,143 @@
+//! Dashboard users: signing in and out, the one-time setup, and the gate in
+//! front of every route — who is asking, whether they may be here, and
+//! whether a state-changing request came from one of our own pages (CSRF).
+//!
+//! Sessions live in the tower-sessions SQLite store (HttpOnly, SameSite=Lax,
+//! Secure over https, ended by inactivity; see `server::router`). The session
+//! holds only the user's id; the user is loaded per request, so a removed
+//! user or a changed role takes effect at once.
+
+pub mod password;
+pub mod routes;
+
+use crate::domain::access::Principal;
+use crate::server::db::users::{self, User};
+use crate::server::{AppState, EMULATOR_MOUNT};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use std::sync::Arc;
+use tower_sessions::Session;
+
+/// Session key of the signed-in user's id.
+pub const USER: &str = "authwatch.user";
+
+/// The signed-in user, if any: put in every request's extensions by [`gate`].
+#[derive(Clone, Default)]
+pub struct CurrentUser(pub Option<Arc<User>>);
+
+impl CurrentUser {
+    pub fn principal(&self) -> Principal<'_> {
+        match &self.0 {
+            Some(u) => Principal::User { id: &u.id, role: u.role },
+            None => Principal::Anonymous,
+        }
+    }
+}
+
+/// Starts a signed-in session for `user`: a new session id (no fixation),
+/// keeping what the session held (a reconnect in flight).
+pub async fn start_session(session: &Session, user: &User) -> Result<(), tower_sessions::session::Error> {
+    session.cycle_id().await?;
+    session.insert(USER, &user.id).await
+}
+
+/// Paths anyone may reach. Everything else needs a signed-in user (pages
+/// redirect to the sign-in page, everything else answers 401).
+fn is_public(path: &str) -> bool {
+    const EXACT: &[&str] = &[
+        "/sign-in",
+        "/setup",
+        "/connect/result",
+        "/healthz",
+        "/metrics",
+        "/favicon.ico",
+        "/auth/sign-in",
+        "/auth/sign-out",
+        "/auth/setup",
+        // These two check themselves: a reconnect link or a signed-in user may
+        // start; the callback needs the attempt kept in this browser's session.
+        "/auth/x/start",
+        "/auth/x/callback",
+    ];
+    const PREFIXES: &[&str] = &["/pkg/", "/r/", "/api/public/", "/api/v1/"];
+    EXACT.contains(&path) || PREFIXES.iter().any(|p| path.starts_with(p)) || path.starts_with(EMULATOR_MOUNT)
+}
+
+/// Requests that change state without a cookie session: the pipeline API
+/// authenticates with a bearer key, and the emulator stands in for X.
+fn csrf_exempt(path: &str) -> bool {
+    path.starts_with("/api/v1/") || path.starts_with(EMULATOR_MOUNT)
+}
+
+/// The middleware in front of every route.
+pub async fn gate(State(state): State<AppState>, session: Session, mut request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    if !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) && !csrf_exempt(&path) {
+        if let Err(why) = same_origin(request.headers(), &state) {
+            tracing::warn!(path, why, "cross-site request refused");
+            return (StatusCode::FORBIDDEN, "This request did not come from an authwatch page, so it was refused (CSRF protection). Reload the page and try again.")
+                .into_response();
+        }
+    }
+
+    let user = match session.get::<String>(USER).await {
+        Ok(Some(id)) => match users::by_id(&state.pool, &id).await {
+            Ok(Some(user)) => Some(Arc::new(user)),
+            Ok(None) => {
+                // The user was removed: end the session.
+                let _ = session.flush().await;
+                None
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "loading the signed-in user");
+                return (StatusCode::SERVICE_UNAVAILABLE, "The database is unavailable; try again shortly.").into_response();
+            }
+        },
+        Ok(None) => None,
+        Err(e) => {
+            tracing::error!(error = %e, "reading the session");
+            None
+        }
+    };
+    let signed_in = user.is_some();
+    request.extensions_mut().insert(CurrentUser(user));
+    if signed_in || is_public(&path) {
+        return next.run(request).await;
+    }
+    if request.method() == Method::GET && !path.starts_with("/api/") {
+        // Nobody can sign in yet: the one-time setup creates the first admin.
+        if matches!(users::any(&state.pool).await, Ok(false)) {
+            return Redirect::to("/setup").into_response();
+        }
+        let back = request.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        let target = format!("/sign-in?next={}", url::form_urlencoded::byte_serialize(back.as_bytes()).collect::<String>());
+        return Redirect::to(&target).into_response();
+    }
+    (StatusCode::UNAUTHORIZED, "Sign in first.").into_response()
+}
+
+/// Whether a state-changing request came from our own origin. Browsers send
+/// `Origin` on every cross-site POST (and on same-site ones from fetch and
+/// forms); it must name authwatch's public origin or the host asked for.
+/// Without it, `Sec-Fetch-Site` or the `Referer` must say the same. A
+/// request with none of them is refused: every browser sends one.
+fn same_origin(headers: &HeaderMap, state: &AppState) -> Result<(), &'static str> {
+    let public = state.config.public_url.origin().ascii_serialization();
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let matches = |origin: &str| {
+        origin == public || host.is_some_and(|h| origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) == Some(h))
+    };
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let origin = origin.to_str().map_err(|_| "unreadable Origin")?;
+        return if matches(origin) { Ok(()) } else { Err("foreign Origin") };
+    }
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return if site.as_bytes() == b"same-origin" { Ok(()) } else { Err("cross-site Sec-Fetch-Site") };
+    }
+    if let Some(referer) = headers.get(header::REFERER).and_then(|r| r.to_str().ok()).and_then(|r| url::Url::parse(r).ok()) {
+        return if matches(&referer.origin().ascii_serialization()) { Ok(()) } else { Err("foreign Referer") };
+    }
+    Err("no Origin, Sec-Fetch-Site or Referer")
+}

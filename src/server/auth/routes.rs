@@ -1,0 +1,180 @@
+//! `POST /auth/sign-in`, `POST /auth/sign-out`, `POST /auth/setup`: plain
+//! form posts, so signing in works before (or without) the page's wasm.
+//! Each answers with a redirect; errors go back to the form as a short code
+//! in the query, which the page turns into a sentence.
+
+use super::{password, start_session};
+use crate::domain::access::{throttled, THROTTLE_WINDOW_MS};
+use crate::server::db::{sign_in, users};
+use crate::server::x::now_ms;
+use crate::server::AppState;
+use axum::extract::{ConnectInfo, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::post;
+use axum::{Form, Router};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use tower_sessions::Session;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/auth/sign-in", post(sign_in_form))
+        .route("/auth/sign-out", post(sign_out))
+        .route("/auth/setup", post(setup))
+}
+
+#[derive(Deserialize)]
+struct SignInForm {
+    email: String,
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+/// Only a path on this site: never `//evil.example` or an absolute URL.
+fn safe_next(next: &str) -> &str {
+    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") {
+        next
+    } else {
+        "/"
+    }
+}
+
+fn back_to_sign_in(error: &str, next: &str) -> Response {
+    let next: String = url::form_urlencoded::byte_serialize(safe_next(next).as_bytes()).collect();
+    Redirect::to(&format!("/sign-in?error={error}&next={next}")).into_response()
+}
+
+async fn sign_in_form(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    session: Session,
+    Form(form): Form<SignInForm>,
+) -> Response {
+    let email = users::normalize_email(&form.email);
+    let ip = peer.ip().to_string();
+    let now = now_ms();
+    if email.is_empty() || form.password.is_empty() || email.len() > 320 || form.password.len() > 1024 {
+        return back_to_sign_in("missing", &form.next);
+    }
+    let since = now - THROTTLE_WINDOW_MS;
+    let (by_email, by_ip) = match sign_in::recent_failures(&state.pool, &email, &ip, since).await {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::error!(error = %e, "reading sign-in failures");
+            return back_to_sign_in("unavailable", &form.next);
+        }
+    };
+    if let Some(wait_ms) = throttled(&by_email, &by_ip, now) {
+        tracing::warn!(%ip, "sign-in throttled");
+        let minutes = (wait_ms + 59_999) / 60_000;
+        return back_to_sign_in(&format!("throttled-{minutes}"), &form.next);
+    }
+    let found = match users::credentials(&state.pool, &email).await {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::error!(error = %e, "loading a user to sign in");
+            return back_to_sign_in("unavailable", &form.next);
+        }
+    };
+    let (user, hash) = match found {
+        Some((user, hash)) => (Some(user), Some(hash)),
+        None => (None, None),
+    };
+    let ok = password::verify(form.password, hash).await;
+    match user.filter(|_| ok) {
+        Some(user) => {
+            if let Err(e) = sign_in::clear_email(&state.pool, &email).await {
+                tracing::warn!(error = %e, "clearing sign-in failures");
+            }
+            if let Err(e) = start_session(&session, &user).await {
+                tracing::error!(error = %e, "starting a session");
+                return back_to_sign_in("unavailable", &form.next);
+            }
+            tracing::info!(user_id = %user.id, "signed in");
+            Redirect::to(safe_next(&form.next)).into_response()
+        }
+        None => {
+            if let Err(e) = sign_in::record_failure(&state.pool, &email, &ip, now, since).await {
+                tracing::error!(error = %e, "recording a sign-in failure");
+            }
+            back_to_sign_in("invalid", &form.next)
+        }
+    }
+}
+
+async fn sign_out(session: Session) -> Response {
+    if let Err(e) = session.flush().await {
+        tracing::error!(error = %e, "ending a session");
+    }
+    Redirect::to("/sign-in?signed_out=1").into_response()
+}
+
+#[derive(Deserialize)]
+struct SetupForm {
+    email: String,
+    name: String,
+    password: String,
+    confirm: String,
+}
+
+/// Creates the first admin — only while nobody can sign in.
+async fn setup(State(state): State<AppState>, session: Session, Form(form): Form<SetupForm>) -> Response {
+    let back = |error: &str| Redirect::to(&format!("/setup?error={error}")).into_response();
+    match users::any(&state.pool).await {
+        Ok(false) => {}
+        Ok(true) => return Redirect::to("/sign-in?error=set-up").into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "setup: counting users");
+            return back("unavailable");
+        }
+    }
+    let email = users::normalize_email(&form.email);
+    if !email.contains('@') || email.len() > 320 {
+        return back("email");
+    }
+    if form.name.trim().is_empty() || form.name.len() > 200 {
+        return back("name");
+    }
+    if form.password != form.confirm {
+        return back("mismatch");
+    }
+    let hash = match password::hash(form.password).await {
+        Ok(h) => h,
+        Err(password::PasswordError::TooShort) => return back("short"),
+        Err(e) => {
+            tracing::error!(error = %e, "setup: hashing");
+            return back("unavailable");
+        }
+    };
+    match users::add_first_admin(&state.pool, &email, &form.name, &hash, now_ms()).await {
+        // Two set-ups raced and the other was first.
+        Ok(None) => Redirect::to("/sign-in?error=set-up").into_response(),
+        Ok(Some(user)) => {
+            tracing::info!(user_id = %user.id, "first admin created");
+            if let Err(e) = start_session(&session, &user).await {
+                tracing::error!(error = %e, "setup: starting a session");
+                return Redirect::to("/sign-in").into_response();
+            }
+            Redirect::to("/").into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "setup: adding the admin");
+            back("unavailable")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_stays_on_this_site() {
+        assert_eq!(safe_next("/accounts/acc_1"), "/accounts/acc_1");
+        assert_eq!(safe_next("//evil.example/x"), "/");
+        assert_eq!(safe_next("https://evil.example"), "/");
+        assert_eq!(safe_next("/\\evil.example"), "/");
+        assert_eq!(safe_next(""), "/");
+    }
+}

@@ -285,3 +285,65 @@ fn check(doc: &Value, schema: &Value, value: &Value, at: &str) -> Result<(), Str
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn admins_create_list_and_revoke_keys_on_the_settings_page_and_nobody_else_can() {
+    use authwatch::api::api_keys::{CreateApiKey, LoadApiKeys, RevokeApiKey};
+    use leptos::server_fn::ServerFn;
+    let app = TestApp::demo().await;
+    let admin = app.admin().await;
+    let manager = app.manager().await;
+    let anonymous = app.browser();
+    let create = |c: &reqwest::Client| c.post(app.url(CreateApiKey::PATH)).form(&[("name", "scheduler"), ("accounts", "")]).send();
+
+    assert_eq!(create(&anonymous).await.unwrap().status(), 401);
+    assert_eq!(create(&manager).await.unwrap().status(), 403);
+    assert_eq!(manager.post(app.url(LoadApiKeys::PATH)).send().await.unwrap().status(), 403);
+    assert!(api_keys::list(&app.state.pool).await.unwrap().is_empty(), "refused calls created nothing");
+
+    let created = create(&admin).await.unwrap();
+    assert_eq!(created.status(), 200);
+    let created: Value = created.json().await.unwrap();
+    let key = created["key"].as_str().unwrap().to_owned();
+    let api = Api::new(&app).await.with_key(&key);
+    assert_eq!(api.get("/accounts").await.status, 200, "the key shown once works");
+
+    let listed: Value = admin.post(app.url(LoadApiKeys::PATH)).send().await.unwrap().json().await.unwrap();
+    let mine = listed.as_array().unwrap().iter().find(|k| k["id"] == created["id"]).unwrap().clone();
+    assert_eq!((mine["name"].as_str(), mine["scope"].as_str(), mine["revoked"].as_bool()), (Some("scheduler"), Some("all accounts"), Some(false)));
+    assert!(!listed.to_string().contains(&key), "the list never shows a key");
+    let page = admin.get(app.url("/settings")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Pipeline API keys") && page.contains("scheduler") && !page.contains(&key));
+
+    let id = created["id"].as_str().unwrap();
+    assert_eq!(manager.post(app.url(RevokeApiKey::PATH)).form(&[("id", id)]).send().await.unwrap().status(), 403);
+    assert_eq!(api.get("/accounts").await.status, 200);
+    assert_eq!(admin.post(app.url(RevokeApiKey::PATH)).form(&[("id", id)]).send().await.unwrap().status(), 200);
+    api.get("/accounts").await.assert_problem(401, "invalid-api-key");
+}
+
+#[tokio::test]
+async fn only_people_who_may_act_on_an_account_release_its_held_posts() {
+    use authwatch::api::held::{LoadHeldPosts, ReleaseHeldPosts};
+    use leptos::server_fn::ServerFn;
+    let app = TestApp::demo().await;
+    let labs = account(&app, "acme_labs").await;
+    let api = Api::new(&app).await;
+    assert_eq!(api.publish(&labs.id, "h1", "Held for labs").await.status, 202);
+
+    let anonymous = app.browser();
+    assert_eq!(anonymous.post(app.url(LoadHeldPosts::PATH)).form(&[("account_id", labs.id.as_str())]).send().await.unwrap().status(), 401);
+    let held: Value = app.manager().await.post(app.url(LoadHeldPosts::PATH)).form(&[("account_id", labs.id.as_str())]).send().await.unwrap().json().await.unwrap();
+    assert_eq!(held[0]["text"], "Held for labs", "everyone signed in sees them");
+    let release = |c: reqwest::Client| {
+        let url = app.url(ReleaseHeldPosts::PATH);
+        let id = labs.id.clone();
+        async move { c.post(url).form(&[("account_id", id)]).send().await.unwrap() }
+    };
+    assert_eq!(release(anonymous).await.status(), 401);
+    let owner_or_admin = release(app.admin().await).await;
+    assert_eq!(owner_or_admin.status(), 200);
+    let said: String = owner_or_admin.json().await.unwrap();
+    assert!(said.contains("still held"), "the account still needs a reconnect: {said}");
+    assert!(pipeline::published(&app).is_empty());
+}

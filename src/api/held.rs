@@ -20,7 +20,9 @@ pub struct HeldPost {
 #[server]
 pub async fn load_held_posts(account_id: String) -> Result<Vec<HeldPost>, ServerFnError> {
     use super::ssr;
+    use crate::domain::access::Permission;
     use crate::domain::health::Cause;
+    ssr::require(Permission::ViewAccounts, "").await?;
     let state = ssr::state()?;
     let held = crate::server::db::posts::held(&state.pool, &account_id)
         .await
@@ -41,6 +43,8 @@ pub async fn load_held_posts(account_id: String) -> Result<Vec<HeldPost>, Server
 pub async fn release_held_posts(account_id: String) -> Result<String, ServerFnError> {
     use super::ssr;
     let state = ssr::state()?;
+    // Publishing in the account's name: its owners and admins, like a refresh.
+    ssr::require_on_account(&state, &account_id, false).await?;
     let released = crate::server::pipeline::posts::release_held(&state, &account_id, "held-post release from the account page")
         .await
         .map_err(|e| ssr::internal("Releasing the held posts failed", e))?;

@@ -2,6 +2,7 @@
 //! who is asking, validate, call server-only code, and return DTOs made for
 //! the page — never database rows, never a token.
 
+pub mod api_keys;
 pub mod dto;
 pub mod held;
 #[cfg(feature = "ssr")]

@@ -1,5 +1,6 @@
 //! Pieces shared by several pages.
 
+pub mod api_keys;
 pub mod badge;
 pub mod copy;
 pub mod header;

@@ -2,6 +2,7 @@
 //! it is set by environment variables (see the README).
 
 use crate::api::load_settings;
+use crate::app::components::api_keys::ApiKeys;
 use crate::app::components::copy::CopyButton;
 use leptos::prelude::*;
 
@@ -46,6 +47,7 @@ pub fn SettingsPage() -> impl IntoView {
                                 <dt>"Clock drift threshold"</dt><dd>{s.clock_drift_threshold_seconds} " s"</dd>
                                 <dt>"Database"</dt><dd><code>{s.database}</code></dd>
                             </dl>
+                            <ApiKeys/>
                         }.into_any()
                     }
                 })}

@@ -91,6 +91,11 @@ impl Pipeline {
         Ok(loaded)
     }
 
+    /// Drops every key's copy: a key was just revoked here.
+    pub fn forget_keys(&self) {
+        lock(&self.keys).clear();
+    }
+
     /// Drops the account's copy: its tokens or health just changed here.
     pub fn forget(&self, account_id: &str) {
         lock(&self.current).remove(account_id);

@@ -64,4 +64,6 @@ pub fn ApiKeys() -> impl IntoView {
             })}
         </section>
     }
+    // Erased: the pages that include this stay under the browser build's type-depth limit.
+    .into_any()
 }

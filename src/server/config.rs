@@ -540,7 +540,7 @@ mod tests {
 
     #[test]
     fn errors_name_the_variable() {
-        let cases: [(&[(&str, &str)], &str); 7] = [
+        let cases: [(&[(&str, &str)], &str); 12] = [
             (&[("AUTHWATCH_DAILY_CHECK_AT", "25:00")], "AUTHWATCH_DAILY_CHECK_AT"),
             (&[("AUTHWATCH_REFRESH_LEAD_SECS", "soon")], "AUTHWATCH_REFRESH_LEAD_SECS"),
             (&[("AUTHWATCH_X_CLIENT_ID", "abc")], "AUTHWATCH_X_CLIENT_SECRET"),

@@ -235,7 +235,7 @@ fn People(account_id: String, people: AccountPeople, now: Signal<i64>) -> impl I
                     </table>
                 })}
             </div>
-        })}
+        }.into_any())}
         {people.can_assign.then(|| {
             let options = move |selected: String| people.users.clone().into_iter().map(move |u| {
                 let is = u.id == selected;
@@ -253,7 +253,8 @@ fn People(account_id: String, people: AccountPeople, now: Signal<i64>) -> impl I
                     <button type="submit">"Save owners"</button>
                     <span role="status">{move || assign.value().get().map(|r| r.unwrap_or_else(|e| e.to_string()))}</span>
                 </ActionForm>
-            }
+            }.into_any()
         })}
     }
+    .into_any()
 }

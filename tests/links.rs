@@ -6,7 +6,7 @@
 
 mod common;
 
-use authwatch::api::CreateReconnectLink;
+use authwatch::api::{CreateReconnectLink, RevokeReconnectLink};
 use common::oauth::{account, consent, land, start_with, token_rows};
 use common::TestApp;
 use leptos::server_fn::ServerFn;
@@ -101,4 +101,24 @@ async fn expired_unknown_and_foreign_links_explain_themselves() {
     assert_eq!(r.status(), 403);
     let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM reconnect_links").fetch_one(&app.state.pool).await.unwrap();
     assert_eq!(count, 1);
+}
+
+#[tokio::test]
+async fn an_owner_can_revoke_an_unused_link() {
+    let app = TestApp::demo().await;
+    let events = account(&app, "acme_events").await;
+    let secret = make_link(&app, &events.id).await;
+    let link_id: String = sqlx::query_scalar("SELECT id FROM reconnect_links").fetch_one(&app.state.pool).await.unwrap();
+    let guest = app.browser();
+    let r = guest.post(app.url(RevokeReconnectLink::PATH)).form(&[("link_id", link_id.as_str())]).send().await.unwrap();
+    assert_eq!(r.status(), 401, "not signed in");
+    let manager = app.manager().await;
+    let r = manager.post(app.url(RevokeReconnectLink::PATH)).form(&[("link_id", link_id.as_str())]).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let page = guest.get(app.url(&format!("/r/{secret}"))).send().await.unwrap();
+    assert_eq!(page.status(), 410, "revoked: it has expired");
+    let r = manager.post(app.url(RevokeReconnectLink::PATH)).form(&[("link_id", link_id.as_str())]).send().await.unwrap();
+    assert_ne!(r.status(), 200, "twice is refused");
+    let timeline = authwatch::server::db::events::recent(&app.state.pool, &events.id, 1).await.unwrap();
+    assert_eq!(timeline[0].detail.as_deref(), Some(format!("reconnect link {link_id} revoked").as_str()));
 }

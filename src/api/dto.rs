@@ -294,6 +294,8 @@ pub struct LinkView {
     pub created_at: i64,
     pub expires_at: i64,
     pub used_at: Option<i64>,
+    /// Unused and unexpired: it can still be revoked.
+    pub open: bool,
 }
 
 /// A link just created: the only time its URL is shown.

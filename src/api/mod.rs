@@ -236,6 +236,26 @@ pub async fn create_reconnect_link(account_id: String) -> Result<NewLinkView, Se
     Ok(NewLinkView { url: link.url, expires_at: link.expires_at })
 }
 
+/// Ends an unused reconnect link now (the account's owners and admins).
+#[server]
+pub async fn revoke_reconnect_link(link_id: String) -> Result<String, ServerFnError> {
+    use crate::server::db::links;
+    let state = ssr::state()?;
+    let user = ssr::current_user().await?;
+    if user.0.is_none() {
+        return Err(ServerFnError::new("Sign in first."));
+    }
+    let link = links::by_id(&state.pool, &link_id).await.map_err(|e| ssr::internal("Loading the link failed", e))?;
+    // An unknown link and a link of an account one may not act on answer alike.
+    let account_id = link.map(|l| l.account_id).unwrap_or_default();
+    let (user, _) = ssr::require_on_account(&state, &account_id, false).await?;
+    let now = crate::server::x::now_ms();
+    if !crate::server::links::revoke(&state, &account_id, &link_id, &user, now).await.map_err(|e| ssr::internal("Revoking the link failed", e))? {
+        return Err(ServerFnError::new("That link was used or had expired already."));
+    }
+    Ok("Revoked: the link no longer works.".to_owned())
+}
+
 /// Sets an account's owner and backup owner (admins). Empty ids clear them.
 #[server]
 pub async fn assign_owners(account_id: String, owner: String, backup_owner: String) -> Result<String, ServerFnError> {

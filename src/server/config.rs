@@ -192,6 +192,10 @@ pub struct PeopleConfig {
     pub slack_webhook_url: Option<Secret>,
     /// Email over SMTP.
     pub smtp: Option<Smtp>,
+    /// How many reverse proxies in front of authwatch append to
+    /// `X-Forwarded-For`: the client address for sign-in throttling is the
+    /// entry that many from the end. 0: the connection's own address.
+    pub forwarded_for_hops: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -425,7 +429,15 @@ fn people(src: &dyn Source) -> Result<PeopleConfig, ConfigError> {
             Some(Smtp { url: Secret::new(v), from })
         }
     };
-    Ok(PeopleConfig { session_idle, escalate_after, link_ttl, notify_every, webhook, slack_webhook_url, smtp })
+    // AUTHWATCH_FORWARDED_FOR_HOPS: reverse proxies in front that append to X-Forwarded-For
+    // (1 behind one nginx). Default 0: trust no header, use the connection's address.
+    let forwarded_for_hops = match non_empty(src, "AUTHWATCH_FORWARDED_FOR_HOPS") {
+        None => 0,
+        Some(v) => v.parse::<usize>().ok().filter(|n| *n <= 10).ok_or_else(|| {
+            ConfigError::new("AUTHWATCH_FORWARDED_FOR_HOPS", format!("`{v}` is not a number of proxies between 0 and 10"))
+        })?,
+    };
+    Ok(PeopleConfig { session_idle, escalate_after, link_ttl, notify_every, webhook, slack_webhook_url, smtp, forwarded_for_hops })
 }
 
 fn x_app(src: &dyn Source, client_id: String, public_url: &Url) -> Result<XAppConfig, ConfigError> {
@@ -571,7 +583,7 @@ mod tests {
 
     #[test]
     fn errors_name_the_variable() {
-        let cases: [(&[(&str, &str)], &str); 7] = [
+        let cases: [(&[(&str, &str)], &str); 12] = [
             (&[("AUTHWATCH_DAILY_CHECK_AT", "25:00")], "AUTHWATCH_DAILY_CHECK_AT"),
             (&[("AUTHWATCH_REFRESH_LEAD_SECS", "soon")], "AUTHWATCH_REFRESH_LEAD_SECS"),
             (&[("AUTHWATCH_X_CLIENT_ID", "abc")], "AUTHWATCH_X_CLIENT_SECRET"),
@@ -585,6 +597,11 @@ mod tests {
                 "AUTHWATCH_X_REQUIRED_SCOPES",
             ),
             (&[("AUTHWATCH_DATABASE_URL", "mysql://x")], "AUTHWATCH_DATABASE_URL"),
+            (&[("AUTHWATCH_WEBHOOK_URL", "https://hooks.example/x")], "AUTHWATCH_WEBHOOK_SECRET"),
+            (&[("AUTHWATCH_SMTP_URL", "smtp://localhost:25")], "AUTHWATCH_SMTP_FROM"),
+            (&[("AUTHWATCH_SMTP_URL", "imap://localhost")], "AUTHWATCH_SMTP_URL"),
+            (&[("AUTHWATCH_ESCALATE_AFTER_SECS", "4h")], "AUTHWATCH_ESCALATE_AFTER_SECS"),
+            (&[("AUTHWATCH_FORWARDED_FOR_HOPS", "many")], "AUTHWATCH_FORWARDED_FOR_HOPS"),
         ];
         for (vars, var) in cases {
             let src = MapSource(vars);

@@ -51,6 +51,23 @@ pub async fn create(state: &AppState, account_id: &str, created_by: &crate::serv
     Ok(CreatedLink { id, url, expires_at })
 }
 
+/// Ends an unused link now, noted on the account's timeline. `false` if it
+/// was used or had expired already.
+pub async fn revoke(state: &AppState, account_id: &str, link_id: &str, by: &crate::server::db::users::User, now: i64) -> Result<bool, sqlx::Error> {
+    if !links::revoke(&state.pool, link_id, now).await? {
+        return Ok(false);
+    }
+    let event = NewEvent {
+        kind: EventKind::Link,
+        outcome: Outcome::Ok,
+        actor: by.email.clone(),
+        detail: Some(format!("reconnect link {link_id} revoked")),
+        ..NewEvent::default()
+    };
+    events::append(&state.pool, account_id, now, &event, AttemptResult::Inconclusive).await?;
+    Ok(true)
+}
+
 /// Why a link cannot be used, in words for the person holding it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LinkProblem {

@@ -96,7 +96,10 @@ pub async fn account_people(state: &AppState, s: &AccountSummary, viewer: &User)
         links::for_account(&state.pool, &s.id, 10)
             .await?
             .into_iter()
-            .map(|l| LinkView { id: l.id, created_by: l.created_by_name, created_at: l.created_at, expires_at: l.expires_at, used_at: l.used_at })
+            .map(|l| {
+                let open = crate::server::links::usable(&l, crate::server::x::now_ms()).is_ok();
+                LinkView { id: l.id, created_by: l.created_by_name, created_at: l.created_at, expires_at: l.expires_at, used_at: l.used_at, open }
+            })
             .collect()
     } else {
         Vec::new()

@@ -2,7 +2,7 @@
 //! token (by fingerprint), the exact last X error, and the timeline.
 
 use crate::api::dto::{AccountDetail, AccountPeople, UserRef};
-use crate::api::{load_account, AssignOwners, CheckNow, CreateReconnectLink, RefreshNow};
+use crate::api::{load_account, AssignOwners, CheckNow, CreateReconnectLink, RefreshNow, RevokeReconnectLink};
 use crate::app::components::copy::CopyButton;
 use crate::app::components::badge::HealthBadge;
 use crate::app::components::held_posts::HeldPosts;
@@ -173,6 +173,7 @@ fn Detail(
 #[component]
 fn People(account_id: String, people: AccountPeople, now: Signal<i64>) -> impl IntoView {
     let create = ServerAction::<CreateReconnectLink>::new();
+    let revoke = ServerAction::<RevokeReconnectLink>::new();
     let assign = ServerAction::<AssignOwners>::new();
     let name = |u: &Option<UserRef>| u.as_ref().map(|u| u.name.clone()).unwrap_or_else(|| "nobody (the admins are asked)".into());
     let owner_id = people.owner.as_ref().map(|u| u.id.clone()).unwrap_or_default();
@@ -210,22 +211,35 @@ fn People(account_id: String, people: AccountPeople, now: Signal<i64>) -> impl I
                     }.into_any(),
                     Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
                 })}
+                <p role="status">{move || revoke.value().get().map(|r| r.unwrap_or_else(|e| e.to_string()))}</p>
                 {(!people.links.is_empty()).then(|| view! {
                     <table class="link-list">
-                        <thead><tr><th>"Link"</th><th>"Made by"</th><th>"Made"</th><th>"Status"</th></tr></thead>
+                        <thead><tr><th>"Link"</th><th>"Made by"</th><th>"Made"</th><th>"Status"</th><th></th></tr></thead>
                         <tbody>
                             {people.links.clone().into_iter().map(|l| {
                                 let status = match l.used_at {
                                     Some(at) => format!("used {}", utc(at)),
                                     None => format!("until {}", utc(l.expires_at)),
                                 };
-                                view! { <tr><td><code>{l.id}</code></td><td>{l.created_by.unwrap_or_default()}</td><td><Ago now=now at=l.created_at/></td><td>{status}</td></tr> }
+                                let id = l.id.clone();
+                                view! {
+                                    <tr>
+                                        <td><code>{l.id}</code></td>
+                                        <td>{l.created_by.unwrap_or_default()}</td>
+                                        <td><Ago now=now at=l.created_at/></td>
+                                        <td>{status}</td>
+                                        <td>{l.open.then(|| view! {
+                                            <button type="button" class="small"
+                                                on:click=move |_| { revoke.dispatch(RevokeReconnectLink { link_id: id.clone() }); }>"Revoke"</button>
+                                        })}</td>
+                                    </tr>
+                                }
                             }).collect_view()}
                         </tbody>
                     </table>
                 })}
             </div>
-        })}
+        }.into_any())}
         {people.can_assign.then(|| {
             let options = move |selected: String| people.users.clone().into_iter().map(move |u| {
                 let is = u.id == selected;
@@ -243,7 +257,8 @@ fn People(account_id: String, people: AccountPeople, now: Signal<i64>) -> impl I
                     <button type="submit">"Save owners"</button>
                     <span role="status">{move || assign.value().get().map(|r| r.unwrap_or_else(|e| e.to_string()))}</span>
                 </ActionForm>
-            }
+            }.into_any()
         })}
     }
+    .into_any()
 }

@@ -9,6 +9,7 @@ use crate::server::db::{sign_in, users};
 use crate::server::x::now_ms;
 use crate::server::AppState;
 use axum::extract::{ConnectInfo, State};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
 use axum::{Form, Router};
@@ -45,14 +46,37 @@ fn back_to_sign_in(error: &str, next: &str) -> Response {
     Redirect::to(&format!("/sign-in?error={error}&next={next}")).into_response()
 }
 
+/// The client's address: the connection's, or — behind `hops` trusted
+/// proxies — the `X-Forwarded-For` entry the outermost of them appended.
+/// Entries further left are the client's own claims and are never used.
+fn client_ip(peer: SocketAddr, headers: &HeaderMap, hops: usize) -> String {
+    if hops == 0 {
+        return peer.ip().to_string();
+    }
+    let chain: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    match chain.len().checked_sub(hops) {
+        Some(i) => chain[i].to_owned(),
+        // Fewer entries than proxies: not through them all; the nearest is the best we know.
+        None => chain.first().map(|s| (*s).to_owned()).unwrap_or_else(|| peer.ip().to_string()),
+    }
+}
+
 async fn sign_in_form(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     session: Session,
+    headers: HeaderMap,
     Form(form): Form<SignInForm>,
 ) -> Response {
     let email = users::normalize_email(&form.email);
-    let ip = peer.ip().to_string();
+    let ip = client_ip(peer, &headers, state.config.people.forwarded_for_hops);
     let now = now_ms();
     if email.is_empty() || form.password.is_empty() || email.len() > 320 || form.password.len() > 1024 {
         return back_to_sign_in("missing", &form.next);
@@ -167,7 +191,19 @@ async fn setup(State(state): State<AppState>, session: Session, Form(form): Form
 
 #[cfg(test)]
 mod tests {
-    use super::safe_next;
+    use super::{client_ip, safe_next};
+    use axum::http::HeaderMap;
+
+    #[test]
+    fn the_client_address_comes_from_the_trusted_proxies_only() {
+        let peer: std::net::SocketAddr = "10.0.0.2:5555".parse().unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", "6.6.6.6, 203.0.113.7".parse().unwrap());
+        assert_eq!(client_ip(peer, &headers, 0), "10.0.0.2", "no proxy trusted: the header is ignored");
+        assert_eq!(client_ip(peer, &headers, 1), "203.0.113.7", "one proxy: the entry it appended");
+        assert_eq!(client_ip(peer, &headers, 2), "6.6.6.6");
+        assert_eq!(client_ip(peer, &HeaderMap::new(), 1), "10.0.0.2");
+    }
 
     #[test]
     fn next_stays_on_this_site() {

@@ -83,3 +83,15 @@ pub async fn release(pool: &Pool, id: &str, claimed_at: i64) -> Result<(), sqlx:
         .await
         .map(|_| ())
 }
+
+/// Ends an unused link now. `false` if it was used or had expired already.
+pub async fn revoke(pool: &Pool, id: &str, now: i64) -> Result<bool, sqlx::Error> {
+    let changed = sqlx::query("UPDATE reconnect_links SET expires_at = ? WHERE id = ? AND used_at IS NULL AND expires_at > ?")
+        .bind(now)
+        .bind(id)
+        .bind(now)
+        .execute(pool)
+        .await?
+        .rows_affected();
+    Ok(changed == 1)
+}

@@ -188,3 +188,23 @@ async fn x_trouble_leaves_the_post_retryable_under_the_same_key_and_content_refu
     api.publish(&news.id, "lost", "Answer lost").await.assert_problem(502, "outcome-unknown");
     assert_eq!(published(&app).iter().filter(|t| *t == "Answer lost").count(), 1);
 }
+
+#[tokio::test]
+async fn a_post_whose_request_died_mid_publish_is_never_sent_again_and_frees_its_key() {
+    let app = TestApp::demo().await;
+    let api = Api::new(&app).await;
+    let news = account(&app, "acme_news").await;
+    // The first request claimed the key a minute ago and never finished (the server stopped).
+    let key_id = authwatch::server::db::api_keys::list(&app.state.pool).await.unwrap()[0].id.clone();
+    let hash = {
+        use sha2::{Digest, Sha256};
+        hex::encode(Sha256::digest(format!("{}\nInterrupted", news.id).as_bytes()))
+    };
+    let claimed = posts::NewPost { account_id: &news.id, api_key_id: &key_id, idempotency_key: "crash", request_hash: &hash, text: "Interrupted" };
+    let minute_ago = authwatch::server::x::now_ms() - 60_000;
+    assert!(matches!(posts::claim(&app.state.pool, &claimed, minute_ago).await.unwrap(), posts::Claim::Mine(_)));
+
+    api.publish(&news.id, "crash", "Interrupted").await.assert_problem(502, "outcome-unknown");
+    api.publish(&news.id, "crash", "Interrupted").await.assert_problem(502, "outcome-unknown");
+    assert!(published(&app).is_empty(), "maybe posted before the crash: never sent again");
+}

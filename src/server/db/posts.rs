@@ -166,6 +166,23 @@ pub async fn finish(pool: &Pool, id: i64, done: &Finished<'_>, now: i64) -> Resu
     .await
 }
 
+/// Posts left `publishing` since before `before`: the request publishing them
+/// died between claiming and recording (the server stopped). They may have
+/// reached X, so they become `unknown` — never sent again — instead of
+/// blocking their idempotency key forever. Returns how many.
+pub async fn give_up_stale(pool: &Pool, before: i64, now: i64) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE posts SET status = 'unknown', cause = 'x_unavailable', updated_at = ?,
+             x_error = 'the request publishing it never finished (did the server stop?): it may have reached X'
+         WHERE status = 'publishing' AND updated_at < ?",
+    )
+    .bind(now)
+    .bind(before)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// The account's held posts, oldest first: the order they are published in.
 pub async fn held(pool: &Pool, account_id: &str) -> Result<Vec<Post>, sqlx::Error> {
     sqlx::query_as(&format!("{POST_SELECT} WHERE account_id = ? AND status = 'held' ORDER BY id"))

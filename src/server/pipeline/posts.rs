@@ -20,6 +20,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use sha2::{Digest, Sha256};
+use std::time::Duration;
 
 /// The request header that makes a publish safe to retry.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
@@ -77,6 +78,12 @@ pub async fn publish(
     let post_id = match posts::claim(&state.pool, &new, now_ms()).await.map_err(|e| ApiError::internal("storing the post failed", e))? {
         Claim::Mine(post_id) => post_id,
         Claim::Existing(post) if post.request_hash != request_hash => return Err(ApiError::KeyReused),
+        Claim::Existing(post) if post.status() == PostStatus::Publishing && post.updated_at < stale_before(&state) => {
+            posts::give_up_stale(&state.pool, stale_before(&state), now_ms())
+                .await
+                .map_err(|e| ApiError::internal("recording a stale post failed", e))?;
+            return Err(ApiError::OutcomeUnknown);
+        }
         Claim::Existing(post) => {
             let mut response = answer(&post)?;
             response.headers_mut().insert(REPLAYED, HeaderValue::from_static("true"));
@@ -86,6 +93,12 @@ pub async fn publish(
     let attempt = attempt(&state, &id, &request.text, &caller.actor()).await;
     let post = record(&state, post_id, &attempt, PostStatus::Retryable).await?;
     answer(&post)
+}
+
+/// A claim older than this is from a request that died: one publish takes at
+/// most a refresh and two posts, each bounded by the X timeout.
+fn stale_before(state: &AppState) -> i64 {
+    now_ms() - (state.config.x_timeout * 3 + Duration::from_secs(10)).as_millis() as i64
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<&str, ApiError> {
@@ -295,6 +308,9 @@ pub struct Released {
 /// that cannot go out so the rest keep their order. Each post is claimed
 /// before it is sent, so two releases at once publish it once.
 pub async fn release_held(state: &AppState, account_id: &str, actor: &str) -> Result<Released, ApiError> {
+    posts::give_up_stale(&state.pool, stale_before(state), now_ms())
+        .await
+        .map_err(|e| ApiError::internal("recording stale posts failed", e))?;
     let held = posts::held(&state.pool, account_id).await.map_err(|e| ApiError::internal("listing held posts failed", e))?;
     let mut released = Released::default();
     for (i, post) in held.iter().enumerate() {

@@ -21,6 +21,10 @@ printf '\n==> unit and integration tests\n'
 cargo leptos test 2>&1 | tee -a "$log"
 unit_status=${PIPESTATUS[0]}
 
+printf '\n==> the pipeline API against its OpenAPI document (schemathesis)\n'
+scripts/contract.sh 2>&1 | tee -a "$log"
+contract_status=${PIPESTATUS[0]}
+
 printf '\n==> end-to-end tests against the release bundle\n'
 # A fresh data directory: the tests start from an empty database.
 AUTHWATCH_DATA_DIR="$data" cargo leptos end-to-end --release 2>&1 | tee -a "$log"
@@ -33,9 +37,11 @@ passed=$(( $(grep -oE 'test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | grep -oE
          + $(grep -oE '^ *[0-9]+ passed \(' "$log" | awk '{s+=$1} END {print s+0}') ))
 failed=$(( $(grep -oE 'test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed' "$log" | grep -oE '[0-9]+ failed' | awk '{s+=$1} END {print s+0}') \
          + $(grep -oE '^ *[0-9]+ failed$' "$log" | awk '{s+=$1} END {print s+0}') ))
+# The contract run counts as one test.
+if [[ $contract_status -eq 0 ]]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 if [[ $unit_status -ne 0 || $e2e_status -ne 0 ]] && [[ $failed -eq 0 ]]; then
   failed=1  # a build or start-up failure ran no test but still failed
 fi
 echo "took $(( $(date +%s) - started )) s"
 echo "tests: $passed passed, $failed failed"
-[[ $unit_status -eq 0 && $e2e_status -eq 0 ]]
+[[ $unit_status -eq 0 && $contract_status -eq 0 && $e2e_status -eq 0 ]]

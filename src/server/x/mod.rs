@@ -250,25 +250,7 @@ impl XClient {
     /// `GET /2/users/me`: whose token this is.
     pub async fn users_me(&self, access: &Secret) -> Result<Me, XError> {
         let url = crate::server::config::join(&self.app.endpoints.api_base, "2/users/me");
-        let response = self
-            .http
-            .get(url)
-            .bearer_auth(access.expose())
-            .send()
-            .await
-            .map_err(|e| unreachable_error(&e))?;
-        let status = response.status().as_u16();
-        let date = date_of(response.headers());
-        let reset = rate_limit_reset(response.headers());
-        let remaining = response.headers().get("x-rate-limit-remaining").and_then(|v| v.to_str().ok()?.parse::<f64>().ok());
-        if let Some(remaining) = remaining {
-            metrics::gauge!("authwatch_x_rate_limit_remaining", "endpoint" => "users_me").set(remaining);
-        }
-        let body = response.text().await.map_err(|e| unreachable_error(&e))?;
-        let seen = Seen { status: Some(status), date, body, rate_limit_reset: reset };
-        if !(200..300).contains(&status) {
-            return Err(rejected("users/me", XCall::UsersMe, &seen));
-        }
+        let seen = v2(self.http.get(url).bearer_auth(access.expose()), "users/me", "users_me", XCall::UsersMe).await?;
         #[derive(Deserialize)]
         struct Data {
             data: XUser,
@@ -281,26 +263,8 @@ impl XClient {
     /// with the new post; a refusal keeps X's status and body.
     pub async fn post_tweet(&self, access: &Secret, text: &str) -> Result<Posted, XError> {
         let url = crate::server::config::join(&self.app.endpoints.api_base, "2/tweets");
-        let response = self
-            .http
-            .post(url)
-            .bearer_auth(access.expose())
-            .json(&serde_json::json!({ "text": text }))
-            .send()
-            .await
-            .map_err(|e| unreachable_error(&e))?;
-        let status = response.status().as_u16();
-        let date = date_of(response.headers());
-        let reset = rate_limit_reset(response.headers());
-        let remaining = response.headers().get("x-rate-limit-remaining").and_then(|v| v.to_str().ok()?.parse::<f64>().ok());
-        if let Some(remaining) = remaining {
-            metrics::gauge!("authwatch_x_rate_limit_remaining", "endpoint" => "tweets").set(remaining);
-        }
-        let body = response.text().await.map_err(|e| unreachable_error(&e))?;
-        let seen = Seen { status: Some(status), date, body, rate_limit_reset: reset };
-        if !(200..300).contains(&status) {
-            return Err(rejected("tweets", XCall::Post, &seen));
-        }
+        let request = self.http.post(url).bearer_auth(access.expose()).json(&serde_json::json!({ "text": text }));
+        let seen = v2(request, "tweets", "tweets", XCall::Post).await?;
         #[derive(Deserialize)]
         struct Data {
             data: PostedData,
@@ -385,6 +349,26 @@ impl<'c> AsyncHttpClient<'c> for Capturing<'_> {
 
 fn into_seen(seen: Mutex<Seen>) -> Seen {
     seen.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Sends one v2 API request and keeps what X answered: status, `Date`, body
+/// and rate-limit reset; records the remaining rate limit for `/metrics`
+/// under `endpoint`. A non-2xx answer is returned as the classified refusal.
+async fn v2(request: reqwest::RequestBuilder, call_name: &'static str, endpoint: &'static str, call: XCall) -> Result<Seen, XError> {
+    let response = request.send().await.map_err(|e| unreachable_error(&e))?;
+    let status = response.status().as_u16();
+    let date = date_of(response.headers());
+    let reset = rate_limit_reset(response.headers());
+    let remaining = response.headers().get("x-rate-limit-remaining").and_then(|v| v.to_str().ok()?.parse::<f64>().ok());
+    if let Some(remaining) = remaining {
+        metrics::gauge!("authwatch_x_rate_limit_remaining", "endpoint" => endpoint).set(remaining);
+    }
+    let body = response.text().await.map_err(|e| unreachable_error(&e))?;
+    let seen = Seen { status: Some(status), date, body, rate_limit_reset: reset };
+    if !(200..300).contains(&status) {
+        return Err(rejected(call_name, call, &seen));
+    }
+    Ok(seen)
 }
 
 fn rejected(call_name: &'static str, call: XCall, seen: &Seen) -> XError {

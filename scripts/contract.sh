@@ -26,7 +26,8 @@ server=$!
 trap 'kill "$server" 2>/dev/null; rm -rf "$data"' EXIT
 
 for _ in $(seq 100); do
-  curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break
+  # Python, not curl: a fresh machine has the former for certain.
+  python3 -c "import urllib.request, sys; urllib.request.urlopen(sys.argv[1], timeout=1)" "http://127.0.0.1:$port/healthz" 2>/dev/null && break
   sleep 0.1
 done
 # The demo accounts are connected right after start; give them a moment.

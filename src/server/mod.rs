@@ -121,7 +121,7 @@ impl Server {
             clock_drift_threshold_ms: config.clock_drift_threshold.as_millis() as i64,
         };
         let pipeline = Arc::new(pipeline::Pipeline::new(&config));
-        let notifier = notify::Notifier::new(&config.people, &config.public_url)?;
+        let notifier = notify::Notifier::new(&config.people)?;
         let state = AppState {
             pipeline,
             leptos_options,

@@ -175,7 +175,7 @@ pub struct Channels {
 }
 
 impl Channels {
-    pub fn new(config: &PeopleConfig, _public_url: &url::Url) -> Result<Self, ChannelError> {
+    pub fn new(config: &PeopleConfig) -> Result<Self, ChannelError> {
         let http = reqwest::Client::builder()
             // A webhook URL is configuration, but a redirect could still lead
             // anywhere: follow none.

@@ -167,8 +167,8 @@ pub struct Notifier {
 }
 
 impl Notifier {
-    pub fn new(config: &crate::server::config::PeopleConfig, public_url: &url::Url) -> Result<Self, channels::ChannelError> {
-        Ok(Self { channels: Channels::new(config, public_url)? })
+    pub fn new(config: &crate::server::config::PeopleConfig) -> Result<Self, channels::ChannelError> {
+        Ok(Self { channels: Channels::new(config)? })
     }
 
     /// Runs reconcile and delivery every `every`, each on its own task, so a

@@ -72,6 +72,7 @@ impl App {
             ("AUTHWATCH_DATA_DIR".to_owned(), data_dir.display().to_string()),
             ("AUTHWATCH_PUBLIC_URL".to_owned(), format!("http://{addr}")),
             ("AUTHWATCH_API_CACHE_MS".to_owned(), cache_ms.to_owned()),
+            ("AUTHWATCH_DEMO".to_owned(), "1".to_owned()),
         ];
         let config = Config::load(&Vars(vars), addr, Overrides::default()).expect("config");
         let options = LeptosOptions::builder().output_name("authwatch").site_addr(addr).build();

@@ -95,6 +95,7 @@ impl App {
             ("AUTHWATCH_DATA_DIR".to_owned(), data_dir.path().display().to_string()),
             ("AUTHWATCH_PUBLIC_URL".to_owned(), format!("http://{addr}")),
             ("AUTHWATCH_REFRESH_CONCURRENCY".to_owned(), concurrency.to_string()),
+            ("AUTHWATCH_DEMO".to_owned(), "1".to_owned()),
         ];
         let config = Config::load(&Vars(vars), addr, Overrides::default()).expect("config");
         let options = LeptosOptions::builder().output_name("authwatch").site_addr(addr).build();

@@ -21,7 +21,7 @@ cargo build --features ssr --bin authwatch
 bin="${CARGO_TARGET_DIR:-target}/debug/authwatch"
 data=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-AUTHWATCH_LOG=warn "$bin" serve --addr "127.0.0.1:$port" --data-dir "$data" >"$data/server.log" 2>&1 &
+AUTHWATCH_LOG=warn "$bin" serve --demo --addr "127.0.0.1:$port" --data-dir "$data" >"$data/server.log" 2>&1 &
 server=$!
 trap 'kill "$server" 2>/dev/null; rm -rf "$data"' EXIT
 
@@ -32,7 +32,7 @@ for _ in $(seq 100); do
 done
 # The demo accounts are connected right after start; give them a moment.
 sleep 2
-key=$("$bin" api-key create --name contract --data-dir "$data" 2>/dev/null | sed -n 's/^key: //p')
+key=$(AUTHWATCH_DEMO=1 "$bin" api-key create --name contract --data-dir "$data" 2>/dev/null | sed -n 's/^key: //p')
 
 # From the data directory: schemathesis keeps its run data in the working directory.
 st="$PWD/$venv/bin/st"

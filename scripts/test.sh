@@ -27,7 +27,7 @@ contract_status=${PIPESTATUS[0]}
 
 printf '\n==> end-to-end tests against the release bundle\n'
 # A fresh data directory: the tests start from an empty database.
-AUTHWATCH_DATA_DIR="$data" cargo leptos end-to-end --release 2>&1 | tee -a "$log"
+AUTHWATCH_DEMO=1 AUTHWATCH_DATA_DIR="$data" cargo leptos end-to-end --release 2>&1 | tee -a "$log"
 e2e_status=${PIPESTATUS[0]}
 
 printf '\n==> release bundle\n'

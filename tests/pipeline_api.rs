@@ -116,6 +116,7 @@ async fn the_command_line_creates_a_working_key_shown_once_and_revokes_it() {
             .args(args)
             .env("AUTHWATCH_DATA_DIR", app.data_dir.path())
             .env_remove("AUTHWATCH_X_CLIENT_ID")
+            .env("AUTHWATCH_DEMO", "1")
             .env_remove("AUTHWATCH_DATABASE_URL")
             .output()
             .expect("run authwatch")

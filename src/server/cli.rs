@@ -84,10 +84,22 @@ enum UserCommand {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+    /// Remove a user by email (never the last admin). Their sessions end at once.
+    Remove {
+        #[arg(long)]
+        email: String,
+        /// Directory of the database (overrides AUTHWATCH_DATA_DIR).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Default, clap::Args)]
 struct ServeArgs {
+    /// Run the demo: the built-in X emulator, demo users and accounts, in a
+    /// throwaway database (same as AUTHWATCH_DEMO=1). Loopback only.
+    #[arg(long)]
+    demo: bool,
     /// Address to listen on (overrides Leptos.toml and LEPTOS_SITE_ADDR).
     #[arg(long)]
     addr: Option<SocketAddr>,
@@ -112,6 +124,7 @@ pub fn main() -> ExitCode {
             Command::User(UserCommand::Add { email, name, admin, password_stdin, data_dir }) => {
                 add_user(&email, &name, admin, password_stdin, data_dir).await
             }
+            Command::User(UserCommand::Remove { email, data_dir }) => remove_user(&email, data_dir).await,
             Command::Emulator { addr } => {
                 init_tracing("info");
                 emulator::serve(addr, Emulator::with_sample_data()).await.map_err(StartError::Serve)
@@ -130,7 +143,7 @@ pub fn main() -> ExitCode {
 
 async fn serve(args: ServeArgs) -> Result<(), StartError> {
     let leptos_options = leptos_options()?;
-    let overrides = Overrides { data_dir: args.data_dir, site_addr: args.addr };
+    let overrides = Overrides { data_dir: args.data_dir, site_addr: args.addr, demo: args.demo };
     let config = Config::load(&Env, leptos_options.site_addr, overrides)?;
     init_tracing(&config.log_filter);
     let mut leptos_options = leptos_options;
@@ -149,7 +162,7 @@ async fn api_key(command: ApiKeyCommand) -> Result<(), StartError> {
         }
     };
     let site_addr = leptos_options().map(|o| o.site_addr).unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 3000)));
-    let config = Config::load(&Env, site_addr, Overrides { data_dir, site_addr: None })?;
+    let config = Config::load(&Env, site_addr, Overrides { data_dir, ..Overrides::default() })?;
     init_tracing("warn");
     let pool = db::connect(&config.database_url()).await?;
     match command {
@@ -192,7 +205,7 @@ async fn add_user(email: &str, name: &str, admin: bool, password_stdin: bool, da
     use crate::server::db::{self, users};
     let invalid = |msg: &str| StartError::Cli(msg.to_owned());
     let leptos_options = leptos_options()?;
-    let config = Config::load(&Env, leptos_options.site_addr, Overrides { data_dir, site_addr: None })?;
+    let config = Config::load(&Env, leptos_options.site_addr, Overrides { data_dir, ..Overrides::default() })?;
     let email = users::normalize_email(email);
     if !email.contains('@') {
         return Err(invalid("--email: that is not an email address"));
@@ -225,6 +238,26 @@ async fn add_user(email: &str, name: &str, admin: bool, password_stdin: bool, da
     if config.is_demo() && config.database_url.is_none() {
         println!("Note: demo mode starts from a fresh database at every start; configure an X app (see the README) to keep users.");
     }
+    Ok(())
+}
+
+/// `authwatch user remove`: removes a user from the configured database.
+async fn remove_user(email: &str, data_dir: Option<PathBuf>) -> Result<(), StartError> {
+    use crate::server::db::{self, users};
+    let leptos_options = leptos_options()?;
+    let config = Config::load(&Env, leptos_options.site_addr, Overrides { data_dir, ..Overrides::default() })?;
+    init_tracing("warn");
+    let pool = db::connect(&config.database_url()).await?;
+    let email = users::normalize_email(email);
+    let Some((user, _)) = users::credentials(&pool, &email).await? else {
+        return Err(StartError::Cli(format!("no user {email}")));
+    };
+    if !users::remove(&pool, &user.id).await? {
+        return Err(StartError::Cli(format!(
+            "{email} is the last admin: add another first with `authwatch user add --admin --email … --name …`"
+        )));
+    }
+    println!("Removed {} <{}>.", user.name, user.email);
     Ok(())
 }
 

@@ -1,9 +1,12 @@
 //! authwatch's configuration, read once at start-up from the environment.
 //!
 //! Every variable is documented where it is read. A malformed value stops
-//! start-up with a message that names the variable. With no X app configured
-//! (`AUTHWATCH_X_CLIENT_ID` unset), authwatch runs in **demo mode** against
-//! its built-in X emulator.
+//! start-up with a message that names the variable. authwatch runs against a
+//! configured X app (`AUTHWATCH_X_CLIENT_ID`…), or — only when asked for with
+//! `AUTHWATCH_DEMO=1` or `authwatch serve --demo` — in **demo mode** against
+//! its built-in X emulator. Neither, or both, stops start-up: a missing
+//! variable must never turn a production install into a demo with a
+//! published admin password.
 
 use crate::domain::scopes::{Scopes, DEFAULT_REQUIRED};
 use crate::server::secret::Secret;
@@ -172,6 +175,8 @@ pub struct Config {
     pub api_cache_ttl: Duration,
     /// Pipeline API: what happens to held posts after a successful reconnect.
     pub held_posts: HeldPosts,
+    /// The bearer token `/metrics` asks for; without one, `/metrics` is off.
+    pub metrics_token: Option<Secret>,
 }
 
 /// Sign-in sessions, prompts, reconnect links and notification channels.
@@ -179,6 +184,8 @@ pub struct Config {
 pub struct PeopleConfig {
     /// A dashboard session ends after this long without a request.
     pub session_idle: Duration,
+    /// A dashboard session ends this long after sign-in, however busy.
+    pub session_max: Duration,
     /// An open prompt nobody acted on goes to the admins after this long.
     pub escalate_after: Duration,
     /// How long a reconnect link works.
@@ -225,6 +232,8 @@ pub enum HeldPosts {
 pub struct Overrides {
     pub data_dir: Option<PathBuf>,
     pub site_addr: Option<SocketAddr>,
+    /// `--demo`: run the demo, as `AUTHWATCH_DEMO=1` does.
+    pub demo: bool,
 }
 
 impl Config {
@@ -259,10 +268,29 @@ impl Config {
             None => parse_url("AUTHWATCH_PUBLIC_URL", &format!("http://{site_addr}"))?,
         };
 
-        // AUTHWATCH_X_CLIENT_ID: the X app's OAuth 2.0 client id. Unset = demo mode.
-        let x = match non_empty(src, "AUTHWATCH_X_CLIENT_ID") {
-            None => XMode::Demo,
-            Some(client_id) => XMode::Live(x_app(src, client_id, &public_url)?),
+        // AUTHWATCH_DEMO: `1` (or `--demo`) runs the demo: the built-in X emulator,
+        // demo users whose passwords the sign-in page shows, and demo accounts, all
+        // in a throwaway `<data dir>/demo.db`. Default off.
+        let demo = overrides.demo || flag(src, "AUTHWATCH_DEMO")?;
+        // AUTHWATCH_X_CLIENT_ID: the X app's OAuth 2.0 client id. Required unless demo mode.
+        let x = match (demo, non_empty(src, "AUTHWATCH_X_CLIENT_ID")) {
+            (true, None) => XMode::Demo,
+            (false, Some(client_id)) => XMode::Live(x_app(src, client_id, &public_url)?),
+            (true, Some(_)) => {
+                return Err(ConfigError::new(
+                    "AUTHWATCH_DEMO",
+                    "demo mode runs against the built-in X emulator, but AUTHWATCH_X_CLIENT_ID configures a real X app: \
+                     unset one of them (AUTHWATCH_DEMO / --demo, or AUTHWATCH_X_CLIENT_ID)",
+                ))
+            }
+            (false, None) => {
+                return Err(ConfigError::new(
+                    "AUTHWATCH_X_CLIENT_ID",
+                    "not set, and demo mode was not asked for. Either configure your X app \
+                     (AUTHWATCH_X_CLIENT_ID and AUTHWATCH_X_CLIENT_SECRET; see the README), or run the demo \
+                     with `authwatch serve --demo` or AUTHWATCH_DEMO=1",
+                ))
+            }
         };
 
         // AUTHWATCH_ENVIRONMENT: a label such as production or staging. Default
@@ -271,6 +299,9 @@ impl Config {
             XMode::Demo => "demo".into(),
             XMode::Live(_) => "production".into(),
         });
+        if demo {
+            refuse_unsafe_demo(database_url.as_deref(), &environment, site_addr)?;
+        }
 
         // AUTHWATCH_ENCRYPTION_KEY: base64 of 32 random bytes (`openssl rand -base64 32`).
         let encryption_key = non_empty(src, "AUTHWATCH_ENCRYPTION_KEY").map(Secret::new);
@@ -342,7 +373,19 @@ impl Config {
             }
         };
 
+        // AUTHWATCH_METRICS_TOKEN: `/metrics` answers only requests carrying
+        // `Authorization: Bearer <this>` (at least 16 characters; e.g. `openssl rand -hex 32`).
+        // Unset: `/metrics` is off (404).
+        let metrics_token = match non_empty(src, "AUTHWATCH_METRICS_TOKEN") {
+            None => None,
+            Some(v) if v.len() < 16 => {
+                return Err(ConfigError::new("AUTHWATCH_METRICS_TOKEN", "too short to be a secret: use at least 16 random characters"))
+            }
+            Some(v) => Some(Secret::new(v)),
+        };
+
         Ok(Self {
+            metrics_token,
             people,
             api_token_min_lifetime,
             api_cache_ttl,
@@ -390,8 +433,12 @@ impl Config {
 }
 
 fn people(src: &dyn Source) -> Result<PeopleConfig, ConfigError> {
-    // AUTHWATCH_SESSION_IDLE_SECS: sign-in sessions end after this long without a request. Default 43200 (12 h).
-    let session_idle = secs(src, "AUTHWATCH_SESSION_IDLE_SECS", 12 * 3600)?;
+    // AUTHWATCH_SESSION_IDLE_SECS: sign-in sessions end after this long without a
+    // request (to within a minute). Default 1800 (30 min, OWASP ASVS level 2).
+    let session_idle = secs(src, "AUTHWATCH_SESSION_IDLE_SECS", 30 * 60)?;
+    // AUTHWATCH_SESSION_MAX_SECS: sign-in sessions end this long after signing in,
+    // however active. Default 43200 (12 h, OWASP ASVS level 2).
+    let session_max = secs(src, "AUTHWATCH_SESSION_MAX_SECS", 12 * 3600)?;
     // AUTHWATCH_ESCALATE_AFTER_SECS: a prompt nobody acted on goes to the admins after this. Default 14400 (4 h).
     let escalate_after = secs(src, "AUTHWATCH_ESCALATE_AFTER_SECS", 4 * 3600)?;
     // AUTHWATCH_RECONNECT_LINK_TTL_SECS: how long a reconnect link works. Default 259200 (72 h).
@@ -437,7 +484,7 @@ fn people(src: &dyn Source) -> Result<PeopleConfig, ConfigError> {
             ConfigError::new("AUTHWATCH_FORWARDED_FOR_HOPS", format!("`{v}` is not a number of proxies between 0 and 10"))
         })?,
     };
-    Ok(PeopleConfig { session_idle, escalate_after, link_ttl, notify_every, webhook, slack_webhook_url, smtp, forwarded_for_hops })
+    Ok(PeopleConfig { session_idle, session_max, escalate_after, link_ttl, notify_every, webhook, slack_webhook_url, smtp, forwarded_for_hops })
 }
 
 fn x_app(src: &dyn Source, client_id: String, public_url: &Url) -> Result<XAppConfig, ConfigError> {
@@ -500,6 +547,44 @@ fn x_app(src: &dyn Source, client_id: String, public_url: &Url) -> Result<XAppCo
     Ok(XAppConfig { client_id, client_secret, client_type, callback_url, required_scopes, endpoints })
 }
 
+/// Demo mode publishes its admin password on the sign-in page and resets its
+/// database at every start: it must never touch a real database, call itself
+/// production, or be reachable from another machine.
+fn refuse_unsafe_demo(database_url: Option<&str>, environment: &str, site_addr: SocketAddr) -> Result<(), ConfigError> {
+    if database_url.is_some() {
+        return Err(ConfigError::new(
+            "AUTHWATCH_DATABASE_URL",
+            "demo mode keeps its data in its own file (<data dir>/demo.db) and resets it at every start, so it refuses \
+             a configured database: unset AUTHWATCH_DATABASE_URL, or configure an X app instead of demo mode",
+        ));
+    }
+    if environment.eq_ignore_ascii_case("production") {
+        return Err(ConfigError::new(
+            "AUTHWATCH_ENVIRONMENT",
+            "demo mode cannot be labelled production: its admin password is printed on the sign-in page",
+        ));
+    }
+    if !site_addr.ip().is_loopback() {
+        return Err(ConfigError::new(
+            "LEPTOS_SITE_ADDR",
+            format!(
+                "demo mode listens on loopback only (127.0.0.1 or [::1]), not {site_addr}: its admin password is printed \
+                 on the sign-in page"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A yes/no variable: `1`/`true`/`yes` or `0`/`false`/`no` (unset: no).
+fn flag(src: &dyn Source, var: &'static str) -> Result<bool, ConfigError> {
+    match non_empty(src, var).map(|v| v.to_ascii_lowercase()).as_deref() {
+        None | Some("0" | "false" | "no") => Ok(false),
+        Some("1" | "true" | "yes") => Ok(true),
+        Some(other) => Err(ConfigError::new(var, format!("`{other}` is neither 1 nor 0"))),
+    }
+}
+
 fn parse_hhmm(v: &str) -> Option<u32> {
     let (h, m) = v.split_once(':')?;
     let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
@@ -554,12 +639,42 @@ mod tests {
     }
 
     #[test]
-    fn nothing_configured_means_demo_mode_with_local_defaults() {
-        let c = Config::load(&MapSource(&[("UNRELATED", "x")]), addr(), Overrides::default()).unwrap();
-        assert!(c.is_demo());
-        assert_eq!(c.environment, "demo");
-        assert_eq!(c.database_url(), "sqlite://data/demo.db");
-        assert_eq!(c.public_url.as_str(), "http://127.0.0.1:3000/");
+    fn nothing_configured_stops_and_names_both_ways_out() {
+        let err = Config::load(&MapSource(&[("UNRELATED", "x")]), addr(), Overrides::default()).unwrap_err();
+        assert_eq!(err.var, "AUTHWATCH_X_CLIENT_ID");
+        let message = err.to_string();
+        assert!(message.contains("AUTHWATCH_DEMO=1") && message.contains("--demo"), "{message}");
+        assert!(message.contains("AUTHWATCH_X_CLIENT_SECRET"), "{message}");
+    }
+
+    #[test]
+    fn demo_mode_by_choice_with_local_defaults() {
+        for (vars, demo_flag) in [(&[("AUTHWATCH_DEMO", "1")][..], false), (&[][..], true)] {
+            let overrides = Overrides { demo: demo_flag, ..Overrides::default() };
+            let c = Config::load(&MapSource(vars), addr(), overrides).unwrap();
+            assert!(c.is_demo());
+            assert_eq!(c.environment, "demo");
+            assert_eq!(c.database_url(), "sqlite://data/demo.db");
+            assert_eq!(c.public_url.as_str(), "http://127.0.0.1:3000/");
+        }
+    }
+
+    #[test]
+    fn demo_mode_refuses_what_would_make_it_dangerous() {
+        let demo = |extra: &[(&'static str, &'static str)], site: &str| {
+            // The first value of a name wins: `extra` may override the flag itself.
+            let mut vars = extra.to_vec();
+            vars.push(("AUTHWATCH_DEMO", "1"));
+            Config::load(&MapSource(&vars), site.parse().unwrap(), Overrides::default()).map(|_| ())
+        };
+        let var = |r: Result<(), ConfigError>| r.unwrap_err().var;
+        assert_eq!(var(demo(&[("AUTHWATCH_DATABASE_URL", "sqlite://data/authwatch.db")], "127.0.0.1:3000")), "AUTHWATCH_DATABASE_URL");
+        assert_eq!(var(demo(&[("AUTHWATCH_ENVIRONMENT", "Production")], "127.0.0.1:3000")), "AUTHWATCH_ENVIRONMENT");
+        assert_eq!(var(demo(&[], "0.0.0.0:3000")), "LEPTOS_SITE_ADDR");
+        assert_eq!(var(demo(&[], "192.0.2.10:3000")), "LEPTOS_SITE_ADDR");
+        assert_eq!(var(demo(&[("AUTHWATCH_X_CLIENT_ID", "abc")], "127.0.0.1:3000")), "AUTHWATCH_DEMO");
+        assert_eq!(var(demo(&[("AUTHWATCH_DEMO", "maybe")], "127.0.0.1:3000")), "AUTHWATCH_DEMO");
+        assert!(demo(&[("AUTHWATCH_ENVIRONMENT", "staging")], "[::1]:3000").is_ok());
     }
 
     #[test]
@@ -604,7 +719,12 @@ mod tests {
             (&[("AUTHWATCH_FORWARDED_FOR_HOPS", "many")], "AUTHWATCH_FORWARDED_FOR_HOPS"),
         ];
         for (vars, var) in cases {
-            let src = MapSource(vars);
+            // Demo mode stands in for an X app where the case configures none.
+            let mut vars = vars.to_vec();
+            if !vars.iter().any(|(k, _)| *k == "AUTHWATCH_X_CLIENT_ID") {
+                vars.push(("AUTHWATCH_DEMO", "1"));
+            }
+            let src = MapSource(&vars);
             let err = Config::load(&src, addr(), Overrides::default()).unwrap_err();
             assert_eq!(err.var, var, "{err}");
             assert!(err.to_string().starts_with(var));

@@ -61,6 +61,8 @@ pub enum StartError {
     Cli(String),
     #[error("demo mode: {0}")]
     Demo(String),
+    #[error("refusing to start: {0}")]
+    DemoUsers(String),
     #[error("notification channels: {0}")]
     Channels(#[from] notify::channels::ChannelError),
     #[error("cannot listen on {addr}: {source}")]
@@ -83,15 +85,24 @@ impl Server {
         let (app, emulator) = match &config.x {
             XMode::Demo => {
                 let (emulator, app) = demo::setup(&config.public_url);
-                if config.database_url.is_none() {
-                    reset_demo_database(&config.default_database_file()).map_err(data_dir_error)?;
-                }
+                // Configuration refuses a database URL in demo mode: this is the demo's own file.
+                reset_demo_database(&config.default_database_file()).map_err(data_dir_error)?;
                 (app, Some(emulator))
             }
             XMode::Live(app) => (app.clone(), None),
         };
-        let keyring = crypto::Keyring::load(config.encryption_key.as_ref(), &config.previous_encryption_keys, &config.data_dir)?;
+        // Demo mode writes nothing but its own database file: its tokens come
+        // from the in-memory emulator and die with it, so a key of its own
+        // that lives as long is all they need.
+        let keyring = if config.is_demo() {
+            crypto::Keyring::ephemeral()
+        } else {
+            crypto::Keyring::load(config.encryption_key.as_ref(), &config.previous_encryption_keys, &config.data_dir)?
+        };
         let pool = db::connect(&config.database_url()).await?;
+        if !config.is_demo() {
+            refuse_demo_users(&pool).await?;
+        }
         let record = db::apps::AppRecord {
             client_id: &app.client_id,
             client_type: app.client_type.as_str(),
@@ -184,6 +195,27 @@ impl Server {
         let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(StartError::Serve)
     }
+}
+
+/// A live install must not let anyone in with the demo's published passwords
+/// (a database that once ran the demo, or was copied from one).
+async fn refuse_demo_users(pool: &db::Pool) -> Result<(), StartError> {
+    let present: Vec<String> = db::users::list(pool)
+        .await?
+        .into_iter()
+        .filter(|u| demo::USERS.iter().any(|d| d.email == u.email))
+        .map(|u| u.email)
+        .collect();
+    if present.is_empty() {
+        return Ok(());
+    }
+    let commands: Vec<String> = present.iter().map(|e| format!("`authwatch user remove --email {e}`")).collect();
+    Err(StartError::DemoUsers(format!(
+        "this database holds the demo user(s) {}, whose passwords are published. Remove them with {} \
+         (if one of them is your only admin, add a real one first with `authwatch user add --admin`), then start again.",
+        present.join(", "),
+        commands.join(" and ")
+    )))
 }
 
 /// Demo data lives as long as the in-memory emulator: start from scratch.

@@ -52,6 +52,10 @@ impl TestApp {
         let mut vars: Vec<(String, String)> = vars.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
         vars.push(("AUTHWATCH_DATA_DIR".into(), data_dir.path().display().to_string()));
         vars.push(("AUTHWATCH_PUBLIC_URL".into(), format!("http://{addr}")));
+        // Without an X app of its own, a test runs the demo (which must be asked for).
+        if !vars.iter().any(|(k, _)| k == "AUTHWATCH_X_CLIENT_ID") {
+            vars.push(("AUTHWATCH_DEMO".into(), "1".into()));
+        }
         let config = Config::load(&Vars(vars), addr, Overrides::default()).expect("config");
         let options = LeptosOptions::builder().output_name("authwatch").site_addr(addr).build();
         let server = Server::new(config, options).await.expect("server");

@@ -318,6 +318,8 @@ async fn sessions_end_after_inactivity_and_cookies_are_secure_over_https() {
     let r = app
         .browser()
         .post(app.url("/auth/sign-in"))
+        // What a browser sends there: the page's origin is the public one.
+        .header("origin", "https://authwatch.example")
         .form(&[("email", "ada@demo.authwatch"), ("password", "demo-admin-password")])
         .send()
         .await

@@ -191,10 +191,12 @@ async fn an_unfinished_refresh_found_at_start_is_flagged_and_verified() {
 
 #[tokio::test]
 async fn metrics_describe_accounts_and_refreshes() {
-    let app = TestApp::demo().await;
+    let token = "metrics-scraper-token-0123456789";
+    let app = TestApp::start(vec![("AUTHWATCH_METRICS_TOKEN", token)]).await;
+    authwatch::server::demo::seed(&app.state, app.emulator()).await.expect("demo seeding");
     let id = id_of(&app, "acme_news").await;
     app.state.engine.refresh(&app.state, &id, "test", None).await.unwrap();
-    let text = reqwest::get(app.url("/metrics")).await.unwrap().text().await.unwrap();
+    let text = reqwest::Client::new().get(app.url("/metrics")).bearer_auth(token).send().await.unwrap().text().await.unwrap();
     for needle in [
         "authwatch_accounts{health=\"healthy\"}",
         "authwatch_accounts{health=\"reconnect\"}",

@@ -141,7 +141,29 @@ impl Emulator {
     /// The X endpoints, and the control API under `/_control` when
     /// `control_enabled` (read now: changing it later does not remount).
     pub fn router(&self) -> Router {
-        let mut router = Router::new()
+        let router = self.x_routes();
+        let router = if self.settings().control_enabled {
+            router.nest("/_control", control::router())
+        } else {
+            router
+        };
+        router.with_state(self.clone())
+    }
+
+    /// The X endpoints alone, without the control API: what an app that
+    /// mounts the emulator serves to everyone, as X would.
+    pub fn x_router(&self) -> Router {
+        self.x_routes().with_state(self.clone())
+    }
+
+    /// The control API alone (its paths without the `/_control` prefix), for
+    /// an app that mounts it behind its own authentication.
+    pub fn control_router(&self) -> Router {
+        control::router().with_state(self.clone())
+    }
+
+    fn x_routes(&self) -> Router<Emulator> {
+        Router::new()
             .route(
                 "/i/oauth2/authorize",
                 get(oauth::authorize_page).post(oauth::authorize_submit),
@@ -149,11 +171,7 @@ impl Emulator {
             .route("/2/oauth2/token", post(oauth::token))
             .route("/2/oauth2/revoke", post(oauth::revoke))
             .route("/2/users/me", get(api::users_me))
-            .route("/2/tweets", post(api::create_tweet));
-        if self.settings().control_enabled {
-            router = router.nest("/_control", control::router());
-        }
-        router.with_state(self.clone())
+            .route("/2/tweets", post(api::create_tweet))
     }
 
     /// Adds a user, or replaces the one with the same id. A missing id is

@@ -14,8 +14,9 @@ use crate::server::db::apps;
 use crate::server::x::now_ms;
 use crate::server::AppState;
 use axum::extract::State;
-use axum::http::{header, StatusCode};
-use axum::response::IntoResponse;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
 
@@ -39,15 +40,24 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
-/// `GET /metrics`.
-pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
+/// `GET /metrics`, for a scraper holding `AUTHWATCH_METRICS_TOKEN`: the
+/// numbers describe every account and the app, so they are not public.
+pub async fn render(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let Some(expected) = &state.config.metrics_token else {
+        return (StatusCode::NOT_FOUND, "Metrics are off: set AUTHWATCH_METRICS_TOKEN and scrape with that bearer token.").into_response();
+    };
+    let offered = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    // Compared as digests: equal-length inputs, so the time taken says nothing about the token.
+    if offered.map(|t| Sha256::digest(t.as_bytes())) != Some(Sha256::digest(expected.expose().as_bytes())) {
+        return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")], "A valid metrics token is required.").into_response();
+    }
     let Some(handle) = handle() else {
-        return (StatusCode::SERVICE_UNAVAILABLE, [(header::CONTENT_TYPE, "text/plain")], "metrics unavailable".to_owned());
+        return (StatusCode::SERVICE_UNAVAILABLE, [(header::CONTENT_TYPE, "text/plain")], "metrics unavailable".to_owned()).into_response();
     };
     if let Err(e) = record_state(&state).await {
         tracing::error!(error = %e, "metrics: reading the accounts failed");
     }
-    (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle.render())
+    (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle.render()).into_response()
 }
 
 async fn record_state(state: &AppState) -> Result<(), sqlx::Error> {

@@ -236,19 +236,32 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
     let idle = time::Duration::seconds(i64::try_from(state.config.people.session_idle.as_secs()).unwrap_or(i64::MAX));
+    let https = state.config.public_url.scheme() == "https";
+    // Over https the cookie is `__Host-` prefixed: browsers then accept it only
+    // Secure, for this host alone (no Domain) and for the whole site (Path=/),
+    // so a sibling subdomain cannot plant or overwrite it.
     let sessions = SessionManagerLayer::new(state.sessions.clone())
-        .with_name("authwatch.sid")
+        .with_name(if https { "__Host-authwatch.sid" } else { "authwatch.sid" })
+        .with_path("/")
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
-        .with_secure(state.config.public_url.scheme() == "https")
+        .with_secure(https)
         .with_expiry(Expiry::OnInactivity(idle));
     let page_csp = page_csp(&state);
-    let mut router = Router::new()
+    let mut pages = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::render))
         .merge(auth::routes::router())
         .merge(auth_x::router())
-        .leptos_routes_with_context(&state, routes, page_context(page_csp.clone()), move || shell(options.clone()))
+        .leptos_routes_with_context(&state, routes, page_context(page_csp.clone()), move || shell(options.clone()));
+    if let Some(emulator) = &state.emulator {
+        // The demo emulator's control API changes what "X" does for every
+        // account: an admin's tool, behind sign-in, the origin check and the
+        // security headers like every page.
+        let control = emulator.control_router().layer(axum::middleware::from_fn(auth::require_admin));
+        pages = pages.nest_service(&format!("{EMULATOR_MOUNT}/_control"), control);
+    }
+    let mut router = pages
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(page_context(page_csp), shell))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::gate))
         .with_state(state.clone())
@@ -268,7 +281,16 @@ pub fn router(state: AppState) -> Router {
     // bearer key only, never a cookie.
     router = router.nest("/api/v1", pipeline::router(state.clone()));
     if let Some(emulator) = &state.emulator {
-        router = router.nest(EMULATOR_MOUNT, emulator.router());
+        // X's endpoints, open to all as X's are: the browser and our client reach them.
+        router = router.nest(EMULATOR_MOUNT, emulator.x_router());
+    }
+    if https {
+        // Browsers that once reached authwatch over https never try plain http
+        // again for a year, so no first request can be downgraded or stripped.
+        router = router.layer(SetResponseHeaderLayer::overriding(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        ));
     }
     router
 }

@@ -94,9 +94,10 @@ pub async fn account(app: &TestApp, handle: &str) -> accounts::AccountSummary {
 }
 
 /// Calls to X's `POST /2/tweets` and refreshes by the demo app, as the
-/// emulator's control API counts them (over HTTP).
+/// emulator's control API counts them (over HTTP, as the demo's admin: the
+/// control API is an admin's tool).
 pub async fn x_calls(app: &TestApp) -> (u64, u64) {
-    let counts: Value = reqwest::get(app.url("/x-emulator/_control/counts")).await.unwrap().json().await.unwrap();
+    let counts: Value = app.admin().await.get(app.url("/x-emulator/_control/counts")).send().await.unwrap().json().await.unwrap();
     let demo = &counts["by_client"][CLIENT_ID];
     (demo["tweets"].as_u64().unwrap_or(0), demo["refresh_grants"].as_u64().unwrap_or(0))
 }

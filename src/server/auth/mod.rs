@@ -10,9 +10,11 @@
 pub mod password;
 pub mod routes;
 
-use crate::domain::access::Principal;
+use crate::domain::access::{decide, Decision, Permission, Principal};
 use crate::server::db::users::{self, User};
-use crate::server::{AppState, EMULATOR_MOUNT};
+use crate::server::config::PeopleConfig;
+use crate::server::x::now_ms;
+use crate::server::AppState;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
@@ -36,11 +38,49 @@ impl CurrentUser {
     }
 }
 
+/// Session key of when the user signed in (ms): the absolute lifetime counts from it.
+const SIGNED_IN_AT: &str = "authwatch.signed_in_at";
+/// Session key of the last request seen (ms), refreshed at most every
+/// [`touch_every`]: saving it is what moves the store's inactivity expiry.
+const SEEN_AT: &str = "authwatch.seen_at";
+
 /// Starts a signed-in session for `user`: a new session id (no fixation),
 /// keeping what the session held (a reconnect in flight).
 pub async fn start_session(session: &Session, user: &User) -> Result<(), tower_sessions::session::Error> {
     session.cycle_id().await?;
+    let now = now_ms();
+    session.insert(SIGNED_IN_AT, now).await?;
+    session.insert(SEEN_AT, now).await?;
     session.insert(USER, &user.id).await
+}
+
+/// How stale the last-seen time may get before a request writes it again:
+/// a minute (a tenth of the idle limit when that is shorter), so that a
+/// session ends within a minute of its idle limit without a database write
+/// on every request. tower-sessions itself only moves a session's expiry
+/// when the session is saved, and an unchanged session is not.
+fn touch_every(people: &PeopleConfig) -> i64 {
+    (people.session_idle.as_millis() as i64 / 10).clamp(1, 60_000)
+}
+
+/// Whether a signed-in session may go on at `now`: younger than the absolute
+/// lifetime and not idle past the limit (keeping the last-seen time fresh).
+/// A session without these times predates them and is ended.
+async fn still_alive(session: &Session, people: &PeopleConfig, now: i64) -> bool {
+    let (Ok(Some(signed_in_at)), Ok(Some(seen_at))) = (session.get::<i64>(SIGNED_IN_AT).await, session.get::<i64>(SEEN_AT).await) else {
+        return false;
+    };
+    let max_ms = people.session_max.as_millis() as i64;
+    let idle_ms = people.session_idle.as_millis() as i64;
+    if now - signed_in_at >= max_ms || now - seen_at >= idle_ms {
+        return false;
+    }
+    if now - seen_at >= touch_every(people) {
+        if let Err(e) = session.insert(SEEN_AT, now).await {
+            tracing::warn!(error = %e, "recording a session's last request");
+        }
+    }
+    true
 }
 
 /// Paths anyone may reach. Everything else needs a signed-in user (pages
@@ -62,13 +102,26 @@ fn is_public(path: &str) -> bool {
         "/auth/x/callback",
     ];
     const PREFIXES: &[&str] = &["/pkg/", "/r/", "/api/public/", "/api/v1/"];
-    EXACT.contains(&path) || PREFIXES.iter().any(|p| path.starts_with(p)) || path.starts_with(EMULATOR_MOUNT)
+    EXACT.contains(&path) || PREFIXES.iter().any(|p| path.starts_with(p))
 }
 
 /// Requests that change state without a cookie session: the pipeline API
-/// authenticates with a bearer key, and the emulator stands in for X.
+/// authenticates with a bearer key. (The demo emulator's X endpoints are
+/// served outside this gate, as X would serve them; its control API is not
+/// exempt: it is an admin's tool, behind sign-in and this check.)
 fn csrf_exempt(path: &str) -> bool {
-    path.starts_with("/api/v1/") || path.starts_with(EMULATOR_MOUNT)
+    path.starts_with("/api/v1/")
+}
+
+/// In front of the demo emulator's control API: admins only (after [`gate`]
+/// has checked the origin and loaded the user).
+pub async fn require_admin(request: Request, next: Next) -> Response {
+    let user = request.extensions().get::<CurrentUser>().cloned().unwrap_or_default();
+    match decide(user.principal(), Permission::Administer) {
+        Decision::Allow => next.run(request).await,
+        Decision::SignIn => (StatusCode::UNAUTHORIZED, "Sign in first.").into_response(),
+        Decision::Forbidden => (StatusCode::FORBIDDEN, "Only an admin can control the demo's X emulator.").into_response(),
+    }
 }
 
 /// The middleware in front of every route.
@@ -83,6 +136,11 @@ pub async fn gate(State(state): State<AppState>, session: Session, mut request: 
     }
 
     let user = match session.get::<String>(USER).await {
+        Ok(Some(_)) if !still_alive(&session, &state.config.people, now_ms()).await => {
+            // Past its absolute lifetime, or idle for too long: sign in again.
+            let _ = session.flush().await;
+            None
+        }
         Ok(Some(id)) => match users::by_id(&state.pool, &id).await {
             Ok(Some(user)) => Some(Arc::new(user)),
             Ok(None) => {
@@ -120,15 +178,13 @@ pub async fn gate(State(state): State<AppState>, session: Session, mut request: 
 
 /// Whether a state-changing request came from our own origin. Browsers send
 /// `Origin` on every cross-site POST (and on same-site ones from fetch and
-/// forms); it must name authwatch's public origin or the host asked for.
-/// Without it, `Sec-Fetch-Site` or the `Referer` must say the same. A
-/// request with none of them is refused: every browser sends one.
+/// forms); it must name authwatch's public origin (`AUTHWATCH_PUBLIC_URL`) —
+/// never whatever the request's own `Host` says, which a DNS-rebinding page
+/// controls. Without it, `Sec-Fetch-Site` or the `Referer` must say the
+/// same. A request with none of them is refused: every browser sends one.
 fn same_origin(headers: &HeaderMap, state: &AppState) -> Result<(), &'static str> {
     let public = state.config.public_url.origin().ascii_serialization();
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    let matches = |origin: &str| {
-        origin == public || host.is_some_and(|h| origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) == Some(h))
-    };
+    let matches = |origin: &str| origin == public;
     if let Some(origin) = headers.get(header::ORIGIN) {
         let origin = origin.to_str().map_err(|_| "unreadable Origin")?;
         return if matches(origin) { Ok(()) } else { Err("foreign Origin") };

@@ -669,14 +669,17 @@ async fn success_as_text_plain_is_xs_json_under_another_content_type_and_process
     once(&h, FaultKind::SuccessAsTextPlain, GrantKind::RefreshToken);
     let reply = h.refresh(&h.app, &old_refresh).await;
     assert_eq!(reply.status, 200);
-    assert_eq!(reply.header("content-type"), Some("text/plain; charset=utf-8"));
+    assert_eq!(
+        reply.header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
     assert_eq!(reply.header("cache-control"), Some("no-store"));
     assert!(reply.header("date").is_some());
     assert_eq!(reply.body["token_type"], "bearer");
     assert_eq!(reply.body["expires_in"], 7200);
     let rotated = tokens(&reply);
     assert_eq!(
-        (h.refresh(&h.app, &old_refresh).await.body),
+        h.refresh(&h.app, &old_refresh).await.body,
         invalid_token_error(),
         "the refresh rotated: the old token is spent"
     );
@@ -684,7 +687,11 @@ async fn success_as_text_plain_is_xs_json_under_another_content_type_and_process
     assert!(h.emulator.faults().is_empty(), "used up");
 
     // The code exchange too: the code is spent, the tokens work.
-    once(&h, FaultKind::SuccessAsTextPlain, GrantKind::AuthorizationCode);
+    once(
+        &h,
+        FaultKind::SuccessAsTextPlain,
+        GrantKind::AuthorizationCode,
+    );
     let (code, verifier) = h.code(&h.app, &h.bob, ALL_SCOPES).await;
     let reply = h.exchange(&h.app, &code, &verifier).await;
     assert_eq!(
@@ -732,7 +739,11 @@ async fn truncated_success_holds_the_tokens_in_unreadable_json_after_rotating() 
         reply.header("content-type"),
         Some("application/json; charset=utf-8")
     );
-    assert!(serde_json::from_str::<Value>(&reply.text).is_err(), "unreadable: {}", reply.text);
+    assert!(
+        serde_json::from_str::<Value>(&reply.text).is_err(),
+        "unreadable: {}",
+        reply.text
+    );
     // Cut before the closing brace only: the tokens in it are whole, and live.
     let lost: Value = serde_json::from_str(&format!("{}}}", reply.text)).unwrap();
     let (access, refresh) = (
@@ -768,7 +779,8 @@ async fn control_api_sets_the_token_success_faults() {
         ("expires_in_as_string", "string"),
         ("truncated_success", "unreadable"),
     ] {
-        let fault = json!({"endpoint": "token", "kind": kind, "times": 1, "grant": "refresh_token"});
+        let fault =
+            json!({"endpoint": "token", "kind": kind, "times": 1, "grant": "refresh_token"});
         let answer = control(&h, Method::POST, "/faults", Some(fault)).await;
         assert_eq!(answer.status, 204, "{kind}: {}", answer.text);
         assert_eq!(
@@ -779,7 +791,10 @@ async fn control_api_sets_the_token_success_faults() {
         assert_eq!(reply.status, 200, "{kind}");
         let body: Value = match check {
             "text/plain" => {
-                assert!(reply.header("content-type").unwrap().starts_with("text/plain"));
+                assert!(reply
+                    .header("content-type")
+                    .unwrap()
+                    .starts_with("text/plain"));
                 reply.body.clone()
             }
             "string" => {
@@ -793,7 +808,11 @@ async fn control_api_sets_the_token_success_faults() {
         };
         refresh = body["refresh_token"].as_str().unwrap().to_owned();
     }
-    assert_eq!(h.refresh(&h.app, &refresh).await.status, 200, "each answer's token was the live one");
+    assert_eq!(
+        h.refresh(&h.app, &refresh).await.status,
+        200,
+        "each answer's token was the live one"
+    );
     let counts = control(&h, Method::GET, "/counts", None).await;
     assert_eq!(counts.body["total"]["refresh_grants"], 4);
 }

@@ -147,6 +147,7 @@ async fn assert_refreshed(app: &TestApp, id: &str, before: &StoredTokens) -> Sto
     assert_eq!(after.generation, before.generation + 1);
     assert_ne!(after.access, before.access);
     assert_ne!(after.refresh, before.refresh, "the rotated refresh token is saved");
+    assert_eq!(after.scopes, before.scopes, "the granted scopes were read too");
     assert_eq!(users_me(app, after.access.expose()).await, 200, "the new access token works at X");
     assert_eq!(incident(app, id).await, None);
     // The rotated refresh token is the live one: the next refresh goes through.
@@ -231,6 +232,7 @@ async fn a_reconnect_answered_as_text_plain_or_with_a_string_expiry_is_saved() {
         assert_no_token_anywhere(&app, &id, &[("the connect message", &page)]).await;
         assert_eq!(to, "/", "{kind:?}: the reconnect succeeded");
         assert!(page.contains(&format!("Reconnected @{handle}")), "{kind:?}: the message is shown");
+        assert!(!page.contains("permission is missing"), "{kind:?}: the scopes were read");
         assert_refreshed(&app, &id, &before).await;
         assert!(app.emulator().faults().is_empty(), "{kind:?} was met");
     }

@@ -292,10 +292,11 @@ pub(crate) async fn token(
         BasicCredentials::from_header(headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()));
     let grant = grant_kind(field("grant_type"));
     let client_id = basic.client_id().or(field("client_id"));
-    let (drop_after, mangle) = match form_call(&emulator, Endpoint::Token, grant, client_id, started).await {
-        Ok(plan) => plan,
-        Err(fault_answer) => return fault_answer,
-    };
+    let (drop_after, mangle) =
+        match form_call(&emulator, Endpoint::Token, grant, client_id, started).await {
+            Ok(plan) => plan,
+            Err(fault_answer) => return fault_answer,
+        };
     let (result, stamp) = {
         let mut state = emulator.lock();
         let result = state

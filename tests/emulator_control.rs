@@ -652,3 +652,167 @@ async fn sample_data_is_ready_for_a_local_authwatch() {
     assert_eq!(emulator.users().len(), 3);
     assert!(emulator.settings().control_enabled);
 }
+
+// ---- mangled token successes ------------------------------------------------------
+
+/// Injects `kind` for the next call of `grant` only.
+fn once(h: &Harness, kind: FaultKind, grant: GrantKind) {
+    h.emulator
+        .inject_fault(Fault::new(Endpoint::Token, kind).grant(grant).times(1));
+}
+
+#[tokio::test]
+async fn success_as_text_plain_is_xs_json_under_another_content_type_and_processed() {
+    let h = Harness::start().await;
+    let first = h.connect(&h.app, &h.alice, ALL_SCOPES).await;
+    let old_refresh = first.refresh.clone().unwrap();
+    once(&h, FaultKind::SuccessAsTextPlain, GrantKind::RefreshToken);
+    let reply = h.refresh(&h.app, &old_refresh).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        reply.header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
+    assert_eq!(reply.header("cache-control"), Some("no-store"));
+    assert!(reply.header("date").is_some());
+    assert_eq!(reply.body["token_type"], "bearer");
+    assert_eq!(reply.body["expires_in"], 7200);
+    let rotated = tokens(&reply);
+    assert_eq!(
+        h.refresh(&h.app, &old_refresh).await.body,
+        invalid_token_error(),
+        "the refresh rotated: the old token is spent"
+    );
+    assert_eq!(h.users_me(&rotated.access).await.status, 200);
+    assert!(h.emulator.faults().is_empty(), "used up");
+
+    // The code exchange too: the code is spent, the tokens work.
+    once(
+        &h,
+        FaultKind::SuccessAsTextPlain,
+        GrantKind::AuthorizationCode,
+    );
+    let (code, verifier) = h.code(&h.app, &h.bob, ALL_SCOPES).await;
+    let reply = h.exchange(&h.app, &code, &verifier).await;
+    assert_eq!(
+        (reply.status, reply.header("content-type")),
+        (200, Some("text/plain; charset=utf-8"))
+    );
+    assert_eq!(h.users_me(&tokens(&reply).access).await.status, 200);
+    assert_eq!(h.exchange(&h.app, &code, &verifier).await.status, 400);
+}
+
+#[tokio::test]
+async fn expires_in_as_string_keeps_the_lifetime_and_the_rotation() {
+    let h = Harness::start().await;
+    h.emulator
+        .update_settings(|s| s.access_token_ttl_secs = 5400);
+    let first = h.connect(&h.app, &h.alice, ALL_SCOPES).await;
+    once(&h, FaultKind::ExpiresInAsString, GrantKind::RefreshToken);
+    let reply = h.refresh(&h.app, first.refresh.as_deref().unwrap()).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        reply.header("content-type"),
+        Some("application/json; charset=utf-8")
+    );
+    assert_eq!(reply.body["expires_in"], json!("5400"));
+    let rotated = tokens(&reply);
+    assert_eq!(h.users_me(&rotated.access).await.status, 200);
+    assert_eq!(
+        h.refresh(&h.app, rotated.refresh.as_deref().unwrap())
+            .await
+            .body["expires_in"],
+        json!(5400),
+        "one call only"
+    );
+}
+
+#[tokio::test]
+async fn truncated_success_holds_the_tokens_in_unreadable_json_after_rotating() {
+    let h = Harness::start().await;
+    let first = h.connect(&h.app, &h.alice, ALL_SCOPES).await;
+    let old_refresh = first.refresh.clone().unwrap();
+    once(&h, FaultKind::TruncatedSuccess, GrantKind::RefreshToken);
+    let reply = h.refresh(&h.app, &old_refresh).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        reply.header("content-type"),
+        Some("application/json; charset=utf-8")
+    );
+    assert!(
+        serde_json::from_str::<Value>(&reply.text).is_err(),
+        "unreadable: {}",
+        reply.text
+    );
+    // Cut before the closing brace only: the tokens in it are whole, and live.
+    let lost: Value = serde_json::from_str(&format!("{}}}", reply.text)).unwrap();
+    let (access, refresh) = (
+        lost["access_token"].as_str().unwrap(),
+        lost["refresh_token"].as_str().unwrap(),
+    );
+    assert!(h.emulator.issued_secrets().iter().any(|s| s == access));
+    assert_eq!(h.users_me(access).await.status, 200);
+    assert_eq!(
+        h.refresh(&h.app, &old_refresh).await.body,
+        invalid_token_error(),
+        "the refresh was carried out: the old token is spent"
+    );
+    assert_eq!(h.refresh(&h.app, refresh).await.status, 200);
+
+    // An error answer is not mangled (the fault is used up all the same).
+    once(&h, FaultKind::TruncatedSuccess, GrantKind::RefreshToken);
+    let reply = h.refresh(&h.app, &old_refresh).await;
+    assert_eq!((reply.status, reply.body), (400, invalid_token_error()));
+    assert!(h.emulator.faults().is_empty());
+    let counts = h.emulator.counts().client(&h.app.client_id);
+    assert_eq!((counts.code_grants, counts.refresh_grants), (1, 4));
+}
+
+#[tokio::test]
+async fn control_api_sets_the_token_success_faults() {
+    use reqwest::Method;
+    let h = Harness::start().await;
+    let first = h.connect(&h.app, &h.alice, ALL_SCOPES).await;
+    let mut refresh = first.refresh.clone().unwrap();
+    for (kind, check) in [
+        ("success_as_text_plain", "text/plain"),
+        ("expires_in_as_string", "string"),
+        ("truncated_success", "unreadable"),
+    ] {
+        let fault =
+            json!({"endpoint": "token", "kind": kind, "times": 1, "grant": "refresh_token"});
+        let answer = control(&h, Method::POST, "/faults", Some(fault)).await;
+        assert_eq!(answer.status, 204, "{kind}: {}", answer.text);
+        assert_eq!(
+            control(&h, Method::GET, "/faults", None).await.body[0]["kind"],
+            json!(kind)
+        );
+        let reply = h.refresh(&h.app, &refresh).await;
+        assert_eq!(reply.status, 200, "{kind}");
+        let body: Value = match check {
+            "text/plain" => {
+                assert!(reply
+                    .header("content-type")
+                    .unwrap()
+                    .starts_with("text/plain"));
+                reply.body.clone()
+            }
+            "string" => {
+                assert!(reply.body["expires_in"].is_string());
+                reply.body.clone()
+            }
+            _ => {
+                assert_eq!(reply.body, Value::Null);
+                serde_json::from_str(&format!("{}}}", reply.text)).unwrap()
+            }
+        };
+        refresh = body["refresh_token"].as_str().unwrap().to_owned();
+    }
+    assert_eq!(
+        h.refresh(&h.app, &refresh).await.status,
+        200,
+        "each answer's token was the live one"
+    );
+    let counts = control(&h, Method::GET, "/counts", None).await;
+    assert_eq!(counts.body["total"]["refresh_grants"], 4);
+}

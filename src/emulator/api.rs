@@ -274,7 +274,7 @@ async fn serve_v2(
     .await
     {
         FaultPlan::Respond(response) => return response,
-        FaultPlan::Proceed { drop_after } => drop_after,
+        FaultPlan::Proceed { drop_after, .. } => drop_after,
     };
     let (answer, stamp) = {
         let mut world = emulator.lock();

@@ -39,7 +39,8 @@ pub enum GrantKind {
 /// What goes wrong.
 ///
 /// JSON (control API): `{"status":503}`, `"rate_limited"`,
-/// `{"slow":{"millis":500}}`, `"drop_connection"`, `"rotate_and_drop"`.
+/// `{"slow":{"millis":500}}`, `"drop_connection"`, `"rotate_and_drop"`,
+/// `"success_as_text_plain"`, `"expires_in_as_string"`, `"truncated_success"`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FaultKind {
@@ -61,6 +62,27 @@ pub enum FaultKind {
     /// [`FaultKind::DropConnection`]. Works on every endpoint (a post is
     /// published, a code is spent) but exists for the token endpoint.
     RotateAndDrop,
+    /// Token endpoint: process the request and answer success with X's
+    /// JSON, but under `Content-Type: text/plain` (as a gateway rewriting
+    /// headers would). Error answers and other endpoints are unchanged.
+    SuccessAsTextPlain,
+    /// Token endpoint: process the request and answer success with
+    /// `expires_in` as a JSON string (`"7200"`). Error answers and other
+    /// endpoints are unchanged.
+    ExpiresInAsString,
+    /// Token endpoint: process the request — for a refresh: rotate — and
+    /// answer 200 `application/json` with X's body cut before its closing
+    /// brace: unreadable JSON that still holds the new tokens, whole. Error
+    /// answers and other endpoints are unchanged.
+    TruncatedSuccess,
+}
+
+/// How a processed success answer of the token endpoint is mangled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mangle {
+    TextPlain,
+    ExpiresInString,
+    Truncated,
 }
 
 /// A fault to inject.

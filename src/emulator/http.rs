@@ -9,12 +9,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Serialize;
 
-use super::faults::{dropped_response, FaultKind};
+use super::faults::{dropped_response, FaultKind, Mangle};
 use super::state::{Clock, RateView};
 use super::tokens::random_hex;
 
 pub(crate) const JSON: &str = "application/json; charset=utf-8";
 pub(crate) const PROBLEM_JSON: &str = "application/problem+json";
+pub(crate) const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
 
 /// The headers X puts on every API answer: `date` (from the emulator's
 /// possibly skewed header clock), `x-transaction-id`, `x-response-time`.
@@ -84,23 +85,6 @@ fn insert(headers: &mut HeaderMap, name: HeaderName, value: &str) {
     }
 }
 
-/// A JSON answer with X's API headers.
-pub(crate) fn json_response(
-    status: u16,
-    content_type: &'static str,
-    body: &impl Serialize,
-    stamp: &Stamp,
-    rate: &RateHeaders,
-) -> Response {
-    raw_json_response(
-        status,
-        content_type,
-        serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec()),
-        stamp,
-        rate,
-    )
-}
-
 /// A JSON answer from already serialized bytes (keeps X's field order).
 pub(crate) fn raw_json_response(
     status: u16,
@@ -121,7 +105,23 @@ pub(crate) fn raw_json_response(
 
 /// A token endpoint answer: JSON, never cached (RFC 6749 §5.1).
 pub(crate) fn token_response(status: u16, body: &impl Serialize, stamp: &Stamp) -> Response {
-    let mut response = json_response(status, JSON, body, stamp, &RateHeaders::default());
+    token_bytes_response(
+        status,
+        JSON,
+        serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec()),
+        stamp,
+    )
+}
+
+/// A token endpoint answer from bytes, under `content_type`.
+pub(crate) fn token_bytes_response(
+    status: u16,
+    content_type: &'static str,
+    bytes: Vec<u8>,
+    stamp: &Stamp,
+) -> Response {
+    let mut response =
+        raw_json_response(status, content_type, bytes, stamp, &RateHeaders::default());
     let headers = response.headers_mut();
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
@@ -156,8 +156,12 @@ impl Problem {
 
 /// What to do with a call once its fault, if any, is known.
 pub(crate) enum FaultPlan {
-    /// Answer normally; if `drop_after`, process it and then lose the answer.
-    Proceed { drop_after: bool },
+    /// Process the request; if `drop_after`, then lose the answer; if
+    /// `mangle`, mangle a token endpoint's success answer.
+    Proceed {
+        drop_after: bool,
+        mangle: Option<Mangle>,
+    },
     /// The fault answers in place of the endpoint.
     Respond(Response),
 }
@@ -169,13 +173,17 @@ pub(crate) async fn plan_fault(
     fault: Option<FaultKind>,
     answer: impl FnOnce(u16) -> Response,
 ) -> FaultPlan {
+    let proceed = |drop_after, mangle| FaultPlan::Proceed { drop_after, mangle };
     match fault {
-        None => FaultPlan::Proceed { drop_after: false },
+        None => proceed(false, None),
         Some(FaultKind::Slow { millis }) => {
             tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
-            FaultPlan::Proceed { drop_after: false }
+            proceed(false, None)
         }
-        Some(FaultKind::RotateAndDrop) => FaultPlan::Proceed { drop_after: true },
+        Some(FaultKind::RotateAndDrop) => proceed(true, None),
+        Some(FaultKind::SuccessAsTextPlain) => proceed(false, Some(Mangle::TextPlain)),
+        Some(FaultKind::ExpiresInAsString) => proceed(false, Some(Mangle::ExpiresInString)),
+        Some(FaultKind::TruncatedSuccess) => proceed(false, Some(Mangle::Truncated)),
         Some(FaultKind::DropConnection) => FaultPlan::Respond(dropped_response()),
         Some(FaultKind::Status(status)) => FaultPlan::Respond(answer(status)),
         Some(FaultKind::RateLimited) => FaultPlan::Respond(answer(429)),

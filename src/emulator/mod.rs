@@ -34,7 +34,9 @@
 //! - `GET|POST|DELETE /_control/faults` — list, inject (a [`Fault`], e.g.
 //!   `{"endpoint":"token","kind":{"status":503},"times":1,"grant":"refresh_token"}`;
 //!   kinds `{"status":N}`, `"rate_limited"`, `{"slow":{"millis":N}}`,
-//!   `"drop_connection"`, `"rotate_and_drop"`), clear all.
+//!   `"drop_connection"`, `"rotate_and_drop"`, and for the token endpoint's
+//!   success answers `"success_as_text_plain"`, `"expires_in_as_string"`,
+//!   `"truncated_success"`), clear all.
 //! - `GET /_control/counts`, `POST /_control/counts/reset` — [`CallCounts`].
 //! - `GET|PATCH /_control/settings` — read, or merge a partial
 //!   [`EmulatorSettings`] object (unknown fields are refused).
@@ -279,6 +281,13 @@ impl Emulator {
     /// Posts made through `POST /2/tweets`, oldest first.
     pub fn tweets(&self) -> Vec<PostedTweet> {
         self.lock().tweets()
+    }
+
+    /// Every access token, refresh token and authorization code handed out
+    /// so far, live or dead: what a test searches a client's logs, pages
+    /// and database for.
+    pub fn issued_secrets(&self) -> Vec<String> {
+        self.lock().issued_secrets()
     }
 }
 

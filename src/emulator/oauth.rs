@@ -13,8 +13,10 @@ use axum_extra::extract::cookie::{Cookie, SameSite};
 use axum_extra::extract::CookieJar;
 use serde::Serialize;
 
-use super::faults::{dropped_response, Call, Endpoint, GrantKind};
-use super::http::{plan_fault, token_response, FaultPlan, Problem, Stamp};
+use super::faults::{dropped_response, Call, Endpoint, GrantKind, Mangle};
+use super::http::{
+    plan_fault, token_bytes_response, token_response, FaultPlan, Problem, Stamp, JSON, TEXT_PLAIN,
+};
 use super::pages;
 use super::state::{AuthorizeParams, Issued, TokenError};
 use super::tokens::BasicCredentials;
@@ -36,7 +38,7 @@ async fn authorize_call(emulator: &Emulator, client_id: Option<&str>, consent: b
     };
     match plan_fault(fault, error_page_with_status).await {
         FaultPlan::Respond(response) => Err(response),
-        FaultPlan::Proceed { drop_after } => Ok(drop_after),
+        FaultPlan::Proceed { drop_after, .. } => Ok(drop_after),
     }
 }
 
@@ -183,7 +185,7 @@ fn grant_kind(grant_type: Option<&str>) -> Option<GrantKind> {
 #[derive(Serialize)]
 struct TokenBody {
     token_type: &'static str,
-    expires_in: u64,
+    expires_in: Seconds,
     access_token: String,
     scope: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -194,10 +196,40 @@ impl From<Issued> for TokenBody {
     fn from(issued: Issued) -> Self {
         Self {
             token_type: "bearer",
-            expires_in: issued.expires_in,
+            expires_in: Seconds::Number(issued.expires_in),
             access_token: issued.access_token,
             scope: issued.scope,
             refresh_token: issued.refresh_token,
+        }
+    }
+}
+
+/// `expires_in`: a number, as X sends it, or a string (an injected fault).
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Seconds {
+    Number(u64),
+    Text(String),
+}
+
+/// The success answer of the token endpoint, mangled as an injected fault
+/// says.
+fn token_success(issued: Issued, mangle: Option<Mangle>, stamp: &Stamp) -> Response {
+    let mut body = TokenBody::from(issued);
+    let bytes = |body: &TokenBody| serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    match mangle {
+        None => token_response(200, &body, stamp),
+        Some(Mangle::TextPlain) => token_bytes_response(200, TEXT_PLAIN, bytes(&body), stamp),
+        Some(Mangle::ExpiresInString) => {
+            if let Seconds::Number(secs) = body.expires_in {
+                body.expires_in = Seconds::Text(secs.to_string());
+            }
+            token_response(200, &body, stamp)
+        }
+        Some(Mangle::Truncated) => {
+            let mut cut = bytes(&body);
+            cut.pop();
+            token_bytes_response(200, JSON, cut, stamp)
         }
     }
 }
@@ -225,15 +257,15 @@ fn problem_with_stamp(status: u16, stamp: Stamp) -> Response {
 }
 
 /// Counts a call to the token or revoke endpoint and applies its injected
-/// fault: `Err` is the fault's answer, `Ok` says to proceed and whether to
-/// drop the answer afterwards.
+/// fault: `Err` is the fault's answer, `Ok` says to proceed, whether to
+/// drop the answer afterwards and how to mangle a success.
 async fn form_call(
     emulator: &Emulator,
     endpoint: Endpoint,
     grant: Option<GrantKind>,
     client_id: Option<&str>,
     started: Instant,
-) -> Result<bool, Response> {
+) -> Result<(bool, Option<Mangle>), Response> {
     let (fault, stamp) = {
         let mut state = emulator.lock();
         let client_id = client_id.filter(|c| state.has_app(c));
@@ -243,7 +275,7 @@ async fn form_call(
     };
     match plan_fault(fault, |status| problem_with_stamp(status, stamp)).await {
         FaultPlan::Respond(response) => Err(response),
-        FaultPlan::Proceed { drop_after } => Ok(drop_after),
+        FaultPlan::Proceed { drop_after, mangle } => Ok((drop_after, mangle)),
     }
 }
 
@@ -260,10 +292,11 @@ pub(crate) async fn token(
         BasicCredentials::from_header(headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()));
     let grant = grant_kind(field("grant_type"));
     let client_id = basic.client_id().or(field("client_id"));
-    let drop_after = match form_call(&emulator, Endpoint::Token, grant, client_id, started).await {
-        Ok(drop_after) => drop_after,
-        Err(fault_answer) => return fault_answer,
-    };
+    let (drop_after, mangle) =
+        match form_call(&emulator, Endpoint::Token, grant, client_id, started).await {
+            Ok(plan) => plan,
+            Err(fault_answer) => return fault_answer,
+        };
     let (result, stamp) = {
         let mut state = emulator.lock();
         let result = state
@@ -287,7 +320,7 @@ pub(crate) async fn token(
         return dropped_response();
     }
     match result {
-        Ok(issued) => token_response(200, &TokenBody::from(issued), &stamp),
+        Ok(issued) => token_success(issued, mangle, &stamp),
         Err(error) => token_error(&error, &stamp),
     }
 }
@@ -310,7 +343,7 @@ pub(crate) async fn revoke(
         BasicCredentials::from_header(headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()));
     let client_id = basic.client_id().or(field("client_id"));
     let drop_after = match form_call(&emulator, Endpoint::Revoke, None, client_id, started).await {
-        Ok(drop_after) => drop_after,
+        Ok((drop_after, _)) => drop_after,
         Err(fault_answer) => return fault_answer,
     };
     let (result, stamp) = {

@@ -837,4 +837,15 @@ impl State {
     pub fn tweets(&self) -> Vec<PostedTweet> {
         self.tweets.clone()
     }
+
+    /// Every access token, refresh token and authorization code issued so
+    /// far, live or dead.
+    pub fn issued_secrets(&self) -> Vec<String> {
+        self.access
+            .keys()
+            .chain(self.refresh.keys())
+            .chain(self.codes.keys())
+            .cloned()
+            .collect()
+    }
 }

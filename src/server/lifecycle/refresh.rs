@@ -121,7 +121,7 @@ pub async fn refresh(
             if cause == Cause::AppCredentialsRejected {
                 apps::credentials_rejected(&state.pool, &state.x.app().client_id, &error.body(), now).await?;
             }
-            if matches!(error, XError::Unreachable { maybe_processed: true, .. }) {
+            if error.maybe_processed() {
                 // The request may have reached X: the refresh token may have rotated.
                 cause = Cause::RefreshAnswerLost;
             }

@@ -2,6 +2,10 @@
 //! v2 endpoints it needs. Redirects are off (a token request must never be
 //! followed somewhere else) and every call has a timeout. Every answer's
 //! `date` header is read, so the server can measure its clock against X's.
+//! What is kept of X's answers is decided in [`answer`]: never a success
+//! body, never anything token-shaped.
+
+pub mod answer;
 
 use crate::domain::classify::{classify, XAnswer, XCall};
 use crate::domain::health::Cause;
@@ -28,14 +32,16 @@ type OAuthClient = BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, Endp
 /// A failed call to X, with what a person needs to know — never a token.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum XError {
-    /// X answered with an error.
+    /// X answered with an error (never a 2xx).
     #[error("X answered {status}: {body}")]
     Rejected {
         call: &'static str,
         status: u16,
-        /// X's `error` code (token endpoint) or problem `type`/`reason` (v2).
+        /// X's `error` code (token endpoint) or problem `type`/`reason` (v2),
+        /// token-shaped words redacted.
         code: Option<String>,
-        /// X's body, exactly as received.
+        /// What is kept of X's body ([`answer::kept`]): its error fields,
+        /// or a short excerpt, with every token-shaped word redacted.
         body: String,
         cause: Cause,
         /// When X says to try again (`x-rate-limit-reset`, ms since the epoch).
@@ -51,7 +57,9 @@ pub enum XError {
         /// or a cut-off answer, as opposed to a refused connection).
         maybe_processed: bool,
     },
-    /// X answered success with something authwatch cannot use.
+    /// X answered success with something authwatch cannot use. Nothing of
+    /// X's answer is in it, and X may well have carried the request out (a
+    /// refresh rotated, a code spent).
     #[error("X's answer could not be understood: {0}")]
     Malformed(String),
 }
@@ -80,7 +88,19 @@ impl XError {
         }
     }
 
-    /// X's body for the event log, or what happened instead.
+    /// Whether X may have carried the request out although no usable answer
+    /// came back: a timeout or cut-off answer, or a success authwatch could
+    /// not read. For a refresh, the refresh token may have rotated.
+    pub fn maybe_processed(&self) -> bool {
+        match self {
+            XError::Unreachable { maybe_processed, .. } => *maybe_processed,
+            XError::Malformed(_) => true,
+            XError::Rejected { .. } => false,
+        }
+    }
+
+    /// What is kept of X's answer for the event log ([`answer::kept`]), or
+    /// what happened instead. Never a token.
     pub fn body(&self) -> String {
         match self {
             XError::Rejected { body, .. } => body.clone(),
@@ -148,9 +168,13 @@ pub struct XClient {
 struct Seen {
     status: Option<u16>,
     date: Option<SystemTime>,
+    /// X's body as received. Use it to read the answer; keep only
+    /// [`answer::kept`] of it.
     body: String,
     /// `x-rate-limit-reset`, Unix seconds.
     rate_limit_reset: Option<i64>,
+    /// The `content-type` header, for the log when it is not JSON.
+    content_type: Option<String>,
 }
 
 impl XClient {
@@ -243,7 +267,7 @@ impl XClient {
         if (200..300).contains(&status) {
             Ok(())
         } else {
-            Err(rejected("revoke", XCall::Refresh, &Seen { status: Some(status), date, body, rate_limit_reset: None }))
+            Err(rejected("revoke", XCall::Refresh, &Seen { status: Some(status), date, body, ..Seen::default() }))
         }
     }
 
@@ -255,7 +279,9 @@ impl XClient {
         struct Data {
             data: XUser,
         }
-        let data: Data = serde_json::from_str(&seen.body).map_err(|e| XError::Malformed(format!("users/me: {e}")))?;
+        // serde's message may quote the body: only its redacted form is kept.
+        let data: Data = serde_json::from_str(&seen.body)
+            .map_err(|e| XError::Malformed(format!("users/me: {}", answer::redact(&e.to_string()))))?;
         Ok(Me { user: data.data, clock_offset_ms: offset(seen.date) })
     }
 
@@ -292,21 +318,14 @@ impl XClient {
         let seen = into_seen(seen);
         match result {
             Ok(tokens) => {
-                let access = Secret::new(tokens.access_token().secret().clone());
-                let refresh = tokens.refresh_token().map(|r| Secret::new(r.secret().clone()));
-                let scopes = tokens
-                    .scopes()
-                    .map(|s| Scopes::from_names(s.iter().map(|x| x.as_str())))
-                    .unwrap_or_default();
-                Ok(Granted {
-                    access,
-                    refresh,
+                let scopes = tokens.scopes().map(|s| s.iter().map(|x| x.to_string()).collect());
+                Ok(Granted::new(
+                    Secret::new(tokens.access_token().secret().clone()),
+                    tokens.refresh_token().map(|r| Secret::new(r.secret().clone())),
                     scopes,
-                    // X always sends expires_in; if it ever did not, assume its documented 2 hours.
-                    expires_in: tokens.expires_in().unwrap_or(Duration::from_secs(7200)),
-                    received_at: now_ms(),
-                    clock_offset_ms: offset(seen.date),
-                })
+                    tokens.expires_in(),
+                    &seen,
+                ))
             }
             Err(RequestTokenError::Request(e)) => {
                 // A refused connection never reached X; anything later may have.
@@ -316,8 +335,47 @@ impl XClient {
                 };
                 Err(XError::Unreachable { message: error_chain(&e), maybe_processed })
             }
-            Err(_) if seen.status.is_some() => Err(rejected(name, call, &seen)),
-            Err(e) => Err(XError::Malformed(e.to_string())),
+            Err(_) => match seen.status {
+                // `oauth2` refused a success: X's JSON under another content
+                // type, a field of an unexpected type. It holds the new tokens
+                // (a refresh has rotated): read it, never keep it.
+                Some(status) if (200..300).contains(&status) => lenient(&seen, status, name),
+                Some(_) => Err(rejected(name, call, &seen)),
+                None => Err(XError::Malformed(format!("{name}: no answer was recorded"))),
+            },
+        }
+    }
+}
+
+impl Granted {
+    fn new(access: Secret, refresh: Option<Secret>, scopes: Option<Vec<String>>, expires_in: Option<Duration>, seen: &Seen) -> Self {
+        Granted {
+            access,
+            refresh,
+            scopes: scopes.map(|s| Scopes::from_names(s.iter().map(String::as_str))).unwrap_or_default(),
+            // X always sends expires_in; if it ever did not, assume its documented 2 hours.
+            expires_in: expires_in.unwrap_or(Duration::from_secs(7200)),
+            received_at: now_ms(),
+            clock_offset_ms: offset(seen.date),
+        }
+    }
+}
+
+/// A token endpoint's success answer that `oauth2` could not parse, read
+/// by [`answer::read_tokens`]. Without a usable access token it is an
+/// answer lost after X may have processed the request, never a refusal.
+fn lenient(seen: &Seen, status: u16, name: &'static str) -> Result<Granted, XError> {
+    let content_type = seen.content_type.as_deref().map(answer::redact);
+    match answer::read_tokens(&seen.body) {
+        Some(tokens) => {
+            tracing::warn!(call = name, status, content_type, "X's token answer broke OAuth 2.0's rules (content type or field types); read it leniently");
+            Ok(Granted::new(tokens.access, tokens.refresh, tokens.scopes, tokens.expires_in, seen))
+        }
+        None => {
+            tracing::warn!(call = name, status, content_type, "X answered success without tokens authwatch can read; nothing of the answer is kept");
+            Err(XError::Malformed(format!(
+                "X answered HTTP {status} to the {name} request, but not with tokens authwatch can read (nothing of that answer was kept). X may have carried the request out."
+            )))
         }
     }
 }
@@ -341,6 +399,7 @@ impl<'c> AsyncHttpClient<'c> for Capturing<'_> {
                 s.date = date_of(response.headers());
                 s.body = String::from_utf8_lossy(response.body()).into_owned();
                 s.rate_limit_reset = rate_limit_reset(response.headers());
+                s.content_type = response.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
             }
             Ok(response)
         })
@@ -364,7 +423,7 @@ async fn v2(request: reqwest::RequestBuilder, call_name: &'static str, endpoint:
         metrics::gauge!("authwatch_x_rate_limit_remaining", "endpoint" => endpoint).set(remaining);
     }
     let body = response.text().await.map_err(|e| unreachable_error(&e))?;
-    let seen = Seen { status: Some(status), date, body, rate_limit_reset: reset };
+    let seen = Seen { status: Some(status), date, body, rate_limit_reset: reset, content_type: None };
     if !(200..300).contains(&status) {
         return Err(rejected(call_name, call, &seen));
     }
@@ -381,13 +440,14 @@ fn rejected(call_name: &'static str, call: XCall, seen: &Seen) -> XError {
     }
     let fields: Fields = serde_json::from_str(&seen.body).unwrap_or_default();
     let problem = fields.reason.clone().or(fields.problem_type.clone());
-    let answer = XAnswer { status: seen.status, error: fields.error.as_deref(), problem: problem.as_deref() };
-    let cause = classify(call, answer).unwrap_or(Cause::XUnavailable);
+    let x_answer = XAnswer { status: seen.status, error: fields.error.as_deref(), problem: problem.as_deref() };
+    let cause = classify(call, x_answer).unwrap_or(Cause::XUnavailable);
+    let status = seen.status.unwrap_or(0);
     XError::Rejected {
         call: call_name,
-        status: seen.status.unwrap_or(0),
-        code: fields.error.or(problem),
-        body: seen.body.clone(),
+        status,
+        code: fields.error.or(problem).map(|c| answer::redact(&c)),
+        body: answer::kept(status, &seen.body),
         cause,
         // X's reset is on X's clock: move it onto ours.
         retry_at: seen.rate_limit_reset.map(|s| s * 1000 - offset(seen.date).unwrap_or(0)),

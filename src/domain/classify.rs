@@ -2,6 +2,7 @@
 //! cause out, tested on X's exact answers (see X_API.md in the project docs).
 
 use crate::domain::health::Cause;
+use crate::domain::scopes::{Scopes, PUBLISHING, USERS_ME};
 
 /// Which call X answered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,12 +57,48 @@ pub fn classify(call: XCall, answer: XAnswer<'_>) -> Option<Cause> {
         // says `invalid_grant`; proxies and standard providers send the latter.
         (XCall::Refresh, 400 | 401) => Cause::RefreshTokenRejected,
         (XCall::CodeExchange, _) => Cause::RefreshTokenRejected,
-        // A token that should be valid is refused: revoked at X (or clock
-        // drift, which the caller tells apart with the measured offset).
+        // X refused the access token. Not yet a verdict: the caller confirms
+        // with a refresh (`verdict::after_access_refused`), or tells clock
+        // drift apart with the measured offset.
         (XCall::UsersMe | XCall::Post, 401) => Cause::UserRevoked,
+        // X's generic 403 is what it answers a missing scope; whether the
+        // grant really lacks one is for `forbidden_given` to say.
         (XCall::UsersMe | XCall::Post, 403) => Cause::ScopeMissing,
         _ => Cause::XUnavailable,
     })
+}
+
+/// Classifies a failed call reading also the v2 problem's `detail`: a 403
+/// on a post whose detail is not X's generic "Forbidden" (nor about scopes)
+/// refuses the post — "You are not allowed to create a Tweet with duplicate
+/// content.", a reply X does not allow — and says nothing about the grant.
+pub fn classify_answer(call: XCall, answer: XAnswer<'_>, detail: Option<&str>) -> Option<Cause> {
+    let cause = classify(call, answer)?;
+    let about_the_post = detail.is_some_and(|d| !is_generic_forbidden(d) && !d.to_lowercase().contains("scope"));
+    if cause == Cause::ScopeMissing && call == XCall::Post && about_the_post {
+        return Some(Cause::ContentRefused);
+    }
+    Some(cause)
+}
+
+/// X's generic 403 detail, the reason phrase alone.
+fn is_generic_forbidden(detail: &str) -> bool {
+    let d = detail.trim();
+    d.is_empty() || d.eq_ignore_ascii_case("forbidden")
+}
+
+/// A missing-scope verdict needs evidence: X's generic 403 on a grant that
+/// has every scope the call needs is not one. Then a post was refused for
+/// itself, and a `users/me` refused a valid token: X's side.
+pub fn forbidden_given(call: XCall, cause: Cause, granted: &Scopes) -> Cause {
+    if cause != Cause::ScopeMissing {
+        return cause;
+    }
+    match call {
+        XCall::Post if granted.covers(PUBLISHING) => Cause::ContentRefused,
+        XCall::UsersMe if granted.covers(USERS_ME) => Cause::XRefusesValidTokens,
+        _ => cause,
+    }
 }
 
 #[cfg(test)]
@@ -105,5 +142,46 @@ mod tests {
         assert_eq!(classify(XCall::UsersMe, s(401)), Some(Cause::UserRevoked));
         assert_eq!(classify(XCall::Post, s(403)), Some(Cause::ScopeMissing));
         assert_eq!(classify(XCall::Post, s(201)), None);
+    }
+
+    #[test]
+    fn a_403_about_the_post_is_content_whatever_the_grant() {
+        let forbidden = XAnswer { status: Some(403), error: None, problem: Some("about:blank") };
+        let cases: &[(XCall, Option<&str>, Cause)] = &[
+            (XCall::Post, Some("You are not allowed to create a Tweet with duplicate content."), Cause::ContentRefused),
+            (XCall::Post, Some("You are not permitted to perform this action."), Cause::ContentRefused),
+            (XCall::Post, Some("Forbidden"), Cause::ScopeMissing),
+            (XCall::Post, Some(" forbidden "), Cause::ScopeMissing),
+            (XCall::Post, None, Cause::ScopeMissing),
+            (XCall::Post, Some("Missing scope tweet.write"), Cause::ScopeMissing),
+            (XCall::UsersMe, Some("You are not allowed to create a Tweet with duplicate content."), Cause::ScopeMissing),
+        ];
+        for (call, detail, want) in cases {
+            assert_eq!(classify_answer(*call, forbidden, *detail), Some(*want), "{call:?} {detail:?}");
+        }
+        // The app outside a Project has a long detail too: still the app's problem.
+        let not_enrolled = XAnswer { status: Some(403), error: None, problem: Some("client-not-enrolled") };
+        assert_eq!(classify_answer(XCall::Post, not_enrolled, Some("When authenticating requests…")), Some(Cause::AppCredentialsRejected));
+        assert_eq!(classify_answer(XCall::Post, XAnswer { status: Some(201), ..Default::default() }, None), None);
+    }
+
+    #[test]
+    fn a_missing_scope_needs_the_grant_to_lack_it() {
+        let full = Scopes::parse("tweet.read tweet.write users.read offline.access");
+        let no_write = Scopes::parse("tweet.read users.read offline.access");
+        let no_read = Scopes::parse("users.read offline.access");
+        let cases: &[(XCall, &Scopes, Cause)] = &[
+            (XCall::Post, &full, Cause::ContentRefused),
+            (XCall::Post, &no_write, Cause::ScopeMissing),
+            (XCall::UsersMe, &full, Cause::XRefusesValidTokens),
+            (XCall::UsersMe, &no_write, Cause::XRefusesValidTokens),
+            (XCall::UsersMe, &no_read, Cause::ScopeMissing),
+        ];
+        for (call, granted, want) in cases {
+            assert_eq!(forbidden_given(*call, Cause::ScopeMissing, granted), *want, "{call:?} {granted}");
+        }
+        for other in [Cause::UserRevoked, Cause::AppCredentialsRejected, Cause::ContentRefused] {
+            assert_eq!(forbidden_given(XCall::Post, other, &full), other);
+        }
     }
 }

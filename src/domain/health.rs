@@ -34,11 +34,22 @@ pub enum Cause {
     XUnavailable,
     /// X answered 429.
     RateLimited,
+    /// X refuses access tokens that are valid: even one refreshed a moment
+    /// ago. X's own incident (an auth outage), not the account's.
+    XRefusesValidTokens,
+    /// X rejected the refresh token while the access token of the same
+    /// generation still worked: another copy of these tokens refreshed it.
+    TokensCopied,
+    /// X rejected the refresh token of a grant about 6 months old: it ran out.
+    RefreshTokenExpired,
+    /// X refused a post for its content (a duplicate, a reply it does not
+    /// allow). The post's problem, never the account's.
+    ContentRefused,
 }
 
 impl Cause {
     /// Every cause, for exhaustive tests and filters.
-    pub const ALL: [Cause; 12] = [
+    pub const ALL: [Cause; 16] = [
         Cause::AccessTokenExpired,
         Cause::RotatedTokenNotSaved,
         Cause::RefreshAnswerLost,
@@ -51,6 +62,10 @@ impl Cause {
         Cause::ClockDrift,
         Cause::XUnavailable,
         Cause::RateLimited,
+        Cause::XRefusesValidTokens,
+        Cause::TokensCopied,
+        Cause::RefreshTokenExpired,
+        Cause::ContentRefused,
     ];
 
     /// The database spelling: the one place a cause becomes a string.
@@ -68,6 +83,10 @@ impl Cause {
             Cause::ClockDrift => "clock_drift",
             Cause::XUnavailable => "x_unavailable",
             Cause::RateLimited => "rate_limited",
+            Cause::XRefusesValidTokens => "x_refuses_valid_tokens",
+            Cause::TokensCopied => "tokens_copied",
+            Cause::RefreshTokenExpired => "refresh_token_expired",
+            Cause::ContentRefused => "content_refused",
         }
     }
 
@@ -87,7 +106,7 @@ impl Cause {
                 "Refresh answer lost: X rotated the refresh token but its answer never arrived, so the stored one is dead."
             }
             Cause::RefreshTokenRejected => {
-                "X rejected the refresh token: it was revoked, expired, or already used."
+                "X rejected the refresh token: it was revoked or already used (its access token had expired, so it could not tell which)."
             }
             Cause::UserRevoked => "The account's access was revoked at X (disconnected in X's settings).",
             Cause::ScopeMissing => "The grant lacks a permission authwatch needs.",
@@ -98,6 +117,14 @@ impl Cause {
             Cause::ClockDrift => "This server's clock is off against X's, so valid tokens can look expired.",
             Cause::XUnavailable => "X is unavailable (errors or timeouts); authwatch retries with backoff.",
             Cause::RateLimited => "X is rate limiting; authwatch waits for the limit to reset.",
+            Cause::XRefusesValidTokens => {
+                "X is refusing valid access tokens, even one refreshed a moment ago: X's own incident, not the account's."
+            }
+            Cause::TokensCopied => {
+                "Another system refreshed this account: a copy of these tokens exists (a restored backup, a second environment on the same app, a script)."
+            }
+            Cause::RefreshTokenExpired => "The refresh token expired: X's refresh tokens last about 6 months from the consent.",
+            Cause::ContentRefused => "X refused the post's content (a duplicate, for instance); the account is fine.",
         }
     }
 
@@ -109,19 +136,22 @@ impl Cause {
             Cause::RotatedTokenNotSaved
             | Cause::RotationLost
             | Cause::RefreshTokenRejected
+            | Cause::TokensCopied
+            | Cause::RefreshTokenExpired
             | Cause::UserRevoked
             | Cause::ScopeMissing
             | Cause::NoRefreshToken => Who::Owner,
             Cause::AppCredentialsRejected => Who::Admin,
             Cause::ClockDrift => Who::Operations,
-            Cause::XUnavailable | Cause::RateLimited => Who::Nobody,
+            // Whoever wrote a refused post changes it; for the account, nobody.
+            Cause::XUnavailable | Cause::RateLimited | Cause::XRefusesValidTokens | Cause::ContentRefused => Who::Nobody,
         }
     }
 
     /// Whether the cause is X's passing trouble, never a reason to send an
     /// account to reconnect.
     pub fn is_transient(self) -> bool {
-        matches!(self, Cause::XUnavailable | Cause::RateLimited)
+        matches!(self, Cause::XUnavailable | Cause::RateLimited | Cause::XRefusesValidTokens)
     }
 }
 
@@ -347,6 +377,24 @@ pub fn diagnose(account: &AccountFacts, app: &AppFacts, required: &Scopes, now: 
                     Who::Owner,
                 )
             }
+            Cause::TokensCopied => {
+                return verdict(
+                    Health::ActionNeeded(Action::Reconnect),
+                    Some(c),
+                    c.describe().into(),
+                    "The account's owner must reconnect it, and whoever runs the other copy of its tokens must find it and stop it, or it will happen again.",
+                    Who::Owner,
+                )
+            }
+            Cause::RefreshTokenExpired => {
+                return verdict(
+                    Health::ActionNeeded(Action::Reconnect),
+                    Some(c),
+                    c.describe().into(),
+                    "The account's owner must reconnect it in the browser (consent again), signed in to X as this account.",
+                    Who::Owner,
+                )
+            }
             Cause::ClockDrift => {
                 return verdict(
                     Health::ActionNeeded(Action::FixClock),
@@ -383,8 +431,18 @@ pub fn diagnose(account: &AccountFacts, app: &AppFacts, required: &Scopes, now: 
                     Who::Nobody,
                 )
             }
-            // An expired token is not an incident; it is handled by the age checks below.
-            Cause::AccessTokenExpired => {}
+            Cause::XRefusesValidTokens => {
+                return verdict(
+                    Health::XUnavailable,
+                    Some(c),
+                    c.describe().into(),
+                    "Nothing to do: nobody needs to reconnect. authwatch keeps the grant and tries again; this clears once X accepts its tokens.",
+                    Who::Nobody,
+                )
+            }
+            // An expired token is not an incident; it is handled by the age
+            // checks below. A refused post is the post's problem.
+            Cause::AccessTokenExpired | Cause::ContentRefused => {}
         }
     }
 
@@ -582,7 +640,14 @@ mod tests {
 
     #[test]
     fn dead_refresh_chains_need_the_owner_to_reconnect() {
-        for cause in [Cause::RotatedTokenNotSaved, Cause::RotationLost, Cause::RefreshTokenRejected, Cause::UserRevoked] {
+        for cause in [
+            Cause::RotatedTokenNotSaved,
+            Cause::RotationLost,
+            Cause::RefreshTokenRejected,
+            Cause::UserRevoked,
+            Cause::TokensCopied,
+            Cause::RefreshTokenExpired,
+        ] {
             let d = run(&with_incident(cause));
             assert_eq!(d.health, Health::ActionNeeded(Action::Reconnect), "{cause:?}");
             assert_eq!(d.cause, Some(cause));
@@ -648,7 +713,7 @@ mod tests {
 
     #[test]
     fn x_outages_and_rate_limits_never_send_an_account_to_reconnect() {
-        for cause in [Cause::XUnavailable, Cause::RateLimited] {
+        for cause in [Cause::XUnavailable, Cause::RateLimited, Cause::XRefusesValidTokens] {
             let mut a = with_incident(cause);
             a.token.expires_at = NOW - 1;
             let d = run(&a);
@@ -656,6 +721,27 @@ mod tests {
             assert_eq!(d.who, Who::Nobody);
             assert!(!d.health.needs_person());
         }
+    }
+
+    #[test]
+    fn a_copy_of_the_tokens_asks_for_the_copy_to_be_found_too() {
+        let d = run(&with_incident(Cause::TokensCopied));
+        assert!(d.summary.contains("a copy of these tokens exists"), "{}", d.summary);
+        assert!(d.next_step.contains("find it and stop it"), "{}", d.next_step);
+    }
+
+    #[test]
+    fn a_refused_post_says_nothing_about_the_account() {
+        assert_eq!(run(&with_incident(Cause::ContentRefused)).health, Health::Healthy);
+        assert_eq!(Cause::ContentRefused.who(), Who::Nobody);
+    }
+
+    #[test]
+    fn x_refusing_valid_tokens_never_hides_a_dead_grant_and_a_working_token_clears_it() {
+        let dead = Some(OpenIncident { cause: Cause::TokensCopied, since: 10 });
+        assert_eq!(next_incident(dead.clone(), AttemptResult::Failed(Cause::XRefusesValidTokens), 20), dead);
+        let x = next_incident(None, AttemptResult::Failed(Cause::XRefusesValidTokens), 30);
+        assert_eq!(next_incident(x, AttemptResult::Verified, 40), None);
     }
 
     #[test]

@@ -34,6 +34,9 @@ pub const KNOWN_SCOPES: &[&str] = &[
 /// What publishing a post needs, per X's docs.
 pub const PUBLISHING: &[&str] = &["tweet.read", "tweet.write", "users.read"];
 
+/// What `GET /2/users/me` needs, per X's docs (`users.read` alone gets a 403).
+pub const USERS_ME: &[&str] = &["tweet.read", "users.read"];
+
 /// The scopes authwatch asks for unless configured otherwise: publishing,
 /// plus `offline.access` so X hands out a refresh token at all.
 pub const DEFAULT_REQUIRED: &[&str] = &["tweet.read", "tweet.write", "users.read", "offline.access"];
@@ -63,6 +66,11 @@ impl Scopes {
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// Whether every one of `names` is in this set.
+    pub fn covers(&self, names: &[&str]) -> bool {
+        names.iter().all(|n| self.contains(n))
     }
 
     /// The scopes of `required` that this set lacks, in order.

@@ -1,0 +1,287 @@
+//! What X's refusals turn out to mean once authwatch has looked further: a
+//! refresh that confirms (or not) a refused access token, the access token
+//! tried after a refused refresh token, the grant's age, the write-ahead log.
+//! Pure: plain facts and times in, a cause and the sentence naming its
+//! evidence out. The lifecycle gathers the facts; nothing here does I/O.
+//!
+//! The rule behind it: a single 401 is never a verdict. X refuses valid
+//! tokens now and then (an access token invalidated early, its own auth
+//! outages), and one refused refresh token hides several stories (revoked,
+//! expired, spent by a copy of the tokens, rotated while the answer was
+//! lost) that only these facts tell apart.
+
+use crate::app::format::utc;
+use crate::domain::health::Cause;
+
+const DAY_MS: i64 = 86_400_000;
+
+/// How long X's refresh tokens last: about 6 months (X staff), counted from
+/// the consent.
+pub const REFRESH_TOKEN_LIFETIME_MS: i64 = 180 * DAY_MS;
+
+/// A grant at least this old has a refresh token that may have run out:
+/// "about 6 months", with a margin for how X counts them.
+pub const REFRESH_TOKEN_AGE_SUSPECT_MS: i64 = 170 * DAY_MS;
+
+/// What an access token said when authwatch tried it (`GET /2/users/me`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Probe {
+    /// X accepted it at this time.
+    Works { at: i64 },
+    /// X refused it (401) at this time.
+    Refused { at: i64 },
+    /// Not tried (it had expired by our clock) or X gave no usable answer.
+    Untested,
+}
+
+/// What is known when X has just refused an account's refresh token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RejectedRefresh {
+    /// When X refused it.
+    pub refused_at: i64,
+    /// The token generation whose refresh token was refused.
+    pub generation: i64,
+    /// When the person consented to this grant (its connect or reconnect).
+    pub granted_at: i64,
+    /// A refresh of this generation sent earlier whose answer never came:
+    /// when it was sent.
+    pub unanswered_refresh_at: Option<i64>,
+    /// The access token of the same generation, tried after the refusal.
+    pub access: Probe,
+}
+
+/// A cause and why: one sentence that names the evidence.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    pub cause: Cause,
+    pub why: String,
+}
+
+impl Verdict {
+    fn new(cause: Cause, why: String) -> Self {
+        Self { cause, why }
+    }
+}
+
+/// Tells apart what X's one refresh error ("Value passed for the token was
+/// invalid.") hides. In this order, since each explains the later ones' facts:
+/// 1. an unanswered refresh of this generation in the log: X rotated then,
+///    and the new refresh token was lost (the old access token may well
+///    still work, so this comes before a copy);
+/// 2. a grant about 6 months old: the refresh token ran out;
+/// 3. the access token of the same generation still works: someone else
+///    spent the refresh token, so a copy of these tokens exists;
+/// 4. the access token is refused too: the whole grant was revoked at X;
+/// 5. nothing more is known: revoked, or spent.
+pub fn after_rejected_refresh(f: &RejectedRefresh) -> Verdict {
+    let refused = format!("X refused the refresh token of generation {} at {}", f.generation, utc(f.refused_at));
+    if let Some(sent) = f.unanswered_refresh_at {
+        return Verdict::new(
+            Cause::RotationLost,
+            format!(
+                "{refused}, and a refresh of that generation sent at {} never got its answer: X rotated the refresh token then, and the new one was lost.",
+                utc(sent)
+            ),
+        );
+    }
+    let age = f.refused_at - f.granted_at;
+    if age >= REFRESH_TOKEN_AGE_SUSPECT_MS {
+        return Verdict::new(
+            Cause::RefreshTokenExpired,
+            format!(
+                "{refused}, {} days after the consent of {}: X's refresh tokens last about 6 months, so it expired.",
+                age / DAY_MS,
+                utc(f.granted_at)
+            ),
+        );
+    }
+    match f.access {
+        Probe::Works { at } => Verdict::new(
+            Cause::TokensCopied,
+            format!(
+                "{refused} while the access token of the same generation still worked at {}: another copy of these tokens refreshed it.",
+                utc(at)
+            ),
+        ),
+        Probe::Refused { at } => Verdict::new(
+            Cause::UserRevoked,
+            format!(
+                "{refused} and the access token of the same generation at {} too: the grant was revoked at X (disconnected in X's settings, or the account was suspended).",
+                utc(at)
+            ),
+        ),
+        Probe::Untested => Verdict::new(
+            Cause::RefreshTokenRejected,
+            format!(
+                "{refused}; its access token could not be tried to tell more, so it was revoked or already used."
+            ),
+        ),
+    }
+}
+
+/// X refused an access token that is valid by our clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RefusedAccess {
+    pub at: i64,
+    pub generation: i64,
+    /// Its expiry, by our clock.
+    pub valid_until: i64,
+}
+
+/// What came of confirming the refusal with a fresh token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Confirmation {
+    /// A newer token (refreshed now, or saved by another writer meanwhile)
+    /// worked at `at`.
+    FreshWorks { generation: i64, at: i64 },
+    /// A newer token was refused too, at `at`.
+    FreshRefused { generation: i64, at: i64 },
+    /// The refresh failed; its own verdict (see [`after_rejected_refresh`])
+    /// or X's trouble.
+    RefreshFailed(Cause),
+    /// No newer token could be had, and nothing says why.
+    NothingFresh,
+}
+
+/// How a refusal of a valid access token ends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Confirmed {
+    /// A refresh fixed it: nothing is wrong with the account.
+    Fixed { note: String },
+    /// A failure, with its cause and evidence.
+    Failed(Verdict),
+}
+
+/// The verdict on an access token X refused while it was valid by our
+/// clock, once a fresh token was tried: fixed by a refresh (X invalidated
+/// it early); X's incident (fresh tokens refused too); or whatever the
+/// refresh itself found. Never a reconnect on the refusal alone.
+pub fn after_access_refused(refused: &RefusedAccess, confirmation: &Confirmation) -> Confirmed {
+    let first = format!(
+        "X refused the access token of generation {} at {} although it was valid until {}",
+        refused.generation,
+        utc(refused.at),
+        utc(refused.valid_until)
+    );
+    match *confirmation {
+        Confirmation::FreshWorks { generation, at } => Confirmed::Fixed {
+            note: format!(
+                "X refused the access token early; a refresh fixed it. ({first}; generation {generation} worked at {}.)",
+                utc(at)
+            ),
+        },
+        Confirmation::FreshRefused { generation, at } => Confirmed::Failed(Verdict::new(
+            Cause::XRefusesValidTokens,
+            format!(
+                "{first}, and refused the freshly refreshed generation {generation} at {} too: X is refusing valid tokens (its own incident); nobody needs to reconnect.",
+                utc(at)
+            ),
+        )),
+        Confirmation::RefreshFailed(cause) => Confirmed::Failed(Verdict::new(
+            cause,
+            format!("{first}; the refresh that would confirm it failed: {}", cause.describe()),
+        )),
+        Confirmation::NothingFresh => Confirmed::Failed(Verdict::new(
+            Cause::XUnavailable,
+            format!("{first}; no fresh token could be had to confirm it, so nothing is decided yet."),
+        )),
+    }
+}
+
+/// The cause of a refusal of a token handed out fresh for a retry: a 401
+/// on a token X granted a moment ago is X refusing valid tokens, whatever
+/// the first refusal was classified as.
+pub fn refused_when_fresh(cause: Cause) -> Cause {
+    match cause {
+        Cause::UserRevoked | Cause::AccessTokenExpired => Cause::XRefusesValidTokens,
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: i64 = 1_800_000_000_000;
+    const MIN: i64 = 60_000;
+
+    fn rejected(access: Probe) -> RejectedRefresh {
+        RejectedRefresh { refused_at: T, generation: 7, granted_at: T - 30 * DAY_MS, unanswered_refresh_at: None, access }
+    }
+
+    #[test]
+    fn a_rejected_refresh_token_is_told_apart_by_what_else_is_known() {
+        let works = Probe::Works { at: T + 1000 };
+        let refused = Probe::Refused { at: T + 1000 };
+        let aged = T - 181 * DAY_MS;
+        let cases: &[(&str, RejectedRefresh, Cause)] = &[
+            ("access still works", rejected(works), Cause::TokensCopied),
+            ("access refused too", rejected(refused), Cause::UserRevoked),
+            ("access not tried", rejected(Probe::Untested), Cause::RefreshTokenRejected),
+            ("old grant", RejectedRefresh { granted_at: aged, ..rejected(refused) }, Cause::RefreshTokenExpired),
+            ("old grant, access works", RejectedRefresh { granted_at: aged, ..rejected(works) }, Cause::RefreshTokenExpired),
+            ("just under 170 days", RejectedRefresh { granted_at: T - 169 * DAY_MS, ..rejected(works) }, Cause::TokensCopied),
+            ("exactly 170 days", RejectedRefresh { granted_at: T - REFRESH_TOKEN_AGE_SUSPECT_MS, ..rejected(works) }, Cause::RefreshTokenExpired),
+            ("lost answer", RejectedRefresh { unanswered_refresh_at: Some(T - MIN), ..rejected(works) }, Cause::RotationLost),
+            ("lost answer, old grant", RejectedRefresh { unanswered_refresh_at: Some(T - MIN), granted_at: aged, ..rejected(refused) }, Cause::RotationLost),
+        ];
+        for (what, facts, want) in cases {
+            let v = after_rejected_refresh(facts);
+            assert_eq!(v.cause, *want, "{what}");
+            assert!(v.why.starts_with("X refused the refresh token of generation 7 at 2027-01-15 08:00:00 UTC"), "{what}: {}", v.why);
+        }
+    }
+
+    #[test]
+    fn each_verdict_names_its_evidence_in_one_sentence() {
+        let copied = after_rejected_refresh(&rejected(Probe::Works { at: T + 2000 }));
+        assert_eq!(
+            copied.why,
+            "X refused the refresh token of generation 7 at 2027-01-15 08:00:00 UTC while the access token of the same generation still worked at 2027-01-15 08:00:02 UTC: another copy of these tokens refreshed it."
+        );
+        let expired = after_rejected_refresh(&RejectedRefresh { granted_at: T - 183 * DAY_MS, ..rejected(Probe::Untested) });
+        assert!(expired.why.contains("183 days after the consent of 2026-07-16 08:00:00 UTC"), "{}", expired.why);
+        let lost = after_rejected_refresh(&RejectedRefresh { unanswered_refresh_at: Some(T - MIN), ..rejected(Probe::Untested) });
+        assert!(lost.why.contains("sent at 2027-01-15 07:59:00 UTC never got its answer"), "{}", lost.why);
+        for v in [copied, expired, lost] {
+            assert_eq!(v.why.matches(". ").count(), 0, "one sentence: {}", v.why);
+            assert!(v.why.ends_with('.'));
+        }
+    }
+
+    #[test]
+    fn a_refused_access_token_is_confirmed_before_anything_is_decided() {
+        let refused = RefusedAccess { at: T, generation: 3, valid_until: T + 90 * MIN };
+        let cases: &[(Confirmation, Option<Cause>)] = &[
+            (Confirmation::FreshWorks { generation: 4, at: T + 500 }, None),
+            (Confirmation::FreshRefused { generation: 4, at: T + 500 }, Some(Cause::XRefusesValidTokens)),
+            (Confirmation::RefreshFailed(Cause::UserRevoked), Some(Cause::UserRevoked)),
+            (Confirmation::RefreshFailed(Cause::TokensCopied), Some(Cause::TokensCopied)),
+            (Confirmation::RefreshFailed(Cause::XUnavailable), Some(Cause::XUnavailable)),
+            (Confirmation::NothingFresh, Some(Cause::XUnavailable)),
+        ];
+        for (confirmation, want) in cases {
+            match (after_access_refused(&refused, confirmation), want) {
+                (Confirmed::Fixed { note }, None) => {
+                    assert!(note.starts_with("X refused the access token early; a refresh fixed it."), "{note}")
+                }
+                (Confirmed::Failed(v), Some(want)) => {
+                    assert_eq!(v.cause, *want, "{confirmation:?}");
+                    assert!(v.why.contains("valid until 2027-01-15 09:30:00 UTC"), "{}", v.why);
+                }
+                (other, want) => panic!("{confirmation:?}: {other:?}, wanted {want:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn no_single_refusal_of_a_valid_token_ever_asks_for_a_reconnect() {
+        let refused = RefusedAccess { at: T, generation: 3, valid_until: T + MIN };
+        for c in [Confirmation::FreshRefused { generation: 4, at: T }, Confirmation::NothingFresh] {
+            let Confirmed::Failed(v) = after_access_refused(&refused, &c) else { panic!("{c:?}") };
+            assert!(v.cause.is_transient(), "{c:?}: {:?}", v.cause);
+        }
+        assert_eq!(refused_when_fresh(Cause::UserRevoked), Cause::XRefusesValidTokens);
+        assert_eq!(refused_when_fresh(Cause::ScopeMissing), Cause::ScopeMissing);
+    }
+}

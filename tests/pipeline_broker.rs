@@ -81,7 +81,7 @@ async fn accounts_that_need_a_person_get_409_with_cause_and_action_never_a_token
     let api = Api::new(&app).await;
     for (handle, cause, action, who) in [
         ("acme_labs", "user_revoked", "reconnect", "owner"),
-        ("acme_events", "refresh_token_rejected", "reconnect", "owner"),
+        ("acme_events", "tokens_copied", "reconnect", "owner"),
         ("acme_jobs", "scope_missing", "reconnect", "owner"),
     ] {
         let a = account(&app, handle).await;

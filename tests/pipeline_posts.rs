@@ -40,7 +40,7 @@ async fn a_401_gets_one_refresh_and_one_retry_then_the_post_is_published() {
 }
 
 #[tokio::test]
-async fn a_second_401_stops_with_no_third_call_and_the_post_is_held() {
+async fn a_second_401_on_the_fresh_token_stops_with_no_third_call_as_xs_incident() {
     let app = TestApp::demo().await;
     let api = Api::new(&app).await;
     let news = account(&app, "acme_news").await;
@@ -49,32 +49,32 @@ async fn a_second_401_stops_with_no_third_call_and_the_post_is_held() {
     app.emulator().reset_counts();
 
     let r = api.publish(&news.id, "k1", "Refused twice").await;
-    assert_eq!(r.status, 202, "{:?}", r.body);
-    assert_eq!(r.body["status"], "held");
-    assert_eq!(r.body["cause"], "user_revoked");
-    assert_eq!(r.body["who"], "owner");
-    assert_eq!(r.body["action"], "reconnect");
-    assert_eq!(r.body["x_calls"], 2);
+    r.assert_problem(503, "x-unavailable");
+    // The refresh was accepted and X refused its token too: X refuses
+    // valid tokens. Not the account's fault, so no reconnect, nothing held.
+    assert_eq!(r.body["cause"], "x_refuses_valid_tokens");
+    assert_eq!(r.body["who"], "nobody");
+    assert!(r.body.get("action").is_none());
     assert_eq!(x_calls(&app).await, (2, 1), "one call, one refresh, one retry: no third call");
     assert!(published(&app).is_empty());
 
-    // The stop is the account's incident: what sends its owner a prompt.
+    // The stop is on the account as X's incident, with X's exact answer, and nobody is prompted.
     let after = account(&app, "acme_news").await;
-    assert_eq!(after.incident_cause.as_deref(), Some("user_revoked"));
+    assert_eq!(after.incident_cause.as_deref(), Some("x_refuses_valid_tokens"));
     assert_eq!(after.incident_status, Some(401));
     assert!(after.incident_x_error.as_deref().is_some_and(|b| b.contains("Unauthorized")), "X's exact body is kept");
     authwatch::server::notify::reconcile(&app.state, authwatch::server::x::now_ms()).await.unwrap();
     let prompts = authwatch::server::db::prompts::for_account(&app.state.pool, &news.id, 5).await.unwrap();
-    assert!(prompts.iter().any(|p| p.closed_at.is_none() && p.cause == "user_revoked"), "the owner is prompted: {prompts:?}");
+    assert!(prompts.iter().all(|p| p.closed_at.is_some()), "nobody is prompted: {prompts:?}");
+    assert!(posts::held(&app.state.pool, &news.id).await.unwrap().is_empty());
 
-    // Asking again changes nothing at X: the same key replays the answer, a
-    // new post is held at once without calling X.
+    // Sending the same request again (same key) once X accepts tokens: it
+    // goes out once, with the token the refresh saved.
     let again = api.publish(&news.id, "k1", "Refused twice").await;
-    assert_eq!((again.status, again.body["id"].clone()), (202, r.body["id"].clone()));
-    assert_eq!(again.headers.get("idempotent-replayed").map(|v| v.to_str().unwrap()), Some("true"));
-    let next = api.publish(&news.id, "k2", "Next one").await;
-    assert_eq!((next.status, next.body["x_calls"].clone()), (202, json!(0)));
-    assert_eq!(x_calls(&app).await, (2, 1), "still no third call");
+    assert_eq!((again.status, again.body["x_calls"].clone()), (201, json!(3)), "three calls in all, one of them now: {:?}", again.body);
+    assert_eq!(x_calls(&app).await, (3, 1), "no further refresh");
+    assert_eq!(published(&app), vec!["Refused twice"]);
+    assert_eq!(account(&app, "acme_news").await.incident_cause, None, "X accepting the token clears it");
 }
 
 #[tokio::test]
@@ -87,7 +87,7 @@ async fn a_revoked_grant_holds_posts_until_the_reconnect_then_each_is_published_
 
     let first = api.publish(&news.id, "held-1", "Held, first").await;
     assert_eq!(first.status, 202, "{:?}", first.body);
-    assert_eq!(first.body["cause"], "refresh_token_rejected", "the 401, then X refused the refresh token");
+    assert_eq!(first.body["cause"], "user_revoked", "the 401, then X refused the refresh token and the old access token too");
     assert_eq!(first.body["action"], "reconnect");
     assert_eq!(x_calls(&app).await, (1, 1), "one post, one refresh: the retry never happened without a token");
     let second = api.publish(&news.id, "held-2", "Held, second").await;
@@ -97,7 +97,7 @@ async fn a_revoked_grant_holds_posts_until_the_reconnect_then_each_is_published_
     // The token broker refuses a dead grant instead of handing out its token.
     let token = api.get(&format!("/accounts/{}/token", news.id)).await;
     token.assert_problem(409, "person-must-act");
-    assert_eq!(token.body["cause"], "refresh_token_rejected");
+    assert_eq!(token.body["cause"], "user_revoked");
     assert!(token.body.get("access_token").is_none());
 
     reconnect_in_browser(&app, &news.id, &news.x_user_id).await;

@@ -76,7 +76,8 @@ async fn reports_of_a_dead_grant_stop_with_the_reconnect_cause() {
     let news = account(&app, "acme_news").await;
     app.emulator().revoke_grant(authwatch::server::demo::CLIENT_ID, &news.x_user_id);
     let r = api.post(&format!("/accounts/{}/auth-failures", news.id), &json!({ "status": 401, "body": UNAUTHORIZED })).await;
-    assert_eq!((r.body["verdict"].as_str(), r.body["cause"].as_str()), (Some("stop"), Some("refresh_token_rejected")), "{:?}", r.body);
+    // X refused the refresh token, and the access token of the same generation too.
+    assert_eq!((r.body["verdict"].as_str(), r.body["cause"].as_str()), (Some("stop"), Some("user_revoked")), "{:?}", r.body);
     assert_eq!(r.body["action"], "reconnect");
 }
 

@@ -11,7 +11,7 @@
 //! lost) that only these facts tell apart.
 
 use crate::app::format::utc;
-use crate::domain::health::Cause;
+use crate::domain::health::{Cause, Diagnosis, Health};
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -136,6 +136,8 @@ pub enum Confirmation {
     FreshWorks { generation: i64, at: i64 },
     /// A newer token was refused too, at `at`.
     FreshRefused { generation: i64, at: i64 },
+    /// A newer token was had, but trying it failed otherwise (X's trouble).
+    FreshUntried(Cause),
     /// The refresh failed; its own verdict (see [`after_rejected_refresh`])
     /// or X's trouble.
     RefreshFailed(Cause),
@@ -177,6 +179,10 @@ pub fn after_access_refused(refused: &RefusedAccess, confirmation: &Confirmation
                 utc(at)
             ),
         )),
+        Confirmation::FreshUntried(cause) => Confirmed::Failed(Verdict::new(
+            cause,
+            format!("{first}; a refresh succeeded, but trying the new token failed: {}", cause.describe()),
+        )),
         Confirmation::RefreshFailed(cause) => Confirmed::Failed(Verdict::new(
             cause,
             format!("{first}; the refresh that would confirm it failed: {}", cause.describe()),
@@ -195,6 +201,83 @@ pub fn refused_when_fresh(cause: Cause) -> Cause {
     match cause {
         Cause::UserRevoked | Cause::AccessTokenExpired => Cause::XRefusesValidTokens,
         other => other,
+    }
+}
+
+/// The failure that opened, or last continued, an account's open incident:
+/// its event on the timeline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Deciding<'a> {
+    pub cause: Cause,
+    pub at: i64,
+    /// X's HTTP status, when X answered.
+    pub status: Option<i64>,
+    /// What the event recorded of its evidence (the verdicts above write
+    /// their sentence there).
+    pub detail: Option<&'a str>,
+}
+
+/// What the account page knows when it answers "Why this verdict?".
+#[derive(Clone, Copy, Debug)]
+pub struct WhyFacts<'a> {
+    pub diagnosis: &'a Diagnosis,
+    pub deciding: Option<Deciding<'a>>,
+    pub last_verified_at: Option<i64>,
+    pub expires_at: i64,
+}
+
+/// "Why this verdict?" in one sentence naming the evidence: the deciding
+/// event's own account of it when the verdict rests on a failure, else the
+/// facts that make the account healthy, due or expired.
+pub fn why(f: &WhyFacts<'_>) -> String {
+    let d = f.diagnosis;
+    if let (Some(cause), Some(e)) = (d.cause, f.deciding) {
+        if e.cause == cause {
+            return match (e.detail.map(str::trim).filter(|s| !s.is_empty()), e.status) {
+                (Some(detail), _) => sentence(detail),
+                (None, Some(status)) => format!("X answered HTTP {status} at {}: {}", utc(e.at), lower_first(cause.describe())),
+                (None, None) => format!("At {}: {}", utc(e.at), lower_first(cause.describe())),
+            };
+        }
+    }
+    if !d.missing_scopes.is_empty() {
+        return format!("X granted this account without {}, which authwatch requires.", d.missing_scopes.join(", "));
+    }
+    match (d.health, d.cause) {
+        (Health::Healthy, _) => match f.last_verified_at {
+            Some(at) => format!(
+                "X last accepted this grant at {}, and the access token is valid until {}.",
+                utc(at),
+                utc(f.expires_at)
+            ),
+            None => format!("The access token is valid until {} and nothing has failed.", utc(f.expires_at)),
+        },
+        (Health::RefreshDue, None) => {
+            format!("The access token expires at {}, within the refresh lead time, and nothing has failed.", utc(f.expires_at))
+        }
+        (Health::ExpiredRefreshable, _) => {
+            format!("The access token expired at {} and X has not refused the refresh token.", utc(f.expires_at))
+        }
+        (Health::NeverChecked, _) => "Connected, but X has not been asked about this grant since.".to_owned(),
+        _ => sentence(&d.summary),
+    }
+}
+
+/// `text` as a sentence: capital first letter, full stop at the end.
+fn sentence(text: &str) -> String {
+    let mut out: String = text.chars().take(1).flat_map(char::to_uppercase).chain(text.chars().skip(1)).collect();
+    if !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    out
+}
+
+fn lower_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match (chars.next(), chars.clone().next()) {
+        // Keep acronyms and names ("X rejected…") as they are.
+        (Some(first), Some(second)) if !second.is_uppercase() && first != 'X' => first.to_lowercase().chain(chars).collect(),
+        _ => text.to_owned(),
     }
 }
 
@@ -255,6 +338,7 @@ mod tests {
         let cases: &[(Confirmation, Option<Cause>)] = &[
             (Confirmation::FreshWorks { generation: 4, at: T + 500 }, None),
             (Confirmation::FreshRefused { generation: 4, at: T + 500 }, Some(Cause::XRefusesValidTokens)),
+            (Confirmation::FreshUntried(Cause::XUnavailable), Some(Cause::XUnavailable)),
             (Confirmation::RefreshFailed(Cause::UserRevoked), Some(Cause::UserRevoked)),
             (Confirmation::RefreshFailed(Cause::TokensCopied), Some(Cause::TokensCopied)),
             (Confirmation::RefreshFailed(Cause::XUnavailable), Some(Cause::XUnavailable)),
@@ -283,5 +367,52 @@ mod tests {
         }
         assert_eq!(refused_when_fresh(Cause::UserRevoked), Cause::XRefusesValidTokens);
         assert_eq!(refused_when_fresh(Cause::ScopeMissing), Cause::ScopeMissing);
+    }
+
+    fn diagnosis(health: Health, cause: Option<Cause>) -> Diagnosis {
+        Diagnosis {
+            health,
+            cause,
+            summary: cause.map_or("All is well.", |c| c.describe()).to_owned(),
+            next_step: String::new(),
+            who: crate::domain::health::Who::Nobody,
+            missing_scopes: vec![],
+        }
+    }
+
+    #[test]
+    fn why_this_verdict_names_the_evidence_in_one_sentence() {
+        use crate::domain::health::Action;
+        let copied = diagnosis(Health::ActionNeeded(Action::Reconnect), Some(Cause::TokensCopied));
+        let evidence = after_rejected_refresh(&rejected(Probe::Works { at: T })).why;
+        let deciding = Deciding { cause: Cause::TokensCopied, at: T, status: Some(400), detail: Some(&evidence) };
+        let facts = |d, deciding| WhyFacts { diagnosis: d, deciding, last_verified_at: Some(T - MIN), expires_at: T + 60 * MIN };
+        assert_eq!(why(&facts(&copied, Some(deciding))), evidence);
+
+        // A failure that recorded no sentence: X's status and time.
+        let revoked = diagnosis(Health::ActionNeeded(Action::Reconnect), Some(Cause::UserRevoked));
+        let bare = Deciding { cause: Cause::UserRevoked, at: T, status: Some(401), detail: None };
+        assert_eq!(
+            why(&facts(&revoked, Some(bare))),
+            "X answered HTTP 401 at 2027-01-15 08:00:00 UTC: the account's access was revoked at X (disconnected in X's settings)."
+        );
+        // An event of another cause is not this verdict's evidence.
+        assert_eq!(why(&facts(&revoked, Some(deciding))), Cause::UserRevoked.describe());
+        let recovery = Deciding { cause: Cause::RefreshAnswerLost, at: T, status: None, detail: Some("a refresh of generation 3 started and never recorded an answer") };
+        let lost = diagnosis(Health::RefreshDue, Some(Cause::RefreshAnswerLost));
+        assert_eq!(why(&facts(&lost, Some(recovery))), "A refresh of generation 3 started and never recorded an answer.");
+
+        let healthy = diagnosis(Health::Healthy, None);
+        assert_eq!(
+            why(&facts(&healthy, None)),
+            "X last accepted this grant at 2027-01-15 07:59:00 UTC, and the access token is valid until 2027-01-15 09:00:00 UTC."
+        );
+        let due = diagnosis(Health::RefreshDue, None);
+        assert!(why(&facts(&due, None)).contains("within the refresh lead time"));
+        let mut scopes = diagnosis(Health::ActionNeeded(Action::Reconnect), Some(Cause::ScopeMissing));
+        scopes.missing_scopes = vec!["tweet.write".into()];
+        assert_eq!(why(&facts(&scopes, None)), "X granted this account without tweet.write, which authwatch requires.");
+        let outage = diagnosis(Health::XUnavailable, Some(Cause::XRefusesValidTokens));
+        assert!(why(&facts(&outage, None)).starts_with("X is refusing valid access tokens"));
     }
 }

@@ -44,8 +44,10 @@ pub enum DemoState {
     NearExpiry,
     /// Connected with a 1-second token: expired, refresh token fine.
     Expired,
-    /// Grant revoked at X, then a refresh was tried: X rejected the refresh token.
-    RefreshRejected,
+    /// A copy of the tokens (as a restored backup would) refreshed first, then
+    /// authwatch's refresh was tried: X rejected the refresh token while the
+    /// access token of the same generation still worked.
+    TokensCopied,
     /// Consent granted without `tweet.write`.
     ScopeMissing,
     /// Grant revoked at X, then a check: users/me answered 401.
@@ -93,7 +95,7 @@ pub const ACCOUNTS: &[DemoAccount] = &[
     DemoAccount { x_user_id: "1600000000000000002", handle: "acme_support", name: "Acme Support", state: DemoState::Healthy },
     DemoAccount { x_user_id: "1600000000000000003", handle: "acme_sports", name: "Acme Sports", state: DemoState::NearExpiry },
     DemoAccount { x_user_id: "1600000000000000004", handle: "acme_deals", name: "Acme Deals", state: DemoState::Expired },
-    DemoAccount { x_user_id: "1600000000000000005", handle: "acme_events", name: "Acme Events", state: DemoState::RefreshRejected },
+    DemoAccount { x_user_id: "1600000000000000005", handle: "acme_events", name: "Acme Events", state: DemoState::TokensCopied },
     DemoAccount { x_user_id: "1600000000000000006", handle: "acme_jobs", name: "Acme Jobs", state: DemoState::ScopeMissing },
     DemoAccount { x_user_id: "1600000000000000007", handle: "acme_labs", name: "Acme Labs", state: DemoState::Revoked },
     DemoAccount { x_user_id: "1600000000000000008", handle: "acme_travel", name: "Acme Travel", state: DemoState::ClockDrift },
@@ -175,8 +177,15 @@ pub async fn seed(state: &AppState, emulator: &Emulator) -> Result<(), DemoError
             }
         };
         match account.state {
-            DemoState::RefreshRejected => {
-                emulator.revoke_grant(CLIENT_ID, account.x_user_id);
+            DemoState::TokensCopied => {
+                // The copy holds the same tokens and the same app: it refreshes
+                // through X's token endpoint exactly as authwatch would.
+                let copy = crate::server::db::accounts::tokens(&state.pool, &state.keyring, &account_id)
+                    .await
+                    .map_err(AccountError::from)?
+                    .and_then(|t| t.refresh)
+                    .ok_or_else(|| DemoError::Consent("the demo account got no refresh token".into()))?;
+                state.x.refresh(&copy).await.map_err(|e| DemoError::Consent(format!("the copy's refresh failed: {e}")))?;
                 state.engine.refresh(state, &account_id, ACTOR, None).await?;
             }
             DemoState::Revoked => {

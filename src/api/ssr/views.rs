@@ -3,6 +3,7 @@
 use crate::api::dto::*;
 use crate::domain::health::{app_warnings, diagnose, Cause, Diagnosis, Health};
 use crate::domain::scopes::{Scopes, PUBLISHING};
+use crate::domain::verdict::{why, Deciding, WhyFacts};
 use crate::server::config::XMode;
 use crate::server::db::accounts::{self, AccountSummary};
 use crate::server::db::users::User;
@@ -173,6 +174,16 @@ fn answers(s: &AccountSummary, d: &Diagnosis, timeline: &[events::Event], now: i
         },
         !d.health.needs_person(),
     );
+
+    // The failure the open incident rests on: its latest event of that cause.
+    let deciding = timeline
+        .iter()
+        .find(|e| e.outcome == "failed" && e.cause.is_some() && e.cause == s.incident_cause)
+        .and_then(|e| {
+            Some(Deciding { cause: Cause::parse(e.cause.as_deref()?)?, at: e.at, status: e.http_status, detail: e.detail.as_deref() })
+        });
+    let facts = WhyFacts { diagnosis: d, deciding, last_verified_at: s.last_verified_at, expires_at: s.expires_at };
+    ask("Why this verdict?", why(&facts), !d.health.needs_person());
 
     let expiry = if now >= s.expires_at {
         format!("expired at {}", utc(s.expires_at))

@@ -205,3 +205,29 @@ pub async fn recent(pool: &Pool, account_id: &str, limit: i64) -> Result<Vec<Eve
     .fetch_all(pool)
     .await
 }
+
+/// When the person last consented to the account's grant: its newest
+/// connect or reconnect. X's refresh tokens count their ~6 months from it.
+pub async fn granted_at(pool: &Pool, account_id: &str) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT MAX(at) FROM events WHERE account_id = ? AND kind IN ('connect', 'reconnect') AND outcome = 'ok'",
+    )
+    .bind(account_id)
+    .fetch_one(pool)
+    .await
+}
+
+/// When a refresh of `generation` was sent and never answered: the
+/// account's newest refresh event is that refresh's `started`, with no
+/// outcome after it (a process died while waiting for X).
+pub async fn unanswered_refresh(pool: &Pool, account_id: &str, generation: i64) -> Result<Option<i64>, sqlx::Error> {
+    let last: Option<(i64, String, Option<i64>)> = sqlx::query_as(
+        "SELECT at, outcome, generation_before FROM events WHERE account_id = ? AND kind = 'refresh' ORDER BY id DESC LIMIT 1",
+    )
+    .bind(account_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(last.and_then(|(at, outcome, before)| {
+        (Outcome::parse(&outcome) == Some(Outcome::Started) && before == Some(generation)).then_some(at)
+    }))
+}

@@ -75,8 +75,8 @@ pub async fn clear_backoff(pool: &Pool, account_id: &str) -> Result<(), sqlx::Er
 
 /// Accounts whose access token expires before `due_before` (or whose last
 /// refresh answer was lost and needs verifying), that are not backing off,
-/// and whose open incident (if any) is X's passing trouble or a lost refresh
-/// answer — the ones a refresh can help. Soonest first.
+/// and whose open incident (if any) is X's passing trouble (refusing valid
+/// tokens included) or a lost refresh answer — the ones a refresh can help. Soonest first.
 pub async fn due(pool: &Pool, due_before: i64, now: i64, limit: i64) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT a.id FROM accounts a
@@ -87,7 +87,7 @@ pub async fn due(pool: &Pool, due_before: i64, now: i64, limit: i64) -> Result<V
            AND t.refresh_token_ct IS NOT NULL
            AND (r.next_attempt_at IS NULL OR r.next_attempt_at <= ?)
            AND (r.lease_until IS NULL OR r.lease_until < ?)
-           AND (a.incident_cause IS NULL OR a.incident_cause IN ('x_unavailable', 'rate_limited', 'refresh_answer_lost'))
+           AND (a.incident_cause IS NULL OR a.incident_cause IN ('x_unavailable', 'rate_limited', 'x_refuses_valid_tokens', 'refresh_answer_lost'))
            AND x.credentials_rejected_since IS NULL
          ORDER BY t.expires_at
          LIMIT ?",

@@ -1,11 +1,16 @@
-//! A health check: ask X whose token this is (`GET /2/users/me`).
+//! A health check: ask X whose token this is (`GET /2/users/me`). A refusal
+//! of a token that is valid by our clock is confirmed with a refresh before
+//! anything is decided (`domain::verdict`).
 
 use super::{observe_clock, AccountError};
+use crate::domain::classify::{forbidden_given, XCall};
 use crate::domain::health::{AttemptResult, Cause};
+use crate::domain::verdict::{after_access_refused, Confirmation, Confirmed, RefusedAccess};
 use crate::server::db::accounts;
 use crate::server::db::apps;
 use crate::server::db::events::{self, EventKind, NewEvent, Outcome};
-use crate::server::x::now_ms;
+use crate::server::lifecycle::refresh::Refreshed;
+use crate::server::x::{now_ms, XError};
 use crate::server::AppState;
 
 /// How a check ended.
@@ -67,9 +72,8 @@ pub async fn check(state: &AppState, account_id: &str, actor: &str, proof: Proof
         Err(error) => {
             let now = now_ms();
             observe_clock(state, error.clock_offset_ms(), now).await;
-            let mut cause = error.cause();
-            // A 401 for a token we believe valid: revoked — unless our clock
-            // is so far off that "valid" is wrong.
+            let mut cause = forbidden_given(XCall::UsersMe, error.cause(), &tokens.scopes);
+            // A 401 for a token we believe valid: first, is "valid" right?
             if cause == Cause::UserRevoked && now >= tokens.expires_at {
                 cause = Cause::AccessTokenExpired;
             } else if cause == Cause::UserRevoked {
@@ -77,6 +81,9 @@ pub async fn check(state: &AppState, account_id: &str, actor: &str, proof: Proof
                 if offset.abs() > state.policy.clock_drift_threshold_ms && now + offset >= tokens.expires_at {
                     // Expired by X's clock, valid by ours: the clock, not the grant.
                     cause = Cause::ClockDrift;
+                } else {
+                    let refused = RefusedAccess { at: now, generation: tokens.generation, valid_until: tokens.expires_at };
+                    return confirm(state, account_id, actor, &refused, &error, base).await;
                 }
             }
             let failed = NewEvent {
@@ -89,6 +96,96 @@ pub async fn check(state: &AppState, account_id: &str, actor: &str, proof: Proof
             let result = if cause == Cause::AccessTokenExpired { AttemptResult::Inconclusive } else { AttemptResult::Failed(cause) };
             events::append(&state.pool, account_id, now, &failed, result).await?;
             Ok(Checked::Failed { cause })
+        }
+    }
+}
+
+/// X refused an access token that is valid by our clock. Not yet a verdict:
+/// refresh through the engine's single flight and try the new token, then
+/// let the domain decide.
+async fn confirm(
+    state: &AppState,
+    account_id: &str,
+    actor: &str,
+    refused: &RefusedAccess,
+    error: &XError,
+    base: NewEvent,
+) -> Result<Checked, AccountError> {
+    // The refusal goes on the timeline as X sent it, deciding nothing.
+    let noted = NewEvent {
+        outcome: Outcome::Failed,
+        http_status: error.status(),
+        x_error: Some(error.body()),
+        detail: Some(format!(
+            "X refused the access token of generation {} although it is valid until {}: confirming with a refresh before deciding anything",
+            refused.generation,
+            crate::app::format::utc(refused.valid_until)
+        )),
+        ..base.clone()
+    };
+    events::append(&state.pool, account_id, refused.at, &noted, AttemptResult::Inconclusive).await?;
+
+    let refreshed = state.engine.refresh(state, account_id, actor, None).await.map_err(AccountError::shared)?;
+    let mut fresh_error = None;
+    let mut fresh_user = None;
+    let mut fresh_generation = refused.generation;
+    let confirmation = match refreshed {
+        Refreshed::Failed { cause, .. } => Confirmation::RefreshFailed(cause),
+        Refreshed::Saved { generation } | Refreshed::LostRace { generation } | Refreshed::NotDue { generation }
+            if generation != refused.generation =>
+        {
+            let fresh = accounts::tokens(&state.pool, &state.keyring, account_id)
+                .await?
+                .ok_or_else(|| AccountError::UnknownAccount(account_id.to_owned()))?;
+            fresh_generation = fresh.generation;
+            let result = state.x.users_me(&fresh.access).await;
+            let at = now_ms();
+            match result {
+                Ok(me) => {
+                    observe_clock(state, me.clock_offset_ms, at).await;
+                    fresh_user = Some(me.user.username);
+                    Confirmation::FreshWorks { generation: fresh.generation, at }
+                }
+                Err(e) => {
+                    observe_clock(state, e.clock_offset_ms(), at).await;
+                    let confirmation = match forbidden_given(XCall::UsersMe, e.cause(), &fresh.scopes) {
+                        Cause::UserRevoked => Confirmation::FreshRefused { generation: fresh.generation, at },
+                        other => Confirmation::FreshUntried(other),
+                    };
+                    fresh_error = Some(e);
+                    confirmation
+                }
+            }
+        }
+        Refreshed::Saved { .. } | Refreshed::LostRace { .. } | Refreshed::NotDue { .. } => Confirmation::NothingFresh,
+    };
+
+    let now = now_ms();
+    let base = NewEvent { generation_after: Some(fresh_generation), ..base };
+    match after_access_refused(refused, &confirmation) {
+        Confirmed::Fixed { note } => {
+            let who = fresh_user.map(|u| format!(" X says this token is @{u}.")).unwrap_or_default();
+            let ok = NewEvent { detail: Some(format!("{note}{who}")), ..base };
+            events::append(&state.pool, account_id, now, &ok, AttemptResult::Verified).await?;
+            tracing::info!(account_id, generation = fresh_generation, "X refused a valid access token; a refresh fixed it");
+            Ok(Checked::Alive)
+        }
+        // The refresh recorded its own verdict, with X's answer: nothing to add.
+        Confirmed::Failed(verdict) if matches!(confirmation, Confirmation::RefreshFailed(_)) => {
+            Ok(Checked::Failed { cause: verdict.cause })
+        }
+        Confirmed::Failed(verdict) => {
+            let failed = NewEvent {
+                outcome: Outcome::Failed,
+                cause: Some(verdict.cause),
+                http_status: fresh_error.as_ref().and_then(XError::status),
+                x_error: fresh_error.as_ref().map(XError::body),
+                detail: Some(verdict.why),
+                ..base
+            };
+            events::append(&state.pool, account_id, now, &failed, AttemptResult::Failed(verdict.cause)).await?;
+            tracing::warn!(account_id, cause = verdict.cause.as_str(), "X refused a valid access token and the refresh did not clear it");
+            Ok(Checked::Failed { cause: verdict.cause })
         }
     }
 }

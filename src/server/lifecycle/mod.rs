@@ -7,8 +7,12 @@ pub mod connect;
 pub mod engine;
 pub mod refresh;
 
+use crate::domain::health::Cause;
+use crate::domain::verdict::Probe;
 use crate::server::db;
 use crate::server::db::accounts::TokenStoreError;
+use crate::server::secret::Secret;
+use crate::server::x::{now_ms, XError};
 use crate::server::AppState;
 
 /// Why a refresh or a check could not run or be recorded (X's own refusals
@@ -21,6 +25,20 @@ pub enum AccountError {
     Store(#[from] TokenStoreError),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
+    /// A failure of a refresh this call waited for, shared with the other
+    /// callers of the same flight.
+    #[error(transparent)]
+    Refresh(std::sync::Arc<AccountError>),
+}
+
+impl AccountError {
+    /// The error of a shared refresh, as this caller's own.
+    pub fn shared(e: std::sync::Arc<AccountError>) -> Self {
+        match &*e {
+            AccountError::UnknownAccount(id) => AccountError::UnknownAccount(id.clone()),
+            _ => AccountError::Refresh(e),
+        }
+    }
 }
 
 /// Records X's clock against ours, from an answer's `date` header.
@@ -29,5 +47,31 @@ async fn observe_clock(state: &AppState, offset_ms: Option<i64>, at: i64) {
     let client_id = &state.x.app().client_id;
     if let Err(e) = db::apps::clock_measured(&state.pool, client_id, offset, at).await {
         tracing::warn!(error = %e, "could not record the measured clock offset");
+    }
+}
+
+/// Tries an access token at X (`GET /2/users/me`) to learn whether it still
+/// works, as evidence for a verdict. A token expired by our clock is not
+/// tried: its refusal would prove nothing.
+async fn try_access(state: &AppState, access: &Secret, expires_at: i64) -> Probe {
+    if now_ms() >= expires_at {
+        return Probe::Untested;
+    }
+    let result = state.x.users_me(access).await;
+    let at = now_ms();
+    match result {
+        Ok(me) => {
+            observe_clock(state, me.clock_offset_ms, at).await;
+            Probe::Works { at }
+        }
+        Err(error) => {
+            observe_clock(state, error.clock_offset_ms(), at).await;
+            match error {
+                XError::Rejected { status: 401, .. } => Probe::Refused { at },
+                // X knew the token: it lacks a scope for this call, but it lives.
+                XError::Rejected { status: 403, cause: Cause::ScopeMissing, .. } => Probe::Works { at },
+                _ => Probe::Untested,
+            }
+        }
     }
 }

@@ -3,8 +3,9 @@
 //! not. Callers go through [`super::engine::Engine`], which makes sure only
 //! one refresh per account runs at a time, across processes.
 
-use super::{observe_clock, AccountError};
+use super::{observe_clock, try_access, AccountError};
 use crate::domain::health::{AttemptResult, Cause};
+use crate::domain::verdict::{after_rejected_refresh, RejectedRefresh};
 use crate::server::db::accounts::{self, TokenGrant};
 use crate::server::db::apps;
 use crate::server::db::events::{self, EventKind, NewEvent, Outcome};
@@ -62,6 +63,13 @@ pub async fn refresh(
         return Ok(Refreshed::Failed { cause, retry_at: None });
     };
 
+    // Read before this refresh writes its own intent: an earlier one that
+    // was never answered means X may have rotated away the stored token.
+    let unanswered_refresh_at = match summary.as_ref().and_then(|s| s.incident()) {
+        Some(i) if i.cause == Cause::RefreshAnswerLost => Some(i.since),
+        _ => events::unanswered_refresh(&state.pool, account_id, generation).await?,
+    };
+
     // Write-ahead: if the answer is lost from here on, the log says a refresh
     // of this generation was in flight.
     events::append(&state.pool, account_id, now_ms(), &event(Outcome::Started, None), AttemptResult::Inconclusive).await?;
@@ -105,6 +113,7 @@ pub async fn refresh(
             let now = now_ms();
             observe_clock(state, error.clock_offset_ms(), now).await;
             let mut cause = error.cause();
+            let mut why = None;
             if cause == Cause::RefreshTokenRejected {
                 // Before declaring the grant dead: did another worker refresh
                 // it meanwhile? Then this was a lost race, not a dead account.
@@ -113,10 +122,19 @@ pub async fn refresh(
                     tracing::warn!(account_id, generation, current, "refresh token already rotated by another worker");
                     return Ok(Refreshed::LostRace { generation: current });
                 }
-                if answer_lost_before {
-                    // The stored token was dead after a lost answer: X had rotated it.
-                    cause = Cause::RotationLost;
-                }
+                // X says the same for every dead refresh token: gather what
+                // tells the stories apart, and let the domain decide.
+                let connected_at = summary.as_ref().map_or(now, |s| s.connected_at);
+                let facts = RejectedRefresh {
+                    refused_at: now,
+                    generation,
+                    granted_at: events::granted_at(&state.pool, account_id).await?.unwrap_or(connected_at),
+                    unanswered_refresh_at,
+                    access: try_access(state, &tokens.access, tokens.expires_at).await,
+                };
+                let verdict = after_rejected_refresh(&facts);
+                cause = verdict.cause;
+                why = Some(verdict.why);
             }
             if cause == Cause::AppCredentialsRejected {
                 apps::credentials_rejected(&state.pool, &state.x.app().client_id, &error.body(), now).await?;
@@ -128,6 +146,7 @@ pub async fn refresh(
             let failed = NewEvent {
                 http_status: error.status(),
                 x_error: Some(error.body()),
+                detail: why,
                 ..event(Outcome::Failed, Some(cause))
             };
             events::append(&state.pool, account_id, now, &failed, AttemptResult::Failed(cause)).await?;

@@ -8,8 +8,10 @@ use super::auth::Caller;
 use super::broker::{self, Refusal};
 use super::dto::{NewPostRequest, PostView};
 use super::problem::{action_slug, who_slug, ApiError, ApiJson, Problem};
+use crate::domain::classify::{forbidden_given, XCall};
 use crate::domain::health::{Action, AttemptResult, Cause, Who};
 use crate::domain::pipeline::{after_refusal, check_text, fate, Fate, Next, TextProblem, MAX_POST_CHARS};
+use crate::domain::verdict::{after_access_refused, refused_when_fresh, Confirmation, Confirmed, RefusedAccess};
 use crate::server::db::events::{self, EventKind, NewEvent, Outcome as EventOutcome};
 use crate::server::db::posts::{self, Claim, Finished, NewPost, Post, PostStatus};
 use crate::server::x::{now_ms, XError};
@@ -47,7 +49,7 @@ const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
         (status = 403, description = "The key may not act for this account", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A request with this idempotency key is still being published, or the key was used for another post", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Empty text, text over X's 280 characters, or X refused the content", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Empty text or text over X's 280 characters (`invalid-request`); X refused the request (`rejected-by-x`); or X refused the post for its content, e.g. a duplicate of an earlier post (`content-refused`): the account is fine, change the post", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "X's answer was lost after sending: the post may be published and is not sent again", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "X is unavailable; send the same request (same key) again after `retry_after` seconds", body = Problem, content_type = "application/problem+json"),
     )
@@ -137,6 +139,10 @@ fn answer(post: &Post) -> Result<Response, ApiError> {
             Ok((StatusCode::ACCEPTED, Json(view(detail))).into_response())
         }
         PostStatus::Publishing => Err(ApiError::InProgress),
+        PostStatus::Rejected if post.cause() == Some(Cause::ContentRefused) => Err(ApiError::ContentRefused {
+            status: post.http_status.and_then(|s| u16::try_from(s).ok()).unwrap_or(403),
+            body: post.x_error.clone().unwrap_or_default(),
+        }),
         PostStatus::Rejected => Err(ApiError::XRejected {
             status: post.http_status.and_then(|s| u16::try_from(s).ok()).unwrap_or(400),
             body: post.x_error.clone().unwrap_or_default(),
@@ -172,8 +178,8 @@ pub enum Attempted {
     Published { x_post_id: Option<String> },
     /// A person must act; X's answer when there was one.
     Held { cause: Cause, status: Option<u16>, body: Option<String> },
-    /// X refused the content itself.
-    Rejected { status: u16, body: String },
+    /// X refused the request (400) or the post's content (`ContentRefused`).
+    Rejected { status: u16, body: String, cause: Option<Cause> },
     /// X's passing trouble before anything was posted.
     Retryable { cause: Cause, status: Option<u16>, body: Option<String> },
     /// The request may have reached X: never resend.
@@ -190,17 +196,27 @@ pub async fn attempt(state: &AppState, account_id: &str, text: &str, actor: &str
         Err(refusal) => return Attempt { outcome: refused(refusal), x_calls: 0 },
     };
     let mut retried = false;
+    // The refusal of a valid token that the retry confirms or not.
+    let mut first_refusal: Option<RefusedAccess> = None;
     let mut x_calls = 0;
     loop {
         x_calls += 1;
         let error = match state.x.post_tweet(&token.access, text).await {
             Ok(posted) => {
+                let published = format!("published post {} ({x_calls} call(s) to X)", posted.id.as_deref().unwrap_or("?"));
+                let fixed = first_refusal.map(|refused| {
+                    after_access_refused(&refused, &Confirmation::FreshWorks { generation: token.generation, at: now_ms() })
+                });
+                let detail = match fixed {
+                    Some(Confirmed::Fixed { note }) => format!("{note} Then {published}."),
+                    _ => published,
+                };
                 let event = NewEvent {
                     kind: EventKind::Publish,
                     outcome: EventOutcome::Ok,
                     generation_before: Some(token.generation),
                     actor: actor.to_owned(),
-                    detail: Some(format!("published post {} ({x_calls} call(s) to X)", posted.id.as_deref().unwrap_or("?"))),
+                    detail: Some(detail),
                     ..NewEvent::default()
                 };
                 // The post is out: a failure to log it must not turn into a resend.
@@ -212,18 +228,26 @@ pub async fn attempt(state: &AppState, account_id: &str, text: &str, actor: &str
             Err(error) => error,
         };
         let (status, body) = (error.status(), error.body());
+        // A missing scope needs evidence: X's generic 403 on a grant that
+        // covers posting refuses the post, not the grant.
+        let cause = forbidden_given(XCall::Post, error.cause(), &token.scopes);
         let outcome = match &error {
             XError::Unreachable { maybe_processed: true, message } => Attempted::Unknown { message: message.clone() },
             XError::Unreachable { .. } | XError::Malformed(_) => {
                 Attempted::Retryable { cause: Cause::XUnavailable, status: None, body: Some(body) }
             }
-            XError::Rejected { status: 400, .. } => Attempted::Rejected { status: 400, body },
-            XError::Rejected { cause, .. } if cause.is_transient() => {
-                Attempted::Retryable { cause: *cause, status, body: Some(body) }
+            XError::Rejected { status: 400, .. } => Attempted::Rejected { status: 400, body, cause: None },
+            // The post's problem: the account stays as it is, nothing is held.
+            XError::Rejected { status, .. } if cause == Cause::ContentRefused => {
+                Attempted::Rejected { status: *status, body, cause: Some(cause) }
             }
-            XError::Rejected { cause, .. } => match after_refusal(*cause, retried) {
+            XError::Rejected { .. } if cause.is_transient() => Attempted::Retryable { cause, status, body: Some(body) },
+            XError::Rejected { .. } => match after_refusal(cause, retried) {
                 Next::RetryOnce => {
                     retried = true;
+                    if now_ms() < token.expires_at {
+                        first_refusal = Some(RefusedAccess { at: now_ms(), generation: token.generation, valid_until: token.expires_at });
+                    }
                     match broker::fresh_after_refusal(state, account_id, token.generation, actor).await {
                         Ok(fresh) => {
                             token = fresh;
@@ -233,7 +257,20 @@ pub async fn attempt(state: &AppState, account_id: &str, text: &str, actor: &str
                     }
                 }
                 Next::Stop(cause) => {
-                    stop(state, account_id, token.generation, cause, &error, actor).await;
+                    // The retry's token is one X granted a moment ago: refused
+                    // too, it is X refusing valid tokens, not the account.
+                    let cause = if retried { refused_when_fresh(cause) } else { cause };
+                    let why = match first_refusal {
+                        Some(refused) if cause == Cause::XRefusesValidTokens => {
+                            let fresh = Confirmation::FreshRefused { generation: token.generation, at: now_ms() };
+                            match after_access_refused(&refused, &fresh) {
+                                Confirmed::Failed(verdict) => Some(verdict.why),
+                                Confirmed::Fixed { .. } => None,
+                            }
+                        }
+                        _ => None,
+                    };
+                    stop(state, account_id, token.generation, cause, &error, actor, why).await;
                     match fate(cause) {
                         Fate::Hold => Attempted::Held { cause, status, body: Some(body) },
                         Fate::Retryable => Attempted::Retryable { cause, status, body: Some(body) },
@@ -247,7 +284,7 @@ pub async fn attempt(state: &AppState, account_id: &str, text: &str, actor: &str
 
 /// X refused the retry too (or refused what no token cures): the failure
 /// becomes the account's incident — the owner's prompt comes from it.
-async fn stop(state: &AppState, account_id: &str, generation: i64, cause: Cause, error: &XError, actor: &str) {
+async fn stop(state: &AppState, account_id: &str, generation: i64, cause: Cause, error: &XError, actor: &str, why: Option<String>) {
     let event = NewEvent {
         kind: EventKind::Publish,
         outcome: EventOutcome::Failed,
@@ -256,7 +293,7 @@ async fn stop(state: &AppState, account_id: &str, generation: i64, cause: Cause,
         x_error: Some(error.body()),
         generation_before: Some(generation),
         actor: actor.to_owned(),
-        detail: Some("X refused the post; no further retry".into()),
+        detail: Some(why.unwrap_or_else(|| "X refused the post; no further retry".into())),
         ..NewEvent::default()
     };
     if let Err(e) = events::append(&state.pool, account_id, now_ms(), &event, AttemptResult::Failed(cause)).await {
@@ -282,7 +319,7 @@ async fn record(state: &AppState, id: i64, attempt: &Attempt, when_passing: Post
     let (status, x_post_id, cause, http_status, x_error) = match &attempt.outcome {
         Attempted::Published { x_post_id } => (PostStatus::Published, x_post_id.as_deref(), None, None, None),
         Attempted::Held { cause, status, body } => (PostStatus::Held, None, Some(*cause), *status, body.as_deref()),
-        Attempted::Rejected { status, body } => (PostStatus::Rejected, None, None, Some(*status), Some(body.as_str())),
+        Attempted::Rejected { status, body, cause } => (PostStatus::Rejected, None, *cause, Some(*status), Some(body.as_str())),
         Attempted::Retryable { cause, status, body } => (when_passing, None, Some(*cause), *status, body.as_deref()),
         Attempted::Unknown { message } => (PostStatus::Unknown, None, Some(Cause::XUnavailable), None, Some(message.as_str())),
         // Nothing reached X: the same request may try again.

@@ -24,7 +24,8 @@ pub struct Problem {
     pub status: u16,
     /// What went wrong, for a person.
     pub detail: String,
-    /// When a person must act: the classified cause (`user_revoked`, `refresh_token_rejected`, …).
+    /// The classified cause: what a person must act on (`user_revoked`, `tokens_copied`, …), X's
+    /// trouble (`x_refuses_valid_tokens`, …), or `content_refused` for a post X refused for itself.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cause: Option<String>,
     /// Who can fix it: `owner`, `admin`, `operations`, `system` or `nobody`.
@@ -68,6 +69,8 @@ pub enum ApiError {
     KeyReused,
     #[error("X refused the post ({status})")]
     XRejected { status: u16, body: String },
+    #[error("X refused the post's content ({status})")]
+    ContentRefused { status: u16, body: String },
     #[error("X's answer was lost")]
     OutcomeUnknown,
     #[error("no such route")]
@@ -167,6 +170,20 @@ impl ApiError {
                     "X refused the post",
                     format!("X answered {status}: the post's content was refused; sending it again will not help."),
                 );
+                problem.x_error = Some(body.clone());
+                (code, problem)
+            }
+            ApiError::ContentRefused { status, body } => {
+                let (code, mut problem) = p(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "content-refused",
+                    "X refused the post's content",
+                    format!(
+                        "X answered {status}: it refused this post for its content (a duplicate of an earlier post, for instance; its words are in x_error). The account is fine and nothing was held: change the post rather than sending it again."
+                    ),
+                );
+                problem.cause = Some(crate::domain::health::Cause::ContentRefused.as_str().to_owned());
+                problem.who = Some(who_slug(Who::Nobody).to_owned());
                 problem.x_error = Some(body.clone());
                 (code, problem)
             }

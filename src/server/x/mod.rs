@@ -7,7 +7,7 @@
 
 pub mod answer;
 
-use crate::domain::classify::{classify, XAnswer, XCall};
+use crate::domain::classify::{classify_answer, XAnswer, XCall};
 use crate::domain::health::Cause;
 use crate::domain::scopes::Scopes;
 use crate::server::config::{ClientType, XAppConfig};
@@ -437,11 +437,12 @@ fn rejected(call_name: &'static str, call: XCall, seen: &Seen) -> XError {
         #[serde(rename = "type")]
         problem_type: Option<String>,
         reason: Option<String>,
+        detail: Option<String>,
     }
     let fields: Fields = serde_json::from_str(&seen.body).unwrap_or_default();
     let problem = fields.reason.clone().or(fields.problem_type.clone());
     let x_answer = XAnswer { status: seen.status, error: fields.error.as_deref(), problem: problem.as_deref() };
-    let cause = classify(call, x_answer).unwrap_or(Cause::XUnavailable);
+    let cause = classify_answer(call, x_answer, fields.detail.as_deref()).unwrap_or(Cause::XUnavailable);
     let status = seen.status.unwrap_or(0);
     XError::Rejected {
         call: call_name,

@@ -288,3 +288,24 @@ async fn a_genuinely_revoked_grant_is_still_a_reconnect_found_in_one_sweep() {
     let failed = events::recent(&app.state.pool, &sports.id, 1).await.unwrap().remove(0);
     assert!(failed.detail.unwrap().contains("and the access token of the same generation at"), "the evidence");
 }
+
+#[tokio::test]
+async fn a_burst_of_checks_after_an_early_death_costs_one_refresh() {
+    let app = TestApp::demo().await;
+    let admin = app.admin().await;
+    let support = account(&app, "acme_support").await;
+    control(&app, &admin, "/tokens/invalidate", json!({"client_id": CLIENT_ID, "user_id": support.x_user_id})).await;
+    app.emulator().reset_counts();
+    let checks = (0..20).map(|_| {
+        let (admin, url, id) = (admin.clone(), app.url(CheckNow::PATH), support.id.clone());
+        tokio::spawn(async move { admin.post(url).form(&[("id", id)]).send().await.unwrap().text().await.unwrap() })
+    });
+    for said in futures::future::join_all(checks).await {
+        let said = said.unwrap();
+        assert!(said.contains("X confirmed the token works"), "{said}");
+    }
+    assert_eq!(refreshes(&app), 1, "the checks shared one refresh: the chain is intact");
+    let after = account(&app, "acme_support").await;
+    assert_eq!((after.generation, after.incident_cause), (support.generation + 1, None));
+    assert!(open_prompts(&app, &support.id).await.is_empty());
+}

@@ -125,7 +125,14 @@ async fn confirm(
     };
     events::append(&state.pool, account_id, refused.at, &noted, AttemptResult::Inconclusive).await?;
 
-    let refreshed = state.engine.refresh(state, account_id, actor, None).await.map_err(AccountError::shared)?;
+    // Another caller may have confirmed it already (concurrent checks, the
+    // pipeline): then its fresh token is the one to try, not a second refresh.
+    let current = accounts::summary(&state.pool, account_id).await?.map_or(refused.generation, |s| s.generation);
+    let refreshed = if current != refused.generation {
+        Refreshed::LostRace { generation: current }
+    } else {
+        state.engine.refresh(state, account_id, actor, None).await.map_err(AccountError::shared)?
+    };
     let mut fresh_error = None;
     let mut fresh_user = None;
     let mut fresh_generation = refused.generation;

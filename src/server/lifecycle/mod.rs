@@ -51,15 +51,17 @@ async fn observe_clock(state: &AppState, offset_ms: Option<i64>, at: i64) {
 }
 
 /// Tries an access token at X (`GET /2/users/me`) to learn whether it still
-/// works, as evidence for a verdict. A token expired by our clock is not
-/// tried: its refusal would prove nothing.
-async fn try_access(state: &AppState, access: &Secret, expires_at: i64) -> Probe {
-    if now_ms() >= expires_at {
-        return Probe::Untested;
+/// works, as evidence for a verdict. A token expired by our clock or by X's
+/// (as last measured) is not tried: its refusal would prove nothing.
+async fn try_access(state: &AppState, access: &Secret, expires_at: i64) -> Result<Probe, sqlx::Error> {
+    let offset = db::apps::facts(&state.pool, &state.x.app().client_id).await?.clock_offset_ms.unwrap_or(0);
+    let now = now_ms();
+    if now >= expires_at || now + offset >= expires_at {
+        return Ok(Probe::Untested);
     }
     let result = state.x.users_me(access).await;
     let at = now_ms();
-    match result {
+    Ok(match result {
         Ok(me) => {
             observe_clock(state, me.clock_offset_ms, at).await;
             Probe::Works { at }
@@ -73,5 +75,5 @@ async fn try_access(state: &AppState, access: &Secret, expires_at: i64) -> Probe
                 _ => Probe::Untested,
             }
         }
-    }
+    })
 }

@@ -130,7 +130,7 @@ pub async fn refresh(
                     generation,
                     granted_at: events::granted_at(&state.pool, account_id).await?.unwrap_or(connected_at),
                     unanswered_refresh_at,
-                    access: try_access(state, &tokens.access, tokens.expires_at).await,
+                    access: try_access(state, &tokens.access, tokens.expires_at).await?,
                 };
                 let verdict = after_rejected_refresh(&facts);
                 cause = verdict.cause;

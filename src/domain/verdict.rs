@@ -119,6 +119,30 @@ pub fn after_rejected_refresh(f: &RejectedRefresh) -> Verdict {
     }
 }
 
+/// What X's 401 on an access token means before anything else is tried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// Expired by our clock: X is right, a refresh is due (not an incident).
+    Expired,
+    /// Valid by our clock, expired by X's, which is far off ours: the clock.
+    ClockDrift,
+    /// Valid by every clock: confirm with a fresh token before deciding.
+    Confirm,
+}
+
+/// Reads a 401 on a token valid until `valid_until` at `now`, with X's clock
+/// measured `x_clock_offset_ms` ahead of ours (when known).
+pub fn refused_access(now: i64, valid_until: i64, x_clock_offset_ms: Option<i64>, drift_threshold_ms: i64) -> Refusal {
+    let offset = x_clock_offset_ms.unwrap_or(0);
+    if now >= valid_until {
+        Refusal::Expired
+    } else if offset.abs() > drift_threshold_ms && now + offset >= valid_until {
+        Refusal::ClockDrift
+    } else {
+        Refusal::Confirm
+    }
+}
+
 /// X refused an access token that is valid by our clock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RefusedAccess {
@@ -329,6 +353,24 @@ mod tests {
         for v in [copied, expired, lost] {
             assert_eq!(v.why.matches(". ").count(), 0, "one sentence: {}", v.why);
             assert!(v.why.ends_with('.'));
+        }
+    }
+
+    #[test]
+    fn a_401_is_read_against_both_clocks_first() {
+        const THRESHOLD: i64 = 30_000;
+        let cases: &[(&str, i64, Option<i64>, Refusal)] = &[
+            ("expired by our clock", T - 1, None, Refusal::Expired),
+            ("expires right now", T, Some(0), Refusal::Expired),
+            ("valid, clocks agree", T + 10 * MIN, Some(1_000), Refusal::Confirm),
+            ("valid, offset unknown", T + 10 * MIN, None, Refusal::Confirm),
+            ("X an hour ahead", T + 10 * MIN, Some(60 * MIN), Refusal::ClockDrift),
+            ("X ahead, but still valid there", T + 10 * MIN, Some(5 * MIN), Refusal::Confirm),
+            ("X behind", T + 10 * MIN, Some(-60 * MIN), Refusal::Confirm),
+            ("small offset at the edge", T + 20_000, Some(25_000), Refusal::Confirm),
+        ];
+        for (what, valid_until, offset, want) in cases {
+            assert_eq!(refused_access(T, *valid_until, *offset, THRESHOLD), *want, "{what}");
         }
     }
 

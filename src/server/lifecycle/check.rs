@@ -5,7 +5,7 @@
 use super::{observe_clock, AccountError};
 use crate::domain::classify::{forbidden_given, XCall};
 use crate::domain::health::{AttemptResult, Cause};
-use crate::domain::verdict::{after_access_refused, Confirmation, Confirmed, RefusedAccess};
+use crate::domain::verdict::{after_access_refused, refused_access, Confirmation, Confirmed, RefusedAccess, Refusal};
 use crate::server::db::accounts;
 use crate::server::db::apps;
 use crate::server::db::events::{self, EventKind, NewEvent, Outcome};
@@ -74,16 +74,15 @@ pub async fn check(state: &AppState, account_id: &str, actor: &str, proof: Proof
             observe_clock(state, error.clock_offset_ms(), now).await;
             let mut cause = forbidden_given(XCall::UsersMe, error.cause(), &tokens.scopes);
             // A 401 for a token we believe valid: first, is "valid" right?
-            if cause == Cause::UserRevoked && now >= tokens.expires_at {
-                cause = Cause::AccessTokenExpired;
-            } else if cause == Cause::UserRevoked {
-                let offset = apps::facts(&state.pool, &state.x.app().client_id).await?.clock_offset_ms.unwrap_or(0);
-                if offset.abs() > state.policy.clock_drift_threshold_ms && now + offset >= tokens.expires_at {
-                    // Expired by X's clock, valid by ours: the clock, not the grant.
-                    cause = Cause::ClockDrift;
-                } else {
-                    let refused = RefusedAccess { at: now, generation: tokens.generation, valid_until: tokens.expires_at };
-                    return confirm(state, account_id, actor, &refused, &error, base).await;
+            if cause == Cause::UserRevoked {
+                let offset = apps::facts(&state.pool, &state.x.app().client_id).await?.clock_offset_ms;
+                match refused_access(now, tokens.expires_at, offset, state.policy.clock_drift_threshold_ms) {
+                    Refusal::Expired => cause = Cause::AccessTokenExpired,
+                    Refusal::ClockDrift => cause = Cause::ClockDrift,
+                    Refusal::Confirm => {
+                        let refused = RefusedAccess { at: now, generation: tokens.generation, valid_until: tokens.expires_at };
+                        return confirm(state, account_id, actor, &refused, &error, base).await;
+                    }
                 }
             }
             let failed = NewEvent {

@@ -228,6 +228,21 @@ pub fn refused_when_fresh(cause: Cause) -> Cause {
     }
 }
 
+/// X refused a post and there is no retry left: after the one retry with a
+/// fresh token of `generation` at `at` (`retried`), or for what no token
+/// cures. `first` is the refusal of a valid token that the retry was to
+/// confirm, when there was one.
+pub fn post_stopped(cause: Cause, retried: bool, first: Option<&RefusedAccess>, generation: i64, at: i64) -> Verdict {
+    let cause = if retried { refused_when_fresh(cause) } else { cause };
+    let confirmed = first
+        .filter(|_| cause == Cause::XRefusesValidTokens)
+        .map(|refused| after_access_refused(refused, &Confirmation::FreshRefused { generation, at }));
+    match confirmed {
+        Some(Confirmed::Failed(verdict)) => verdict,
+        _ => Verdict::new(cause, "X refused the post; no further retry".to_owned()),
+    }
+}
+
 /// The failure that opened, or last continued, an account's open incident:
 /// its event on the timeline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -409,6 +424,23 @@ mod tests {
         }
         assert_eq!(refused_when_fresh(Cause::UserRevoked), Cause::XRefusesValidTokens);
         assert_eq!(refused_when_fresh(Cause::ScopeMissing), Cause::ScopeMissing);
+    }
+
+    #[test]
+    fn a_post_refused_after_its_retry_is_xs_incident_not_the_accounts() {
+        let first = RefusedAccess { at: T, generation: 3, valid_until: T + 60 * MIN };
+        let cases: &[(Cause, bool, Option<&RefusedAccess>, Cause)] = &[
+            (Cause::UserRevoked, true, Some(&first), Cause::XRefusesValidTokens),
+            (Cause::UserRevoked, true, None, Cause::XRefusesValidTokens),
+            (Cause::UserRevoked, false, None, Cause::UserRevoked),
+            (Cause::ScopeMissing, false, None, Cause::ScopeMissing),
+            (Cause::AppCredentialsRejected, true, Some(&first), Cause::AppCredentialsRejected),
+        ];
+        for (cause, retried, first, want) in cases {
+            assert_eq!(post_stopped(*cause, *retried, *first, 4, T + 1000).cause, *want, "{cause:?} {retried}");
+        }
+        let why = post_stopped(Cause::UserRevoked, true, Some(&first), 4, T + 1000).why;
+        assert!(why.contains("refused the freshly refreshed generation 4"), "{why}");
     }
 
     fn diagnosis(health: Health, cause: Option<Cause>) -> Diagnosis {

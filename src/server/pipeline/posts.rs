@@ -11,7 +11,7 @@ use super::problem::{action_slug, who_slug, ApiError, ApiJson, Problem};
 use crate::domain::classify::{forbidden_given, XCall};
 use crate::domain::health::{Action, AttemptResult, Cause, Who};
 use crate::domain::pipeline::{after_refusal, check_text, fate, Fate, Next, TextProblem, MAX_POST_CHARS};
-use crate::domain::verdict::{after_access_refused, refused_when_fresh, Confirmation, Confirmed, RefusedAccess};
+use crate::domain::verdict::{after_access_refused, post_stopped, Confirmation, Confirmed, RefusedAccess};
 use crate::server::db::events::{self, EventKind, NewEvent, Outcome as EventOutcome};
 use crate::server::db::posts::{self, Claim, Finished, NewPost, Post, PostStatus};
 use crate::server::x::{now_ms, XError};
@@ -259,18 +259,9 @@ pub async fn attempt(state: &AppState, account_id: &str, text: &str, actor: &str
                 Next::Stop(cause) => {
                     // The retry's token is one X granted a moment ago: refused
                     // too, it is X refusing valid tokens, not the account.
-                    let cause = if retried { refused_when_fresh(cause) } else { cause };
-                    let why = match first_refusal {
-                        Some(refused) if cause == Cause::XRefusesValidTokens => {
-                            let fresh = Confirmation::FreshRefused { generation: token.generation, at: now_ms() };
-                            match after_access_refused(&refused, &fresh) {
-                                Confirmed::Failed(verdict) => Some(verdict.why),
-                                Confirmed::Fixed { .. } => None,
-                            }
-                        }
-                        _ => None,
-                    };
-                    stop(state, account_id, token.generation, cause, &error, actor, why).await;
+                    let verdict = post_stopped(cause, retried, first_refusal.as_ref(), token.generation, now_ms());
+                    let cause = verdict.cause;
+                    stop(state, account_id, token.generation, cause, &error, actor, verdict.why).await;
                     match fate(cause) {
                         Fate::Hold => Attempted::Held { cause, status, body: Some(body) },
                         Fate::Retryable => Attempted::Retryable { cause, status, body: Some(body) },
@@ -284,7 +275,7 @@ pub async fn attempt(state: &AppState, account_id: &str, text: &str, actor: &str
 
 /// X refused the retry too (or refused what no token cures): the failure
 /// becomes the account's incident — the owner's prompt comes from it.
-async fn stop(state: &AppState, account_id: &str, generation: i64, cause: Cause, error: &XError, actor: &str, why: Option<String>) {
+async fn stop(state: &AppState, account_id: &str, generation: i64, cause: Cause, error: &XError, actor: &str, why: String) {
     let event = NewEvent {
         kind: EventKind::Publish,
         outcome: EventOutcome::Failed,
@@ -293,7 +284,7 @@ async fn stop(state: &AppState, account_id: &str, generation: i64, cause: Cause,
         x_error: Some(error.body()),
         generation_before: Some(generation),
         actor: actor.to_owned(),
-        detail: Some(why.unwrap_or_else(|| "X refused the post; no further retry".into())),
+        detail: Some(why),
         ..NewEvent::default()
     };
     if let Err(e) = events::append(&state.pool, account_id, now_ms(), &event, AttemptResult::Failed(cause)).await {

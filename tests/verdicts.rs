@@ -309,3 +309,40 @@ async fn a_burst_of_checks_after_an_early_death_costs_one_refresh() {
     assert_eq!((after.generation, after.incident_cause), (support.generation + 1, None));
     assert!(open_prompts(&app, &support.id).await.is_empty());
 }
+
+#[tokio::test]
+async fn a_refresh_token_rotated_by_our_own_unanswered_refresh_is_a_lost_rotation_not_a_copy() {
+    use authwatch::domain::health::AttemptResult;
+    use authwatch::server::db::events::{EventKind, NewEvent, Outcome as EventOutcome};
+    let app = TestApp::demo().await;
+    let admin = app.admin().await;
+    let news = account(&app, "acme_news").await;
+    let stored = accounts::tokens(&app.state.pool, &app.state.keyring, &news.id).await.unwrap().unwrap();
+    // authwatch wrote its intent, X rotated, and the process died before the
+    // answer was saved (the X side of it done here over X's token endpoint).
+    let intent = NewEvent {
+        kind: EventKind::Refresh,
+        outcome: EventOutcome::Started,
+        generation_before: Some(stored.generation),
+        actor: "scheduler".into(),
+        ..NewEvent::default()
+    };
+    events::append(&app.state.pool, &news.id, now_ms(), &intent, AttemptResult::Inconclusive).await.unwrap();
+    let secret = app.state.x.app().client_secret.as_ref().unwrap().expose().to_owned();
+    let rotated = Client::new()
+        .post(app.url("/x-emulator/2/oauth2/token"))
+        .basic_auth(CLIENT_ID, Some(secret))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", stored.refresh.as_ref().unwrap().expose())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rotated.status(), 200);
+
+    // The old access token still works, as after a copy's refresh; the log tells them apart.
+    let said = server_fn(&app, &admin, RefreshNow::PATH, &news.id).await;
+    assert!(said.contains("X rotated the refresh token but its answer never arrived"), "{said}");
+    let d = diagnosis(&app, &news.id).await;
+    assert_eq!((d.health, d.cause), (Health::ActionNeeded(Action::Reconnect), Some(Cause::RotationLost)));
+    let failed = events::recent(&app.state.pool, &news.id, 1).await.unwrap().remove(0);
+    assert!(failed.detail.unwrap().contains("never got its answer"), "the evidence");
+}

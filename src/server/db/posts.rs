@@ -207,39 +207,41 @@ pub async fn get(pool: &Pool, id: i64) -> Result<Option<Post>, sqlx::Error> {
     sqlx::query_as(&format!("{POST_SELECT} WHERE id = ?")).bind(id).fetch_optional(pool).await
 }
 
-/// Counts a 401/403 report for `generation` and returns how many there have
-/// been for it, this one included, and whether the previous generation's
-/// first report was answered with a retry (the fresh token handed out then
-/// is `generation`). `verdict` is stored with the first report only.
-pub async fn count_report(pool: &Pool, account_id: &str, generation: i64) -> Result<(i64, bool), sqlx::Error> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let reports: i64 = sqlx::query_scalar(
-        "INSERT INTO auth_failure_reports (account_id, generation, reports, first_verdict) VALUES (?, ?, 1, '')
-         ON CONFLICT (account_id, generation) DO UPDATE SET reports = auth_failure_reports.reports + 1
-         RETURNING reports",
-    )
-    .bind(account_id)
-    .bind(generation)
-    .fetch_one(&mut *tx)
-    .await?;
-    let previous: Option<String> = sqlx::query_scalar(
-        "SELECT first_verdict FROM auth_failure_reports WHERE account_id = ? AND generation = ? - 1",
-    )
-    .bind(account_id)
-    .bind(generation)
-    .fetch_optional(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok((reports, previous.as_deref() == Some("retry_once")))
+/// Whether the first report of the generation before `generation` was
+/// answered `retry_once`: then `generation` is the fresh token handed out
+/// for that retry.
+pub async fn retried_before(pool: &Pool, account_id: &str, generation: i64) -> Result<bool, sqlx::Error> {
+    let previous: Option<String> =
+        sqlx::query_scalar("SELECT first_verdict FROM auth_failure_reports WHERE account_id = ? AND generation = ? - 1")
+            .bind(account_id)
+            .bind(generation)
+            .fetch_optional(pool)
+            .await?;
+    Ok(previous.as_deref() == Some("retry_once"))
 }
 
-/// Stores the answer to the first report of a generation.
-pub async fn set_first_verdict(pool: &Pool, account_id: &str, generation: i64, verdict: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE auth_failure_reports SET first_verdict = ? WHERE account_id = ? AND generation = ? AND first_verdict = ''")
-        .bind(verdict)
-        .bind(account_id)
-        .bind(generation)
-        .execute(pool)
-        .await?;
-    Ok(())
+/// The reports of one token generation so far.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportCount {
+    /// This one included.
+    pub reports: i64,
+    /// The answer to the first (`retry_once` or `stop`).
+    pub first_verdict: String,
+}
+
+/// Counts a 401/403 report for `generation`, in one statement: the first
+/// report stores `verdict` (its answer) with the count, so every later one
+/// learns it, however close behind.
+pub async fn count_report(pool: &Pool, account_id: &str, generation: i64, verdict: &str) -> Result<ReportCount, sqlx::Error> {
+    let (reports, first_verdict): (i64, String) = sqlx::query_as(
+        "INSERT INTO auth_failure_reports (account_id, generation, reports, first_verdict) VALUES (?, ?, 1, ?)
+         ON CONFLICT (account_id, generation) DO UPDATE SET reports = auth_failure_reports.reports + 1
+         RETURNING reports, first_verdict",
+    )
+    .bind(account_id)
+    .bind(generation)
+    .bind(verdict)
+    .fetch_one(pool)
+    .await?;
+    Ok(ReportCount { reports, first_verdict })
 }

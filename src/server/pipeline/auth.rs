@@ -33,6 +33,11 @@ impl Caller {
         format!("api key {}", self.0.id)
     }
 
+    /// How the timeline names the key when it shows what the key said.
+    pub fn name(&self) -> &str {
+        &self.0.name
+    }
+
     /// Refuses accounts outside the key's scope.
     pub fn check(&self, account_id: &str) -> Result<(), ApiError> {
         if self.0.allows(account_id) {

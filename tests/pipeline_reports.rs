@@ -29,6 +29,7 @@ async fn a_401_is_retried_once_with_a_fresh_token_and_the_next_report_is_told_to
     assert_eq!(first.status, 200, "{:?}", first.body);
     assert_eq!(first.body["verdict"], "retry_once");
     assert_eq!(first.body["cause"], "user_revoked");
+    assert_eq!((first.body["who"].as_str(), first.body["action"].as_str()), (Some("system"), None), "a retry is authwatch's to give");
     assert_eq!(first.body["token"]["generation"], news.generation + 1, "a fresh token to retry with");
     assert_eq!(x_calls(&app).await.1, 1, "one refresh at X");
     assert_eq!(account(&app, "acme_news").await.incident_cause, None, "a first 401 is not yet an incident");

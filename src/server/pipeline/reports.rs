@@ -108,7 +108,8 @@ pub async fn report(
     let plan = match (next, &known) {
         (_, Some(_)) => "stop: the account already waits for a person",
         (Next::RetryOnce, None) => "retry once with a fresh token",
-        (Next::Stop(_), None) if generation < current_generation || duplicate => "stop: that token is replaced (a fresh one was handed out for it)",
+        (Next::Stop(_), None) if duplicate => "stop: a fresh token was handed out for that one already",
+        (Next::Stop(_), None) if generation < current_generation => "stop: that token was replaced since",
         (Next::Stop(_), None) => "stop; authwatch asks X itself before deciding anything about the account",
     };
     // The report says nothing about the account by itself: no cause, no
@@ -119,7 +120,7 @@ pub async fn report(
         generation_before: Some(generation),
         actor: caller.actor(),
         detail: Some(format!(
-            "report {reports} for generation {generation}, answered: {plan}. {}",
+            "report {reports} for generation {generation}, answered: {plan} — {}",
             reported(caller.name(), status, &body)
         )),
         ..NewEvent::default()
@@ -138,7 +139,8 @@ pub async fn report(
             Ok(token) => Ok(Json(AuthFailureVerdict {
                 verdict: "retry_once".into(),
                 cause: claimed.as_str().into(),
-                who: who_slug(claimed.who()).into(),
+                // A fresh token is authwatch's to give: no person acts.
+                who: who_slug(Who::System).into(),
                 action: None,
                 detail: "Retry the request once with this token. If X refuses it again, report that too: the answer will be stop."
                     .into(),
@@ -158,7 +160,7 @@ pub async fn report(
             claimed,
             Who::Nobody,
             None,
-            "That token was reported already and a fresh one handed out for it: get the current token (GET …/token) and use it instead.".into(),
+            "That token was reported already or replaced since: get the current token (GET …/token) and use it instead.".into(),
         ))),
         Next::Stop(_) => {
             let verified = verify::verify(&state, &id, generation, &reporter).await.map_err(|r| super::accounts::refusal(&id, r))?;

@@ -247,7 +247,14 @@ fn redact_token_shaped(text: &str) -> String {
             run.push(c);
             continue;
         }
-        out.push_str(if random(&run) { "[redacted]" } else { &run });
+        // A full stop after a token ends the sentence, not the token.
+        let token = run.trim_end_matches('.');
+        if random(token) {
+            out.push_str("[redacted]");
+            out.push_str(&run[token.len()..]);
+        } else {
+            out.push_str(&run);
+        }
         run.clear();
         out.push(c);
     }

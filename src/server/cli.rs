@@ -51,7 +51,8 @@ enum ApiKeyCommand {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
-    /// Revoke a key by its id: calls with it are refused from then on.
+    /// Revoke a key by its id: calls with it are refused from then on, and
+    /// the posts it queued that are still held are cancelled.
     Revoke {
         id: String,
         /// Directory of the database (overrides AUTHWATCH_DATA_DIR).
@@ -180,14 +181,13 @@ async fn api_key(command: ApiKeyCommand) -> Result<(), StartError> {
                 Err(api_keys::CreateError::Database(e)) => Err(StartError::Database(e)),
             }
         }
-        ApiKeyCommand::Revoke { id, .. } => {
-            if api_keys::revoke(&pool, &id, crate::server::x::now_ms()).await? {
-                println!("revoked {id}");
+        ApiKeyCommand::Revoke { id, .. } => match auth::revoke_key(&pool, &id, "command line").await? {
+            Some(revoked) => {
+                println!("revoked {id}; cancelled {} held post(s) it queued", revoked.cancelled.len());
                 Ok(())
-            } else {
-                Err(StartError::Cli(format!("no live key {id}")))
             }
-        }
+            None => Err(StartError::Cli(format!("no live key {id}"))),
+        },
         ApiKeyCommand::List { .. } => {
             for key in api_keys::list(&pool).await? {
                 let scope = if key.all_accounts { "all accounts".to_owned() } else { api_keys::accounts_of(&pool, &key.id).await?.join(",") };

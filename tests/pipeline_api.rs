@@ -153,6 +153,7 @@ async fn revoking_a_key_on_the_command_line_cancels_the_posts_it_holds() {
         .args(["api-key", "revoke", &api.key_id])
         .env("AUTHWATCH_DATA_DIR", app.data_dir.path())
         .env_remove("AUTHWATCH_X_CLIENT_ID")
+        .env("AUTHWATCH_DEMO", "1")
         .env_remove("AUTHWATCH_DATABASE_URL")
         .output()
         .expect("run authwatch");

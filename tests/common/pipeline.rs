@@ -105,19 +105,22 @@ pub async fn account(app: &TestApp, handle: &str) -> accounts::AccountSummary {
     accounts::summaries(&app.state.pool).await.unwrap().into_iter().find(|s| s.handle == handle).expect("account")
 }
 
-/// Calls to X's `POST /2/tweets` and refreshes by the demo app, as the
-/// emulator's control API counts them (over HTTP, as the demo's admin: the
-/// control API is an admin's tool).
-pub async fn x_calls(app: &TestApp) -> (u64, u64) {
+/// What the emulator's control API counts of the demo app's calls (over
+/// HTTP, as the demo's admin: the control API is an admin's tool).
+async fn demo_counts(app: &TestApp) -> Value {
     let counts: Value = app.admin().await.get(app.url("/x-emulator/_control/counts")).send().await.unwrap().json().await.unwrap();
-    let demo = &counts["by_client"][CLIENT_ID];
+    counts["by_client"][CLIENT_ID].clone()
+}
+
+/// Calls to X's `POST /2/tweets` and refreshes by the demo app.
+pub async fn x_calls(app: &TestApp) -> (u64, u64) {
+    let demo = demo_counts(app).await;
     (demo["tweets"].as_u64().unwrap_or(0), demo["refresh_grants"].as_u64().unwrap_or(0))
 }
 
 /// Calls to X's `GET /2/users/me` by the demo app.
 pub async fn users_me_calls(app: &TestApp) -> u64 {
-    let counts: Value = reqwest::get(app.url("/x-emulator/_control/counts")).await.unwrap().json().await.unwrap();
-    counts["by_client"][CLIENT_ID]["users_me"].as_u64().unwrap_or(0)
+    demo_counts(app).await["users_me"].as_u64().unwrap_or(0)
 }
 
 /// The causes of the account's open prompts, after the notifier has looked

@@ -21,6 +21,7 @@ use crate::domain::health::{Action, AttemptResult, Cause, Health, Who};
 use crate::domain::pipeline::{after_refusal, Next};
 use crate::server::db::events::{self, EventKind, NewEvent, Outcome};
 use crate::server::db::posts;
+use crate::server::x::answer::redact;
 use crate::server::x::now_ms;
 use super::Shared;
 use axum::extract::{Path, State};
@@ -30,11 +31,6 @@ use axum::{Extension, Json};
 const MAX_BODY_CHARS: usize = 10_000;
 /// How much of a report's body the timeline keeps.
 const SHOWN_BODY_CHARS: usize = 500;
-/// A run of token characters this long is redacted from a report's body
-/// before it is stored: X's tokens and authwatch's keys are longer, the
-/// words of X's errors far shorter.
-const TOKEN_SHAPED_CHARS: usize = 32;
-
 /// Report a 401/403 from X and learn whether to retry once or stop.
 #[utoipa::path(
     post,
@@ -220,46 +216,12 @@ fn needs_person(health: Health, cause: Option<Cause>) -> Option<AuthFailureVerdi
 /// anything shaped like a token redacted, since a careless client may
 /// paste its own request into the report.
 fn reported(key_name: &str, status: u16, body: &str) -> String {
-    let redacted = redact_token_shaped(body);
+    let redacted = redact(body);
     let mut shown: String = redacted.chars().take(SHOWN_BODY_CHARS).collect();
     if redacted.chars().count() > SHOWN_BODY_CHARS {
         shown.push('…');
     }
     format!("reported by the pipeline ({key_name}): HTTP {status} {shown}")
-}
-
-/// Replaces every run of token characters (base64url, and the `.` of a
-/// JWT) at least [`TOKEN_SHAPED_CHARS`] long that mixes upper case, lower
-/// case and digits — as random tokens do, and X's words, header names and
-/// ids do not — with `[redacted]`.
-fn redact_token_shaped(text: &str) -> String {
-    let is_token_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
-    let random = |run: &str| {
-        run.len() >= TOKEN_SHAPED_CHARS
-            && run.bytes().any(|b| b.is_ascii_uppercase())
-            && run.bytes().any(|b| b.is_ascii_lowercase())
-            && run.bytes().any(|b| b.is_ascii_digit())
-    };
-    let mut out = String::with_capacity(text.len());
-    let mut run = String::new();
-    for c in text.chars().chain(std::iter::once(' ')) {
-        if is_token_char(c) {
-            run.push(c);
-            continue;
-        }
-        // A full stop after a token ends the sentence, not the token.
-        let token = run.trim_end_matches('.');
-        if random(token) {
-            out.push_str("[redacted]");
-            out.push_str(&run[token.len()..]);
-        } else {
-            out.push_str(&run);
-        }
-        run.clear();
-        out.push(c);
-    }
-    out.pop();
-    out
 }
 
 /// What a person must do about `cause`.
@@ -296,11 +258,13 @@ mod tests {
         let key = "awk_Q2hhbmdlTWUhIDEyMzQ1Njc4OTAxMjM0NTY3ODkwYWJj";
         let x_token = "bWRWa3gzdnk3WHRGU1ZyNjRuaWZzTjJ3R2dIc0xQZmpvOjE3MDAwMDAwMDAwMDA6MTowOmF0OjE";
         let body = format!("Authorization: Bearer {key} and {x_token}. {{\"detail\":\"Unauthorized\"}}");
-        let shown = redact_token_shaped(&body);
+        let shown = redact(&body);
         assert!(!shown.contains(key) && !shown.contains(x_token), "{shown}");
         assert_eq!(shown, "Authorization: Bearer [redacted] and [redacted]. {\"detail\":\"Unauthorized\"}");
-        let not_enrolled = r#"{"reason":"client-not-enrolled","type":"https://api.x.com/2/problems/client-forbidden","required_enrollment":"Appropriate Level of API Access","id":"1600000000000000001","h":"x-app-limit-24hour-remaining"}"#;
-        assert_eq!(redact_token_shaped(not_enrolled), not_enrolled, "X's words, URLs, ids and header names stay");
+        // The rule is X's answers' (`x::answer::redact`): a long word with a
+        // digit or capital is redacted even when it is a header name.
+        let not_enrolled = r#"{"reason":"client-not-enrolled","type":"https://api.x.com/2/problems/client-forbidden","required_enrollment":"Appropriate Level of API Access","id":"1600000000000000001","h":"x-rate-limit-remaining"}"#;
+        assert_eq!(redact(not_enrolled), not_enrolled, "X's words, URLs, ids and header names stay");
     }
 
     #[test]

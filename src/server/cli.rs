@@ -214,7 +214,7 @@ async fn add_user(email: &str, name: &str, admin: bool, password_stdin: bool, da
     };
     let hash = password::hash(password).await.map_err(|e| StartError::Cli(e.to_string()))?;
     let dir_error = |source| StartError::DataDir { path: config.data_dir.display().to_string(), source };
-    std::fs::create_dir_all(&config.data_dir).map_err(dir_error)?;
+    db::prepare_data_dir(&config.data_dir).map_err(dir_error)?;
     let pool = db::connect(&config.database_url()).await?;
     let role = if admin { users::Role::Admin } else { users::Role::Manager };
     let user = users::add(&pool, &email, name, &hash, role, crate::server::x::now_ms()).await.map_err(|e| match e {

@@ -26,6 +26,12 @@ pub enum CryptoError {
     BadKey { var: &'static str },
     #[error("encryption key file {path}: {source}")]
     KeyFile { path: String, source: std::io::Error },
+    /// The key file can be read by other users of the machine.
+    #[error(
+        "encryption key file {path} can be read by other users (mode {mode:o}); make it private with `chmod 600 {path}` and start again. \
+         Anyone who could read it could open the stored tokens: consider rotating the key (see AUTHWATCH_PREVIOUS_ENCRYPTION_KEYS and `authwatch keys reseal`)."
+    )]
+    KeyFileReadable { path: String, mode: u32 },
     #[error("no configured key has id {0}: was a previous key dropped from AUTHWATCH_PREVIOUS_ENCRYPTION_KEYS?")]
     UnknownKey(String),
     /// Tampered, truncated, or bound to another row or field.
@@ -117,10 +123,25 @@ fn entry(base64_key: &str, var: &'static str) -> Result<KeyEntry, CryptoError> {
 
 /// Reads the key file, creating it (0600, never world-readable even for a
 /// moment) with a random key when it does not exist.
+/// An existing file that group or others can read is refused rather than
+/// used: it is the one secret that opens every stored token.
 fn load_or_generate(path: &Path) -> Result<String, CryptoError> {
     let io = |source| CryptoError::KeyFile { path: path.display().to_string(), source };
-    match fs::read_to_string(path) {
-        Ok(existing) => return Ok(existing),
+    match fs::File::open(path) {
+        Ok(mut file) => {
+            // The mode of the file as opened, not of whatever the path names a moment later.
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = file.metadata().map_err(io)?.permissions().mode() & 0o777;
+                if mode & 0o077 != 0 {
+                    return Err(CryptoError::KeyFileReadable { path: path.display().to_string(), mode });
+                }
+            }
+            let mut existing = String::new();
+            std::io::Read::read_to_string(&mut file, &mut existing).map_err(io)?;
+            return Ok(existing);
+        }
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
         Err(_) => {}
     }
@@ -181,6 +202,22 @@ mod tests {
         assert_eq!(mode & 0o777, 0o600);
         let b = Keyring::load(None, &[], dir.path()).unwrap();
         assert_eq!(a.current_key_id(), b.current_key_id());
+    }
+
+    #[test]
+    fn a_key_file_others_can_read_is_refused_with_the_fix() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let first = Keyring::load(None, &[], dir.path()).unwrap();
+        let path = dir.path().join(KEY_FILE);
+        for mode in [0o644, 0o640, 0o604] {
+            fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+            let err = Keyring::load(None, &[], dir.path()).err().expect("refused").to_string();
+            assert!(err.contains(&format!("chmod 600 {}", path.display())), "{err}");
+            assert!(err.contains(&format!("mode {mode:o}")), "{err}");
+        }
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o400)).unwrap();
+        assert_eq!(Keyring::load(None, &[], dir.path()).unwrap().current_key_id(), first.current_key_id(), "owner-only is fine");
     }
 
     #[test]

@@ -79,7 +79,7 @@ impl Server {
     /// state. In demo mode, also the in-process emulator with its app.
     pub async fn new(config: Config, leptos_options: LeptosOptions) -> Result<Self, StartError> {
         let data_dir_error = |source| StartError::DataDir { path: config.data_dir.display().to_string(), source };
-        std::fs::create_dir_all(&config.data_dir).map_err(data_dir_error)?;
+        db::prepare_data_dir(&config.data_dir).map_err(data_dir_error)?;
         let (app, emulator) = match &config.x {
             XMode::Demo => {
                 let (emulator, app) = demo::setup(&config.public_url);

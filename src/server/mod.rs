@@ -181,8 +181,11 @@ impl Server {
             "authwatch listening"
         );
         // The peer address feeds the sign-in throttle.
+        let cleanup = tokio::spawn(db::sessions::delete_expired_every(self.state.sessions.clone(), db::sessions::DELETE_EXPIRED_EVERY));
         let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(StartError::Serve)
+        let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(StartError::Serve);
+        cleanup.abort();
+        served
     }
 }
 

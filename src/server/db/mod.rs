@@ -98,5 +98,6 @@ pub mod posts;
 pub mod refresh_state;
 pub mod links;
 pub mod prompts;
+pub mod sessions;
 pub mod sign_in;
 pub mod users;

@@ -1,12 +1,14 @@
 #![cfg(feature = "ssr")]
 //! The OAuth callback against strangers: text in the address is shown only
 //! when it answers a sign-in this browser started, a stranger's request
-//! leaves no session behind, and expired sessions are deleted.
+//! leaves no session behind, expired sessions are deleted, and "Connect
+//! account" cannot replace the tokens of an account the user may not touch.
 
 mod common;
 
-use authwatch::server::db::{self, sessions};
-use common::oauth::{account, consent, land, location, start};
+use authwatch::server::db::{self, accounts, sessions};
+use authwatch::server::demo::{self, CLIENT_ID};
+use common::oauth::{account, consent, land, location, start, token_rows};
 use common::TestApp;
 use reqwest::Client;
 use tower_sessions::session::{Id, Record};
@@ -203,4 +205,78 @@ async fn expired_sessions_are_deleted_by_the_running_server() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     task.abort();
+}
+
+/// Dana (a manager) owns @acme_news and others, not @acme_labs (Ada's).
+#[tokio::test]
+async fn connect_account_as_an_account_the_user_may_not_reconnect_is_refused_and_revoked() {
+    let app = TestApp::demo().await;
+    let labs = account(&app, "acme_labs").await;
+    assert_ne!(labs.owner_id, None);
+    let dana: String = sqlx::query_scalar("SELECT id FROM users WHERE email = ?").bind(demo::MANAGER.email).fetch_one(&app.state.pool).await.unwrap();
+    assert!(!labs.is_owned_by(&dana), "the demo data this test relies on");
+    let before = token_rows(&app).await;
+    let events_before: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events").fetch_one(&app.state.pool).await.unwrap();
+    app.emulator().reset_counts();
+
+    let manager = app.manager().await;
+    let to_x = start(&app, &manager, None).await;
+    let back = consent(&manager, &to_x, &labs.x_user_id, "authorize").await;
+    let (page, html) = land(&app, &manager, &back).await;
+    let html = html.replace("<!>", "");
+    assert_eq!(page, "/connect/result");
+    assert!(html.contains("This account is not yours to reconnect"), "{html}");
+    assert!(html.contains("You signed in to X as @acme_labs, which authwatch already watches"), "{html}");
+    assert!(html.contains("Nothing was saved, and the sign-in as @acme_labs was revoked"));
+    assert!(html.contains("Ask Ada Admin or an admin"), "{html}");
+    assert_eq!(token_rows(&app).await, before, "tokens and generations unchanged");
+    let after = account(&app, "acme_labs").await;
+    assert_eq!((after.owner_id, after.backup_owner_id), (labs.owner_id.clone(), labs.backup_owner_id.clone()), "owners unchanged");
+    assert_eq!(after.incident_cause, labs.incident_cause, "still needs its owner");
+    let events_after: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events").fetch_one(&app.state.pool).await.unwrap();
+    assert_eq!(events_after, events_before, "no reconnect on the timeline");
+    let counts = app.emulator().counts().client(CLIENT_ID);
+    assert_eq!((counts.code_grants, counts.revoke), (1, 1), "the code was exchanged, and the new token revoked at X");
+
+    // Her own account the same way: a reconnect.
+    let news = account(&app, "acme_news").await;
+    assert!(news.is_owned_by(&dana));
+    let to_x = start(&app, &manager, None).await;
+    let back = consent(&manager, &to_x, &news.x_user_id, "authorize").await;
+    let (page, html) = land(&app, &manager, &back).await;
+    assert_eq!(page, "/");
+    assert!(html.contains("Reconnected @acme_news"));
+    assert_eq!(account(&app, "acme_news").await.generation, news.generation + 1);
+
+    // Made @acme_labs' backup owner, she may.
+    let owners = accounts::Owners { owner: labs.owner_id.clone(), backup: Some(dana.clone()) };
+    accounts::set_owners(&app.state.pool, &labs.id, &owners, "test", "test", 1).await.unwrap();
+    let to_x = start(&app, &manager, None).await;
+    let back = consent(&manager, &to_x, &labs.x_user_id, "authorize").await;
+    let (_, html) = land(&app, &manager, &back).await;
+    assert!(html.contains("Reconnected @acme_labs"), "{html}");
+    let after = account(&app, "acme_labs").await;
+    assert_eq!(after.generation, labs.generation + 1);
+    assert_eq!(after.owner_id, labs.owner_id, "the owner stays the owner");
+}
+
+#[tokio::test]
+async fn an_admin_may_connect_over_any_account_and_a_new_account_is_the_connecting_users() {
+    let app = TestApp::demo().await;
+    let news = account(&app, "acme_news").await;
+    let admin = app.admin().await;
+    let to_x = start(&app, &admin, None).await;
+    let back = consent(&admin, &to_x, &news.x_user_id, "authorize").await;
+    let (_, html) = land(&app, &admin, &back).await;
+    assert!(html.contains("Reconnected @acme_news"));
+    assert_eq!(account(&app, "acme_news").await.owner_id, news.owner_id, "an admin's reconnect leaves the owner");
+
+    let manager = app.manager().await;
+    let to_x = start(&app, &manager, None).await;
+    let back = consent(&manager, &to_x, "1600000000000000101", "authorize").await;
+    let (_, html) = land(&app, &manager, &back).await;
+    assert!(html.contains("Connected @acme_careers"));
+    let careers = account(&app, "acme_careers").await;
+    let dana: String = sqlx::query_scalar("SELECT id FROM users WHERE email = ?").bind(demo::MANAGER.email).fetch_one(&app.state.pool).await.unwrap();
+    assert_eq!(careers.owner_id.as_deref(), Some(dana.as_str()));
 }

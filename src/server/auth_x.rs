@@ -259,6 +259,11 @@ async fn finish(state: &AppState, session: &Session, attempt: &Attempt, code: &s
     let via_link = attempt.link_id.is_some();
     let link_hint = if via_link { " Open your reconnect link again to retry." } else { "" };
     let failed = |response| Finished { saved: false, response };
+    // Only a signed-in user starts a new connect (`start` checked); without
+    // one, `complete` would take the connect for authwatch's own.
+    if intent == Intent::NewAccount && attempt.user_id.is_none() {
+        return failed(problem(session, "Sign in first", "Connecting an account needs a signed-in user. Nothing changed.", None).await);
+    }
     let verifier = Secret::new(attempt.verifier.clone());
     match connect::complete(state, code, &verifier, &intent, &attempt.started_by, attempt.user_id.as_deref()).await {
         Ok(Outcome::Saved { connected, handle, missing_scopes }) => {
@@ -305,6 +310,22 @@ async fn finish(state: &AppState, session: &Session, attempt: &Attempt, code: &s
         Err(ConnectError::Identify(e)) => failed(
             problem(session, "X did not say whose account this is", &(x_problem("asking X which account signed in", &e) + link_hint), retry).await,
         ),
+        Err(ConnectError::NotAllowed { handle, owners }) => {
+            let ask = match owners.as_slice() {
+                [] => "an admin".to_owned(),
+                [one] => format!("{one} or an admin"),
+                [one, two, ..] => format!("{one}, {two} or an admin"),
+            };
+            failed(problem(
+                session,
+                "This account is not yours to reconnect",
+                &format!(
+                    "You signed in to X as @{handle}, which authwatch already watches, and only its owner, its backup owner or an admin can reconnect it. Nothing was saved, and the sign-in as @{handle} was revoked. Ask {ask} to reconnect it, or to make you its owner."
+                ),
+                None,
+            )
+            .await)
+        }
         Err(ConnectError::Store(e)) => {
             tracing::error!(error = %e, "saving a connect");
             failed(problem(session, "Something went wrong", &format!("The new tokens could not be saved; the old ones are unchanged. Try again.{link_hint}"), retry).await)

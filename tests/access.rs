@@ -182,7 +182,7 @@ async fn the_access_matrix() {
     // The callback needs the attempt this browser started; a forged one changes nothing.
     row(&w, "GET /auth/x/callback (forged)", [303, 303, 303, 303, 303], |_, c| async move {
         let r = c.get(app.url("/auth/x/callback?state=forged&code=forged")).send().await.unwrap();
-        assert_eq!(r.headers()["location"], "/connect/result");
+        assert_eq!(r.headers()["location"], "/connect/result?problem=unknown-state");
         r
     })
     .await;

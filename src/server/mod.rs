@@ -81,7 +81,7 @@ impl Server {
     /// state. In demo mode, also the in-process emulator with its app.
     pub async fn new(config: Config, leptos_options: LeptosOptions) -> Result<Self, StartError> {
         let data_dir_error = |source| StartError::DataDir { path: config.data_dir.display().to_string(), source };
-        std::fs::create_dir_all(&config.data_dir).map_err(data_dir_error)?;
+        db::prepare_data_dir(&config.data_dir).map_err(data_dir_error)?;
         let (app, emulator) = match &config.x {
             XMode::Demo => {
                 let (emulator, app) = demo::setup(&config.public_url);
@@ -192,8 +192,11 @@ impl Server {
             "authwatch listening"
         );
         // The peer address feeds the sign-in throttle.
+        let cleanup = tokio::spawn(db::sessions::delete_expired_every(self.state.sessions.clone(), db::sessions::DELETE_EXPIRED_EVERY));
         let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(StartError::Serve)
+        let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(StartError::Serve);
+        cleanup.abort();
+        served
     }
 }
 

@@ -184,7 +184,10 @@ async fn expired_sessions_are_deleted_by_the_running_server() {
         pool.close().await;
         (expired, live)
     };
-    let app = TestApp::start(vec![("AUTHWATCH_DATABASE_URL", &url)]).await;
+    // A live install (the demo refuses a configured database).
+    let mut vars = common::LIVE.to_vec();
+    vars.push(("AUTHWATCH_DATABASE_URL", url.as_str()));
+    let app = TestApp::start(vars).await;
     let ids = || async {
         sqlx::query_scalar::<_, String>(&format!("SELECT id FROM {} ORDER BY id", sessions::TABLE)).fetch_all(&app.state.pool).await.unwrap()
     };

@@ -35,7 +35,15 @@ async fn a_new_data_directory_and_everything_in_it_are_private() {
     let browser = app.admin().await;
     assert_eq!(browser.get(app.url("/")).send().await.unwrap().status(), 200);
     assert_eq!(mode(&data), 0o700, "the data directory");
-    let files = ["demo.db", "demo.db-wal", "demo.db-shm", KEY_FILE];
+    let files = ["demo.db", "demo.db-wal", "demo.db-shm"];
+    assert_eq!(modes(&data, &files), files.iter().map(|f| ((*f).to_owned(), 0o600)).collect::<Vec<_>>());
+
+    // A live install also generates its key there (the demo keeps its key in memory).
+    let data = parent.path().join("live").join("data");
+    let server = start_in(&data).await.expect("a live start");
+    sqlx::query("SELECT 1").execute(&server.state().pool).await.unwrap();
+    assert_eq!(mode(&data), 0o700, "the data directory");
+    let files = ["authwatch.db", "authwatch.db-wal", "authwatch.db-shm", KEY_FILE];
     assert_eq!(modes(&data, &files), files.iter().map(|f| ((*f).to_owned(), 0o600)).collect::<Vec<_>>());
 }
 
@@ -58,9 +66,11 @@ async fn an_existing_open_directory_and_database_are_made_private() {
         fs::OpenOptions::new().create(true).append(true).open(data.path().join(stale)).unwrap();
         set_mode(&data.path().join(stale), 0o644);
     }
-    let app = TestApp::start(vec![("AUTHWATCH_DATA_DIR", data.path().to_str().unwrap()), ("AUTHWATCH_DATABASE_URL", &url)]).await;
-    let browser = app.admin().await;
-    assert_eq!(browser.get(app.url("/")).send().await.unwrap().status(), 200);
+    // A live install (the demo refuses a configured database).
+    let mut vars = common::LIVE.to_vec();
+    vars.extend([("AUTHWATCH_DATA_DIR", data.path().to_str().unwrap()), ("AUTHWATCH_DATABASE_URL", url.as_str())]);
+    let app = TestApp::start(vars).await;
+    assert_eq!(reqwest::get(app.url("/healthz")).await.unwrap().status(), 200);
     assert_eq!(mode(data.path()), 0o700);
     let files = ["kept.db", "kept.db-wal", "kept.db-shm"];
     assert_eq!(modes(data.path(), &files), files.iter().map(|f| ((*f).to_owned(), 0o600)).collect::<Vec<_>>());
@@ -68,7 +78,9 @@ async fn an_existing_open_directory_and_database_are_made_private() {
 
 async fn start_in(data: &Path) -> Result<Server, String> {
     let addr = "127.0.0.1:0".parse().unwrap();
-    let vars = Vars(vec![("AUTHWATCH_DATA_DIR".into(), data.display().to_string())]);
+    let mut vars: Vec<(String, String)> = common::LIVE.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    vars.push(("AUTHWATCH_DATA_DIR".into(), data.display().to_string()));
+    let vars = Vars(vars);
     let config = Config::load(&vars, addr, Overrides::default()).unwrap();
     let options = LeptosOptions::builder().output_name("authwatch").site_addr(addr).build();
     Server::new(config, options).await.map_err(|e| e.to_string())

@@ -221,8 +221,11 @@ async fn reseal(data_dir: Option<PathBuf>) -> Result<(), StartError> {
     use crate::server::crypto::Keyring;
     use crate::server::db::{self, accounts};
     let site_addr = leptos_options().map(|o| o.site_addr).unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 3000)));
-    let config = Config::load(&Env, site_addr, Overrides { data_dir, site_addr: None })?;
+    let config = Config::load(&Env, site_addr, Overrides { data_dir, ..Overrides::default() })?;
     init_tracing("warn");
+    if config.is_demo() {
+        return Err(StartError::Cli("demo mode seals with a key that lives only as long as the server: there is nothing to reseal".into()));
+    }
     let keyring = Keyring::load_existing(config.encryption_key.as_ref(), &config.previous_encryption_keys, &config.data_dir)?;
     let current = keyring.current_key_id().to_owned();
     let previous: Vec<String> = keyring.previous_key_ids().map(str::to_owned).collect();

@@ -16,6 +16,7 @@ fn sign_in_error(code: &str) -> Option<String> {
         "missing" => "Enter your email and your password.".into(),
         "unavailable" => "Signing in is not possible right now (the database did not answer). Try again in a minute.".into(),
         "set-up" => "authwatch is already set up: sign in.".into(),
+        "busy" => "authwatch is busy checking other sign-ins at this moment, so your password was not checked (this does not count as a failed attempt). Try again in a moment.".into(),
         throttled if throttled.starts_with("throttled-") => {
             let minutes = throttled.trim_start_matches("throttled-");
             format!("Too many failed sign-ins from here or for this email. For your safety, wait {minutes} min, then try again. Forgot the password? An admin can add you again.")
@@ -77,6 +78,7 @@ fn setup_error(code: &str) -> Option<&'static str> {
         "name" => "Give your name.",
         "mismatch" => "The two passwords differ.",
         "short" => "The password must be at least 12 characters.",
+        "busy" => "authwatch is busy checking other passwords at this moment; nothing was created. Try again in a moment.",
         _ => "Setting up failed. Try again.",
     })
 }
@@ -189,6 +191,7 @@ mod tests {
         assert_eq!(sign_in_error(""), None);
         assert!(sign_in_error("throttled-7").unwrap().contains("wait 7 min"));
         assert!(sign_in_error("invalid").unwrap().contains("do not match"));
+        assert!(sign_in_error("busy").unwrap().contains("Try again in a moment"));
         assert_eq!(setup_error("short"), Some("The password must be at least 12 characters."));
     }
 }

@@ -5,7 +5,8 @@
 
 use super::{password, start_session};
 use crate::domain::access::{throttled, THROTTLE_WINDOW_MS};
-use crate::server::db::{sign_in, users};
+use crate::server::db::sign_in::{self, Attempt, Reservation};
+use crate::server::db::users;
 use crate::server::x::now_ms;
 use crate::server::AppState;
 use axum::extract::{ConnectInfo, State};
@@ -46,6 +47,13 @@ fn back_to_sign_in(error: &str, next: &str) -> Response {
     Redirect::to(&format!("/sign-in?error={error}&next={next}")).into_response()
 }
 
+/// Gives back an attempt whose password was not checked.
+async fn release(state: &AppState, attempt: Attempt) {
+    if let Err(e) = sign_in::release(&state.pool, attempt).await {
+        tracing::error!(error = %e, "giving back an unchecked sign-in attempt");
+    }
+}
+
 /// The client's address: the connection's, or — behind `hops` trusted
 /// proxies — the `X-Forwarded-For` entry the outermost of them appended.
 /// Entries further left are the client's own claims and are never used.
@@ -81,23 +89,26 @@ async fn sign_in_form(
     if email.is_empty() || form.password.is_empty() || email.len() > 320 || form.password.len() > 1024 {
         return back_to_sign_in("missing", &form.next);
     }
+    // The attempt is counted before its password is checked, so a burst of
+    // concurrent guesses gets no more checks than the budget.
     let since = now - THROTTLE_WINDOW_MS;
-    let (by_email, by_ip) = match sign_in::recent_failures(&state.pool, &email, &ip, since).await {
-        Ok(f) => f,
+    let attempt = match sign_in::reserve(&state.pool, &email, &ip, now, since, |by_email, by_ip| throttled(by_email, by_ip, now)).await {
+        Ok(Reservation::Reserved(attempt)) => attempt,
+        Ok(Reservation::Refused { wait_ms }) => {
+            tracing::warn!(%ip, "sign-in throttled");
+            let minutes = (wait_ms + 59_999) / 60_000;
+            return back_to_sign_in(&format!("throttled-{minutes}"), &form.next);
+        }
         Err(e) => {
-            tracing::error!(error = %e, "reading sign-in failures");
+            tracing::error!(error = %e, "reserving a sign-in attempt");
             return back_to_sign_in("unavailable", &form.next);
         }
     };
-    if let Some(wait_ms) = throttled(&by_email, &by_ip, now) {
-        tracing::warn!(%ip, "sign-in throttled");
-        let minutes = (wait_ms + 59_999) / 60_000;
-        return back_to_sign_in(&format!("throttled-{minutes}"), &form.next);
-    }
     let found = match users::credentials(&state.pool, &email).await {
         Ok(found) => found,
         Err(e) => {
             tracing::error!(error = %e, "loading a user to sign in");
+            release(&state, attempt).await;
             return back_to_sign_in("unavailable", &form.next);
         }
     };
@@ -105,7 +116,14 @@ async fn sign_in_form(
         Some((user, hash)) => (Some(user), Some(hash)),
         None => (None, None),
     };
-    let ok = password::verify(form.password, hash).await;
+    let ok = match state.passwords.verify(form.password, hash).await {
+        Ok(ok) => ok,
+        Err(password::Busy) => {
+            tracing::warn!(%ip, "sign-in answered busy: every argon2 slot is taken");
+            release(&state, attempt).await;
+            return back_to_sign_in("busy", &form.next);
+        }
+    };
     match user.filter(|_| ok) {
         Some(user) => {
             if let Err(e) = sign_in::clear_email(&state.pool, &email).await {
@@ -118,12 +136,8 @@ async fn sign_in_form(
             tracing::info!(user_id = %user.id, "signed in");
             Redirect::to(safe_next(&form.next)).into_response()
         }
-        None => {
-            if let Err(e) = sign_in::record_failure(&state.pool, &email, &ip, now, since).await {
-                tracing::error!(error = %e, "recording a sign-in failure");
-            }
-            back_to_sign_in("invalid", &form.next)
-        }
+        // The reserved attempt stays: it is the failure.
+        None => back_to_sign_in("invalid", &form.next),
     }
 }
 
@@ -163,9 +177,10 @@ async fn setup(State(state): State<AppState>, session: Session, Form(form): Form
     if form.password != form.confirm {
         return back("mismatch");
     }
-    let hash = match password::hash(form.password).await {
+    let hash = match state.passwords.hash(form.password).await {
         Ok(h) => h,
         Err(password::PasswordError::TooShort) => return back("short"),
+        Err(password::PasswordError::Busy(_)) => return back("busy"),
         Err(e) => {
             tracing::error!(error = %e, "setup: hashing");
             return back("unavailable");

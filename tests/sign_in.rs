@@ -1,10 +1,10 @@
 //! Signing in under attack, over the real router on a real port: a burst of
-//! guesses for one email, and a full argon2 pool.
+//! guesses for one email, a full argon2 pool, and hostile `next` values.
 
 mod common;
 
 use authwatch::domain::access::THROTTLE_WINDOW_MS;
-use authwatch::server::demo::MANAGER;
+use authwatch::server::demo::{ADMIN, MANAGER};
 use common::TestApp;
 
 /// Posts the sign-in form; the answer's status and `Location`.
@@ -94,4 +94,88 @@ async fn with_every_argon2_slot_taken_a_sign_in_is_answered_busy_and_not_counted
     drop(held);
     assert_eq!(sign_in(&browser, &app, MANAGER.email, MANAGER.password, "/").await, (303, "/".to_owned()), "free again: signed in");
     assert_eq!(passwords.verifications(), verified_before + 1);
+}
+
+/// `next` values that try to leave the site (or smuggle something through it).
+const HOSTILE: &[&str] = &[
+    "/\t/evil.example",
+    "/\tevil",
+    "/\r\n/evil.example",
+    "/\n/evil.example",
+    "/%09/evil.example",
+    "/%0d%0a/evil.example",
+    "/%2F/evil.example",
+    "/%5Cevil.example",
+    "/%25%30%39/evil.example",
+    "//evil.example",
+    "///evil.example",
+    "/\\evil.example",
+    "\\\\evil.example",
+    "\\/evil.example",
+    "https://evil.example",
+    "http:evil.example",
+    "javascript:alert(1)",
+    "data:text/html,hi",
+    "evil.example",
+    "/x\0y",
+    "/caf\u{e9}",
+    " /accounts",
+];
+
+/// Where a `Location` leads, read the way a browser reads it.
+fn resolved(app: &TestApp, location: &str) -> url::Url {
+    url::Url::parse(&app.url("/sign-in")).unwrap().join(location).unwrap_or_else(|e| panic!("{location:?}: {e}"))
+}
+
+#[tokio::test]
+async fn no_next_leads_off_the_site() {
+    let app = TestApp::empty_demo().await;
+    let origin = url::Url::parse(&app.url("/")).unwrap().origin();
+    let browser = app.browser();
+    for next in HOSTILE {
+        let (status, location) = sign_in(&browser, &app, ADMIN.email, ADMIN.password, next).await;
+        assert_eq!(status, 303);
+        assert_eq!(location, "/", "next = {next:?}");
+        assert_eq!(resolved(&app, &location).origin(), origin, "next = {next:?}");
+        // The sign-in page does not carry it into its form either.
+        let page = browser.get(format!("{}?next={}", app.url("/sign-in"), urlencode(next))).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains(r#"name="next" value="/""#), "next = {next:?} is reflected: {}", form_of(&page));
+    }
+
+    // Paths on the site are kept, query and all.
+    for next in ["/", "/accounts/acc_1", "/?health=reconnect&search=acme%20news", "/users#add"] {
+        assert_eq!(sign_in(&browser, &app, ADMIN.email, ADMIN.password, next).await, (303, (*next).to_owned()));
+        let page = browser.get(format!("{}?next={}", app.url("/sign-in"), urlencode(next))).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains(&format!(r#"name="next" value="{}""#, next.replace('&', "&amp;"))), "{next:?}: {}", form_of(&page));
+    }
+    // Nor does the way back to the form after a wrong password (unknown
+    // emails, so the admin's budget is not spent; past the address's budget
+    // the answer is "throttled", which keeps no hostile `next` either).
+    for (i, next) in HOSTILE.iter().enumerate() {
+        let (_, location) = sign_in(&browser, &app, &format!("nobody-{i}@example.com"), "wrong", next).await;
+        let to = resolved(&app, &location);
+        assert_eq!(to.origin(), origin, "next = {next:?}: {location}");
+        assert_eq!(to.path(), "/sign-in");
+        let kept = to.query_pairs().find(|(k, _)| k == "next").map(|(_, v)| v.into_owned());
+        assert_eq!(kept.as_deref(), Some("/"), "next = {next:?}: {location}");
+    }
+}
+
+#[tokio::test]
+async fn next_is_judged_against_the_public_url() {
+    // Behind a TLS proxy: the public origin is not the one this test dials.
+    let app = TestApp::start(vec![("AUTHWATCH_PUBLIC_URL", "https://authwatch.example")]).await;
+    let browser = app.browser();
+    assert_eq!(sign_in(&browser, &app, ADMIN.email, ADMIN.password, "/accounts/acc_1").await.1, "/accounts/acc_1");
+    assert_eq!(sign_in(&browser, &app, ADMIN.email, ADMIN.password, "https://authwatch.example/users").await.1, "/");
+    assert_eq!(sign_in(&browser, &app, ADMIN.email, ADMIN.password, "/\t/authwatch.example").await.1, "/");
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+fn form_of(page: &str) -> &str {
+    let start = page.find("<form").unwrap_or(0);
+    &page[start..page.len().min(start + 400)]
 }

@@ -5,6 +5,7 @@
 use crate::api::dto::UserView;
 use crate::api::{load_sign_in_info, load_users, load_viewer, AddUser, RemoveUser};
 use crate::app::format::utc;
+use crate::domain::redirect::local_path;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
@@ -29,7 +30,8 @@ fn sign_in_error(code: &str) -> Option<String> {
 pub fn SignInPage() -> impl IntoView {
     let query = use_query_map();
     let error = move || sign_in_error(&query.read().get("error").unwrap_or_default());
-    let next = move || query.read().get("next").unwrap_or_else(|| "/".into());
+    // Only a path on this site goes into the form: a link can carry anything.
+    let next = move || query.read().get("next").filter(|n| local_path(n).is_some()).unwrap_or_else(|| "/".into());
     let signed_out = move || query.read().get("signed_out").is_some();
     let info = Resource::new(|| (), |_| load_sign_in_info());
     view! {

@@ -7,30 +7,33 @@
 /// `next` if it is a plain path on this site, read the same way by every
 /// browser and everything in between; `None` otherwise.
 ///
-/// Kept: visible ASCII, starting with exactly one `/`. Refused:
-/// - a scheme or no leading slash (`https://…`, `javascript:…`, `evil.example`);
+/// Kept: a path starting with exactly one `/` (spaces and letters beyond
+/// ASCII in it are fine: browsers percent-encode them). Refused:
+/// - a scheme or no leading slash (`https://…`, `javascript:…`, `evil.example`,
+///   ` /x`);
 /// - `//host` and `/\host`, which browsers read as another host, and any
 ///   backslash (browsers read it as `/`);
-/// - control characters, spaces and anything not ASCII: browsers drop TAB, CR
-///   and LF inside a URL, so `/<TAB>/evil.example` would be read as
-///   `//evil.example`;
+/// - control characters (C0, DEL, C1) and whitespace other than the space:
+///   browsers drop TAB, CR and LF inside a URL, so `/<TAB>/evil.example`
+///   would be read as `//evil.example`;
 /// - the same once percent-decoded, however many times (`/%09/evil.example`,
 ///   `/%2F/evil.example`, `/%5Cevil`, `/%2509/…`). A browser keeps those
 ///   encoded and stays here, but a proxy or framework on the way may decode
 ///   them; no page of ours needs them in its address, so they are refused
 ///   rather than trusted to stay encoded.
 pub fn local_path(next: &str) -> Option<&str> {
-    let raw = next.as_bytes();
-    if !starts_as_a_path(raw) || !raw.iter().all(|b| b.is_ascii_graphic() && *b != b'\\') {
+    let refused = |c: char| c.is_control() || c == '\\' || (c.is_whitespace() && c != ' ');
+    let plain = |path: &[u8]| starts_as_a_path(path) && !String::from_utf8_lossy(path).chars().any(refused);
+    let mut decoded = next.as_bytes().to_vec();
+    if !plain(&decoded) {
         return None;
     }
-    let mut decoded = raw.to_vec();
     while decoded.contains(&b'%') {
         let once = percent_decode(&decoded);
         if once == decoded {
             break;
         }
-        if !starts_as_a_path(&once) || once.iter().any(|b| b.is_ascii_control() || *b == b'\\') {
+        if !plain(&once) {
             return None;
         }
         decoded = once;
@@ -69,7 +72,16 @@ mod tests {
 
     #[test]
     fn paths_on_this_site_are_kept() {
-        for next in ["/", "/accounts/acc_1", "/?health=reconnect&search=acme%20news", "/users#add", "/r/abc-DEF_123", "/100%"] {
+        for next in [
+            "/",
+            "/accounts/acc_1",
+            "/?health=reconnect&search=acme%20news",
+            "/?search=acme news",
+            "/?search=caf\u{e9}",
+            "/users#add",
+            "/r/abc-DEF_123",
+            "/100%",
+        ] {
             assert_eq!(local_path(next), Some(next), "{next:?}");
         }
     }
@@ -88,9 +100,8 @@ mod tests {
             "/\u{7f}",
             "/\u{85}/evil.example",
             "/\u{2028}/evil.example",
-            "/caf\u{e9}",
-            "/ /evil.example",
             " /accounts",
+            "\u{a0}/accounts",
             "/%09/evil.example",
             "/%0d%0a/evil.example",
             "/%0A/evil.example",

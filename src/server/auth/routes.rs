@@ -239,6 +239,8 @@ mod tests {
             ("/accounts/acc_1", "/accounts/acc_1"),
             ("/?health=reconnect&search=acme%20news", "/?health=reconnect&search=acme%20news"),
             ("/users#add", "/users#add"),
+            ("/?search=acme news", "/?search=acme%20news"),
+            ("/caf\u{e9}", "/caf%C3%A9"),
             // Dot segments are resolved the way a browser would.
             ("/accounts/../users", "/users"),
             ("/..//evil.example", "/"),

@@ -22,7 +22,7 @@ test.use({ signedInAs: null });
 test.beforeEach(async ({ page }) => {
   // Stands in for the attacker's site, so that landing there is seen as such
   // (this network resolves no outside name).
-  await page.route(/evil\.example/, (route) =>
+  await page.route((url) => url.hostname === "evil.example", (route) =>
     route.fulfill({ status: 200, contentType: "text/html", body: "<h1>evil.example</h1>" }),
   );
 });

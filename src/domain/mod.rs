@@ -8,3 +8,4 @@ pub mod pipeline;
 pub mod scopes;
 pub mod access;
 pub mod prompts;
+pub mod redirect;

@@ -287,7 +287,8 @@ async fn add_user(email: &str, name: &str, admin: bool, password_stdin: bool, da
         }
         first
     };
-    let hash = password::hash(password).await.map_err(|e| StartError::Cli(e.to_string()))?;
+    // This process hashes once: one slot.
+    let hash = password::Passwords::new(1).await?.hash(password).await.map_err(|e| StartError::Cli(e.to_string()))?;
     let dir_error = |source| StartError::DataDir { path: config.data_dir.display().to_string(), source };
     db::prepare_data_dir(&config.data_dir).map_err(dir_error)?;
     let pool = db::connect(&config.database_url()).await?;

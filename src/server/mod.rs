@@ -69,6 +69,8 @@ pub enum StartError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("server: {0}")]
     Serve(std::io::Error),
+    #[error("password hashing: {0}")]
+    Passwords(#[from] auth::password::PasswordError),
 }
 
 /// A configured, migrated authwatch, ready to serve.
@@ -112,8 +114,9 @@ impl Server {
         db::apps::upsert(&pool, &record, x::now_ms()).await?;
         // Sessions share the database: one file to back up, and a reconnect
         // started before a restart can still finish after it.
+        let passwords = Arc::new(auth::password::Passwords::for_this_machine().await?);
         if config.is_demo() {
-            demo::create_users(&pool).await.map_err(|e| StartError::Demo(e.to_string()))?;
+            demo::create_users(&pool, &passwords).await.map_err(|e| StartError::Demo(e.to_string()))?;
         }
         let sessions = SqliteStore::new(pool.clone());
         sessions.migrate().await?;
@@ -146,6 +149,7 @@ impl Server {
             engine: Arc::new(lifecycle::engine::Engine::new(engine_settings)),
             sessions,
             emulator,
+            passwords,
         };
         Ok(Self { state })
     }

@@ -174,7 +174,15 @@ async fn no_next_leads_off_the_site() {
 async fn next_is_judged_against_the_public_url() {
     // Behind a TLS proxy: the public origin is not the one this test dials.
     let app = TestApp::start(vec![("AUTHWATCH_PUBLIC_URL", "https://authwatch.example")]).await;
-    let browser = app.browser();
+    // Its pages' origin is the public one, and the origin check wants exactly that.
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::ORIGIN, "https://authwatch.example".parse().unwrap());
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .default_headers(headers)
+        .build()
+        .unwrap();
     assert_eq!(sign_in(&browser, &app, ADMIN.email, ADMIN.password, "/accounts/acc_1").await.1, "/accounts/acc_1");
     assert_eq!(sign_in(&browser, &app, ADMIN.email, ADMIN.password, "https://authwatch.example/users").await.1, "/");
     assert_eq!(sign_in(&browser, &app, ADMIN.email, ADMIN.password, "/\t/authwatch.example").await.1, "/");

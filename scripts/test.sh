@@ -21,6 +21,11 @@ printf '\n==> unit and integration tests\n'
 cargo leptos test 2>&1 | tee -a "$log"
 unit_status=${PIPESTATUS[0]}
 
+printf '\n==> sign-in under a burst (benchmark, smoke mode): at most 5 guesses per email, flat memory\n'
+# The same build flags as cargo-leptos's test build, so nothing is rebuilt.
+BENCH_SMOKE=1 RUSTFLAGS="--cfg erase_components" cargo test --features ssr --bench signin 2>&1 | tee -a "$log"
+bench_status=${PIPESTATUS[0]}
+
 printf '\n==> the pipeline API against its OpenAPI document (schemathesis)\n'
 scripts/contract.sh 2>&1 | tee -a "$log"
 contract_status=${PIPESTATUS[0]}
@@ -37,11 +42,13 @@ passed=$(( $(grep -oE 'test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | grep -oE
          + $(grep -oE '^ *[0-9]+ passed \(' "$log" | awk '{s+=$1} END {print s+0}') ))
 failed=$(( $(grep -oE 'test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed' "$log" | grep -oE '[0-9]+ failed' | awk '{s+=$1} END {print s+0}') \
          + $(grep -oE '^ *[0-9]+ failed$' "$log" | awk '{s+=$1} END {print s+0}') ))
-# The contract run counts as one test.
-if [[ $contract_status -eq 0 ]]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
-if [[ $unit_status -ne 0 || $e2e_status -ne 0 ]] && [[ $failed -eq 0 ]]; then
+# The contract run and the benchmark's smoke run count as one test each.
+for status in $contract_status $bench_status; do
+  if [[ $status -eq 0 ]]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+done
+if [[ $unit_status -ne 0 || $bench_status -ne 0 || $e2e_status -ne 0 ]] && [[ $failed -eq 0 ]]; then
   failed=1  # a build or start-up failure ran no test but still failed
 fi
 echo "took $(( $(date +%s) - started )) s"
 echo "tests: $passed passed, $failed failed"
-[[ $unit_status -eq 0 && $contract_status -eq 0 && $e2e_status -eq 0 ]]
+[[ $unit_status -eq 0 && $bench_status -eq 0 && $contract_status -eq 0 && $e2e_status -eq 0 ]]

@@ -68,8 +68,8 @@ async fn a_link_reconnects_once_and_refuses_the_wrong_account_without_being_spen
     assert_eq!(page.status(), 410);
     assert!(page.text().await.unwrap().contains("This link was already used"));
     let r = guest.post(app.url("/auth/x/start")).form(&[("link", secret.as_str())]).send().await.unwrap();
-    assert_eq!(r.headers()["location"], "/connect/result");
-    let html = guest.get(app.url("/connect/result")).send().await.unwrap().text().await.unwrap();
+    assert_eq!(r.headers()["location"], "/connect/result?problem=link-used");
+    let html = guest.get(app.url("/connect/result?problem=link-used")).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("This reconnect link does not work") && html.contains("already used"));
     // And the link holder never got past the sign-in page.
     assert_eq!(guest.get(app.url("/")).send().await.unwrap().status(), 303);
@@ -88,7 +88,7 @@ async fn expired_unknown_and_foreign_links_explain_themselves() {
     assert!(html.contains("This link has expired") && html.contains("Ask for a new one"));
     let r = guest.post(app.url("/auth/x/start")).form(&[("link", secret.as_str())]).send().await.unwrap();
     assert_eq!(r.status(), 303);
-    assert_eq!(r.headers()["location"], "/connect/result");
+    assert_eq!(r.headers()["location"], "/connect/result?problem=link-expired");
 
     let unknown = guest.get(app.url("/r/not-a-real-link")).send().await.unwrap();
     assert_eq!(unknown.status(), 404);

@@ -142,6 +142,30 @@ async fn the_command_line_creates_a_working_key_shown_once_and_revokes_it() {
     api.get(&format!("/accounts/{}/token", news.id)).await.assert_problem(401, "invalid-api-key");
 }
 
+#[tokio::test]
+async fn revoking_a_key_on_the_command_line_cancels_the_posts_it_holds() {
+    let app = TestApp::demo().await;
+    let labs = account(&app, "acme_labs").await;
+    let api = Api::named(&app, "cron job", None).await;
+    let held = api.publish(&labs.id, "cli-1", "Held for labs").await;
+    assert_eq!(held.status, 202);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_authwatch"))
+        .args(["api-key", "revoke", &api.key_id])
+        .env("AUTHWATCH_DATA_DIR", app.data_dir.path())
+        .env_remove("AUTHWATCH_X_CLIENT_ID")
+        .env("AUTHWATCH_DEMO", "1")
+        .env_remove("AUTHWATCH_DATABASE_URL")
+        .output()
+        .expect("run authwatch");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("cancelled 1 held post(s)"), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(pipeline::post_status(&app, held.body["id"].as_i64().unwrap()).await, "cancelled");
+    assert!(authwatch::server::db::posts::held(&app.state.pool, &labs.id).await.unwrap().is_empty());
+    let events = authwatch::server::db::events::recent(&app.state.pool, &labs.id, 5).await.unwrap();
+    assert_eq!((events[0].kind.as_str(), events[0].actor.as_str()), ("discard", "command line"));
+    assert!(events[0].detail.as_deref().unwrap().contains("\"cron job\""), "{:?}", events[0].detail);
+}
+
 /// The OpenAPI document is valid, needs no key, and describes exactly the
 /// routes served; every answer of a sample of real calls has a status the
 /// document lists for that operation and a body of the documented schema.
@@ -193,6 +217,8 @@ async fn the_openapi_document_describes_what_the_api_answers() {
             api.post(&format!("/accounts/{}/auth-failures", news.id), &json!({"status": 401, "body": "Unauthorized"})).await,
         ),
         ("post", "/api/v1/accounts/{id}/auth-failures".into(), api.post(&format!("/accounts/{}/auth-failures", news.id), &json!([])).await),
+        ("post", "/api/v1/accounts/{id}/auth-failures".into(), over_the_report_budget(&api, &labs.id).await),
+        ("post", "/api/v1/accounts/{id}/posts".into(), discarded_then_replayed(&app, &api, &labs.id).await),
     ];
     let mut seen = BTreeSet::new();
     for (method, path, reply) in &calls {
@@ -205,7 +231,29 @@ async fn the_openapi_document_describes_what_the_api_answers() {
         conforms(&doc, &schema["schema"], &reply.body, &format!("{method} {path} {}", reply.status));
         seen.insert(reply.status);
     }
-    assert!(seen.is_superset(&[200, 201, 202, 400, 401, 404, 409, 422].into_iter().collect()), "{seen:?}");
+    assert!(seen.is_superset(&[200, 201, 202, 400, 401, 404, 409, 410, 422, 429].into_iter().collect()), "{seen:?}");
+}
+
+/// The answer to one report more than the budget allows.
+async fn over_the_report_budget(api: &Api, account_id: &str) -> pipeline::Reply {
+    let forbidden = json!({"title": "Forbidden", "status": 403});
+    for _ in 0..authwatch::domain::pipeline::REPORTS_PER_WINDOW {
+        assert_eq!(api.report(account_id, 403, &forbidden).await.status, 200);
+    }
+    let over = api.report(account_id, 403, &forbidden).await;
+    over.assert_problem(429, "too-many-reports");
+    over
+}
+
+/// The answer to a publish replayed after its held post was discarded.
+async fn discarded_then_replayed(app: &TestApp, api: &Api, account_id: &str) -> pipeline::Reply {
+    let held = api.publish(account_id, "discard-me", "Discarded before it went out").await;
+    assert_eq!(held.status, 202, "{:?}", held.body);
+    let id = held.body["id"].as_i64().unwrap();
+    assert!(authwatch::server::pipeline::posts::discard_held(&app.state, account_id, id, "test").await.unwrap());
+    let replay = api.publish(account_id, "discard-me", "Discarded before it went out").await;
+    replay.assert_problem(410, "post-cancelled");
+    replay
 }
 
 fn collect_refs(value: &Value, out: &mut Vec<String>) {
@@ -347,4 +395,68 @@ async fn only_people_who_may_act_on_an_account_release_its_held_posts() {
     let said: String = owner_or_admin.json().await.unwrap();
     assert!(said.contains("still held"), "the account still needs a reconnect: {said}");
     assert!(pipeline::published(&app).is_empty());
+}
+
+#[tokio::test]
+async fn owners_and_admins_discard_a_held_post_and_nobody_else_can() {
+    use authwatch::api::held::DiscardHeldPost;
+    use leptos::server_fn::ServerFn;
+    let app = TestApp::demo().await;
+    let api = Api::new(&app).await;
+    let labs = account(&app, "acme_labs").await; // the admin's
+    let events = account(&app, "acme_events").await; // the manager's
+    let of_labs = api.publish(&labs.id, "d1", "Held for labs").await.body["id"].as_i64().unwrap();
+    let of_events = api.publish(&events.id, "d2", "Held for events").await.body["id"].as_i64().unwrap();
+    let discard = |c: reqwest::Client, account_id: &str, post_id: i64| {
+        let url = app.url(DiscardHeldPost::PATH);
+        let form = [("account_id", account_id.to_owned()), ("post_id", post_id.to_string())];
+        async move { c.post(url).form(&form).send().await.unwrap() }
+    };
+    let status = |id| pipeline::post_status(&app, id);
+
+    assert_eq!(discard(app.browser(), &labs.id, of_labs).await.status(), 401);
+    // The manager is not the owner of @acme_labs.
+    assert_eq!(discard(app.manager().await, &labs.id, of_labs).await.status(), 403);
+    // Nor does naming her own account reach another account's post.
+    let elsewhere = discard(app.manager().await, &events.id, of_labs).await;
+    assert_eq!(elsewhere.status(), 409);
+    assert_eq!(status(of_labs).await, "held", "refused calls changed nothing");
+    let pool = app.state.pool.clone();
+    let timeline = |id: String| {
+        let pool = pool.clone();
+        async move { authwatch::server::db::events::recent(&pool, &id, 50).await.unwrap().into_iter().filter(|e| e.kind == "discard").collect::<Vec<_>>() }
+    };
+    assert!(timeline(labs.id.clone()).await.is_empty());
+
+    let by_owner = discard(app.manager().await, &events.id, of_events).await;
+    assert_eq!(by_owner.status(), 200);
+    assert_eq!(status(of_events).await, "cancelled");
+    let recorded = timeline(events.id.clone()).await;
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0].actor, authwatch::server::demo::MANAGER.email);
+    assert_eq!(discard(app.admin().await, &labs.id, of_labs).await.status(), 200);
+    assert_eq!(status(of_labs).await, "cancelled");
+    assert_eq!(discard(app.admin().await, &labs.id, of_labs).await.status(), 409, "once");
+
+    // Neither goes out after the reconnect, and the pipeline learns it on a replay.
+    pipeline::reconnect_in_browser(&app, &labs.id, &labs.x_user_id).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(pipeline::published(&app).is_empty());
+    api.publish(&labs.id, "d1", "Held for labs").await.assert_problem(410, "post-cancelled");
+}
+
+#[tokio::test]
+async fn the_account_page_offers_discard_per_held_post_to_those_who_may_act() {
+    let app = TestApp::demo().await;
+    let api = Api::new(&app).await;
+    let labs = account(&app, "acme_labs").await;
+    let first = api.publish(&labs.id, "p1", "First held").await.body["id"].as_i64().unwrap();
+    let second = api.publish(&labs.id, "p2", "Second held").await.body["id"].as_i64().unwrap();
+    let page = pipeline::account_page(&app, &labs.id).await;
+    for id in [first, second] {
+        assert!(page.contains(&format!("data-discard=\"{id}\"")), "a discard button for post {id}");
+    }
+    // The manager does not own @acme_labs: she sees the posts, not the buttons.
+    let hers = app.manager().await.get(app.url(&format!("/accounts/{}", labs.id))).send().await.unwrap().text().await.unwrap();
+    assert!(hers.contains("First held") && !hers.contains("data-discard"));
 }

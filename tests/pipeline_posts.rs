@@ -208,3 +208,96 @@ async fn a_post_whose_request_died_mid_publish_is_never_sent_again_and_frees_its
     api.publish(&news.id, "crash", "Interrupted").await.assert_problem(502, "outcome-unknown");
     assert!(published(&app).is_empty(), "maybe posted before the crash: never sent again");
 }
+
+/// The account's `discard` events' details, newest first.
+async fn discards(app: &TestApp, account_id: &str) -> Vec<(String, String)> {
+    authwatch::server::db::events::recent(&app.state.pool, account_id, 50)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "discard")
+        .map(|e| (e.actor, e.detail.unwrap_or_default()))
+        .collect()
+}
+
+#[tokio::test]
+async fn revoking_a_key_on_the_settings_page_cancels_its_held_posts_and_they_never_go_out() {
+    use authwatch::api::api_keys::RevokeApiKey;
+    use leptos::server_fn::ServerFn;
+    let app = TestApp::demo().await;
+    let labs = account(&app, "acme_labs").await; // its grant is revoked: posts are held
+    let leaving = Api::named(&app, "old scheduler", None).await;
+    let staying = Api::named(&app, "new scheduler", None).await;
+    let gone = leaving.publish(&labs.id, "l1", "Queued by the revoked key").await;
+    assert_eq!(gone.status, 202, "{:?}", gone.body);
+    assert_eq!(staying.publish(&labs.id, "s1", "Queued by the live key").await.status, 202);
+
+    let admin = app.admin().await;
+    let r = admin.post(app.url(RevokeApiKey::PATH)).form(&[("id", leaving.key_id.as_str())]).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let said: String = r.json().await.unwrap();
+    assert!(said.contains("1 held post(s) it queued were cancelled"), "{said}");
+    let post_id = gone.body["id"].as_i64().unwrap();
+    assert_eq!(pipeline::post_status(&app, post_id).await, "cancelled");
+    let held = posts::held(&app.state.pool, &labs.id).await.unwrap();
+    assert_eq!(held.iter().map(|p| p.text.as_str()).collect::<Vec<_>>(), ["Queued by the live key"]);
+    let discarded = discards(&app, &labs.id).await;
+    assert_eq!(discarded.len(), 1, "on the account's timeline");
+    assert_eq!(discarded[0].0, authwatch::server::demo::ADMIN.email);
+    assert!(discarded[0].1.contains("\"old scheduler\"") && discarded[0].1.contains("revoked"), "{}", discarded[0].1);
+
+    app.emulator().reset_counts();
+    reconnect_in_browser(&app, &labs.id, &labs.x_user_id).await;
+    eventually("the live key's post published", || async { !published(&app).is_empty() }).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(published(&app), vec!["Queued by the live key"], "the revoked key's post never went out");
+    assert_eq!(x_calls(&app).await.0, 1, "one post at X");
+}
+
+#[tokio::test]
+async fn a_release_publishes_nothing_for_a_key_revoked_since_and_cancels_it_on_the_timeline() {
+    let app = TestApp::demo().await;
+    let labs = account(&app, "acme_labs").await;
+    let api = Api::new(&app).await;
+    let held = api.publish(&labs.id, "r1", "Queued before the key was revoked").await;
+    assert_eq!(held.status, 202);
+    // Revoked behind the release's back (another process, an old database):
+    // the held post is still there.
+    authwatch::server::db::api_keys::revoke(&app.state.pool, &api.key_id, authwatch::server::x::now_ms()).await.unwrap();
+    let post_id = held.body["id"].as_i64().unwrap();
+    assert_eq!(pipeline::post_status(&app, post_id).await, "held");
+
+    app.emulator().reset_counts();
+    reconnect_in_browser(&app, &labs.id, &labs.x_user_id).await;
+    let id = post_id;
+    eventually("the post is cancelled", || async { pipeline::post_status(&app, id).await == "cancelled" }).await;
+    assert!(published(&app).is_empty(), "never published in the brand's name");
+    assert_eq!(x_calls(&app).await.0, 0, "no post at X");
+    let discarded = discards(&app, &labs.id).await;
+    assert_eq!(discarded.len(), 1);
+    assert!(discarded[0].1.contains(&api.key_id) && discarded[0].1.contains("revoked"), "{}", discarded[0].1);
+}
+
+#[tokio::test]
+async fn publishing_held_posts_by_hand_rechecks_each_posts_key() {
+    use authwatch::api::held::ReleaseHeldPosts;
+    use leptos::server_fn::ServerFn;
+    let app = TestApp::start(vec![("AUTHWATCH_HELD_POSTS", "wait")]).await;
+    authwatch::server::demo::seed(&app.state, app.emulator()).await.unwrap();
+    let news = account(&app, "acme_news").await;
+    let revoked = Api::named(&app, "revoked", None).await;
+    let live = Api::named(&app, "live", None).await;
+    app.emulator().revoke_grant(CLIENT_ID, &news.x_user_id);
+    assert_eq!(revoked.publish(&news.id, "a", "From the revoked key").await.status, 202);
+    assert_eq!(live.publish(&news.id, "b", "From the live key").await.status, 202);
+    authwatch::server::db::api_keys::revoke(&app.state.pool, &revoked.key_id, authwatch::server::x::now_ms()).await.unwrap();
+    reconnect_in_browser(&app, &news.id, &news.x_user_id).await;
+    assert!(published(&app).is_empty(), "waiting for a person");
+
+    let r = app.admin().await.post(app.url(ReleaseHeldPosts::PATH)).form(&[("account_id", news.id.as_str())]).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let said: String = r.json().await.unwrap();
+    assert!(said.contains("Published 1") && said.contains("1 cancelled"), "{said}");
+    assert_eq!(published(&app), vec!["From the live key"]);
+    assert_eq!(discards(&app, &news.id).await.len(), 1);
+}

@@ -92,20 +92,23 @@ pub async fn create_api_key(name: String, accounts: String) -> Result<NewApiKey,
 }
 
 /// Revokes a key (admins): this process refuses it at once, others within
-/// `AUTHWATCH_API_CACHE_MS`.
+/// `AUTHWATCH_API_CACHE_MS`. The posts it queued that are still held are
+/// cancelled, each on its account's timeline.
 #[server]
 pub async fn revoke_api_key(id: String) -> Result<String, ServerFnError> {
     use super::ssr;
     use crate::domain::access::Permission;
     let admin = ssr::require(Permission::Administer, "Only admins manage API keys.").await?;
     let state = ssr::state()?;
-    let revoked = crate::server::db::api_keys::revoke(&state.pool, &id, crate::server::x::now_ms())
+    let revoked = crate::server::pipeline::auth::revoke_key(&state.pool, &id, &admin.email)
         .await
         .map_err(|e| ssr::internal("Revoking the API key failed", e))?;
     state.pipeline.forget_keys();
-    if !revoked {
+    let Some(revoked) = revoked else {
         return Err(ServerFnError::new("No such key, or it was already revoked."));
-    }
-    tracing::info!(key_id = %id, by = %admin.id, "API key revoked");
-    Ok(format!("Revoked {id}: calls with it are refused."))
+    };
+    Ok(match revoked.cancelled.len() {
+        0 => format!("Revoked {id}: calls with it are refused."),
+        n => format!("Revoked {id}: calls with it are refused, and the {n} held post(s) it queued were cancelled."),
+    })
 }

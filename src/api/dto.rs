@@ -313,3 +313,96 @@ pub enum LinkBrief {
     /// It does not, and why, in words.
     Unusable { title: String, message: String },
 }
+
+/// A connect or reconnect that ended before it matched anything this
+/// browser started: told to the result page by a short fixed code in its
+/// address (`/connect/result?problem=<code>`), so that nothing needs a
+/// session and the page shows only the sentences written here — never text
+/// from the request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnectProblem {
+    /// The callback's address, or one of its parameters, was far too long.
+    TooLong,
+    /// The callback carried no `state`.
+    NoState,
+    /// The `state` matched no attempt in flight in this browser.
+    UnknownState,
+    LinkUnknown,
+    LinkUsed,
+    LinkExpired,
+    LinkUnavailable,
+    /// A reconnect of an account that does not exist.
+    NoAccount,
+    /// The database or the session store failed.
+    Unavailable,
+}
+
+impl ConnectProblem {
+    pub const ALL: [ConnectProblem; 9] = [
+        Self::TooLong,
+        Self::NoState,
+        Self::UnknownState,
+        Self::LinkUnknown,
+        Self::LinkUsed,
+        Self::LinkExpired,
+        Self::LinkUnavailable,
+        Self::NoAccount,
+        Self::Unavailable,
+    ];
+
+    /// The code in the address.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::TooLong => "too-long",
+            Self::NoState => "no-state",
+            Self::UnknownState => "unknown-state",
+            Self::LinkUnknown => "link-unknown",
+            Self::LinkUsed => "link-used",
+            Self::LinkExpired => "link-expired",
+            Self::LinkUnavailable => "link-unavailable",
+            Self::NoAccount => "no-account",
+            Self::Unavailable => "unavailable",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.code() == code)
+    }
+
+    /// Where the person is sent to read it.
+    pub fn path(self) -> String {
+        format!("/connect/result?problem={}", self.code())
+    }
+
+    /// What the result page says.
+    pub fn flash(self) -> Flash {
+        let (title, message) = match self {
+            Self::TooLong => (
+                "This sign-in answer is not valid",
+                "The address, or one of its parameters, was far too long to come from X. Nothing changed.",
+            ),
+            Self::NoState => (
+                "This sign-in answer is incomplete",
+                "X's answer had no state, so it cannot be matched to a sign-in you started. Nothing changed. Start again from the account.",
+            ),
+            Self::UnknownState => (
+                "This sign-in has expired or was already used",
+                "This answer does not match a sign-in started in this browser: it may have expired, or been used already (e.g. by reloading the page). Nothing changed. Start again from the account.",
+            ),
+            Self::LinkUnknown => {
+                ("This reconnect link does not work", "This link is not valid: check that it was copied whole, or ask for a new one. Nothing changed.")
+            }
+            Self::LinkUsed => (
+                "This reconnect link does not work",
+                "This link was already used to reconnect the account. Links work once; ask for a new one if it needs reconnecting again.",
+            ),
+            Self::LinkExpired => ("This reconnect link does not work", "This link has expired. Nothing changed. Ask for a new one."),
+            Self::LinkUnavailable => {
+                ("This reconnect link does not work", "The link could not be checked just now; nothing changed. Try again in a minute.")
+            }
+            Self::NoAccount => ("No such account", "There is no account to reconnect at this address. Nothing changed."),
+            Self::Unavailable => ("Something went wrong", "authwatch could not reach its database just now; nothing changed. Try again in a minute."),
+        };
+        Flash { kind: FlashKind::Problem, title: title.to_owned(), message: message.to_owned(), account_id: None, retry_account: None }
+    }
+}

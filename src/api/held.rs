@@ -1,6 +1,7 @@
 //! Server functions for the posts the pipeline API holds while an account
-//! needs a person: the list on the account page, and releasing them by hand
-//! (`AUTHWATCH_HELD_POSTS=wait`, or after X's passing trouble).
+//! needs a person: the list on the account page, releasing them by hand
+//! (`AUTHWATCH_HELD_POSTS=wait`, or after X's passing trouble), and
+//! discarding one so it is never published.
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -48,9 +49,33 @@ pub async fn release_held_posts(account_id: String) -> Result<String, ServerFnEr
     let released = crate::server::pipeline::posts::release_held(&state, &account_id, "held-post release from the account page")
         .await
         .map_err(|e| ssr::internal("Releasing the held posts failed", e))?;
+    let cancelled = match released.cancelled {
+        0 => String::new(),
+        n => format!(" {n} cancelled: the API key that queued them is revoked."),
+    };
     Ok(match (released.published, released.still_held) {
-        (0, 0) => "No held posts.".to_owned(),
-        (n, 0) => format!("Published {n} held post(s)."),
-        (n, m) => format!("Published {n}; {m} still held: the account still cannot publish (see its health)."),
+        (0, 0) if released.cancelled == 0 => "No held posts.".to_owned(),
+        (n, 0) => format!("Published {n} held post(s).{cancelled}"),
+        (n, m) => format!("Published {n}; {m} still held: the account still cannot publish (see its health).{cancelled}"),
     })
+}
+
+/// Discards one held post: it is never published, and the account's
+/// timeline says who discarded it. The same people as releasing may.
+#[server]
+pub async fn discard_held_post(account_id: String, post_id: i64) -> Result<String, ServerFnError> {
+    use super::ssr;
+    let state = ssr::state()?;
+    // Whoever may publish the held posts in the account's name may also drop one.
+    let (user, _) = ssr::require_on_account(&state, &account_id, false).await?;
+    let discarded = crate::server::pipeline::posts::discard_held(&state, &account_id, post_id, &user.email)
+        .await
+        .map_err(|e| ssr::internal("Discarding the held post failed", e))?;
+    if !discarded {
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(axum::http::StatusCode::CONFLICT);
+        }
+        return Err(ServerFnError::new("That post is no longer held here: it was published, discarded, or is being published now."));
+    }
+    Ok("Discarded: it will never be published.".to_owned())
 }

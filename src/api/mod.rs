@@ -298,7 +298,7 @@ pub async fn load_users() -> Result<Vec<UserView>, ServerFnError> {
 /// Adds a dashboard user (admins).
 #[server]
 pub async fn add_user(email: String, name: String, role: crate::domain::access::Role, password: String) -> Result<String, ServerFnError> {
-    use crate::server::auth::password::{self, PasswordError};
+    use crate::server::auth::password::PasswordError;
     use crate::server::db::users::{self, AddUserError};
     let admin = ssr::require(Permission::Administer, "Only admins can manage users.").await?;
     let state = ssr::state()?;
@@ -309,9 +309,12 @@ pub async fn add_user(email: String, name: String, role: crate::domain::access::
     if name.trim().is_empty() || name.len() > 200 {
         return Err(ServerFnError::new("Give a name (up to 200 characters)."));
     }
-    let hash = match password::hash(password).await {
+    let hash = match state.passwords.hash(password).await {
         Ok(h) => h,
         Err(e @ (PasswordError::TooShort | PasswordError::TooLong)) => return Err(ServerFnError::new(format!("The password is not accepted: {e}."))),
+        Err(PasswordError::Busy(_)) => {
+            return Err(ServerFnError::new("authwatch is busy checking other passwords right now; nothing was added. Try again in a moment."))
+        }
         Err(e) => return Err(ssr::internal("Hashing the password failed", e)),
     };
     match users::add(&state.pool, &email, &name, &hash, role, crate::server::x::now_ms()).await {

@@ -8,4 +8,5 @@ pub mod pipeline;
 pub mod scopes;
 pub mod access;
 pub mod prompts;
+pub mod redirect;
 pub mod verdict;

@@ -65,6 +65,22 @@ pub fn fate(cause: Cause) -> Fate {
     }
 }
 
+/// Reports one API key may make about one account within
+/// [`REPORT_WINDOW_MS`]. A report costs a verification at X when it would
+/// condemn the account, so a key cannot make authwatch ask X without end;
+/// a pipeline reports once per refused token, far below this.
+pub const REPORTS_PER_WINDOW: usize = 10;
+/// The report budget's window: one minute.
+pub const REPORT_WINDOW_MS: i64 = 60_000;
+
+/// Whether one more report may be taken at `now`, given the times (ms,
+/// ascending) of the reports taken before. `Some(ms)`: refused, for that
+/// much longer (until the oldest report in the window leaves it).
+pub fn report_throttled(taken: &[i64], now: i64) -> Option<i64> {
+    let recent: Vec<i64> = taken.iter().copied().filter(|at| now - at < REPORT_WINDOW_MS).collect();
+    (recent.len() >= REPORTS_PER_WINDOW).then(|| recent[recent.len() - REPORTS_PER_WINDOW] + REPORT_WINDOW_MS - now)
+}
+
 /// Why a post's text cannot be sent.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TextProblem {
@@ -123,6 +139,17 @@ mod tests {
         for cause in [Cause::XUnavailable, Cause::RateLimited, Cause::RefreshAnswerLost, Cause::AccessTokenExpired] {
             assert_eq!(fate(cause), Fate::Retryable, "{cause:?}");
         }
+    }
+
+    #[test]
+    fn reports_beyond_the_budget_wait_for_the_oldest_to_leave_the_window() {
+        let now = 1_800_000_000_000;
+        let taken: Vec<i64> = (0..REPORTS_PER_WINDOW as i64).map(|i| now - 30_000 + i).collect();
+        assert_eq!(report_throttled(&taken[..REPORTS_PER_WINDOW - 1], now), None, "within the budget");
+        assert_eq!(report_throttled(&taken, now), Some(30_000), "until the first of them is a minute old");
+        assert_eq!(report_throttled(&taken, now + 30_000), None, "the first left the window");
+        let old: Vec<i64> = (0..50).map(|i| now - REPORT_WINDOW_MS - i).collect();
+        assert_eq!(report_throttled(&old, now), None, "reports older than the window do not count");
     }
 
     #[test]

@@ -6,11 +6,18 @@
 //! connected and who started it. An attempt is single use and expires
 //! (`AUTHWATCH_OAUTH_ATTEMPT_TTL_SECS`, ten minutes by default). Whatever goes wrong, no stored token changes, and the person
 //! lands on a page that says what happened.
+//!
+//! Only a request that matched an attempt of this browser — which therefore
+//! has a session already — leaves its result in the session, and only then
+//! is anything X sent (its `error`) shown. Anything else is answered with a
+//! fixed [`ConnectProblem`] code in the result page's address: a stranger's
+//! request creates no session row and cannot put words on our pages.
 
-use crate::api::dto::{Flash, FlashKind};
+use crate::api::dto::{ConnectProblem, Flash, FlashKind};
 use crate::domain::access::{decide, AccountRef, Decision, Permission, Principal};
 use crate::server::auth::CurrentUser;
 use crate::server::db::{accounts, links};
+use crate::server::links::LinkProblem;
 use crate::server::lifecycle::connect::{self, ConnectError, Intent, Outcome};
 use crate::server::secret::Secret;
 use crate::server::x::{now_ms, XError};
@@ -79,7 +86,14 @@ async fn start(
         None => None,
         Some(secret) => match crate::server::links::find_usable(&state, secret).await {
             Ok(link) => Some(link),
-            Err(why) => return problem(&session, "This reconnect link does not work", &why.to_string(), None).await,
+            Err(why) => {
+                return refuse(match why {
+                    LinkProblem::Unknown => ConnectProblem::LinkUnknown,
+                    LinkProblem::Used(_) => ConnectProblem::LinkUsed,
+                    LinkProblem::Expired(_) => ConnectProblem::LinkExpired,
+                    LinkProblem::Unavailable => ConnectProblem::LinkUnavailable,
+                })
+            }
         },
     };
     let account_id = link.as_ref().map(|l| l.account_id.clone()).or(form.account_id.filter(|id| !id.is_empty()));
@@ -90,10 +104,10 @@ async fn start(
                 let owners = (a.owner_id.clone(), a.backup_owner_id.clone());
                 (Some(ReconnectTarget { account_id: a.id, x_user_id: a.x_user_id, handle: a.handle }), Some(owners))
             }
-            Ok(None) => return problem(&session, "No such account", "There is no account to reconnect at this address.", None).await,
+            Ok(None) => return refuse(ConnectProblem::NoAccount),
             Err(e) => {
                 tracing::error!(error = %e, "loading the account to reconnect");
-                return problem(&session, "Something went wrong", "The account could not be loaded; nothing changed. Try again.", None).await;
+                return refuse(ConnectProblem::Unavailable);
             }
         },
     };
@@ -139,7 +153,7 @@ async fn start(
     }
     if let Err(e) = session.insert(PENDING, pending).await {
         tracing::error!(error = %e, "storing the authorization attempt");
-        return problem(&session, "Something went wrong", "The sign-in could not be started; nothing changed. Try again.", None).await;
+        return refuse(ConnectProblem::Unavailable);
     }
     Redirect::to(auth.url.as_str()).into_response()
 }
@@ -147,57 +161,57 @@ async fn start(
 async fn callback(State(state): State<AppState>, session: Session, RawQuery(query): RawQuery) -> Response {
     let query = query.unwrap_or_default();
     if query.len() > 4 * MAX_PARAM {
-        return problem(&session, "This sign-in answer is not valid", "The address was far too long to come from X. Nothing changed.", None).await;
+        return refuse(ConnectProblem::TooLong);
     }
     let mut code = None;
     let mut returned_state = None;
     let mut error = None;
+    let mut error_description = None;
     for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
         if v.len() > MAX_PARAM {
-            return problem(&session, "This sign-in answer is not valid", "One of its parameters was far too long to come from X. Nothing changed.", None).await;
+            return refuse(ConnectProblem::TooLong);
         }
         match k.as_ref() {
             "code" => code = Some(v.into_owned()),
             "state" => returned_state = Some(v.into_owned()),
             "error" => error = Some(v.into_owned()),
+            "error_description" => error_description = Some(v.into_owned()),
             _ => {}
         }
     }
 
     // Find and spend the attempt: whatever follows, this state is used up.
-    let attempt = match &returned_state {
-        Some(s) => take_attempt(&session, s).await,
-        None => None,
+    let Some(returned_state) = returned_state else {
+        return refuse(ConnectProblem::NoState);
+    };
+    let Some(attempt) = take_attempt(&session, &returned_state).await else {
+        // Not an answer to anything this browser started: whatever else the
+        // address says (an `error` included) is a stranger's, and not shown.
+        tracing::warn!(state_len = returned_state.len(), "callback with an unknown, expired, used or foreign state");
+        return refuse(ConnectProblem::UnknownState);
     };
     // "Try again" leads back to the account's reconnect page; someone who
     // came by a link has no dashboard, and opens their link again instead.
-    let retry = attempt.as_ref().filter(|a| a.link_id.is_none()).and_then(|a| a.reconnect.as_ref().map(|r| r.account_id.clone()));
+    let retry = attempt.reconnect.as_ref().filter(|_| attempt.link_id.is_none()).map(|r| r.account_id.clone());
 
-    if let Some(error) = error {
-        let message = if error == "access_denied" {
-            "You clicked Cancel on X, so nothing changed. Start again when you are ready.".to_owned()
-        } else {
-            format!("X answered “{}” instead of a code, so nothing changed.", truncate(&error, 100))
-        };
-        return problem(&session, "Authorization cancelled", &message, retry).await;
-    }
-    let Some(returned_state) = returned_state else {
-        return problem(&session, "This sign-in answer is incomplete", "X's answer had no state, so it cannot be matched to a sign-in you started. Nothing changed.", None).await;
-    };
-    let Some(attempt) = attempt else {
-        tracing::warn!(state_len = returned_state.len(), "callback with an unknown, expired, used or foreign state");
-        return problem(
-            &session,
-            "This sign-in has expired or was already used",
-            "This answer from X does not match a sign-in started in this browser in the last 10 minutes (it may have been used already, e.g. by reloading the page). Nothing changed. Start again from the account.",
-            None,
-        )
-        .await;
-    };
     if now_ms() - attempt.created_at >= ttl_ms(&state) {
         let minutes = state.config.oauth_attempt_ttl.as_secs().div_ceil(60);
         let message = format!("More than {minutes} min passed since it started. Nothing changed. Start again.");
         return problem(&session, "This sign-in has expired", &message, retry).await;
+    }
+    // The state matched a live attempt: this is X's answer, and X's words
+    // are worth showing.
+    if let Some(error) = error {
+        let (title, message) = if error == "access_denied" {
+            ("Authorization cancelled", "You clicked Cancel on X, so nothing changed. Start again when you are ready.".to_owned())
+        } else {
+            let said = match error_description.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
+                Some(description) => format!("“{}” ({})", truncate(&error, 100), truncate(description, 300)),
+                None => format!("“{}”", truncate(&error, 100)),
+            };
+            ("X did not authorize the sign-in", format!("X answered {said} instead of a code, so nothing changed. Start again from the account."))
+        };
+        return problem(&session, title, &message, retry).await;
     }
     let Some(code) = code else {
         return problem(&session, "This sign-in answer is incomplete", "X's answer had no authorization code. Nothing changed. Start again.", retry).await;
@@ -212,7 +226,7 @@ async fn callback(State(state): State<AppState>, session: Session, RawQuery(quer
             match links::claim(&state.pool, id, at).await {
                 Ok(true) => Some((id.clone(), at)),
                 Ok(false) => {
-                    return problem(&session, "This reconnect link no longer works", "It was used already, or it expired while you were at X. Nothing changed. Ask for a new link.", None).await
+                    return problem(&session, "This reconnect link no longer works", "It was used already, or it expired while you were at X. Nothing changed. Ask for a new link.", None).await;
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "claiming a reconnect link");
@@ -245,6 +259,11 @@ async fn finish(state: &AppState, session: &Session, attempt: &Attempt, code: &s
     let via_link = attempt.link_id.is_some();
     let link_hint = if via_link { " Open your reconnect link again to retry." } else { "" };
     let failed = |response| Finished { saved: false, response };
+    // Only a signed-in user starts a new connect (`start` checked); without
+    // one, `complete` would take the connect for authwatch's own.
+    if intent == Intent::NewAccount && attempt.user_id.is_none() {
+        return failed(problem(session, "Sign in first", "Connecting an account needs a signed-in user. Nothing changed.", None).await);
+    }
     let verifier = Secret::new(attempt.verifier.clone());
     match connect::complete(state, code, &verifier, &intent, &attempt.started_by, attempt.user_id.as_deref()).await {
         Ok(Outcome::Saved { connected, handle, missing_scopes }) => {
@@ -291,6 +310,22 @@ async fn finish(state: &AppState, session: &Session, attempt: &Attempt, code: &s
         Err(ConnectError::Identify(e)) => failed(
             problem(session, "X did not say whose account this is", &(x_problem("asking X which account signed in", &e) + link_hint), retry).await,
         ),
+        Err(ConnectError::NotAllowed { handle, owners }) => {
+            let ask = match owners.as_slice() {
+                [] => "an admin".to_owned(),
+                [one] => format!("{one} or an admin"),
+                [one, two, ..] => format!("{one}, {two} or an admin"),
+            };
+            failed(problem(
+                session,
+                "This account is not yours to reconnect",
+                &format!(
+                    "You signed in to X as @{handle}, which authwatch already watches, and only its owner, its backup owner or an admin can reconnect it. Nothing was saved, and the sign-in as @{handle} was revoked. Ask {ask} to reconnect it, or to make you its owner."
+                ),
+                None,
+            )
+            .await)
+        }
         Err(ConnectError::Store(e)) => {
             tracing::error!(error = %e, "saving a connect");
             failed(problem(session, "Something went wrong", &format!("The new tokens could not be saved; the old ones are unchanged. Try again.{link_hint}"), retry).await)
@@ -344,7 +379,14 @@ async fn set_flash(session: &Session, flash: Flash) {
     }
 }
 
-/// Records what went wrong for the result page and sends the person there.
+/// Sends the person to the result page with a fixed problem, keeping nothing
+/// in the session.
+fn refuse(problem: ConnectProblem) -> Response {
+    Redirect::to(&problem.path()).into_response()
+}
+
+/// Records what went wrong for the result page, in the session of the
+/// attempt it is about, and sends the person there.
 async fn problem(session: &Session, title: &str, message: &str, retry_account: Option<String>) -> Response {
     set_flash(
         session,

@@ -1,5 +1,5 @@
-//! The command line: `authwatch [serve]`, `authwatch emulator` and
-//! `authwatch api-key …`.
+//! The command line: `authwatch [serve]`, `authwatch emulator`,
+//! `authwatch api-key …`, `authwatch user …` and `authwatch keys …`.
 
 use crate::emulator::{self, Emulator};
 use crate::server::config::{Config, Env, Overrides};
@@ -35,6 +35,21 @@ enum Command {
     /// Manage dashboard users (the first admin, or when locked out).
     #[command(subcommand)]
     User(UserCommand),
+    /// Finish an encryption key rotation.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Re-encrypt every stored token with the current key
+    /// (AUTHWATCH_ENCRYPTION_KEY), so that the keys in
+    /// AUTHWATCH_PREVIOUS_ENCRYPTION_KEYS can be dropped. Safe to run again.
+    Reseal {
+        /// Directory of the database and key file (overrides AUTHWATCH_DATA_DIR).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -51,7 +66,8 @@ enum ApiKeyCommand {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
-    /// Revoke a key by its id: calls with it are refused from then on.
+    /// Revoke a key by its id: calls with it are refused from then on, and
+    /// the posts it queued that are still held are cancelled.
     Revoke {
         id: String,
         /// Directory of the database (overrides AUTHWATCH_DATA_DIR).
@@ -130,6 +146,7 @@ pub fn main() -> ExitCode {
                 emulator::serve(addr, Emulator::with_sample_data()).await.map_err(StartError::Serve)
             }
             Command::ApiKey(command) => api_key(command).await,
+            Command::Keys(KeysCommand::Reseal { data_dir }) => reseal(data_dir).await,
         }
     });
     match result {
@@ -180,14 +197,13 @@ async fn api_key(command: ApiKeyCommand) -> Result<(), StartError> {
                 Err(api_keys::CreateError::Database(e)) => Err(StartError::Database(e)),
             }
         }
-        ApiKeyCommand::Revoke { id, .. } => {
-            if api_keys::revoke(&pool, &id, crate::server::x::now_ms()).await? {
-                println!("revoked {id}");
+        ApiKeyCommand::Revoke { id, .. } => match auth::revoke_key(&pool, &id, "command line").await? {
+            Some(revoked) => {
+                println!("revoked {id}; cancelled {} held post(s) it queued", revoked.cancelled.len());
                 Ok(())
-            } else {
-                Err(StartError::Cli(format!("no live key {id}")))
             }
-        }
+            None => Err(StartError::Cli(format!("no live key {id}"))),
+        },
         ApiKeyCommand::List { .. } => {
             for key in api_keys::list(&pool).await? {
                 let scope = if key.all_accounts { "all accounts".to_owned() } else { api_keys::accounts_of(&pool, &key.id).await?.join(",") };
@@ -197,6 +213,52 @@ async fn api_key(command: ApiKeyCommand) -> Result<(), StartError> {
             Ok(())
         }
     }
+}
+
+/// `authwatch keys reseal`: works on the database and keys the server uses,
+/// with the same configuration; it does not start a server.
+async fn reseal(data_dir: Option<PathBuf>) -> Result<(), StartError> {
+    use crate::server::crypto::Keyring;
+    use crate::server::db::{self, accounts};
+    let site_addr = leptos_options().map(|o| o.site_addr).unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 3000)));
+    let config = Config::load(&Env, site_addr, Overrides { data_dir, ..Overrides::default() })?;
+    init_tracing("warn");
+    if config.is_demo() {
+        return Err(StartError::Cli("demo mode seals with a key that lives only as long as the server: there is nothing to reseal".into()));
+    }
+    let keyring = Keyring::load_existing(config.encryption_key.as_ref(), &config.previous_encryption_keys, &config.data_dir)?;
+    let current = keyring.current_key_id().to_owned();
+    let previous: Vec<String> = keyring.previous_key_ids().map(str::to_owned).collect();
+    println!("current key: {current}");
+    println!("previous keys: {}", if previous.is_empty() { "none".to_owned() } else { previous.join(", ") });
+    // A wrong --data-dir must not leave a new, empty database behind.
+    let file = config.default_database_file();
+    if config.database_url.is_none() && !file.exists() {
+        return Err(StartError::Cli(format!("no database at {}: point --data-dir (or AUTHWATCH_DATA_DIR) at the server's data directory", file.display())));
+    }
+    let pool = db::connect(&config.database_url()).await?;
+    let done = accounts::reseal_all(&pool, &keyring).await.map_err(|e| StartError::Cli(e.to_string()))?;
+    let describe = |counts: &accounts::KeyCounts| {
+        if counts.is_empty() {
+            return "no token sets".to_owned();
+        }
+        let key = |id: &str| if id == current { format!("{id} (current)") } else { id.to_owned() };
+        counts.iter().map(|(id, n)| format!("{n} with key {}", key(id))).collect::<Vec<_>>().join(", ")
+    };
+    println!("before: {}", describe(&done.before));
+    println!("resealed: {} token set(s)", done.resealed);
+    println!("after: {}", describe(&done.after));
+    let left: u64 = done.after.iter().filter(|(id, _)| **id != current).map(|(_, n)| n).sum();
+    if left > 0 {
+        // Only a writer with another current key can have put them there.
+        return Err(StartError::Cli(format!(
+            "{left} token set(s) were written with another key while resealing: is a server running with an older AUTHWATCH_ENCRYPTION_KEY? Restart it with the current key and run this again."
+        )));
+    }
+    if !previous.is_empty() {
+        println!("Every token is sealed with the current key: AUTHWATCH_PREVIOUS_ENCRYPTION_KEYS can be emptied once every server runs with the current key.");
+    }
+    Ok(())
 }
 
 /// `authwatch user add`: writes the user straight into the configured database.
@@ -225,9 +287,10 @@ async fn add_user(email: &str, name: &str, admin: bool, password_stdin: bool, da
         }
         first
     };
-    let hash = password::hash(password).await.map_err(|e| StartError::Cli(e.to_string()))?;
+    // This process hashes once: one slot.
+    let hash = password::Passwords::new(1).await?.hash(password).await.map_err(|e| StartError::Cli(e.to_string()))?;
     let dir_error = |source| StartError::DataDir { path: config.data_dir.display().to_string(), source };
-    std::fs::create_dir_all(&config.data_dir).map_err(dir_error)?;
+    db::prepare_data_dir(&config.data_dir).map_err(dir_error)?;
     let pool = db::connect(&config.database_url()).await?;
     let role = if admin { users::Role::Admin } else { users::Role::Manager };
     let user = users::add(&pool, &email, name, &hash, role, crate::server::x::now_ms()).await.map_err(|e| match e {

@@ -26,6 +26,14 @@ pub enum CryptoError {
     BadKey { var: &'static str },
     #[error("encryption key file {path}: {source}")]
     KeyFile { path: String, source: std::io::Error },
+    /// The key file can be read by other users of the machine.
+    #[error(
+        "encryption key file {path} can be read by other users (mode {mode:o}); make it private with `chmod 600 {path}` and start again. \
+         Anyone who could read it could open the stored tokens: consider rotating the key (see AUTHWATCH_PREVIOUS_ENCRYPTION_KEYS and `authwatch keys reseal`)."
+    )]
+    KeyFileReadable { path: String, mode: u32 },
+    #[error("no encryption key: {path} does not exist and AUTHWATCH_ENCRYPTION_KEY is not set. Point --data-dir (or AUTHWATCH_DATA_DIR) at the server's data directory, or set the key.")]
+    NoKey { path: String },
     #[error("no configured key has id {0}: was a previous key dropped from AUTHWATCH_PREVIOUS_ENCRYPTION_KEYS?")]
     UnknownKey(String),
     /// Tampered, truncated, or bound to another row or field.
@@ -55,9 +63,19 @@ impl Keyring {
     /// The configured key, or the one generated into `data_dir` on first run
     /// (written with mode 0600), plus the previous keys.
     pub fn load(configured: Option<&Secret>, previous: &[Secret], data_dir: &Path) -> Result<Self, CryptoError> {
+        Self::load_with(configured, previous, data_dir, true)
+    }
+
+    /// Like [`Keyring::load`], but never generates a key: for commands that
+    /// work on existing data, where a new key could open nothing.
+    pub fn load_existing(configured: Option<&Secret>, previous: &[Secret], data_dir: &Path) -> Result<Self, CryptoError> {
+        Self::load_with(configured, previous, data_dir, false)
+    }
+
+    fn load_with(configured: Option<&Secret>, previous: &[Secret], data_dir: &Path, generate: bool) -> Result<Self, CryptoError> {
         let current = match configured {
             Some(key) => entry(key.expose(), "AUTHWATCH_ENCRYPTION_KEY")?,
-            None => entry(&load_or_generate(&data_dir.join(KEY_FILE))?, "the generated key file")?,
+            None => entry(&load_or_generate(&data_dir.join(KEY_FILE), generate)?, "the generated key file")?,
         };
         let previous =
             previous.iter().map(|k| entry(k.expose(), "AUTHWATCH_PREVIOUS_ENCRYPTION_KEYS")).collect::<Result<_, _>>()?;
@@ -72,6 +90,22 @@ impl Keyring {
 
     pub fn current_key_id(&self) -> &str {
         &self.current.id
+    }
+
+    /// The ids of the previous keys, in the order configured.
+    pub fn previous_key_ids(&self) -> impl Iterator<Item = &str> {
+        self.previous.iter().map(|k| k.id.as_str())
+    }
+
+    /// Whether a value sealed with `key_id` can be opened.
+    pub fn has_key(&self, key_id: &str) -> bool {
+        self.current.id == key_id || self.previous.iter().any(|k| k.id == key_id)
+    }
+
+    /// Opens `sealed` and seals it again with the current key, under the same
+    /// `context`: what a key rotation does to every stored value.
+    pub fn reseal(&self, sealed: &Sealed, context: &str) -> Result<Sealed, CryptoError> {
+        Ok(self.seal(&self.open(sealed, context)?, context))
     }
 
     /// Seals `plaintext` with the current key, bound to `context`
@@ -116,12 +150,28 @@ fn entry(base64_key: &str, var: &'static str) -> Result<KeyEntry, CryptoError> {
 }
 
 /// Reads the key file, creating it (0600, never world-readable even for a
-/// moment) with a random key when it does not exist.
-fn load_or_generate(path: &Path) -> Result<String, CryptoError> {
+/// moment) with a random key when it does not exist and `generate` allows.
+/// An existing file that group or others can read is refused rather than
+/// used: it is the one secret that opens every stored token.
+fn load_or_generate(path: &Path, generate: bool) -> Result<String, CryptoError> {
     let io = |source| CryptoError::KeyFile { path: path.display().to_string(), source };
-    match fs::read_to_string(path) {
-        Ok(existing) => return Ok(existing),
+    match fs::File::open(path) {
+        Ok(mut file) => {
+            // The mode of the file as opened, not of whatever the path names a moment later.
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = file.metadata().map_err(io)?.permissions().mode() & 0o777;
+                if mode & 0o077 != 0 {
+                    return Err(CryptoError::KeyFileReadable { path: path.display().to_string(), mode });
+                }
+            }
+            let mut existing = String::new();
+            std::io::Read::read_to_string(&mut file, &mut existing).map_err(io)?;
+            return Ok(existing);
+        }
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
+        Err(_) if !generate => return Err(CryptoError::NoKey { path: path.display().to_string() }),
         Err(_) => {}
     }
     let key = STANDARD.encode(Aes256Gcm::generate_key(OsRng));
@@ -181,6 +231,46 @@ mod tests {
         assert_eq!(mode & 0o777, 0o600);
         let b = Keyring::load(None, &[], dir.path()).unwrap();
         assert_eq!(a.current_key_id(), b.current_key_id());
+    }
+
+    #[test]
+    fn a_key_file_others_can_read_is_refused_with_the_fix() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let first = Keyring::load(None, &[], dir.path()).unwrap();
+        let path = dir.path().join(KEY_FILE);
+        for mode in [0o644, 0o640, 0o604] {
+            fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+            let err = Keyring::load(None, &[], dir.path()).err().expect("refused").to_string();
+            assert!(err.contains(&format!("chmod 600 {}", path.display())), "{err}");
+            assert!(err.contains(&format!("mode {mode:o}")), "{err}");
+        }
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o400)).unwrap();
+        assert_eq!(Keyring::load(None, &[], dir.path()).unwrap().current_key_id(), first.current_key_id(), "owner-only is fine");
+    }
+
+    #[test]
+    fn load_existing_never_generates_a_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Keyring::load_existing(None, &[], dir.path()).err().expect("no key").to_string();
+        assert!(err.contains("AUTHWATCH_ENCRYPTION_KEY"), "{err}");
+        assert!(!dir.path().join(KEY_FILE).exists());
+    }
+
+    #[test]
+    fn reseal_moves_a_value_to_the_current_key_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = STANDARD.encode([7u8; 32]);
+        let new = STANDARD.encode([9u8; 32]);
+        let before = Keyring::load(Some(&Secret::new(old.clone())), &[], dir.path()).unwrap();
+        let sealed = before.seal(&Secret::new("tok"), "a/access");
+        let rotated = Keyring::load(Some(&Secret::new(new.clone())), &[Secret::new(old)], dir.path()).unwrap();
+        assert!(rotated.has_key(&sealed.key_id) && !rotated.has_key("nope"));
+        let resealed = rotated.reseal(&sealed, "a/access").unwrap();
+        assert_eq!(resealed.key_id, rotated.current_key_id());
+        let only_new = Keyring::load(Some(&Secret::new(new)), &[], dir.path()).unwrap();
+        assert_eq!(only_new.open(&resealed, "a/access").unwrap().expose(), "tok");
+        assert!(matches!(rotated.reseal(&sealed, "b/access"), Err(CryptoError::Undecryptable)), "still bound to its place");
     }
 
     #[test]

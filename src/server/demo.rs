@@ -79,9 +79,9 @@ fn demo_owner(handle: &str) -> &'static DemoUser {
 }
 
 /// Creates the demo users (the demo database is new at every start).
-pub async fn create_users(pool: &crate::server::db::Pool) -> Result<(), DemoError> {
+pub async fn create_users(pool: &crate::server::db::Pool, passwords: &password::Passwords) -> Result<(), DemoError> {
     for u in USERS {
-        let hash = password::hash(u.password.to_owned()).await.map_err(|e| DemoError::Users(e.to_string()))?;
+        let hash = passwords.hash(u.password.to_owned()).await.map_err(|e| DemoError::Users(e.to_string()))?;
         match users::add(pool, u.email, u.name, &hash, u.role, crate::server::x::now_ms()).await {
             Ok(_) | Err(users::AddUserError::EmailTaken) => {}
             Err(users::AddUserError::Database(e)) => return Err(DemoError::Users(e.to_string())),

@@ -69,6 +69,8 @@ pub enum StartError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("server: {0}")]
     Serve(std::io::Error),
+    #[error("password hashing: {0}")]
+    Passwords(#[from] auth::password::PasswordError),
 }
 
 /// A configured, migrated authwatch, ready to serve.
@@ -81,7 +83,7 @@ impl Server {
     /// state. In demo mode, also the in-process emulator with its app.
     pub async fn new(config: Config, leptos_options: LeptosOptions) -> Result<Self, StartError> {
         let data_dir_error = |source| StartError::DataDir { path: config.data_dir.display().to_string(), source };
-        std::fs::create_dir_all(&config.data_dir).map_err(data_dir_error)?;
+        db::prepare_data_dir(&config.data_dir).map_err(data_dir_error)?;
         let (app, emulator) = match &config.x {
             XMode::Demo => {
                 let (emulator, app) = demo::setup(&config.public_url);
@@ -112,8 +114,9 @@ impl Server {
         db::apps::upsert(&pool, &record, x::now_ms()).await?;
         // Sessions share the database: one file to back up, and a reconnect
         // started before a restart can still finish after it.
+        let passwords = Arc::new(auth::password::Passwords::for_this_machine().await?);
         if config.is_demo() {
-            demo::create_users(&pool).await.map_err(|e| StartError::Demo(e.to_string()))?;
+            demo::create_users(&pool, &passwords).await.map_err(|e| StartError::Demo(e.to_string()))?;
         }
         let sessions = SqliteStore::new(pool.clone());
         sessions.migrate().await?;
@@ -146,6 +149,7 @@ impl Server {
             engine: Arc::new(lifecycle::engine::Engine::new(engine_settings)),
             sessions,
             emulator,
+            passwords,
         };
         Ok(Self { state })
     }
@@ -192,8 +196,11 @@ impl Server {
             "authwatch listening"
         );
         // The peer address feeds the sign-in throttle.
+        let cleanup = tokio::spawn(db::sessions::delete_expired_every(self.state.sessions.clone(), db::sessions::DELETE_EXPIRED_EVERY));
         let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(StartError::Serve)
+        let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(StartError::Serve);
+        cleanup.abort();
+        served
     }
 }
 

@@ -32,4 +32,6 @@ pub struct AppState {
     pub emulator: Option<Emulator>,
     /// The publishing pipeline's API: settings and its short-lived memory.
     pub pipeline: Arc<crate::server::pipeline::Pipeline>,
+    /// Password hashing and verification: bounded slots and the dummy hash.
+    pub passwords: Arc<crate::server::auth::password::Passwords>,
 }

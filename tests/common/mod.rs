@@ -23,6 +23,18 @@ impl Source for Vars {
     }
 }
 
+/// Variables of a live install whose X app nobody answers for (nothing
+/// listens on port 9): for tests of what a live server does on its own,
+/// such as its files and sessions, with no X call involved.
+pub const LIVE: &[(&str, &str)] = &[
+    ("AUTHWATCH_X_CLIENT_ID", "live-test-app"),
+    ("AUTHWATCH_X_CLIENT_SECRET", "live-test-secret"),
+    ("AUTHWATCH_X_AUTHORIZE_URL", "http://127.0.0.1:9/i/oauth2/authorize"),
+    ("AUTHWATCH_X_TOKEN_URL", "http://127.0.0.1:9/2/oauth2/token"),
+    ("AUTHWATCH_X_REVOKE_URL", "http://127.0.0.1:9/2/oauth2/revoke"),
+    ("AUTHWATCH_X_API_BASE", "http://127.0.0.1:9"),
+];
+
 /// A running authwatch.
 pub struct TestApp {
     pub addr: SocketAddr,

@@ -4,7 +4,7 @@
 #![allow(dead_code)] // each test binary uses its own part of this module
 
 use super::common::TestApp;
-use authwatch::server::db::{accounts, events};
+use authwatch::server::db::{accounts, events, posts, prompts};
 use authwatch::server::demo::CLIENT_ID;
 use authwatch::server::pipeline::auth;
 use reqwest::header::HeaderMap;
@@ -38,6 +38,8 @@ impl Reply {
 pub struct Api {
     pub base: String,
     pub key: String,
+    /// The key's id (what the timeline and the settings page name it by).
+    pub key_id: String,
     pub http: Client,
 }
 
@@ -49,12 +51,22 @@ impl Api {
 
     /// A key limited to `accounts` (`None`: all).
     pub async fn with_accounts(app: &TestApp, accounts: Option<&[String]>) -> Self {
-        let created = auth::create_key(&app.state.pool, "test pipeline", accounts, "test").await.expect("create key");
-        Self { base: app.url("/api/v1"), key: created.key.expose().to_owned(), http: Client::new() }
+        Self::named(app, "test pipeline", accounts).await
+    }
+
+    /// A key named `name`, limited to `accounts` (`None`: all).
+    pub async fn named(app: &TestApp, name: &str, accounts: Option<&[String]>) -> Self {
+        let created = auth::create_key(&app.state.pool, name, accounts, "test").await.expect("create key");
+        Self { base: app.url("/api/v1"), key: created.key.expose().to_owned(), key_id: created.id, http: Client::new() }
     }
 
     pub fn with_key(&self, key: &str) -> Self {
-        Self { base: self.base.clone(), key: key.to_owned(), http: self.http.clone() }
+        Self { base: self.base.clone(), key: key.to_owned(), key_id: String::new(), http: self.http.clone() }
+    }
+
+    /// Reports X's `status` and `body` for `account_id` (the current generation).
+    pub async fn report(&self, account_id: &str, status: u16, body: &Value) -> Reply {
+        self.post(&format!("/accounts/{account_id}/auth-failures"), &serde_json::json!({ "status": status, "body": body })).await
     }
 
     pub async fn get(&self, path: &str) -> Reply {
@@ -93,13 +105,45 @@ pub async fn account(app: &TestApp, handle: &str) -> accounts::AccountSummary {
     accounts::summaries(&app.state.pool).await.unwrap().into_iter().find(|s| s.handle == handle).expect("account")
 }
 
-/// Calls to X's `POST /2/tweets` and refreshes by the demo app, as the
-/// emulator's control API counts them (over HTTP, as the demo's admin: the
-/// control API is an admin's tool).
-pub async fn x_calls(app: &TestApp) -> (u64, u64) {
+/// What the emulator's control API counts of the demo app's calls (over
+/// HTTP, as the demo's admin: the control API is an admin's tool).
+async fn demo_counts(app: &TestApp) -> Value {
     let counts: Value = app.admin().await.get(app.url("/x-emulator/_control/counts")).send().await.unwrap().json().await.unwrap();
-    let demo = &counts["by_client"][CLIENT_ID];
+    counts["by_client"][CLIENT_ID].clone()
+}
+
+/// Calls to X's `POST /2/tweets` and refreshes by the demo app.
+pub async fn x_calls(app: &TestApp) -> (u64, u64) {
+    let demo = demo_counts(app).await;
     (demo["tweets"].as_u64().unwrap_or(0), demo["refresh_grants"].as_u64().unwrap_or(0))
+}
+
+/// Calls to X's `GET /2/users/me` by the demo app.
+pub async fn users_me_calls(app: &TestApp) -> u64 {
+    demo_counts(app).await["users_me"].as_u64().unwrap_or(0)
+}
+
+/// The causes of the account's open prompts, after the notifier has looked
+/// at every account.
+pub async fn open_prompts(app: &TestApp, account_id: &str) -> Vec<String> {
+    authwatch::server::notify::reconcile(&app.state, authwatch::server::x::now_ms()).await.unwrap();
+    prompts::for_account(&app.state.pool, account_id, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|p| p.closed_at.is_none())
+        .map(|p| p.cause)
+        .collect()
+}
+
+/// The status of post `id`, as stored.
+pub async fn post_status(app: &TestApp, id: i64) -> String {
+    posts::get(&app.state.pool, id).await.unwrap().expect("post").status().as_str().to_owned()
+}
+
+/// The account page's HTML, as the demo admin sees it.
+pub async fn account_page(app: &TestApp, account_id: &str) -> String {
+    app.admin().await.get(app.url(&format!("/accounts/{account_id}"))).send().await.unwrap().text().await.unwrap()
 }
 
 /// The texts X published, in order.

@@ -134,7 +134,7 @@ fn Detail(
             }}
 
             <h2>"Held posts"</h2>
-            <HeldPosts account_id=row.id.clone()/>
+            <HeldPosts account_id=row.id.clone() can_act=people.can_act/>
 
             <h2>"Timeline"</h2>
             <table class="timeline">

@@ -1,10 +1,10 @@
 //! The pages around a connect or reconnect: the brief before X, and the result after.
 
-use crate::api::dto::{Flash, FlashKind, LinkBrief};
+use crate::api::dto::{ConnectProblem, Flash, FlashKind, LinkBrief};
 use crate::api::{load_link_brief, load_reconnect_brief, take_flash};
 use crate::app::pages::not_found::NotFound;
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 
 /// `/accounts/:id/reconnect`: which X account to sign in as, and what happens next.
 #[component]
@@ -94,9 +94,15 @@ pub fn ConnectPage() -> impl IntoView {
     }
 }
 
-/// `/connect/result`: what came of the last attempt.
+/// `/connect/result`: what came of the last attempt — a fixed problem named
+/// in the address (`?problem=<code>`, from the table in
+/// [`ConnectProblem`]), or the result kept in the session.
 #[component]
 pub fn ConnectResultPage() -> impl IntoView {
+    let query = use_query_map();
+    if let Some(problem) = query.read_untracked().get("problem").as_deref().and_then(ConnectProblem::parse) {
+        return view! { <section class="connect-result"><FlashView flash=problem.flash()/></section> }.into_any();
+    }
     let flash = Resource::new(|| (), |_| take_flash());
     view! {
         <section class="connect-result">
@@ -112,6 +118,7 @@ pub fn ConnectResultPage() -> impl IntoView {
             </Suspense>
         </section>
     }
+    .into_any()
 }
 
 /// A result message, with the way forward.

@@ -5,6 +5,7 @@
 use crate::api::dto::UserView;
 use crate::api::{load_sign_in_info, load_users, load_viewer, AddUser, RemoveUser};
 use crate::app::format::utc;
+use crate::domain::redirect::local_path;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
@@ -16,6 +17,7 @@ fn sign_in_error(code: &str) -> Option<String> {
         "missing" => "Enter your email and your password.".into(),
         "unavailable" => "Signing in is not possible right now (the database did not answer). Try again in a minute.".into(),
         "set-up" => "authwatch is already set up: sign in.".into(),
+        "busy" => "authwatch is busy checking other sign-ins at this moment, so your password was not checked (this does not count as a failed attempt). Try again in a moment.".into(),
         throttled if throttled.starts_with("throttled-") => {
             let minutes = throttled.trim_start_matches("throttled-");
             format!("Too many failed sign-ins from here or for this email. For your safety, wait {minutes} min, then try again. Forgot the password? An admin can add you again.")
@@ -28,7 +30,8 @@ fn sign_in_error(code: &str) -> Option<String> {
 pub fn SignInPage() -> impl IntoView {
     let query = use_query_map();
     let error = move || sign_in_error(&query.read().get("error").unwrap_or_default());
-    let next = move || query.read().get("next").unwrap_or_else(|| "/".into());
+    // Only a path on this site goes into the form: a link can carry anything.
+    let next = move || query.read().get("next").filter(|n| local_path(n).is_some()).unwrap_or_else(|| "/".into());
     let signed_out = move || query.read().get("signed_out").is_some();
     let info = Resource::new(|| (), |_| load_sign_in_info());
     view! {
@@ -77,6 +80,7 @@ fn setup_error(code: &str) -> Option<&'static str> {
         "name" => "Give your name.",
         "mismatch" => "The two passwords differ.",
         "short" => "The password must be at least 12 characters.",
+        "busy" => "authwatch is busy checking other passwords at this moment; nothing was created. Try again in a moment.",
         _ => "Setting up failed. Try again.",
     })
 }
@@ -189,6 +193,7 @@ mod tests {
         assert_eq!(sign_in_error(""), None);
         assert!(sign_in_error("throttled-7").unwrap().contains("wait 7 min"));
         assert!(sign_in_error("invalid").unwrap().contains("do not match"));
+        assert!(sign_in_error("busy").unwrap().contains("Try again in a moment"));
         assert_eq!(setup_error("short"), Some("The password must be at least 12 characters."));
     }
 }

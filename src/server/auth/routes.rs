@@ -5,7 +5,9 @@
 
 use super::{password, start_session};
 use crate::domain::access::{throttled, THROTTLE_WINDOW_MS};
-use crate::server::db::{sign_in, users};
+use crate::domain::redirect::local_path;
+use crate::server::db::sign_in::{self, Attempt, Reservation};
+use crate::server::db::users;
 use crate::server::x::now_ms;
 use crate::server::AppState;
 use axum::extract::{ConnectInfo, State};
@@ -16,6 +18,7 @@ use axum::{Form, Router};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use tower_sessions::Session;
+use url::{Position, Url};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -32,18 +35,33 @@ struct SignInForm {
     next: String,
 }
 
-/// Only a path on this site: never `//evil.example` or an absolute URL.
-fn safe_next(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") {
-        next
-    } else {
-        "/"
+/// Where to go after signing in, as a path: `next` if it is a plain path
+/// on this site ([`local_path`]) that, resolved against the public URL
+/// (`AUTHWATCH_PUBLIC_URL`), keeps its origin and stays under its path; `/`
+/// otherwise.
+fn safe_next(next: &str, public_url: &Url) -> String {
+    let Some(path) = local_path(next) else { return "/".into() };
+    let Ok(resolved) = public_url.join(path) else { return "/".into() };
+    let prefix = public_url.path().trim_end_matches('/');
+    let under_prefix = resolved.path().strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+    // Resolving can make a path anew (`/..//evil.example` becomes
+    // `//evil.example`): what is sent is judged again.
+    match &resolved[Position::BeforePath..] {
+        path if resolved.origin() == public_url.origin() && under_prefix && local_path(path).is_some() => path.to_owned(),
+        _ => "/".into(),
     }
 }
 
-fn back_to_sign_in(error: &str, next: &str) -> Response {
-    let next: String = url::form_urlencoded::byte_serialize(safe_next(next).as_bytes()).collect();
+fn back_to_sign_in(error: &str, next: &str, public_url: &Url) -> Response {
+    let next: String = url::form_urlencoded::byte_serialize(safe_next(next, public_url).as_bytes()).collect();
     Redirect::to(&format!("/sign-in?error={error}&next={next}")).into_response()
+}
+
+/// Gives back an attempt whose password was not checked.
+async fn release(state: &AppState, attempt: Attempt) {
+    if let Err(e) = sign_in::release(&state.pool, attempt).await {
+        tracing::error!(error = %e, "giving back an unchecked sign-in attempt");
+    }
 }
 
 /// The client's address: the connection's, or — behind `hops` trusted
@@ -75,37 +93,48 @@ async fn sign_in_form(
     headers: HeaderMap,
     Form(form): Form<SignInForm>,
 ) -> Response {
+    let public_url = &state.config.public_url;
     let email = users::normalize_email(&form.email);
     let ip = client_ip(peer, &headers, state.config.people.forwarded_for_hops);
     let now = now_ms();
     if email.is_empty() || form.password.is_empty() || email.len() > 320 || form.password.len() > 1024 {
-        return back_to_sign_in("missing", &form.next);
+        return back_to_sign_in("missing", &form.next, public_url);
     }
+    // The attempt is counted before its password is checked, so a burst of
+    // concurrent guesses gets no more checks than the budget.
     let since = now - THROTTLE_WINDOW_MS;
-    let (by_email, by_ip) = match sign_in::recent_failures(&state.pool, &email, &ip, since).await {
-        Ok(f) => f,
+    let attempt = match sign_in::reserve(&state.pool, &email, &ip, now, since, |by_email, by_ip| throttled(by_email, by_ip, now)).await {
+        Ok(Reservation::Reserved(attempt)) => attempt,
+        Ok(Reservation::Refused { wait_ms }) => {
+            tracing::warn!(%ip, "sign-in throttled");
+            let minutes = (wait_ms + 59_999) / 60_000;
+            return back_to_sign_in(&format!("throttled-{minutes}"), &form.next, public_url);
+        }
         Err(e) => {
-            tracing::error!(error = %e, "reading sign-in failures");
-            return back_to_sign_in("unavailable", &form.next);
+            tracing::error!(error = %e, "reserving a sign-in attempt");
+            return back_to_sign_in("unavailable", &form.next, public_url);
         }
     };
-    if let Some(wait_ms) = throttled(&by_email, &by_ip, now) {
-        tracing::warn!(%ip, "sign-in throttled");
-        let minutes = (wait_ms + 59_999) / 60_000;
-        return back_to_sign_in(&format!("throttled-{minutes}"), &form.next);
-    }
     let found = match users::credentials(&state.pool, &email).await {
         Ok(found) => found,
         Err(e) => {
             tracing::error!(error = %e, "loading a user to sign in");
-            return back_to_sign_in("unavailable", &form.next);
+            release(&state, attempt).await;
+            return back_to_sign_in("unavailable", &form.next, public_url);
         }
     };
     let (user, hash) = match found {
         Some((user, hash)) => (Some(user), Some(hash)),
         None => (None, None),
     };
-    let ok = password::verify(form.password, hash).await;
+    let ok = match state.passwords.verify(form.password, hash).await {
+        Ok(ok) => ok,
+        Err(password::Busy) => {
+            tracing::warn!(%ip, "sign-in answered busy: every argon2 slot is taken");
+            release(&state, attempt).await;
+            return back_to_sign_in("busy", &form.next, public_url);
+        }
+    };
     match user.filter(|_| ok) {
         Some(user) => {
             if let Err(e) = sign_in::clear_email(&state.pool, &email).await {
@@ -113,17 +142,13 @@ async fn sign_in_form(
             }
             if let Err(e) = start_session(&session, &user).await {
                 tracing::error!(error = %e, "starting a session");
-                return back_to_sign_in("unavailable", &form.next);
+                return back_to_sign_in("unavailable", &form.next, public_url);
             }
             tracing::info!(user_id = %user.id, "signed in");
-            Redirect::to(safe_next(&form.next)).into_response()
+            Redirect::to(&safe_next(&form.next, public_url)).into_response()
         }
-        None => {
-            if let Err(e) = sign_in::record_failure(&state.pool, &email, &ip, now, since).await {
-                tracing::error!(error = %e, "recording a sign-in failure");
-            }
-            back_to_sign_in("invalid", &form.next)
-        }
+        // The reserved attempt stays: it is the failure.
+        None => back_to_sign_in("invalid", &form.next, public_url),
     }
 }
 
@@ -163,9 +188,10 @@ async fn setup(State(state): State<AppState>, session: Session, Form(form): Form
     if form.password != form.confirm {
         return back("mismatch");
     }
-    let hash = match password::hash(form.password).await {
+    let hash = match state.passwords.hash(form.password).await {
         Ok(h) => h,
         Err(password::PasswordError::TooShort) => return back("short"),
+        Err(password::PasswordError::Busy(_)) => return back("busy"),
         Err(e) => {
             tracing::error!(error = %e, "setup: hashing");
             return back("unavailable");
@@ -207,10 +233,51 @@ mod tests {
 
     #[test]
     fn next_stays_on_this_site() {
-        assert_eq!(safe_next("/accounts/acc_1"), "/accounts/acc_1");
-        assert_eq!(safe_next("//evil.example/x"), "/");
-        assert_eq!(safe_next("https://evil.example"), "/");
-        assert_eq!(safe_next("/\\evil.example"), "/");
-        assert_eq!(safe_next(""), "/");
+        let public: url::Url = "http://127.0.0.1:3000".parse().unwrap();
+        let kept = [
+            ("/", "/"),
+            ("/accounts/acc_1", "/accounts/acc_1"),
+            ("/?health=reconnect&search=acme%20news", "/?health=reconnect&search=acme%20news"),
+            ("/users#add", "/users#add"),
+            ("/?search=acme news", "/?search=acme%20news"),
+            ("/caf\u{e9}", "/caf%C3%A9"),
+            // Dot segments are resolved the way a browser would.
+            ("/accounts/../users", "/users"),
+            ("/..//evil.example", "/"),
+        ];
+        for (next, want) in kept {
+            assert_eq!(safe_next(next, &public), want, "{next:?}");
+        }
+        let hostile = [
+            "",
+            "/\t/evil.example",
+            "/\tevil",
+            "/\r\n/evil.example",
+            "/%09/evil.example",
+            "/%2F/evil.example",
+            "\\\\evil",
+            "/\\evil.example",
+            "//evil",
+            "//evil.example/x",
+            "https://evil",
+            "https://evil.example",
+            "http://127.0.0.1:3000/users",
+            "javascript:alert(1)",
+            "data:text/html,x",
+            "users",
+        ];
+        for next in hostile {
+            assert_eq!(safe_next(next, &public), "/", "{next:?}");
+        }
+    }
+
+    #[test]
+    fn next_stays_under_the_public_path() {
+        let public: url::Url = "https://ops.example.com/authwatch/".parse().unwrap();
+        assert_eq!(safe_next("/authwatch/accounts/acc_1", &public), "/authwatch/accounts/acc_1");
+        assert_eq!(safe_next("/authwatch", &public), "/authwatch");
+        assert_eq!(safe_next("/other-app/admin", &public), "/");
+        assert_eq!(safe_next("/authwatch-evil/x", &public), "/");
+        assert_eq!(safe_next("/authwatch/../other-app", &public), "/");
     }
 }

@@ -378,3 +378,139 @@ pub async fn tokens(pool: &Pool, keyring: &Keyring, account_id: &str) -> Result<
 fn context(account_id: &str, field: &str) -> String {
     format!("{account_id}/{field}")
 }
+
+/// Token sets per key id, before and after [`reseal_all`].
+pub type KeyCounts = std::collections::BTreeMap<String, u64>;
+
+/// What [`reseal_all`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resealed {
+    pub before: KeyCounts,
+    pub after: KeyCounts,
+    /// Token sets sealed again with the current key.
+    pub resealed: u64,
+}
+
+/// Why [`reseal_all`] refused. It refuses before writing anything.
+#[derive(Debug, thiserror::Error)]
+pub enum ResealError {
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error(
+        "{rows} token set(s) are sealed with key {key_id}, which is not configured: add that key to AUTHWATCH_PREVIOUS_ENCRYPTION_KEYS and run again. Nothing was changed."
+    )]
+    MissingKey { key_id: String, rows: u64 },
+    #[error(
+        "the tokens of account {account_id} (key {key_id}) do not decrypt: the row was altered, or copied from another account. Nothing was changed; reconnect that account, then run again."
+    )]
+    Undecryptable { account_id: String, key_id: String },
+    /// A row changed under a key this keyring lacks while the run was going:
+    /// the batches already committed stay resealed (each is whole).
+    #[error("stopped after resealing {resealed} token set(s), which stay resealed; running again continues from there: {cause}")]
+    Stopped { resealed: u64, cause: Box<ResealError> },
+}
+
+/// Token sets sealed again per transaction: small enough that the write lock
+/// is held for a moment only (a running server's refreshes wait for it), large
+/// enough that 10,000 accounts take a few dozen transactions.
+const RESEAL_BATCH: i64 = 500;
+
+type SealedRow = (String, i64, String, Option<String>, String);
+
+/// Seals every stored token again with the keyring's current key, so that a
+/// previous key can be dropped. First every row sealed with another key is
+/// opened — any that cannot be refuses the whole run before anything is
+/// written; then the rows are sealed again in batches, each one transaction
+/// whose UPDATE is guarded by the generation and key it read, so a token
+/// replaced meanwhile is never overwritten and no row is ever left blank.
+/// Safe to run again at any point: rows already under the current key are
+/// left alone.
+pub async fn reseal_all(pool: &Pool, keyring: &Keyring) -> Result<Resealed, ResealError> {
+    let before = key_counts(pool).await?;
+    if let Some((key_id, rows)) = before.iter().find(|(id, _)| !keyring.has_key(id)) {
+        return Err(ResealError::MissingKey { key_id: key_id.clone(), rows: *rows });
+    }
+    let current = keyring.current_key_id();
+    let mut after_id = String::new();
+    loop {
+        let rows: Vec<SealedRow> = sqlx::query_as(
+            "SELECT account_id, generation, access_token_ct, refresh_token_ct, key_id FROM token_sets
+             WHERE key_id <> ? AND account_id > ? ORDER BY account_id LIMIT ?",
+        )
+        .bind(current)
+        .bind(&after_id)
+        .bind(RESEAL_BATCH)
+        .fetch_all(pool)
+        .await?;
+        let Some(last) = rows.last() else { break };
+        after_id = last.0.clone();
+        for row in &rows {
+            resealed_row(keyring, row)?;
+        }
+    }
+
+    let mut resealed = 0;
+    loop {
+        match reseal_batch(pool, keyring).await {
+            Ok(0) => break,
+            Ok(n) => resealed += n,
+            Err(cause) if resealed > 0 => return Err(ResealError::Stopped { resealed, cause: Box::new(cause) }),
+            Err(cause) => return Err(cause),
+        }
+    }
+    Ok(Resealed { before, after: key_counts(pool).await?, resealed })
+}
+
+/// Seals up to [`RESEAL_BATCH`] token sets again in one transaction; returns
+/// how many (0: none is left under another key).
+async fn reseal_batch(pool: &Pool, keyring: &Keyring) -> Result<u64, ResealError> {
+    let current = keyring.current_key_id();
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let rows: Vec<SealedRow> = sqlx::query_as(
+        "SELECT account_id, generation, access_token_ct, refresh_token_ct, key_id FROM token_sets
+         WHERE key_id <> ? ORDER BY account_id LIMIT ?",
+    )
+    .bind(current)
+    .bind(RESEAL_BATCH)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut resealed = 0;
+    for row in &rows {
+        let (access, refresh) = resealed_row(keyring, row)?;
+        let (account_id, generation, _, _, key_id) = row;
+        resealed += sqlx::query(
+            "UPDATE token_sets SET access_token_ct = ?, refresh_token_ct = ?, key_id = ?
+             WHERE account_id = ? AND generation = ? AND key_id = ?",
+        )
+        .bind(&access.ciphertext)
+        .bind(refresh.as_ref().map(|r| &r.ciphertext))
+        .bind(current)
+        .bind(account_id)
+        .bind(generation)
+        .bind(key_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    }
+    tx.commit().await?;
+    Ok(resealed)
+}
+
+/// The row's tokens sealed again with the current key.
+fn resealed_row(keyring: &Keyring, row: &SealedRow) -> Result<(Sealed, Option<Sealed>), ResealError> {
+    let (account_id, _, access_ct, refresh_ct, key_id) = row;
+    let refused = |e: CryptoError| match e {
+        CryptoError::UnknownKey(key_id) => ResealError::MissingKey { key_id, rows: 1 },
+        _ => ResealError::Undecryptable { account_id: account_id.clone(), key_id: key_id.clone() },
+    };
+    let reseal = |ciphertext: &String, field: &str| {
+        keyring.reseal(&Sealed { key_id: key_id.clone(), ciphertext: ciphertext.clone() }, &context(account_id, field)).map_err(refused)
+    };
+    Ok((reseal(access_ct, "access")?, refresh_ct.as_ref().map(|ct| reseal(ct, "refresh")).transpose()?))
+}
+
+/// How many token sets each key sealed.
+pub async fn key_counts(pool: &Pool) -> Result<KeyCounts, sqlx::Error> {
+    let rows: Vec<(String, i64)> = sqlx::query_as("SELECT key_id, COUNT(*) FROM token_sets GROUP BY key_id").fetch_all(pool).await?;
+    Ok(rows.into_iter().map(|(id, n)| (id, u64::try_from(n).unwrap_or(0))).collect())
+}

@@ -108,14 +108,20 @@ pub async fn by_hash(pool: &Pool, key_hash: &str) -> Result<Option<KeyRecord>, s
     Ok(Some(KeyRecord { id, name, all_accounts, accounts }))
 }
 
-/// Revokes a key. Returns whether a live key with this id existed.
-pub async fn revoke(pool: &Pool, id: &str, now: i64) -> Result<bool, sqlx::Error> {
+/// Revokes a key. Returns whether a live key with this id existed. Takes
+/// the pool or a transaction (revoking also cancels the key's held posts).
+pub async fn revoke<'e>(db: impl sqlx::SqliteExecutor<'e>, id: &str, now: i64) -> Result<bool, sqlx::Error> {
     let done = sqlx::query("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
         .bind(now)
         .bind(id)
-        .execute(pool)
+        .execute(db)
         .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// A key's name, revoked or not.
+pub async fn name<'e>(db: impl sqlx::SqliteExecutor<'e>, id: &str) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT name FROM api_keys WHERE id = ?").bind(id).fetch_optional(db).await
 }
 
 /// Every key, newest first.

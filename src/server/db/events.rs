@@ -21,6 +21,9 @@ pub enum EventKind {
     Publish,
     /// A 401/403 the pipeline reported.
     Report,
+    /// A held post cancelled before it went out: its API key was revoked, or
+    /// a person discarded it.
+    Discard,
 }
 
 impl EventKind {
@@ -34,11 +37,12 @@ impl EventKind {
             EventKind::Link => "link",
             EventKind::Publish => "publish",
             EventKind::Report => "report",
+            EventKind::Discard => "discard",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [EventKind::Connect, EventKind::Reconnect, EventKind::Refresh, EventKind::Check, EventKind::Owner, EventKind::Link, EventKind::Publish, EventKind::Report]
+        [EventKind::Connect, EventKind::Reconnect, EventKind::Refresh, EventKind::Check, EventKind::Owner, EventKind::Link, EventKind::Publish, EventKind::Report, EventKind::Discard]
             .into_iter()
             .find(|k| k.as_str() == s)
     }

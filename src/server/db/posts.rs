@@ -4,6 +4,7 @@
 
 use super::Pool;
 use crate::domain::health::Cause;
+use sqlx::{Sqlite, Transaction};
 
 /// Where a post stands. The one place the `status` column becomes an enum.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,16 +21,20 @@ pub enum PostStatus {
     Unknown,
     /// X's passing trouble before it could post: the same request may try again.
     Retryable,
+    /// Held, then cancelled before it went out: its API key was revoked, or
+    /// an owner or admin discarded it. Never published.
+    Cancelled,
 }
 
 impl PostStatus {
-    pub const ALL: [PostStatus; 6] = [
+    pub const ALL: [PostStatus; 7] = [
         PostStatus::Publishing,
         PostStatus::Published,
         PostStatus::Held,
         PostStatus::Rejected,
         PostStatus::Unknown,
         PostStatus::Retryable,
+        PostStatus::Cancelled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -40,6 +45,7 @@ impl PostStatus {
             PostStatus::Rejected => "rejected",
             PostStatus::Unknown => "unknown",
             PostStatus::Retryable => "retryable",
+            PostStatus::Cancelled => "cancelled",
         }
     }
 
@@ -191,13 +197,71 @@ pub async fn held(pool: &Pool, account_id: &str) -> Result<Vec<Post>, sqlx::Erro
         .await
 }
 
-/// Takes a held post for publishing. Only one releaser wins a post, so two
+/// What [`claim_held`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeldClaim {
+    /// This release publishes it now.
+    Claimed,
+    /// The key that queued it is revoked: it was cancelled instead.
+    KeyRevoked,
+    /// No longer held: another release took it, or it was cancelled.
+    Gone,
+}
+
+/// Takes a held post for publishing — only while the API key that queued it
+/// is live, so a post never goes out in the name of a revoked key; a post
+/// whose key is revoked is cancelled. Only one releaser wins a post, so two
 /// releases at once (two reconnects, a person clicking twice) publish it once.
-pub async fn claim_held(pool: &Pool, id: i64, now: i64) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("UPDATE posts SET status = 'publishing', updated_at = ? WHERE id = ? AND status = 'held'")
+pub async fn claim_held(tx: &mut Transaction<'_, Sqlite>, id: i64, now: i64) -> Result<HeldClaim, sqlx::Error> {
+    let claimed = sqlx::query(
+        "UPDATE posts SET status = 'publishing', updated_at = ?
+         WHERE id = ? AND status = 'held'
+           AND EXISTS (SELECT 1 FROM api_keys k WHERE k.id = posts.api_key_id AND k.revoked_at IS NULL)",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    if claimed.rows_affected() == 1 {
+        return Ok(HeldClaim::Claimed);
+    }
+    let cancelled = sqlx::query("UPDATE posts SET status = 'cancelled', updated_at = ? WHERE id = ? AND status = 'held'")
         .bind(now)
         .bind(id)
-        .execute(pool)
+        .execute(&mut **tx)
+        .await?;
+    Ok(if cancelled.rows_affected() == 1 { HeldClaim::KeyRevoked } else { HeldClaim::Gone })
+}
+
+/// A held post that was just cancelled.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct CancelledPost {
+    pub id: i64,
+    pub account_id: String,
+}
+
+/// Cancels every post API key `key_id` queued that is still held, oldest
+/// first. A post being published at this moment is not held and goes on.
+pub async fn cancel_held_of_key(tx: &mut Transaction<'_, Sqlite>, key_id: &str, now: i64) -> Result<Vec<CancelledPost>, sqlx::Error> {
+    let mut cancelled: Vec<CancelledPost> = sqlx::query_as(
+        "UPDATE posts SET status = 'cancelled', updated_at = ? WHERE api_key_id = ? AND status = 'held' RETURNING id, account_id",
+    )
+    .bind(now)
+    .bind(key_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    cancelled.sort_by_key(|p| p.id);
+    Ok(cancelled)
+}
+
+/// Cancels post `id` if it is still held for `account_id` (a person
+/// discarded it). Returns whether it was.
+pub async fn discard_held(tx: &mut Transaction<'_, Sqlite>, account_id: &str, id: i64, now: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("UPDATE posts SET status = 'cancelled', updated_at = ? WHERE id = ? AND account_id = ? AND status = 'held'")
+        .bind(now)
+        .bind(id)
+        .bind(account_id)
+        .execute(&mut **tx)
         .await?;
     Ok(done.rows_affected() == 1)
 }
@@ -207,39 +271,41 @@ pub async fn get(pool: &Pool, id: i64) -> Result<Option<Post>, sqlx::Error> {
     sqlx::query_as(&format!("{POST_SELECT} WHERE id = ?")).bind(id).fetch_optional(pool).await
 }
 
-/// Counts a 401/403 report for `generation` and returns how many there have
-/// been for it, this one included, and whether the previous generation's
-/// first report was answered with a retry (the fresh token handed out then
-/// is `generation`). `verdict` is stored with the first report only.
-pub async fn count_report(pool: &Pool, account_id: &str, generation: i64) -> Result<(i64, bool), sqlx::Error> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let reports: i64 = sqlx::query_scalar(
-        "INSERT INTO auth_failure_reports (account_id, generation, reports, first_verdict) VALUES (?, ?, 1, '')
-         ON CONFLICT (account_id, generation) DO UPDATE SET reports = auth_failure_reports.reports + 1
-         RETURNING reports",
-    )
-    .bind(account_id)
-    .bind(generation)
-    .fetch_one(&mut *tx)
-    .await?;
-    let previous: Option<String> = sqlx::query_scalar(
-        "SELECT first_verdict FROM auth_failure_reports WHERE account_id = ? AND generation = ? - 1",
-    )
-    .bind(account_id)
-    .bind(generation)
-    .fetch_optional(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok((reports, previous.as_deref() == Some("retry_once")))
+/// Whether the first report of the generation before `generation` was
+/// answered `retry_once`: then `generation` is the fresh token handed out
+/// for that retry.
+pub async fn retried_before(pool: &Pool, account_id: &str, generation: i64) -> Result<bool, sqlx::Error> {
+    let previous: Option<String> =
+        sqlx::query_scalar("SELECT first_verdict FROM auth_failure_reports WHERE account_id = ? AND generation = ? - 1")
+            .bind(account_id)
+            .bind(generation)
+            .fetch_optional(pool)
+            .await?;
+    Ok(previous.as_deref() == Some("retry_once"))
 }
 
-/// Stores the answer to the first report of a generation.
-pub async fn set_first_verdict(pool: &Pool, account_id: &str, generation: i64, verdict: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE auth_failure_reports SET first_verdict = ? WHERE account_id = ? AND generation = ? AND first_verdict = ''")
-        .bind(verdict)
-        .bind(account_id)
-        .bind(generation)
-        .execute(pool)
-        .await?;
-    Ok(())
+/// The reports of one token generation so far.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportCount {
+    /// This one included.
+    pub reports: i64,
+    /// The answer to the first (`retry_once` or `stop`).
+    pub first_verdict: String,
+}
+
+/// Counts a 401/403 report for `generation`, in one statement: the first
+/// report stores `verdict` (its answer) with the count, so every later one
+/// learns it, however close behind.
+pub async fn count_report(pool: &Pool, account_id: &str, generation: i64, verdict: &str) -> Result<ReportCount, sqlx::Error> {
+    let (reports, first_verdict): (i64, String) = sqlx::query_as(
+        "INSERT INTO auth_failure_reports (account_id, generation, reports, first_verdict) VALUES (?, ?, 1, ?)
+         ON CONFLICT (account_id, generation) DO UPDATE SET reports = auth_failure_reports.reports + 1
+         RETURNING reports, first_verdict",
+    )
+    .bind(account_id)
+    .bind(generation)
+    .bind(verdict)
+    .fetch_one(pool)
+    .await?;
+    Ok(ReportCount { reports, first_verdict })
 }

@@ -61,7 +61,7 @@ pub async fn check(state: &AppState, account_id: &str, actor: &str, proof: Proof
         actor: actor.to_owned(),
         ..NewEvent::default()
     };
-    match state.x.users_me(&tokens.access).await {
+    match super::users_me(state, &tokens.access).await {
         Ok(me) => {
             let now = now_ms();
             observe_clock(state, me.clock_offset_ms, now).await;

@@ -2,8 +2,9 @@
 //! is, and only then save — or refuse.
 
 use super::observe_clock;
+use crate::domain::access::{decide, AccountRef, Decision, Permission, Principal};
 use crate::server::db::accounts::{self, Connected, NewAccount, TokenGrant, TokenStoreError};
-use crate::server::db::apps;
+use crate::server::db::{apps, users};
 use crate::server::secret::Secret;
 use crate::server::x::{XError, XUser};
 use crate::server::AppState;
@@ -12,7 +13,8 @@ use std::time::Duration;
 /// What the person set out to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Intent {
-    /// Connect an account authwatch does not watch yet (or, if it does, reconnect it).
+    /// Connect an account authwatch does not watch yet — or, if it does,
+    /// reconnect it, which the connecting user must be allowed to do.
     NewAccount,
     /// Reconnect this account: X must answer with this same user.
     Reconnect { account_id: String, x_user_id: String, handle: String },
@@ -33,13 +35,27 @@ pub enum ConnectError {
     Exchange(XError),
     #[error("X did not say whose account this is: {0}")]
     Identify(XError),
+    /// "Connect account" signed in to X as an account authwatch already
+    /// watches, which the connecting user may not reconnect: nothing was
+    /// saved and the new token was revoked.
+    #[error("@{handle} is already connected, and only its owner, its backup owner or an admin can reconnect it")]
+    NotAllowed { handle: String, owners: Vec<String> },
     #[error(transparent)]
     Store(#[from] TokenStoreError),
 }
 
+impl From<sqlx::Error> for ConnectError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Store(TokenStoreError::Database(e))
+    }
+}
+
 /// Exchanges `code`, identifies the X user with the new token, and saves the
 /// grant as `intent` allows. `actor` is who started it, for the timeline;
-/// `owner`, the dashboard user who did, owns a newly connected account.
+/// `owner`, the dashboard user who did, owns a newly connected account, and
+/// must be allowed to reconnect the account when the X user turns out to be
+/// connected already. `None` is authwatch itself (demo seeding, fixtures):
+/// the browser flow always names the user for a new account.
 pub async fn complete(
     state: &AppState,
     code: &str,
@@ -58,14 +74,26 @@ pub async fn complete(
     let me = state.x.users_me(&granted.access).await.map_err(ConnectError::Identify)?;
     let user: XUser = me.user;
 
-    if let Intent::Reconnect { x_user_id, handle, account_id } = intent {
-        if &user.id != x_user_id {
-            tracing::warn!(account_id, expected = %handle, signed_in_as = %user.username, "reconnect refused: another X account");
-            // Leave no grant behind for the wrong account.
-            if let Err(e) = state.x.revoke(&granted.access).await {
-                tracing::warn!(error = %e, "could not revoke the wrong account's token");
+    match intent {
+        Intent::Reconnect { x_user_id, handle, account_id } => {
+            if &user.id != x_user_id {
+                tracing::warn!(account_id, expected = %handle, signed_in_as = %user.username, "reconnect refused: another X account");
+                // Leave no grant behind for the wrong account.
+                revoke(state, &granted.access).await;
+                return Ok(Outcome::WrongAccount { signed_in_as: user.username, expected: handle.clone() });
             }
-            return Ok(Outcome::WrongAccount { signed_in_as: user.username, expected: handle.clone() });
+        }
+        Intent::NewAccount => {
+            // A known X user makes this a reconnect: the same rule as one
+            // started from the account, or "Connect account" would let anyone
+            // replace the tokens of an account they may not touch.
+            if let Err(refused) = may_replace(state, &user.id, owner).await {
+                if let ConnectError::NotAllowed { handle, .. } = &refused {
+                    tracing::warn!(handle = %handle, user_id = owner.unwrap_or_default(), "connect refused: the account is connected and not theirs");
+                }
+                revoke(state, &granted.access).await;
+                return Err(refused);
+            }
         }
     }
 
@@ -84,4 +112,39 @@ pub async fn complete(
     // Posts held while the account needed a person can go out now.
     crate::server::pipeline::after_reconnect(state, &connected.account_id);
     Ok(Outcome::Saved { connected, handle: user.username, missing_scopes: missing })
+}
+
+/// Whether `owner` may replace the tokens of X user `x_user_id` if authwatch
+/// already watches it: allowed when it does not, or when they may reconnect it.
+async fn may_replace(state: &AppState, x_user_id: &str, owner: Option<&str>) -> Result<(), ConnectError> {
+    let Some(user_id) = owner else {
+        return Ok(());
+    };
+    let Some(account_id) = accounts::id_by_x_user(&state.pool, x_user_id).await? else {
+        return Ok(());
+    };
+    let Some(account) = accounts::summary(&state.pool, &account_id).await? else {
+        return Ok(());
+    };
+    // The user as they are now: a role taken away while they were at X counts.
+    let user = users::by_id(&state.pool, user_id).await?;
+    let principal = match &user {
+        Some(u) => Principal::User { id: &u.id, role: u.role },
+        None => Principal::Anonymous,
+    };
+    let target = AccountRef { id: &account.id, owner: account.owner_id.as_deref(), backup_owner: account.backup_owner_id.as_deref() };
+    match decide(principal, Permission::Reconnect(target)) {
+        Decision::Allow => Ok(()),
+        Decision::SignIn | Decision::Forbidden => Err(ConnectError::NotAllowed {
+            handle: account.handle,
+            owners: [account.owner_name, account.backup_owner_name].into_iter().flatten().collect(),
+        }),
+    }
+}
+
+/// Revokes a token we will not keep, so no grant is left behind at X.
+async fn revoke(state: &AppState, token: &Secret) {
+    if let Err(e) = state.x.revoke(token).await {
+        tracing::warn!(error = %e, "could not revoke a token that was not kept");
+    }
 }

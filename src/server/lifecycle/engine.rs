@@ -17,6 +17,7 @@ use super::AccountError;
 use crate::domain::health::{AttemptResult, Cause};
 use crate::server::db::events::{self, EventKind, NewEvent, Outcome};
 use crate::server::db::{accounts, refresh_state};
+use crate::server::secret::Secret;
 use crate::server::x::{now_ms, DEFAULT_TIMEOUT};
 use crate::server::AppState;
 use futures::future::{BoxFuture, FutureExt, Shared};
@@ -80,12 +81,34 @@ pub struct Engine {
     owner: String,
     settings: EngineSettings,
     flights: Mutex<HashMap<String, Flight>>,
+    /// Access tokens X refused lately (by fingerprint, when): evidence a
+    /// verdict can reuse instead of asking X again about the same token.
+    refused: std::sync::Mutex<HashMap<String, i64>>,
 }
 
 impl Engine {
     pub fn new(settings: EngineSettings) -> Self {
         let suffix: u64 = rand::thread_rng().gen();
-        Self { owner: format!("{}-{suffix:016x}", std::process::id()), settings, flights: Mutex::new(HashMap::new()) }
+        Self {
+            owner: format!("{}-{suffix:016x}", std::process::id()),
+            settings,
+            flights: Mutex::new(HashMap::new()),
+            refused: std::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Remembers that X refused `access` at `at` (forgetting refusals older
+    /// than `keep_ms`, so the map stays small).
+    pub fn note_refused(&self, access: &Secret, at: i64, keep_ms: i64) {
+        let mut refused = self.refused.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        refused.retain(|_, seen| at - *seen < keep_ms);
+        refused.insert(access.fingerprint(), at);
+    }
+
+    /// When X last refused `access`, if at or after `since`.
+    pub fn refused_since(&self, access: &Secret, since: i64) -> Option<i64> {
+        let refused = self.refused.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        refused.get(&access.fingerprint()).copied().filter(|at| *at >= since)
     }
 
     pub fn settings(&self) -> &EngineSettings {

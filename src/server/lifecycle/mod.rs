@@ -50,6 +50,20 @@ async fn observe_clock(state: &AppState, offset_ms: Option<i64>, at: i64) {
     }
 }
 
+/// How long X's refusal of an access token stands as evidence for a verdict
+/// without asking X again.
+const REFUSAL_STANDS_MS: i64 = 60_000;
+
+/// `GET /2/users/me` with `access`, remembering a refusal (401) so that the
+/// verdict that may follow does not ask X about the same token twice.
+pub async fn users_me(state: &AppState, access: &Secret) -> Result<crate::server::x::Me, XError> {
+    let result = state.x.users_me(access).await;
+    if let Err(XError::Rejected { status: 401, .. }) = &result {
+        state.engine.note_refused(access, now_ms(), REFUSAL_STANDS_MS);
+    }
+    result
+}
+
 /// Tries an access token at X (`GET /2/users/me`) to learn whether it still
 /// works, as evidence for a verdict. A token expired by our clock or by X's
 /// (as last measured) is not tried: its refusal would prove nothing.
@@ -59,7 +73,12 @@ async fn try_access(state: &AppState, access: &Secret, expires_at: i64) -> Resul
     if now >= expires_at || now + offset >= expires_at {
         return Ok(Probe::Untested);
     }
-    let result = state.x.users_me(access).await;
+    // A check or a report's verification just had this very token refused:
+    // that is the evidence; asking again would only cost a billed call.
+    if let Some(at) = state.engine.refused_since(access, now - REFUSAL_STANDS_MS) {
+        return Ok(Probe::Refused { at });
+    }
+    let result = users_me(state, access).await;
     let at = now_ms();
     Ok(match result {
         Ok(me) => {

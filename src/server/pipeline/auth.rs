@@ -3,7 +3,10 @@
 //! call by key id — never the key.
 
 use super::problem::ApiError;
+use crate::domain::health::AttemptResult;
 use crate::server::db::api_keys::{self, KeyRecord, NewKey};
+use crate::server::db::events::{self, EventKind, NewEvent, Outcome};
+use crate::server::db::posts::{self, CancelledPost};
 use crate::server::db::Pool;
 use crate::server::secret::Secret;
 use crate::server::x::now_ms;
@@ -31,6 +34,11 @@ impl Caller {
     /// Who the event log says acted.
     pub fn actor(&self) -> String {
         format!("api key {}", self.0.id)
+    }
+
+    /// How the timeline names the key when it shows what the key said.
+    pub fn name(&self) -> &str {
+        &self.0.name
     }
 
     /// Refuses accounts outside the key's scope.
@@ -74,6 +82,49 @@ pub async fn create_key(pool: &Pool, name: &str, accounts: Option<&[String]>, cr
     api_keys::create(pool, &new, now_ms()).await?;
     tracing::info!(key_id = %id, name, "API key created");
     Ok(Created { id, key: Secret::new(key) })
+}
+
+/// A key just revoked.
+#[derive(Debug)]
+pub struct Revoked {
+    /// The posts it queued that were still held: cancelled, never published.
+    pub cancelled: Vec<CancelledPost>,
+}
+
+/// Revokes key `id` (`by`: who, for the timelines) and, in the same
+/// transaction, cancels the posts it queued that are still held, each on its
+/// account's timeline: a held post never outlives the key that queued it.
+/// The settings page and the command line both revoke through here.
+/// `None`: there is no live key with this id.
+///
+/// This process's copy of the key must be dropped too
+/// ([`super::Pipeline::forget_keys`]); another process refuses it within
+/// the key cache's TTL, and never releases its held posts (a release claims
+/// a post only while its key is live).
+pub async fn revoke_key(pool: &Pool, id: &str, by: &str) -> Result<Option<Revoked>, sqlx::Error> {
+    let now = now_ms();
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    if !api_keys::revoke(&mut *tx, id, now).await? {
+        return Ok(None);
+    }
+    let name = api_keys::name(&mut *tx, id).await?.unwrap_or_default();
+    let cancelled = posts::cancel_held_of_key(&mut tx, id, now).await?;
+    for post in &cancelled {
+        let event = NewEvent {
+            kind: EventKind::Discard,
+            outcome: Outcome::Ok,
+            actor: by.to_owned(),
+            detail: Some(format!(
+                "held post {} cancelled, never published: the API key that queued it, \"{name}\" ({id}), was revoked",
+                post.id
+            )),
+            ..NewEvent::default()
+        };
+        events::record(&mut tx, &post.account_id, now, &event, AttemptResult::Inconclusive).await?;
+    }
+    tx.commit().await?;
+    tracing::info!(key_id = %id, by, cancelled = cancelled.len(), "API key revoked");
+    Ok(Some(Revoked { cancelled }))
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {

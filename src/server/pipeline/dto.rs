@@ -100,9 +100,16 @@ pub struct AuthFailureVerdict {
     /// `retry_once`: retry the request once with `token`. `stop`: do not
     /// retry; `cause`, `who` and `action` say what must happen first.
     pub verdict: String,
-    /// The classified cause.
+    /// The cause: X's verdict when authwatch asked X, else what the
+    /// reported body says (which is no verdict on the account).
     pub cause: String,
+    /// Who must act: `owner`, `admin` or `operations` when X itself says so;
+    /// `system` for a retry with a fresh token; `nobody` when X accepts the
+    /// account's token (the account is fine: X refused that request) or
+    /// could not be asked. A report alone never makes the account wait for
+    /// a person.
     pub who: String,
+    /// What that person must do: `reconnect`, `fix_app` or `fix_clock`.
     pub action: Option<String>,
     /// In words.
     pub detail: String,

@@ -6,8 +6,11 @@
 //! - [`auth`]: API keys (hashed, shown once) and the middleware that checks
 //!   them and logs every call by key id. Cookies and sessions play no part.
 //! - [`broker`]: a valid token, refreshed through the engine's single flight.
-//! - [`reports`]: 401/403 reports → `retry_once` or `stop`.
-//! - [`posts`]: publish with one retry; held posts and their release.
+//! - [`reports`]: 401/403 reports → `retry_once` or `stop`; a report is a
+//!   hint, rate limited per key and account, and never condemns an account
+//!   by itself: [`verify`] asks X first.
+//! - [`posts`]: publish with one retry; held posts, their release (only
+//!   while the key that queued them is live) and discarding them.
 //!
 //! The OpenAPI document at `/api/v1/openapi.json` is generated from the
 //! handlers and types ([`ApiDoc`]).
@@ -19,8 +22,11 @@ pub mod dto;
 pub mod posts;
 pub mod problem;
 pub mod reports;
+pub mod verify;
 
+use crate::domain::pipeline::{report_throttled, REPORT_WINDOW_MS};
 use crate::server::config::{Config, HeldPosts};
+use crate::server::x;
 use crate::server::db::api_keys::{self, KeyRecord};
 use crate::server::db::Pool;
 use crate::server::AppState;
@@ -45,6 +51,9 @@ pub struct Pipeline {
     held_posts: HeldPosts,
     keys: Mutex<HashMap<String, (Instant, Arc<KeyRecord>)>>,
     current: Mutex<HashMap<String, (Instant, Arc<Current>)>>,
+    /// Reports taken per (key id, account id): their times, for the budget.
+    reports: Mutex<HashMap<(String, String), Vec<i64>>>,
+    verifier: verify::Verifier,
 }
 
 impl Pipeline {
@@ -55,6 +64,8 @@ impl Pipeline {
             held_posts: config.held_posts,
             keys: Mutex::new(HashMap::new()),
             current: Mutex::new(HashMap::new()),
+            reports: Mutex::new(HashMap::new()),
+            verifier: verify::Verifier::default(),
         }
     }
 
@@ -91,6 +102,26 @@ impl Pipeline {
         Ok(loaded)
     }
 
+    /// Takes one report by `key_id` about `account_id` out of the budget
+    /// ([`REPORTS_PER_WINDOW`](crate::domain::pipeline::REPORTS_PER_WINDOW) a minute), or says in how many seconds the
+    /// next one will be taken. Per process: each replica has its own budget.
+    pub fn take_report(&self, key_id: &str, account_id: &str) -> Result<(), u64> {
+        let now = x::now_ms();
+        let mut reports = lock(&self.reports);
+        if reports.len() > MAX_REPORTERS {
+            // Forget the pairs that are quiet: the map stays as small as the
+            // set of keys and accounts reporting right now.
+            reports.retain(|_, taken| taken.last().is_some_and(|at| now - at < REPORT_WINDOW_MS));
+        }
+        let taken = reports.entry((key_id.to_owned(), account_id.to_owned())).or_default();
+        taken.retain(|at| now - at < REPORT_WINDOW_MS);
+        if let Some(wait) = report_throttled(taken, now) {
+            return Err(u64::try_from((wait + 999) / 1000).unwrap_or(1).max(1));
+        }
+        taken.push(now);
+        Ok(())
+    }
+
     /// Drops every key's copy: a key was just revoked here.
     pub fn forget_keys(&self) {
         lock(&self.keys).clear();
@@ -101,6 +132,10 @@ impl Pipeline {
         lock(&self.current).remove(account_id);
     }
 }
+
+/// (key, account) pairs remembered for the report budget before the quiet
+/// ones are forgotten.
+const MAX_REPORTERS: usize = 4096;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())

@@ -13,7 +13,7 @@ use crate::domain::health::{Action, AttemptResult, Cause, Who};
 use crate::domain::pipeline::{after_refusal, check_text, fate, Fate, Next, TextProblem, MAX_POST_CHARS};
 use crate::domain::verdict::{after_access_refused, post_stopped, Confirmation, Confirmed, RefusedAccess};
 use crate::server::db::events::{self, EventKind, NewEvent, Outcome as EventOutcome};
-use crate::server::db::posts::{self, Claim, Finished, NewPost, Post, PostStatus};
+use crate::server::db::posts::{self, Claim, Finished, HeldClaim, NewPost, Post, PostStatus};
 use crate::server::x::{now_ms, XError};
 use crate::server::AppState;
 use super::Shared;
@@ -49,6 +49,7 @@ const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
         (status = 403, description = "The key may not act for this account", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A request with this idempotency key is still being published, or the key was used for another post", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "The post was held, then discarded by the account's owner or an admin: it is never published", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Empty text or text over X's 280 characters (`invalid-request`); X refused the request (`rejected-by-x`); or X refused the post for its content, e.g. a duplicate of an earlier post (`content-refused`): the account is fine, change the post", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "X's answer was lost after sending: the post may be published and is not sent again", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "X is unavailable; send the same request (same key) again after `retry_after` seconds", body = Problem, content_type = "application/problem+json"),
@@ -152,6 +153,7 @@ fn answer(post: &Post) -> Result<Response, ApiError> {
             cause: post.cause().unwrap_or(Cause::XUnavailable),
             retry_after: retry_after(None),
         }),
+        PostStatus::Cancelled => Err(ApiError::PostCancelled),
     }
 }
 
@@ -330,11 +332,15 @@ pub struct Released {
     pub published: usize,
     /// Still held (a person must act again, or X had trouble): they keep their order.
     pub still_held: usize,
+    /// Cancelled instead: the API key that queued them is revoked.
+    pub cancelled: usize,
 }
 
 /// Publishes the account's held posts, oldest first, stopping at the first
 /// that cannot go out so the rest keep their order. Each post is claimed
-/// before it is sent, so two releases at once publish it once.
+/// before it is sent, so two releases at once publish it once — and only
+/// while the key that queued it is live: a post whose key was revoked is
+/// cancelled, on the timeline, and never goes out in the brand's name.
 pub async fn release_held(state: &AppState, account_id: &str, actor: &str) -> Result<Released, ApiError> {
     posts::give_up_stale(&state.pool, stale_before(state), now_ms())
         .await
@@ -342,10 +348,14 @@ pub async fn release_held(state: &AppState, account_id: &str, actor: &str) -> Re
     let held = posts::held(&state.pool, account_id).await.map_err(|e| ApiError::internal("listing held posts failed", e))?;
     let mut released = Released::default();
     for (i, post) in held.iter().enumerate() {
-        let claimed =
-            posts::claim_held(&state.pool, post.id, now_ms()).await.map_err(|e| ApiError::internal("claiming a held post failed", e))?;
-        if !claimed {
-            continue;
+        let claimed = claim(state, post, actor).await.map_err(|e| ApiError::internal("claiming a held post failed", e))?;
+        match claimed {
+            HeldClaim::Claimed => {}
+            HeldClaim::KeyRevoked => {
+                released.cancelled += 1;
+                continue;
+            }
+            HeldClaim::Gone => continue,
         }
         let attempt = attempt(state, account_id, &post.text, actor).await;
         let stored = record(state, post.id, &attempt, PostStatus::Held).await;
@@ -361,6 +371,60 @@ pub async fn release_held(state: &AppState, account_id: &str, actor: &str) -> Re
             }
         }
     }
-    tracing::info!(account_id, published = released.published, still_held = released.still_held, "held posts released");
+    tracing::info!(
+        account_id,
+        published = released.published,
+        still_held = released.still_held,
+        cancelled = released.cancelled,
+        "held posts released"
+    );
     Ok(released)
+}
+
+/// Claims one held post for the release, or cancels it — with its event on
+/// the timeline, in one transaction — when its key is no longer live.
+async fn claim(state: &AppState, post: &Post, actor: &str) -> Result<HeldClaim, sqlx::Error> {
+    let now = now_ms();
+    let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
+    let claimed = posts::claim_held(&mut tx, post.id, now).await?;
+    if claimed == HeldClaim::KeyRevoked {
+        let event = NewEvent {
+            kind: EventKind::Discard,
+            outcome: EventOutcome::Ok,
+            actor: actor.to_owned(),
+            detail: Some(format!(
+                "held post {} cancelled, never published: the API key that queued it ({}) is revoked",
+                post.id, post.api_key_id
+            )),
+            ..NewEvent::default()
+        };
+        events::record(&mut tx, &post.account_id, now, &event, AttemptResult::Inconclusive).await?;
+    }
+    tx.commit().await?;
+    if claimed == HeldClaim::KeyRevoked {
+        tracing::info!(post_id = post.id, key_id = %post.api_key_id, "held post of a revoked key cancelled");
+    }
+    Ok(claimed)
+}
+
+/// Discards held post `post_id` of `account_id` for `by` (an owner or an
+/// admin: the caller has checked): it is never published, and the timeline
+/// says who discarded it. Returns whether it was still held.
+pub async fn discard_held(state: &AppState, account_id: &str, post_id: i64, by: &str) -> Result<bool, sqlx::Error> {
+    let now = now_ms();
+    let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
+    if !posts::discard_held(&mut tx, account_id, post_id, now).await? {
+        return Ok(false);
+    }
+    let event = NewEvent {
+        kind: EventKind::Discard,
+        outcome: EventOutcome::Ok,
+        actor: by.to_owned(),
+        detail: Some(format!("held post {post_id} discarded: it will never be published")),
+        ..NewEvent::default()
+    };
+    events::record(&mut tx, account_id, now, &event, AttemptResult::Inconclusive).await?;
+    tx.commit().await?;
+    tracing::info!(account_id, post_id, by, "held post discarded");
+    Ok(true)
 }

@@ -73,6 +73,10 @@ pub enum ApiError {
     ContentRefused { status: u16, body: String },
     #[error("X's answer was lost")]
     OutcomeUnknown,
+    #[error("the post was cancelled before it was published")]
+    PostCancelled,
+    #[error("too many reports for this account from this key")]
+    TooManyReports { retry_after: u64 },
     #[error("no such route")]
     NotFound,
     #[error("internal: {0}")]
@@ -194,6 +198,26 @@ impl ApiError {
                 "X's answer was lost after the post was sent: it may have been published. authwatch will not send it again."
                     .into(),
             ),
+            ApiError::PostCancelled => p(
+                StatusCode::GONE,
+                "post-cancelled",
+                "The post was cancelled",
+                "This post was held, then discarded by the account's owner or an admin before it was published: it will not be published. Send it as a new post (a new idempotency key) if it should still go out."
+                    .into(),
+            ),
+            ApiError::TooManyReports { retry_after } => {
+                let (status, mut problem) = p(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too-many-reports",
+                    "Too many reports",
+                    format!(
+                        "This key sent more than {} reports about this account within a minute; this one was not recorded. Report once per refused token, and try again in {retry_after} s.",
+                        crate::domain::pipeline::REPORTS_PER_WINDOW
+                    ),
+                );
+                problem.retry_after = Some(*retry_after);
+                (status, problem)
+            }
             ApiError::NotFound => {
                 p(StatusCode::NOT_FOUND, "not-found", "Not found", "No such route; see /api/v1/openapi.json.".into())
             }

@@ -164,9 +164,16 @@ pub fn redact(text: &str) -> String {
 }
 
 fn push_word(out: &mut String, word: &str) {
-    let long = word.len() >= TOKEN_ALWAYS_CHARS;
-    let mixed = word.len() >= TOKEN_MIN_CHARS && word.bytes().any(|b| b.is_ascii_digit() || b.is_ascii_uppercase());
-    out.push_str(if long || mixed { REDACTED } else { word });
+    // A full stop after a token ends the sentence, not the token.
+    let stem = word.trim_end_matches('.');
+    let long = stem.len() >= TOKEN_ALWAYS_CHARS;
+    let mixed = stem.len() >= TOKEN_MIN_CHARS && stem.bytes().any(|b| b.is_ascii_digit() || b.is_ascii_uppercase());
+    if long || mixed {
+        out.push_str(REDACTED);
+        out.push_str(&word[stem.len()..]);
+    } else {
+        out.push_str(word);
+    }
 }
 
 /// The tokens of a success answer, read leniently.

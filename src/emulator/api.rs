@@ -263,6 +263,12 @@ async fn serve_v2(
             Some(FaultKind::RateLimited) => {
                 Some(injected(&world, endpoint, token.as_deref(), 429, started))
             }
+            Some(FaultKind::AuthOutage) => {
+                Some(injected(&world, endpoint, token.as_deref(), 401, started))
+            }
+            Some(FaultKind::CreditsDepleted) => {
+                Some(credits_depleted(&world, endpoint, token.as_deref(), started))
+            }
             _ => None,
         };
         (fault, answer)
@@ -305,6 +311,63 @@ fn injected(
         Answer::problem(status, rate),
         &Stamp::new(started, &world.clock),
     )
+}
+
+/// X's 402 when the app's pay-per-use credits are used up; field order as X sends it.
+#[derive(Serialize)]
+struct PaymentRequired {
+    title: &'static str,
+    detail: &'static str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+fn credits_depleted(
+    world: &World,
+    endpoint: Endpoint,
+    token: Option<&str>,
+    started: Instant,
+) -> Response {
+    let caller = token.and_then(|t| world.caller(t));
+    let specs = buckets(world, endpoint, caller.as_ref());
+    let body = PaymentRequired {
+        title: "Payment Required",
+        detail: "credits depleted",
+        kind: "https://api.x.com/2/problems/credits-depleted",
+    };
+    let answer = Answer {
+        status: 402,
+        content_type: PROBLEM_JSON,
+        body: to_json(&body),
+        rate: peek(world, &specs, false),
+    };
+    render(answer, &Stamp::new(started, &world.clock))
+}
+
+/// X's 403 for a post whose text the same account already posted; field
+/// order as X sends it (X_API.md, OBS).
+#[derive(Serialize)]
+struct DuplicateContent {
+    detail: &'static str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    title: &'static str,
+    status: u16,
+}
+
+fn duplicate_content(rate: RateHeaders) -> Answer {
+    let body = DuplicateContent {
+        detail: "You are not allowed to create a Tweet with duplicate content.",
+        kind: "about:blank",
+        title: "Forbidden",
+        status: 403,
+    };
+    Answer {
+        status: 403,
+        content_type: PROBLEM_JSON,
+        body: to_json(&body),
+        rate,
+    }
 }
 
 fn render(answer: Answer, stamp: &Stamp) -> Response {
@@ -396,6 +459,9 @@ pub(crate) async fn create_tweet(
             };
             if text.chars().count() > MAX_TWEET_CHARS {
                 return invalid_request("Text is too long: at most 280 characters.", rate);
+            }
+            if world.settings.reject_duplicate_posts && world.has_posted(&caller.user.id, &text) {
+                return duplicate_content(rate);
             }
             let tweet = world.post_tweet(&caller, text);
             let body = Data {

@@ -25,6 +25,7 @@ pub(crate) fn router() -> Router<Emulator> {
         .route("/apps/{client_id}/withhold-scopes", post(withhold_scopes))
         .route("/grants/revoke", post(revoke_grant))
         .route("/tokens/expire", post(expire_tokens))
+        .route("/tokens/invalidate", post(invalidate_tokens))
         .route("/clock", post(set_clock))
         .route("/time/advance", post(advance_time))
         .route(
@@ -161,6 +162,34 @@ async fn expire_tokens(
     require_app(&emulator, &client_id)?;
     emulator.expire_access_tokens(&client_id, user_id.as_deref());
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Which access tokens X refuses early: one token, or the app's (one user's).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum InvalidateBody {
+    Token {
+        access_token: String,
+    },
+    App {
+        client_id: String,
+        #[serde(default)]
+        user_id: Option<String>,
+    },
+}
+
+async fn invalidate_tokens(
+    State(emulator): State<Emulator>,
+    body: axum::body::Bytes,
+) -> Result<Response, ControlError> {
+    let invalidated = match parse(&body)? {
+        InvalidateBody::Token { access_token } => emulator.invalidate_access_token(&access_token),
+        InvalidateBody::App { client_id, user_id } => {
+            require_app(&emulator, &client_id)?;
+            emulator.invalidate_access_tokens(&client_id, user_id.as_deref())
+        }
+    };
+    Ok(Json(json!({ "invalidated": invalidated })).into_response())
 }
 
 #[derive(Deserialize)]

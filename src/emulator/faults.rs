@@ -24,6 +24,16 @@ pub enum Endpoint {
     UsersMe,
     /// `POST /2/tweets`.
     Tweets,
+    /// For faults only: every v2 endpoint (`users_me` and `tweets`), as an
+    /// app-wide or X-wide condition hits them all. No call is counted here.
+    V2,
+}
+
+impl Endpoint {
+    /// Whether a fault aimed at `self` hits a call to `called`.
+    fn hits(self, called: Endpoint) -> bool {
+        self == called || (self == Endpoint::V2 && matches!(called, Endpoint::UsersMe | Endpoint::Tweets))
+    }
 }
 
 /// The two grants of the token endpoint, to aim a fault at one of them.
@@ -40,7 +50,8 @@ pub enum GrantKind {
 ///
 /// JSON (control API): `{"status":503}`, `"rate_limited"`,
 /// `{"slow":{"millis":500}}`, `"drop_connection"`, `"rotate_and_drop"`,
-/// `"success_as_text_plain"`, `"expires_in_as_string"`, `"truncated_success"`.
+/// `"success_as_text_plain"`, `"expires_in_as_string"`, `"truncated_success"`,
+/// `"auth_outage"`, `"credits_depleted"`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FaultKind {
@@ -75,6 +86,16 @@ pub enum FaultKind {
     /// brace: unreadable JSON that still holds the new tokens, whole. Error
     /// answers and other endpoints are unchanged.
     TruncatedSuccess,
+    /// X's own auth outage (X_API.md, "Failures that are not the
+    /// account's"): the ordinary v2 401 problem for every access token,
+    /// valid ones and fresh ones included, while the token endpoint keeps
+    /// working. Meant for `users_me`, `tweets` or `v2`.
+    AuthOutage,
+    /// The app's pay-per-use credits are used up: 402 with X's exact body
+    /// (`{"title":"Payment Required","detail":"credits depleted","type":"https://api.x.com/2/problems/credits-depleted"}`).
+    /// Meant for `v2` with the app's `client_id`: X refuses every v2 call
+    /// of the app.
+    CreditsDepleted,
 }
 
 /// How a processed success answer of the token endpoint is mangled.
@@ -135,7 +156,7 @@ impl Fault {
     }
 
     fn matches(&self, call: &Call<'_>) -> bool {
-        self.endpoint == call.endpoint
+        self.endpoint.hits(call.endpoint)
             && self.times != Some(0)
             && self.grant.is_none_or(|g| call.grant == Some(g))
             && self
@@ -228,6 +249,7 @@ impl EndpointCounts {
             Endpoint::Revoke => self.revoke += 1,
             Endpoint::UsersMe => self.users_me += 1,
             Endpoint::Tweets => self.tweets += 1,
+            Endpoint::V2 => {}
         }
     }
 }

@@ -187,5 +187,7 @@ pub(crate) async fn plan_fault(
         Some(FaultKind::DropConnection) => FaultPlan::Respond(dropped_response()),
         Some(FaultKind::Status(status)) => FaultPlan::Respond(answer(status)),
         Some(FaultKind::RateLimited) => FaultPlan::Respond(answer(429)),
+        Some(FaultKind::AuthOutage) => FaultPlan::Respond(answer(401)),
+        Some(FaultKind::CreditsDepleted) => FaultPlan::Respond(answer(402)),
     }
 }

@@ -29,6 +29,10 @@
 //!   disconnects the app in X's settings: all its tokens die.
 //! - `POST /_control/tokens/expire` `{"client_id","user_id"?}` — access
 //!   tokens expire now; refresh tokens still work.
+//! - `POST /_control/tokens/invalidate` `{"client_id","user_id"?}` or
+//!   `{"access_token"}` — X refuses access tokens early: the working access
+//!   tokens of the app (of one user), or that one token, die before their 2
+//!   hours; refresh tokens still work → `{"invalidated": n}`.
 //! - `POST /_control/clock` `{"offset_seconds"}` — skew the `date` header only.
 //! - `POST /_control/time/advance` `{"seconds"}` — move X's clock forward.
 //! - `GET|POST|DELETE /_control/faults` — list, inject (a [`Fault`], e.g.
@@ -36,7 +40,20 @@
 //!   kinds `{"status":N}`, `"rate_limited"`, `{"slow":{"millis":N}}`,
 //!   `"drop_connection"`, `"rotate_and_drop"`, and for the token endpoint's
 //!   success answers `"success_as_text_plain"`, `"expires_in_as_string"`,
-//!   `"truncated_success"`), clear all.
+//!   `"truncated_success"`), clear all. Endpoints `authorize`, `token`,
+//!   `revoke`, `users_me`, `tweets`, and `v2` for both v2 endpoints. X's
+//!   failures that are not the account's (X_API.md):
+//!   - X's auth outage: `{"endpoint":"v2","kind":"auth_outage"}` — the
+//!     ordinary 401 for every access token, fresh ones too, while the token
+//!     endpoint keeps refreshing;
+//!   - credits depleted: `{"endpoint":"v2","kind":"credits_depleted","client_id":"…"}`
+//!     — 402 `{"title":"Payment Required","detail":"credits depleted","type":"https://api.x.com/2/problems/credits-depleted"}`
+//!     on every v2 call of the app;
+//!   - a duplicate post is refused by default (setting
+//!     `reject_duplicate_posts`), and a refresh made with a copy of the
+//!     tokens leaves the old access token working (setting
+//!     `refresh_keeps_previous_access_token`): a second client just calls
+//!     `POST /2/oauth2/token` with the copied refresh token.
 //! - `GET /_control/counts`, `POST /_control/counts/reset` — [`CallCounts`].
 //! - `GET|PATCH /_control/settings` — read, or merge a partial
 //!   [`EmulatorSettings`] object (unknown fields are refused).
@@ -208,6 +225,18 @@ impl Emulator {
     /// tokens keep working.
     pub fn expire_access_tokens(&self, client_id: &str, user_id: Option<&str>) {
         self.lock().expire_access_tokens(client_id, user_id);
+    }
+
+    /// X refuses the working access tokens of the app (of one user, if
+    /// given) before their 2 hours are over; refresh tokens keep working.
+    /// How many died.
+    pub fn invalidate_access_tokens(&self, client_id: &str, user_id: Option<&str>) -> usize {
+        self.lock().invalidate_access_tokens(client_id, user_id)
+    }
+
+    /// The same for one access token (0 if it was not working).
+    pub fn invalidate_access_token(&self, access_token: &str) -> usize {
+        self.lock().invalidate_access_token(access_token)
     }
 
     /// Replaces the app's client secret, as "regenerate" in X's portal does.

@@ -43,6 +43,14 @@ pub struct EmulatorSettings {
     pub tweets_limit_per_app_24h: u32,
     /// Length of the per-user rate window in seconds (DOC: 15 minutes).
     pub rate_window_secs: u64,
+    /// A post whose text its author already posted is refused with X's 403
+    /// "You are not allowed to create a Tweet with duplicate content."
+    /// (OBS; default on). Off: every post goes through.
+    pub reject_duplicate_posts: bool,
+    /// After a refresh, the grant's earlier access tokens keep working until
+    /// they expire — also when someone else (a copy of the tokens) made the
+    /// refresh (UNV; default on). Off: a refresh kills them.
+    pub refresh_keeps_previous_access_token: bool,
     /// Mount the control API under `/_control`. Read when
     /// [`Emulator::router`](super::Emulator::router) builds the router.
     pub control_enabled: bool,
@@ -64,6 +72,8 @@ impl Default for EmulatorSettings {
             tweets_limit_per_user_24h: 2_400,
             tweets_limit_per_app_24h: 10_000,
             rate_window_secs: 15 * 60,
+            reject_duplicate_posts: true,
+            refresh_keeps_previous_access_token: true,
             control_enabled: true,
         }
     }

@@ -498,6 +498,38 @@ impl State {
         }
     }
 
+    /// X invalidates access tokens before their 2 hours are over: those of
+    /// `client_id` (of one user, if given) that still work stop working;
+    /// refresh tokens are untouched. How many died.
+    pub fn invalidate_access_tokens(&mut self, client_id: &str, user_id: Option<&str>) -> usize {
+        let now = self.clock.now_ms();
+        let grants = &self.grants;
+        let mut killed = 0;
+        for token in self.access.values_mut() {
+            let Some(grant) = grants.get(&token.grant) else {
+                continue;
+            };
+            let live = !token.revoked && !grant.revoked && now < token.expires_ms;
+            if live && grant.client_id == client_id && user_id.is_none_or(|u| u == grant.user_id) {
+                token.revoked = true;
+                killed += 1;
+            }
+        }
+        killed
+    }
+
+    /// The same for one access token, if it is still working.
+    pub fn invalidate_access_token(&mut self, access_token: &str) -> usize {
+        let now = self.clock.now_ms();
+        match self.access.get_mut(access_token) {
+            Some(token) if !token.revoked && now < token.expires_ms => {
+                token.revoked = true;
+                1
+            }
+            _ => 0,
+        }
+    }
+
     // ---- authorize -----------------------------------------------------
 
     /// Checks an authorization request. `Err` carries why, for the error
@@ -725,7 +757,15 @@ impl State {
         if let Some(record) = self.refresh.get_mut(token) {
             record.spent_ms.get_or_insert(now);
         }
-        Ok(self.issue_tokens(grant_id))
+        let issued = self.issue_tokens(grant_id);
+        if !self.settings.refresh_keeps_previous_access_token {
+            for (access, record) in self.access.iter_mut() {
+                if record.grant == grant_id && *access != issued.access_token {
+                    record.revoked = true;
+                }
+            }
+        }
+        Ok(issued)
     }
 
     /// New access token (and refresh token, with `offline.access`) for a
@@ -836,6 +876,11 @@ impl State {
 
     pub fn tweets(&self) -> Vec<PostedTweet> {
         self.tweets.clone()
+    }
+
+    /// Whether `author_id` already posted exactly `text`.
+    pub fn has_posted(&self, author_id: &str, text: &str) -> bool {
+        self.tweets.iter().any(|t| t.author_id == author_id && t.text == text)
     }
 
     /// Every access token, refresh token and authorization code issued so

@@ -266,9 +266,12 @@ async fn serve_v2(
             Some(FaultKind::AuthOutage) => {
                 Some(injected(&world, endpoint, token.as_deref(), 401, started))
             }
-            Some(FaultKind::CreditsDepleted) => {
-                Some(credits_depleted(&world, endpoint, token.as_deref(), started))
-            }
+            Some(FaultKind::CreditsDepleted) => Some(credits_depleted(
+                &world,
+                endpoint,
+                token.as_deref(),
+                started,
+            )),
             _ => None,
         };
         (fault, answer)

@@ -32,7 +32,8 @@ pub enum Endpoint {
 impl Endpoint {
     /// Whether a fault aimed at `self` hits a call to `called`.
     fn hits(self, called: Endpoint) -> bool {
-        self == called || (self == Endpoint::V2 && matches!(called, Endpoint::UsersMe | Endpoint::Tweets))
+        self == called
+            || (self == Endpoint::V2 && matches!(called, Endpoint::UsersMe | Endpoint::Tweets))
     }
 }
 

@@ -880,7 +880,9 @@ impl State {
 
     /// Whether `author_id` already posted exactly `text`.
     pub fn has_posted(&self, author_id: &str, text: &str) -> bool {
-        self.tweets.iter().any(|t| t.author_id == author_id && t.text == text)
+        self.tweets
+            .iter()
+            .any(|t| t.author_id == author_id && t.text == text)
     }
 
     /// Every access token, refresh token and authorization code issued so

@@ -8,3 +8,5 @@ pub mod pipeline;
 pub mod scopes;
 pub mod access;
 pub mod prompts;
+pub mod checks;
+pub mod incidents;

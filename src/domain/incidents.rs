@@ -88,8 +88,8 @@ pub struct XIncident {
 pub struct Correlation {
     pub incident: Option<XIncident>,
     /// Every account whose prompt waits: the incident's held accounts, and
-    /// accounts failing like another one within the window while that is
-    /// not (yet) an incident — for at most one window.
+    /// accounts failing like at least half as many as an incident needs
+    /// within the window while that is not (yet) one — for at most one window.
     pub held: Vec<String>,
 }
 
@@ -184,9 +184,11 @@ pub fn correlate(accounts: &[Observed<'_>], ongoing: Option<&Ongoing>, t: &Thres
             return Correlation { incident: Some(incident), held };
         }
     }
-    // A storm may be forming: more than one account failing the same way
-    // waits, at most one window, for it to become an incident or not.
-    let held = groups.iter().filter(|(_, m)| m.len() > 1).flat_map(|(_, m)| m.iter().map(|a| a.account_id.to_owned())).collect();
+    // A storm may be forming: at least half the accounts an incident needs,
+    // failing the same way, wait (at most one window) for it to become one
+    // or not. Two at once are still each their account's story.
+    let forming = |m: &Vec<&Observed<'_>>| m.len() > 2 && m.len() * 2 >= t.min_accounts;
+    let held = groups.iter().filter(|(_, m)| forming(m)).flat_map(|(_, m)| m.iter().map(|a| a.account_id.to_owned())).collect();
     Correlation { incident: None, held }
 }
 
@@ -231,6 +233,7 @@ mod tests {
             ("429s are per user: waited out, never an incident", failing(EIGHT, Cause::RateLimited, NOW - MIN), None, 0),
             ("rejected app credentials are the app's incident already", failing(EIGHT, Cause::AppCredentialsRejected, NOW - MIN), None, 0),
             ("a single failure is its account's: prompted at once", failing(&EIGHT[..1], Cause::UserRevoked, NOW - MIN), None, 0),
+            ("two at once are still each their own", [failing(&EIGHT[..2], Cause::UserRevoked, NOW - MIN), healthy(TWO, NOW)].concat(), None, 0),
             (
                 "different causes are different stories",
                 [failing(&EIGHT[..3], Cause::UserRevoked, NOW - MIN), failing(&EIGHT[3..6], Cause::RefreshTokenRejected, NOW - MIN)].concat(),

@@ -35,3 +35,4 @@ pub mod links;
 pub mod prompts;
 pub mod sign_in;
 pub mod users;
+pub mod reads;

@@ -19,7 +19,7 @@ pub struct Thresholds {
     /// At least this many accounts failing the same way…
     pub min_accounts: usize,
     /// …that are at least this share (percent) of the accounts X was asked
-    /// about within the window…
+    /// about since the first of them failed…
     pub min_share_percent: u32,
     /// …all failing within this long.
     pub window_ms: i64,
@@ -74,7 +74,7 @@ pub struct XIncident {
     pub since: i64,
     /// Accounts failing this way.
     pub failing: usize,
-    /// Accounts X was asked about within the window.
+    /// Accounts X was asked about since the first of them failed.
     pub asked: usize,
     /// The accounts not verified since X answers normally: their prompts
     /// wait, and each is verified with one refresh once X does.
@@ -131,16 +131,23 @@ pub fn probe_due(last: Option<i64>, now: i64, interval_ms: i64) -> bool {
 /// before it opened is not verified: a refresh tried after X answered
 /// normally again. A new one opens when at least `min_accounts` accounts
 /// began failing the same way within the window, making at least
-/// `min_share_percent` of the accounts X was asked about in it. An account a
+/// `min_share_percent` of the accounts X was asked about since the first of
+/// them failed: an outage of the v2 API during a burst of posts is measured
+/// against the posts, not against the refreshes that went well before it,
+/// and a few genuine failures amid a busy sweep stay a few. An account a
 /// refresh has been tried on since its failure began counts no more: it
 /// was verified, so a genuine failure that outlived an incident never opens
 /// the next one.
 pub fn correlate(accounts: &[Observed<'_>], ongoing: Option<&Ongoing>, t: &Thresholds, now: i64) -> Correlation {
     let from = now - t.window_ms;
-    let asked = accounts
-        .iter()
-        .filter(|a| a.last_asked_at.is_some_and(|at| at >= from) || a.incident.as_ref().is_some_and(|i| i.since >= from))
-        .count();
+    // The accounts X was asked about since `since`: the ones a failure
+    // beginning then is to be measured against.
+    let asked_since = |since: i64| {
+        accounts
+            .iter()
+            .filter(|a| a.last_asked_at.is_some_and(|at| at >= since) || a.incident.as_ref().is_some_and(|i| i.since >= since))
+            .count()
+    };
     let failing_since = |cause: Cause, since: i64| {
         accounts.iter().filter(move |a| a.incident.as_ref().is_some_and(|i| i.cause == cause && i.since >= since))
     };
@@ -152,6 +159,7 @@ pub fn correlate(accounts: &[Observed<'_>], ongoing: Option<&Ongoing>, t: &Thres
         let held: Vec<String> = members.iter().filter(|a| !verified(a)).map(|a| a.account_id.to_owned()).collect();
         if !held.is_empty() {
             let since = members.iter().filter_map(|a| a.incident.as_ref().map(|i| i.since)).min().unwrap_or(o.opened_at);
+            let asked = asked_since(since);
             let incident = XIncident { cause: o.cause, since, failing: members.len(), asked, held: held.clone(), recovered_at: recovered };
             return Correlation { incident: Some(incident), held };
         }
@@ -176,10 +184,11 @@ pub fn correlate(accounts: &[Observed<'_>], ongoing: Option<&Ongoing>, t: &Thres
     // The largest group; on a tie, the cause seen first.
     let best = groups.iter().enumerate().max_by_key(|(n, (_, members))| (members.len(), std::cmp::Reverse(*n))).map(|(_, g)| g);
     if let Some((cause, members)) = best {
+        let since = members.iter().filter_map(|a| a.incident.as_ref().map(|i| i.since)).min().unwrap_or(now);
+        let asked = asked_since(since);
         let share_ok = members.len() * 100 >= t.min_share_percent as usize * asked;
         if members.len() >= t.min_accounts.max(1) && share_ok {
             let held: Vec<String> = members.iter().map(|a| a.account_id.to_owned()).collect();
-            let since = members.iter().filter_map(|a| a.incident.as_ref().map(|i| i.since)).min().unwrap_or(now);
             let incident = XIncident { cause: *cause, since, failing: members.len(), asked, held: held.clone(), recovered_at: None };
             return Correlation { incident: Some(incident), held };
         }
@@ -226,8 +235,13 @@ mod tests {
         let cases: Vec<(&str, Vec<Observed<'static>>, Option<Cause>, usize)> = vec![
             ("8 of 10 revoked within a minute", [failing(EIGHT, Cause::UserRevoked, NOW - MIN), healthy(TWO, NOW - MIN)].concat(), Some(Cause::UserRevoked), 8),
             ("4 are fewer than 5: no incident, but their prompts wait", [failing(FOUR, Cause::UserRevoked, NOW - MIN), healthy(TWO, NOW)].concat(), None, 4),
-            ("8 of 40 asked is a fifth, under a quarter", [failing(EIGHT, Cause::RefreshTokenRejected, NOW - MIN), healthy(MANY, NOW - 2 * MIN)].concat(), None, 8),
-            ("8 of 40 accounts, of which only 10 were asked in the window", [failing(EIGHT, Cause::RefreshTokenRejected, NOW - MIN), healthy(TWO, NOW - 2 * MIN), healthy(&MANY[2..], NOW - 60 * MIN)].concat(), Some(Cause::RefreshTokenRejected), 8),
+            ("8 of 40 asked since is a fifth, under a quarter", [failing(EIGHT, Cause::RefreshTokenRejected, NOW - MIN), healthy(MANY, NOW)].concat(), None, 8),
+            (
+                "8 of 40 accounts, of which only 10 were asked since the first failure",
+                [failing(EIGHT, Cause::RefreshTokenRejected, NOW - MIN), healthy(TWO, NOW), healthy(&MANY[2..], NOW - 2 * MIN)].concat(),
+                Some(Cause::RefreshTokenRejected),
+                8,
+            ),
             ("failures older than the window", [failing(EIGHT, Cause::UserRevoked, NOW - 11 * MIN), healthy(TWO, NOW)].concat(), None, 0),
             ("X's 5xx storm", failing(EIGHT, Cause::XUnavailable, NOW - MIN), Some(Cause::XUnavailable), 8),
             ("429s are per user: waited out, never an incident", failing(EIGHT, Cause::RateLimited, NOW - MIN), None, 0),

@@ -7,8 +7,9 @@
 //!   its prompt close, and the posts it held are published, once.
 //! - an X incident ([`crate::domain::incidents`]): the call that failed,
 //!   again, for one held account. X answers normally: every held account is
-//!   verified with one refresh through the engine; those still refused are
-//!   genuine and get their own prompt at the next reconcile.
+//!   verified with one refresh through the engine (and the posts held for
+//!   it go out); those still refused are genuine and get their own prompt at
+//!   the next reconcile.
 
 use super::check::{check, Checked, Proof};
 use super::refresh::Refreshed;
@@ -180,8 +181,11 @@ async fn x_incident(state: &AppState, now: i64, probed: &mut Probed) -> Result<(
     let verified: Vec<bool> = stream::iter(to_verify)
         .map(|id| async move {
             let result = state.engine.refresh(state, &id, "X incident verification", None).await;
-            if let Err(e) = &result {
-                tracing::warn!(account_id = %id, error = %e, "X incident verification could not refresh");
+            match &result {
+                // The grant is fine: posts the incident held can go out.
+                Ok(Refreshed::Saved { .. }) => crate::server::pipeline::after_reconnect(state, &id),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(account_id = %id, error = %e, "X incident verification could not refresh"),
             }
             result.is_ok()
         })

@@ -162,8 +162,20 @@ impl Message {
             subject: p.subject.clone(),
             account: account.map(|a| AccountRef { id: a.id.clone(), handle: a.handle.clone() }),
             cause: p.cause.clone(),
-            title: format!("Escalated: {who} still needs a person"),
-            text: format!("{who} has needed a person for {hours:.1} h and nobody has acted. {cause} Admins ({}): {url}", names(admins)),
+            title: if p.subject == APP_X_INCIDENT {
+                "Escalated: the X incident goes on".to_owned()
+            } else {
+                format!("Escalated: {who} still needs a person")
+            },
+            text: if p.subject == APP_X_INCIDENT {
+                format!(
+                    "For {hours:.1} h, X has failed the same way for the accounts the incident holds: {cause} Their prompts stay held; \
+                     check X's status page, and whether anything changed on the X app. Admins ({}): {url}",
+                    names(admins)
+                )
+            } else {
+                format!("{who} has needed a person for {hours:.1} h and nobody has acted. {cause} Admins ({}): {url}", names(admins))
+            },
             url,
             recipients: recipients(admins),
             at,

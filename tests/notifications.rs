@@ -101,14 +101,17 @@ async fn one_prompt_per_incident_escalation_and_recovery() {
     assert_eq!(mails_to(&smtp, "dana@demo.authwatch", "Escalated"), 0, "escalation goes to admins");
     assert_eq!(reconcile(state, t0 + 9 * HOUR).await.unwrap().escalated, 0, "escalated once only");
 
-    // Dana reconnects @acme_jobs with every scope: the prompt closes and the
-    // owner and the admins (it was escalated) hear it recovered.
+    // Dana reconnects @acme_jobs with every scope: the reconnect itself
+    // closes the prompt (no reconcile needed, so no page shows it a moment
+    // longer), and the owner and the admins (it was escalated) hear it recovered.
     let jobs = common::account_id(&app, "acme_jobs").await;
     let x_user = authwatch::server::db::accounts::summary(&state.pool, &jobs).await.unwrap().unwrap().x_user_id;
     demo::connect_as(state, &x_user, &Intent::NewAccount, "test", None).await.unwrap();
+    let open = prompts::open(&state.pool).await.unwrap();
+    assert!(open.iter().all(|p| p.subject != format!("account:{jobs}")), "closed by the reconnect: {open:?}");
     let t1 = t0 + 9 * HOUR + 1000;
     let closed = reconcile(state, t1).await.unwrap();
-    assert_eq!(closed.closed, 1, "{closed:?}");
+    assert_eq!(closed, Reconciled::default(), "nothing left to close, nothing raised again");
     deliver_due(state, t1).await.unwrap();
     assert_eq!(mails_to(&smtp, "dana@demo.authwatch", "Recovered: @acme_jobs"), 1);
     assert_eq!(mails_to(&smtp, "ada@demo.authwatch", "Recovered: @acme_jobs"), 1);

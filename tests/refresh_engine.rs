@@ -213,6 +213,9 @@ async fn metrics_describe_accounts_and_refreshes() {
 #[tokio::test]
 async fn the_daily_check_takes_a_recent_refresh_as_proof_and_asks_x_otherwise() {
     let app = TestApp::demo().await;
+    // Connected two days ago, as far as authwatch knows: a connect proves the
+    // grant alive too, and one today would spare the check.
+    sqlx::query("UPDATE accounts SET last_verified_at = last_verified_at - 2 * 86400000").execute(&app.state.pool).await.unwrap();
     let news = id_of(&app, "acme_news").await;
     app.state.engine.refresh(&app.state, &news, "test", None).await.unwrap();
     app.emulator().reset_counts();

@@ -165,6 +165,23 @@ pub struct SettingsView {
     pub clock_drift_threshold_seconds: i64,
     /// Misconfigurations, explained.
     pub problems: Vec<String>,
+    /// What the health checks cost at X.
+    pub check_spend: CheckSpend,
+}
+
+/// The health checks' spend at X: a billed user read ($0.010) per account
+/// X was asked about per UTC day.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckSpend {
+    /// Accounts X answered a user read for today (UTC, so far).
+    pub today: u64,
+    /// …and yesterday (UTC).
+    pub yesterday: u64,
+    /// The estimated daily spend, e.g. `$0.07`: from yesterday, or from
+    /// today so far when yesterday had none.
+    pub estimate: String,
+    /// What the estimate is based on, in words.
+    pub basis: String,
 }
 
 /// What the demo panel can make happen at the emulator.

@@ -51,7 +51,7 @@ pub async fn load_account(id: String) -> Result<Option<AccountDetail>, ServerFnE
 pub async fn load_settings() -> Result<SettingsView, ServerFnError> {
     ssr::require(Permission::Administer, "Only admins can see the X app's settings.").await?;
     let state = ssr::state()?;
-    Ok(ssr::views::settings(&state))
+    ssr::views::settings(&state).await.map_err(|e| ssr::internal("Loading the settings failed", e))
 }
 
 /// Refreshes an account's tokens now. Answers what happened, in words.

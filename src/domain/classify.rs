@@ -42,6 +42,11 @@ pub fn classify(call: XCall, answer: XAnswer<'_>) -> Option<Cause> {
     if status >= 500 {
         return Some(Cause::XUnavailable);
     }
+    // X's 402 ("credits depleted") refuses every v2 call of an app whose
+    // pay-per-use balance is empty: billing, never an account's grant.
+    if status == 402 {
+        return Some(Cause::CreditsDepleted);
+    }
     // X says `unauthorized_client` for a missing or wrong client
     // authentication; RFC 6749 says `invalid_client`. Both mean the app's
     // credentials, never one account's grant.
@@ -133,6 +138,14 @@ mod tests {
             assert_eq!(classify(call, XAnswer::default()), Some(Cause::XUnavailable));
             assert_eq!(classify(call, XAnswer { status: Some(503), ..Default::default() }), Some(Cause::XUnavailable));
             assert_eq!(classify(call, XAnswer { status: Some(429), ..Default::default() }), Some(Cause::RateLimited));
+        }
+    }
+
+    #[test]
+    fn an_empty_balance_is_billing_on_every_call() {
+        let payment = XAnswer { status: Some(402), error: None, problem: Some("https://api.x.com/2/problems/credits-depleted") };
+        for call in [XCall::UsersMe, XCall::Post, XCall::Refresh] {
+            assert_eq!(classify(call, payment), Some(Cause::CreditsDepleted), "{call:?}");
         }
     }
 

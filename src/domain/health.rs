@@ -45,11 +45,14 @@ pub enum Cause {
     /// X refused a post for its content (a duplicate, a reply it does not
     /// allow). The post's problem, never the account's.
     ContentRefused,
+    /// X answered 402 "credits depleted": the X app's pay-per-use balance is
+    /// empty. Billing, for an admin: every account is fine.
+    CreditsDepleted,
 }
 
 impl Cause {
     /// Every cause, for exhaustive tests and filters.
-    pub const ALL: [Cause; 16] = [
+    pub const ALL: [Cause; 17] = [
         Cause::AccessTokenExpired,
         Cause::RotatedTokenNotSaved,
         Cause::RefreshAnswerLost,
@@ -66,6 +69,7 @@ impl Cause {
         Cause::TokensCopied,
         Cause::RefreshTokenExpired,
         Cause::ContentRefused,
+        Cause::CreditsDepleted,
     ];
 
     /// The database spelling: the one place a cause becomes a string.
@@ -87,6 +91,7 @@ impl Cause {
             Cause::TokensCopied => "tokens_copied",
             Cause::RefreshTokenExpired => "refresh_token_expired",
             Cause::ContentRefused => "content_refused",
+            Cause::CreditsDepleted => "credits_depleted",
         }
     }
 
@@ -125,6 +130,9 @@ impl Cause {
             }
             Cause::RefreshTokenExpired => "The refresh token expired: X's refresh tokens last about 6 months from the consent.",
             Cause::ContentRefused => "X refused the post's content (a duplicate, for instance); the account is fine.",
+            Cause::CreditsDepleted => {
+                "X answered 402 \"credits depleted\": the X app's pay-per-use balance is empty. Every account is fine."
+            }
         }
     }
 
@@ -141,7 +149,7 @@ impl Cause {
             | Cause::UserRevoked
             | Cause::ScopeMissing
             | Cause::NoRefreshToken => Who::Owner,
-            Cause::AppCredentialsRejected => Who::Admin,
+            Cause::AppCredentialsRejected | Cause::CreditsDepleted => Who::Admin,
             Cause::ClockDrift => Who::Operations,
             // Whoever wrote a refused post changes it; for the account, nobody.
             Cause::XUnavailable | Cause::RateLimited | Cause::XRefusesValidTokens | Cause::ContentRefused => Who::Nobody,
@@ -302,6 +310,10 @@ pub struct AppFacts {
     pub credentials_rejected_since: Option<i64>,
     /// The last measured offset of X's clock minus ours, in ms.
     pub clock_offset_ms: Option<i64>,
+    /// X answered 402 "credits depleted", and no probe has found credits since.
+    pub credits_depleted_since: Option<i64>,
+    /// What X said then (its body, as kept).
+    pub credits_x_error: Option<String>,
 }
 
 /// Tunables of the diagnosis.
@@ -441,8 +453,9 @@ pub fn diagnose(account: &AccountFacts, app: &AppFacts, required: &Scopes, now: 
                 )
             }
             // An expired token is not an incident; it is handled by the age
-            // checks below. A refused post is the post's problem.
-            Cause::AccessTokenExpired | Cause::ContentRefused => {}
+            // checks below. A refused post is the post's problem. Depleted
+            // credits are the app's (an app warning), never an account's.
+            Cause::AccessTokenExpired | Cause::ContentRefused | Cause::CreditsDepleted => {}
         }
     }
 
@@ -515,9 +528,21 @@ pub struct AppWarning {
     pub message: String,
 }
 
-/// The app-level warnings: rejected credentials and clock drift.
+/// The app-level warnings: rejected credentials, depleted credits and clock drift.
 pub fn app_warnings(app: &AppFacts, policy: &Policy) -> Vec<AppWarning> {
     let mut out = Vec::new();
+    if let Some(since) = app.credits_depleted_since {
+        let said = app.credits_x_error.as_deref().map(|e| format!(" X answered: {e}")).unwrap_or_default();
+        out.push(AppWarning {
+            cause: Cause::CreditsDepleted,
+            message: format!(
+                "Since {}, X refuses the app's calls with 402 Payment Required (\"credits depleted\"): the X app's pay-per-use balance is empty.{said} \
+                 An admin must top up the balance in X's developer console (Billing), or turn on auto-recharge. \
+                 Every account is fine: nobody needs to reconnect. Posts are held and published once X accepts calls again (authwatch asks X every few minutes).",
+                crate::app::format::utc(since)
+            ),
+        });
+    }
     if app.credentials_rejected_since.is_some() {
         out.push(AppWarning {
             cause: Cause::AppCredentialsRejected,
@@ -560,12 +585,15 @@ pub enum AttemptResult {
 /// The open incident after an attempt, given the one before it.
 ///
 /// A failure opens an incident, or continues the open one with the same
-/// cause (so it counts once, `since` unchanged). X's passing trouble never
+/// cause (so it counts once, `since` unchanged); depleted credits are the
+/// app's and change nothing. X's passing trouble never
 /// replaces a problem a person must fix. A renewal clears everything; a
 /// successful check clears only X's passing trouble and clock drift, since a
 /// working access token proves nothing about the refresh token.
 pub fn next_incident(open: Option<OpenIncident>, result: AttemptResult, at: i64) -> Option<OpenIncident> {
     match result {
+        // Billing is the app's incident: the account's stays as it was.
+        AttemptResult::Failed(Cause::CreditsDepleted) => open,
         AttemptResult::Renewed => None,
         AttemptResult::Inconclusive => open,
         AttemptResult::Verified => open.filter(|i| !(i.cause.is_transient() || i.cause == Cause::ClockDrift)),
@@ -686,7 +714,7 @@ mod tests {
 
     #[test]
     fn rejected_app_credentials_are_an_admin_problem_for_every_account() {
-        let app = AppFacts { credentials_rejected_since: Some(NOW - 5000), clock_offset_ms: None };
+        let app = AppFacts { credentials_rejected_since: Some(NOW - 5000), ..AppFacts::default() };
         // Even an account that also has its own incident: the app explains it.
         for a in [fresh(), with_incident(Cause::RefreshTokenRejected)] {
             let d = diagnose(&a, &app, &required(), NOW, &Policy::default());
@@ -702,13 +730,38 @@ mod tests {
         assert_eq!(d.health, Health::ActionNeeded(Action::FixClock));
         assert_eq!(d.who, Who::Operations);
 
-        let app = AppFacts { credentials_rejected_since: None, clock_offset_ms: Some(-95_400) };
+        let app = AppFacts { clock_offset_ms: Some(-95_400), ..AppFacts::default() };
         let w = app_warnings(&app, &Policy::default());
         assert_eq!(w.len(), 1);
         assert_eq!(w[0].cause, Cause::ClockDrift);
         assert!(w[0].message.contains("95.4 s ahead of X's"), "{}", w[0].message);
-        let small = AppFacts { credentials_rejected_since: None, clock_offset_ms: Some(29_000) };
+        let small = AppFacts { clock_offset_ms: Some(29_000), ..AppFacts::default() };
         assert!(app_warnings(&small, &Policy::default()).is_empty());
+    }
+
+    #[test]
+    fn depleted_credits_are_the_apps_billing_and_leave_every_account_as_it_was() {
+        let app = AppFacts {
+            credits_depleted_since: Some(NOW - 60_000),
+            credits_x_error: Some(r#"{"title":"Payment Required","detail":"credits depleted"}"#.into()),
+            ..AppFacts::default()
+        };
+        let d = diagnose(&fresh(), &app, &required(), NOW, &Policy::default());
+        assert_eq!(d.health, Health::Healthy, "the account is fine: {d:?}");
+        let w = app_warnings(&app, &Policy::default());
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].cause, Cause::CreditsDepleted);
+        for words in ["credits depleted", "top up", "auto-recharge", "Every account is fine"] {
+            assert!(w[0].message.contains(words), "{words}: {}", w[0].message);
+        }
+        assert_eq!(Cause::CreditsDepleted.who(), Who::Admin);
+
+        // A 402 neither opens an account incident nor replaces or clears one.
+        assert_eq!(next_incident(None, AttemptResult::Failed(Cause::CreditsDepleted), 10), None);
+        let dead = Some(OpenIncident { cause: Cause::UserRevoked, since: 5 });
+        assert_eq!(next_incident(dead.clone(), AttemptResult::Failed(Cause::CreditsDepleted), 10), dead);
+        // Even recorded on an account, it says nothing about the account.
+        assert_eq!(run(&with_incident(Cause::CreditsDepleted)).health, Health::Healthy);
     }
 
     #[test]

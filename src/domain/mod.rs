@@ -10,3 +10,5 @@ pub mod access;
 pub mod prompts;
 pub mod redirect;
 pub mod verdict;
+pub mod checks;
+pub mod incidents;

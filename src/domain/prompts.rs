@@ -17,7 +17,8 @@ pub enum Audience {
 /// Something that needs a person.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Need {
-    /// `account:<id>`, `app:credentials` or `app:clock`: at most one open prompt each.
+    /// `account:<id>`, `app:credentials`, `app:clock`, `app:billing` or
+    /// `app:x-incident`: at most one open prompt each.
     pub subject: String,
     pub account_id: Option<String>,
     pub cause: Cause,
@@ -26,6 +27,16 @@ pub struct Need {
 
 pub const APP_CREDENTIALS: &str = "app:credentials";
 pub const APP_CLOCK: &str = "app:clock";
+/// The X app's pay-per-use credits ran out (402 "credits depleted").
+pub const APP_BILLING: &str = "app:billing";
+/// Many accounts failed the same way at once: X's incident, most likely
+/// ([`crate::domain::incidents::correlate`]).
+pub const APP_X_INCIDENT: &str = "app:x-incident";
+
+/// The admins' need for an X incident whose accounts fail with `cause`.
+pub fn x_incident_need(cause: Cause) -> Need {
+    Need { subject: APP_X_INCIDENT.into(), account_id: None, cause, audience: Audience::Admins }
+}
 
 pub fn account_subject(account_id: &str) -> String {
     format!("account:{account_id}")
@@ -62,6 +73,7 @@ pub fn needs<'a>(diagnosed: impl IntoIterator<Item = (&'a str, &'a Diagnosis)>, 
         let subject = match w.cause {
             Cause::AppCredentialsRejected => APP_CREDENTIALS,
             Cause::ClockDrift => APP_CLOCK,
+            Cause::CreditsDepleted => APP_BILLING,
             _ => continue,
         };
         push(Need { subject: subject.into(), account_id: None, cause: w.cause, audience: Audience::Admins });
@@ -88,16 +100,26 @@ pub enum Change {
 
 /// The changes that bring the open prompts in line with `needs` at `now`.
 pub fn plan(needs: &[Need], open: &[OpenPrompt], now: i64, escalate_after_ms: i64) -> Vec<Change> {
+    plan_holding(needs, open, now, escalate_after_ms, &[])
+}
+
+/// [`plan`], holding the subjects in `held`: accounts caught in an X
+/// incident. Their needs are neither raised nor escalated while held (one
+/// incident, one prompt: no storm of prompts, no storm of escalations), and
+/// a prompt already open for one of them still closes when it recovers.
+pub fn plan_holding(needs: &[Need], open: &[OpenPrompt], now: i64, escalate_after_ms: i64, held: &[String]) -> Vec<Change> {
+    let is_held = |subject: &str| held.iter().any(|h| h == subject);
     let mut changes = Vec::new();
     for p in open {
         match needs.iter().find(|n| n.subject == p.subject) {
             None => changes.push(Change::Close { prompt_id: p.id }),
+            Some(_) if is_held(&p.subject) => {}
             Some(_) if !p.escalated && now - p.opened_at >= escalate_after_ms => changes.push(Change::Escalate { prompt_id: p.id }),
             Some(_) => {}
         }
     }
     for n in needs {
-        if !open.iter().any(|p| p.subject == n.subject) {
+        if !is_held(&n.subject) && !open.iter().any(|p| p.subject == n.subject) {
             changes.push(Change::Raise(n.clone()));
         }
     }
@@ -141,5 +163,34 @@ mod tests {
         let escalated = [OpenPrompt { escalated: true, ..open[0].clone() }];
         assert_eq!(plan(needs, &escalated, 9 * H, 4 * H), vec![], "escalated once only");
         assert_eq!(plan(&[], &escalated, 9 * H, 4 * H), vec![Change::Close { prompt_id: 7 }]);
+    }
+
+    #[test]
+    fn held_accounts_are_neither_raised_nor_escalated_but_still_close() {
+        const H: i64 = 3600 * 1000;
+        let account = |id: &str| Need {
+            subject: account_subject(id),
+            account_id: Some(id.into()),
+            cause: Cause::UserRevoked,
+            audience: Audience::Owners,
+        };
+        let incident = x_incident_need(Cause::UserRevoked);
+        let needs = vec![account("a"), account("b"), incident.clone()];
+        let held = vec![account_subject("a"), account_subject("b")];
+        assert_eq!(plan_holding(&needs, &[], 0, 4 * H, &held), vec![Change::Raise(incident)], "one prompt for the incident");
+
+        // `a` had a prompt before the incident: it is not escalated while held…
+        let open = [OpenPrompt { id: 3, subject: account_subject("a"), opened_at: 0, escalated: false }];
+        assert_eq!(plan_holding(&needs[..2], &open, 5 * H, 4 * H, &held), vec![]);
+        // …and closes when `a` recovers, held or not.
+        assert_eq!(plan_holding(&needs[1..2], &open, 5 * H, 4 * H, &held), vec![Change::Close { prompt_id: 3 }]);
+    }
+
+    #[test]
+    fn depleted_credits_are_one_prompt_for_the_admins() {
+        let fine = diagnosis(Health::Healthy, None);
+        let billing = AppWarning { cause: Cause::CreditsDepleted, message: String::new() };
+        let n = needs([("a", &fine), ("b", &fine)], &[billing]);
+        assert_eq!(n, vec![Need { subject: APP_BILLING.into(), account_id: None, cause: Cause::CreditsDepleted, audience: Audience::Admins }]);
     }
 }

@@ -177,6 +177,10 @@ pub struct Config {
     pub held_posts: HeldPosts,
     /// The bearer token `/metrics` asks for; without one, `/metrics` is off.
     pub metrics_token: Option<Secret>,
+    /// When many accounts failing the same way are one X incident.
+    pub incidents: crate::domain::incidents::Thresholds,
+    /// How often at most X is asked whether an app-level or X incident is over.
+    pub probe_every: Duration,
 }
 
 /// Sign-in sessions, prompts, reconnect links and notification channels.
@@ -383,8 +387,25 @@ impl Config {
             }
             Some(v) => Some(Secret::new(v)),
         };
+        // AUTHWATCH_INCIDENT_MIN_ACCOUNTS, AUTHWATCH_INCIDENT_MIN_SHARE_PERCENT,
+        // AUTHWATCH_INCIDENT_WINDOW_SECS: at least this many accounts, and at least
+        // this share of the accounts X was asked about, failing the same way within
+        // this long are one X incident: one prompt for the admins instead of one per
+        // account. Defaults 5, 25 and 600 (see domain::incidents::Thresholds).
+        let defaults = crate::domain::incidents::Thresholds::default();
+        let incidents = crate::domain::incidents::Thresholds {
+            min_accounts: bounded(src, "AUTHWATCH_INCIDENT_MIN_ACCOUNTS", defaults.min_accounts as u64, 1..=100_000)? as usize,
+            min_share_percent: bounded(src, "AUTHWATCH_INCIDENT_MIN_SHARE_PERCENT", u64::from(defaults.min_share_percent), 0..=100)? as u32,
+            window_ms: secs(src, "AUTHWATCH_INCIDENT_WINDOW_SECS", defaults.window_ms as u64 / 1000)?.as_millis() as i64,
+        };
+        // AUTHWATCH_PROBE_INTERVAL_SECS: while X refuses the app's calls for billing
+        // (402) or an X incident is open, X is asked at most this often whether it is
+        // over. Default 300: X's auto-recharge runs at most once per 5 minutes.
+        let probe_every = secs(src, "AUTHWATCH_PROBE_INTERVAL_SECS", 300)?;
 
         Ok(Self {
+            incidents,
+            probe_every,
             metrics_token,
             people,
             api_token_min_lifetime,
@@ -600,6 +621,15 @@ fn secs(src: &dyn Source, var: &'static str, default: u64) -> Result<Duration, C
             .filter(|n| (1..=86_400 * 7).contains(n))
             .map(Duration::from_secs)
             .ok_or_else(|| ConfigError::new(var, format!("`{v}` is not a number of seconds between 1 and 604800"))),
+    }
+}
+
+fn bounded(src: &dyn Source, var: &'static str, default: u64, range: std::ops::RangeInclusive<u64>) -> Result<u64, ConfigError> {
+    match non_empty(src, var) {
+        None => Ok(default),
+        Some(v) => v.parse::<u64>().ok().filter(|n| range.contains(n)).ok_or_else(|| {
+            ConfigError::new(var, format!("`{v}` is not a number between {} and {}", range.start(), range.end()))
+        }),
     }
 }
 

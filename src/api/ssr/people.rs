@@ -3,7 +3,7 @@
 use crate::api::dto::*;
 use crate::domain::access::{decide, AccountRef, Decision, Permission, Principal, Role};
 use crate::domain::health::Cause;
-use crate::domain::prompts::APP_CLOCK;
+use crate::domain::prompts::{APP_BILLING, APP_CLOCK, APP_X_INCIDENT};
 use crate::server::db::accounts::AccountSummary;
 use crate::server::db::prompts::{self, Prompt};
 use crate::server::db::{links, users};
@@ -46,9 +46,22 @@ fn prompt_view(p: &Prompt, account: Option<&AccountSummary>) -> PromptView {
             href: format!("/accounts/{}/reconnect", a.id),
             action: "Reconnect".into(),
         },
+        None if p.subject == APP_X_INCIDENT => PromptView {
+            account_id: None,
+            what: "X incident".into(),
+            cause: format!("Many accounts failed the same way at once: {cause} Their prompts are held until X answers normally again."),
+            opened_at: p.opened_at,
+            escalated: p.escalated_at.is_some(),
+            href: "/".into(),
+            action: "See the accounts".into(),
+        },
         None => PromptView {
             account_id: None,
-            what: if p.subject == APP_CLOCK { "This server's clock".into() } else { "The X app".into() },
+            what: match p.subject.as_str() {
+                APP_CLOCK => "This server's clock".into(),
+                APP_BILLING => "The X app's credits".into(),
+                _ => "The X app".into(),
+            },
             cause,
             opened_at: p.opened_at,
             escalated: p.escalated_at.is_some(),

@@ -1,7 +1,7 @@
 //! Builds the page DTOs from repository rows and the pure diagnosis.
 
 use crate::api::dto::*;
-use crate::domain::health::{app_warnings, diagnose, Cause, Diagnosis, Health};
+use crate::domain::health::{app_warnings, diagnose, AppWarning, Cause, Diagnosis, Health};
 use crate::domain::scopes::{Scopes, PUBLISHING};
 use crate::domain::verdict::{why, Deciding, WhyFacts};
 use crate::server::config::XMode;
@@ -62,17 +62,40 @@ pub async fn dashboard(state: &AppState, query: &DashboardQuery, viewer: &User) 
         .map(|(s, d)| row(s, &d, required, viewer))
         .collect();
     let needs_you = super::people::needs_you(state, viewer, &entries).await?;
+    let mut warnings = app_warnings(&app, &state.policy);
+    let open = crate::server::db::prompts::open(&state.pool).await?;
+    if let Some(i) = crate::server::lifecycle::probe::correlation(state, &entries, &open, now).await?.incident {
+        warnings.push(x_incident_warning(&i));
+    }
     Ok(Dashboard {
         needs_you,
         now,
         total,
         counts,
-        warnings: app_warnings(&app, &state.policy),
+        warnings,
         rows,
         matching: matching as u32,
         page,
         pages,
     })
+}
+
+/// An X incident, above every account: what it is and why nobody is asked
+/// to reconnect.
+fn x_incident_warning(i: &crate::domain::incidents::XIncident) -> AppWarning {
+    let state = match i.recovered_at {
+        Some(at) => format!("X answers normally again since {}: authwatch is verifying each account with one refresh.", utc(at)),
+        None => "Their reconnect prompts are held; once X answers normally again, authwatch verifies each with one refresh, and only those still refused are sent to reconnect.".to_owned(),
+    };
+    AppWarning {
+        cause: i.cause,
+        message: format!(
+            "X incident: {} accounts failed the same way since {} ({}) — most likely X's problem, not the accounts'. {state}",
+            i.failing,
+            utc(i.since),
+            i.cause.describe()
+        ),
+    }
 }
 
 fn row(s: &AccountSummary, d: &Diagnosis, required: &Scopes, viewer: &User) -> AccountRow {
@@ -288,8 +311,21 @@ pub fn utc(ms: i64) -> String {
     crate::app::format::utc(ms)
 }
 
+/// What the health checks cost at X, from the accounts X answered a user
+/// read for yesterday and today (UTC).
+async fn check_spend(state: &AppState) -> Result<CheckSpend, sqlx::Error> {
+    use crate::domain::checks::spend;
+    let (today, yesterday) = crate::server::lifecycle::probe::reads_today_and_yesterday(state, now_ms()).await?;
+    let (estimate, basis) = if yesterday > 0 {
+        (spend(yesterday), format!("{yesterday} account(s) asked yesterday (UTC)"))
+    } else {
+        (spend(today), format!("{today} account(s) asked so far today (UTC); nothing yesterday"))
+    };
+    Ok(CheckSpend { today, yesterday, estimate, basis })
+}
+
 /// The settings page.
-pub fn settings(state: &AppState) -> SettingsView {
+pub async fn settings(state: &AppState) -> Result<SettingsView, sqlx::Error> {
     let config = &state.config;
     let app = state.x.app();
     let mut problems = Vec::new();
@@ -307,7 +343,7 @@ pub fn settings(state: &AppState) -> SettingsView {
             problems.push("The token URL and the API base are on different hosts: is one of them still pointing at a test emulator?".into());
         }
     }
-    SettingsView {
+    Ok(SettingsView {
         environment: config.environment.clone(),
         demo: config.is_demo(),
         client_id: app.client_id.clone(),
@@ -323,7 +359,8 @@ pub fn settings(state: &AppState) -> SettingsView {
         refresh_lead_minutes: state.policy.refresh_lead_ms / 60_000,
         clock_drift_threshold_seconds: state.policy.clock_drift_threshold_ms / 1000,
         problems,
-    }
+        check_spend: check_spend(state).await?,
+    })
 }
 
 fn is_local(url: &url::Url) -> bool {

@@ -83,6 +83,9 @@ fn Detail(
                         <button type="button" disabled=busy on:click=move |_| { check.dispatch(CheckNow { id: id2.clone() }); }>"Check now"</button>
                         <span class="action-result" role="status">{message}</span>
                     </div>
+                    <p class="muted check-cost">
+                        "Check now always asks X (GET /2/users/me), even when a refresh or publish proved the account alive today. X bills $0.010 per account and UTC day however often it is asked, so a second check today costs nothing more. The daily check asks only accounts nothing proved alive that day."
+                    </p>
                 }.into_any()
             } else {
                 view! {

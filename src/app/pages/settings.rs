@@ -47,6 +47,16 @@ pub fn SettingsPage() -> impl IntoView {
                                 <dt>"Clock drift threshold"</dt><dd>{s.clock_drift_threshold_seconds} " s"</dd>
                                 <dt>"Database"</dt><dd><code>{s.database}</code></dd>
                             </dl>
+                            <h2>"What checks cost at X"</h2>
+                            <dl class="config check-spend">
+                                <dt>"Estimated daily X spend of checks"</dt>
+                                <dd><strong class="spend">{s.check_spend.estimate}</strong> " — " {s.check_spend.basis} ", at $0.010 per account asked per UTC day"</dd>
+                                <dt>"Accounts asked today (UTC)"</dt><dd class="asked-today">{s.check_spend.today}</dd>
+                                <dt>"Accounts asked yesterday (UTC)"</dt><dd class="asked-yesterday">{s.check_spend.yesterday}</dd>
+                            </dl>
+                            <p class="muted">
+                                "A check asks X GET /2/users/me, a billed user read that X counts once per account and UTC day. The daily check skips every account a connect, refresh, publish or earlier check proved alive that day, so accounts in use cost nothing; Check now on an account page always asks."
+                            </p>
                             <ApiKeys/>
                         }.into_any()
                     }

@@ -39,13 +39,26 @@ pub async fn upsert(pool: &Pool, app: &AppRecord<'_>, now: i64) -> Result<(), sq
 
 /// The app-level facts of `client_id` (empty if the app is unknown).
 pub async fn facts(pool: &Pool, client_id: &str) -> Result<AppFacts, sqlx::Error> {
-    let row: Option<(Option<i64>, Option<i64>)> =
-        sqlx::query_as("SELECT credentials_rejected_since, clock_offset_ms FROM x_apps WHERE client_id = ?")
-            .bind(client_id)
-            .fetch_optional(pool)
-            .await?;
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        credentials_rejected_since: Option<i64>,
+        clock_offset_ms: Option<i64>,
+        credits_depleted_since: Option<i64>,
+        credits_x_error: Option<String>,
+    }
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT credentials_rejected_since, clock_offset_ms, credits_depleted_since, credits_x_error FROM x_apps WHERE client_id = ?",
+    )
+    .bind(client_id)
+    .fetch_optional(pool)
+    .await?;
     Ok(row
-        .map(|(credentials_rejected_since, clock_offset_ms)| AppFacts { credentials_rejected_since, clock_offset_ms })
+        .map(|r| AppFacts {
+            credentials_rejected_since: r.credentials_rejected_since,
+            clock_offset_ms: r.clock_offset_ms,
+            credits_depleted_since: r.credits_depleted_since,
+            credits_x_error: r.credits_x_error,
+        })
         .unwrap_or_default())
 }
 
@@ -92,5 +105,84 @@ pub async fn clock_measured(pool: &Pool, client_id: &str, offset_ms: i64, at: i6
         .bind(client_id)
         .execute(pool)
         .await?;
+    Ok(())
+}
+
+/// X answered 402 "credits depleted" (keeps the first time it happened; the
+/// body is X's latest words).
+pub async fn credits_depleted(pool: &Pool, client_id: &str, x_error: &str, at: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE x_apps SET credits_depleted_since = COALESCE(credits_depleted_since, ?), credits_x_error = ?
+         WHERE client_id = ?",
+    )
+    .bind(at)
+    .bind(x_error)
+    .bind(client_id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// X accepts the app's calls again: the billing incident is over. Whether
+/// there was one (so exactly one caller releases what it held).
+pub async fn credits_restored(pool: &Pool, client_id: &str) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE x_apps SET credits_depleted_since = NULL, credits_x_error = NULL
+         WHERE client_id = ? AND credits_depleted_since IS NOT NULL",
+    )
+    .bind(client_id)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// When X was last probed, per incident kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Probes {
+    pub credits_probed_at: Option<i64>,
+    pub x_incident_probed_at: Option<i64>,
+    /// A probe found X answering normally again at this time.
+    pub x_recovered_at: Option<i64>,
+}
+
+pub async fn probes(pool: &Pool, client_id: &str) -> Result<Probes, sqlx::Error> {
+    let row: Option<(Option<i64>, Option<i64>, Option<i64>)> =
+        sqlx::query_as("SELECT credits_probed_at, x_incident_probed_at, x_recovered_at FROM x_apps WHERE client_id = ?")
+            .bind(client_id)
+            .fetch_optional(pool)
+            .await?;
+    Ok(row
+        .map(|(credits_probed_at, x_incident_probed_at, x_recovered_at)| Probes { credits_probed_at, x_incident_probed_at, x_recovered_at })
+        .unwrap_or_default())
+}
+
+/// Takes the credits probe of `at`, unless one was taken since `due_before`
+/// (another process probes): whether this caller probes now.
+pub async fn take_credits_probe(pool: &Pool, client_id: &str, at: i64, due_before: i64) -> Result<bool, sqlx::Error> {
+    take_probe(pool, client_id, at, due_before, "credits_probed_at").await
+}
+
+/// The same for the X incident's probe.
+pub async fn take_x_incident_probe(pool: &Pool, client_id: &str, at: i64, due_before: i64) -> Result<bool, sqlx::Error> {
+    take_probe(pool, client_id, at, due_before, "x_incident_probed_at").await
+}
+
+async fn take_probe(pool: &Pool, client_id: &str, at: i64, due_before: i64, column: &'static str) -> Result<bool, sqlx::Error> {
+    // `column` is one of two constants above, never input.
+    let done = sqlx::query(&format!(
+        "UPDATE x_apps SET {column} = ? WHERE client_id = ? AND ({column} IS NULL OR {column} <= ? OR {column} > ?)"
+    ))
+    .bind(at)
+    .bind(client_id)
+    .bind(due_before)
+    .bind(at)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// A probe found X answering normally again at `at`.
+pub async fn x_recovered(pool: &Pool, client_id: &str, at: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE x_apps SET x_recovered_at = ? WHERE client_id = ?").bind(at).bind(client_id).execute(pool).await?;
     Ok(())
 }

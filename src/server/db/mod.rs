@@ -101,3 +101,4 @@ pub mod prompts;
 pub mod sessions;
 pub mod sign_in;
 pub mod users;
+pub mod reads;

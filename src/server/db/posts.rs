@@ -309,3 +309,11 @@ pub async fn count_report(pool: &Pool, account_id: &str, generation: i64, verdic
     .await?;
     Ok(ReportCount { reports, first_verdict })
 }
+
+/// The accounts holding posts for `cause`, the one holding the oldest first.
+pub async fn accounts_holding(pool: &Pool, cause: &str) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT account_id FROM posts WHERE status = 'held' AND cause = ? GROUP BY account_id ORDER BY MIN(id)")
+        .bind(cause)
+        .fetch_all(pool)
+        .await
+}

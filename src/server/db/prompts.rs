@@ -22,6 +22,11 @@ pub async fn open(pool: &Pool) -> Result<Vec<Prompt>, sqlx::Error> {
     sqlx::query_as(&format!("{SELECT} WHERE closed_at IS NULL ORDER BY opened_at, id")).fetch_all(pool).await
 }
 
+/// The open prompt of `subject`, if any.
+pub async fn open_for_subject(pool: &Pool, subject: &str) -> Result<Option<Prompt>, sqlx::Error> {
+    sqlx::query_as(&format!("{SELECT} WHERE subject = ? AND closed_at IS NULL")).bind(subject).fetch_optional(pool).await
+}
+
 /// The newest prompts of an account, open or closed.
 pub async fn for_account(pool: &Pool, account_id: &str, limit: i64) -> Result<Vec<Prompt>, sqlx::Error> {
     sqlx::query_as(&format!("{SELECT} WHERE account_id = ? ORDER BY id DESC LIMIT ?")).bind(account_id).bind(limit).fetch_all(pool).await

@@ -2,13 +2,15 @@
 //! of a token that is valid by our clock is confirmed with a refresh before
 //! anything is decided (`domain::verdict`).
 
-use super::{observe_clock, AccountError};
+use super::{observe_billing, observe_clock, AccountError};
+use crate::domain::checks::must_ask;
 use crate::domain::classify::{forbidden_given, XCall};
 use crate::domain::health::{AttemptResult, Cause};
 use crate::domain::verdict::{after_access_refused, refused_access, Confirmation, Confirmed, RefusedAccess, Refusal};
 use crate::server::db::accounts;
 use crate::server::db::apps;
 use crate::server::db::events::{self, EventKind, NewEvent, Outcome};
+use crate::server::db::reads;
 use crate::server::lifecycle::refresh::Refreshed;
 use crate::server::x::{now_ms, XError};
 use crate::server::AppState;
@@ -25,28 +27,29 @@ pub enum Checked {
 pub enum Proof {
     /// Ask X (`GET /2/users/me`), whatever else is known.
     AskX,
-    /// A successful refresh within this many ms is proof enough: X bills
-    /// `users/me` per call on some plans, and a refresh just proved the grant.
-    RecentRefresh(i64),
+    /// A proof of life — a connect, a refresh, a publish or a check that X
+    /// answered — this UTC day or within this many ms is proof enough: X
+    /// bills a user read per user and day, and such a proof costs nothing.
+    ProvedToday(i64),
 }
 
-/// Checks `account_id` against X now (or, with [`Proof::RecentRefresh`],
-/// takes a recent successful refresh as the proof).
+/// Checks `account_id` against X now (or, with [`Proof::ProvedToday`],
+/// takes today's proof of life as the answer).
 pub async fn check(state: &AppState, account_id: &str, actor: &str, proof: Proof) -> Result<Checked, AccountError> {
     let tokens = accounts::tokens(&state.pool, &state.keyring, account_id)
         .await?
         .ok_or_else(|| AccountError::UnknownAccount(account_id.to_owned()))?;
-    if let Proof::RecentRefresh(window) = proof {
+    if let Proof::ProvedToday(window) = proof {
         let summary = accounts::summary(&state.pool, account_id).await?;
-        if let Some(at) = summary.and_then(|s| s.last_refresh_ok.filter(|ok| *ok).and(s.last_refresh_at)) {
+        if let Some(at) = summary.and_then(|s| s.last_verified_at) {
             let now = now_ms();
-            if now - at <= window {
+            if !must_ask(Some(at), now, window) {
                 let ok = NewEvent {
                     kind: EventKind::Check,
                     generation_before: Some(tokens.generation),
                     generation_after: Some(tokens.generation),
                     actor: actor.to_owned(),
-                    detail: Some(format!("proof of life: the refresh at {} succeeded; X was not asked", crate::app::format::utc(at))),
+                    detail: Some(format!("proof of life: X proved the grant alive at {}; X was not asked", crate::app::format::utc(at))),
                     ..NewEvent::default()
                 };
                 events::append(&state.pool, account_id, now, &ok, AttemptResult::Verified).await?;
@@ -65,13 +68,20 @@ pub async fn check(state: &AppState, account_id: &str, actor: &str, proof: Proof
         Ok(me) => {
             let now = now_ms();
             observe_clock(state, me.clock_offset_ms, now).await;
+            if let Err(e) = reads::record(&state.pool, account_id, now).await {
+                tracing::warn!(account_id, error = %e, "could not count the billed user read");
+            }
             let ok = NewEvent { detail: Some(format!("X says this token is @{}", me.user.username)), ..base };
             events::append(&state.pool, account_id, now, &ok, AttemptResult::Verified).await?;
+            if let Err(e) = crate::server::notify::settle_account(state, account_id, now).await {
+                tracing::warn!(account_id, error = %e, "could not close the recovered account's prompt");
+            }
             Ok(Checked::Alive)
         }
         Err(error) => {
             let now = now_ms();
             observe_clock(state, error.clock_offset_ms(), now).await;
+            observe_billing(state, &error, now).await;
             let mut cause = forbidden_given(XCall::UsersMe, error.cause(), &tokens.scopes);
             // A 401 for a token we believe valid: first, is "valid" right?
             if cause == Cause::UserRevoked {

@@ -109,6 +109,11 @@ pub async fn complete(
     };
     let connected = accounts::connect(&state.pool, &state.keyring, &account, &grant, actor, owner, issued_at).await?;
     tracing::info!(account_id = %connected.account_id, generation = connected.generation, reconnected = connected.reconnected, "account connected");
+    // The reconnect that healed the account closes its prompt in the same
+    // request: the next page shows no "needs you" for a healthy account.
+    if let Err(e) = crate::server::notify::settle_account(state, &connected.account_id, issued_at).await {
+        tracing::warn!(account_id = %connected.account_id, error = %e, "could not close the reconnected account's prompt");
+    }
     // Posts held while the account needed a person can go out now.
     crate::server::pipeline::after_reconnect(state, &connected.account_id);
     Ok(Outcome::Saved { connected, handle: user.username, missing_scopes: missing })

@@ -232,8 +232,11 @@ impl Engine {
     }
 
     /// Checks every account a check can tell something about (not those
-    /// already waiting for a person), a few at a time. A recent successful
-    /// refresh counts as proof of life, sparing a billed `users/me` call.
+    /// already waiting for a person), a few at a time. X bills a user read
+    /// per account and UTC day, so an account proved alive this UTC day (or
+    /// within the proof-of-life window) by a connect, refresh, publish or
+    /// earlier check is not asked: at most one billed `users/me` per account
+    /// and day, and none for an account in use.
     pub async fn check_all(&self, state: &AppState) -> usize {
         let summaries = match accounts::summaries(&state.pool).await {
             Ok(s) => s,
@@ -247,7 +250,7 @@ impl Engine {
             .filter(|s| s.incident().is_none_or(|i| i.cause.is_transient() || i.cause == Cause::ClockDrift))
             .map(|s| s.id)
             .collect();
-        let proof = Proof::RecentRefresh(self.settings.proof_of_life.as_millis() as i64);
+        let proof = Proof::ProvedToday(self.settings.proof_of_life.as_millis() as i64);
         let checked = ids.len();
         stream::iter(ids)
             .for_each_concurrent(self.settings.concurrency.max(1), |id| async move {
@@ -341,6 +344,12 @@ async fn leased_refresh(
     if let Err(e) = refresh_state::release(&state.pool, &account_id, &owner).await {
         // The lease expires on its own; log and move on.
         tracing::warn!(account_id, error = %e, "could not release the refresh lease");
+    }
+    if matches!(result, Ok(Refreshed::Saved { .. })) {
+        // The refresh that healed the account closes its prompt too.
+        if let Err(e) = crate::server::notify::settle_account(&state, &account_id, now_ms()).await {
+            tracing::warn!(account_id, error = %e, "could not close the recovered account's prompt");
+        }
     }
     let label = match &result {
         Ok(Refreshed::Saved { .. }) => "saved",

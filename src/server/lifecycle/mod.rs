@@ -5,6 +5,7 @@
 pub mod check;
 pub mod connect;
 pub mod engine;
+pub mod probe;
 pub mod refresh;
 
 use crate::domain::health::Cause;
@@ -95,4 +96,17 @@ async fn try_access(state: &AppState, access: &Secret, expires_at: i64) -> Resul
             }
         }
     })
+}
+
+/// X refused a call for the app's billing (402 "credits depleted"): the
+/// app's incident, in X's words — never the account's.
+pub(crate) async fn observe_billing(state: &AppState, error: &XError, at: i64) {
+    if error.cause() != Cause::CreditsDepleted {
+        return;
+    }
+    let client_id = &state.x.app().client_id;
+    match db::apps::credits_depleted(&state.pool, client_id, &error.body(), at).await {
+        Ok(()) => tracing::warn!("X refuses the app's calls: credits depleted (402)"),
+        Err(e) => tracing::warn!(error = %e, "could not record the app's depleted credits"),
+    }
 }

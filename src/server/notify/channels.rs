@@ -5,7 +5,7 @@
 //! - a Slack incoming webhook (`{"text": …}`);
 //! - email over SMTP, one per recipient.
 
-use crate::domain::prompts::Need;
+use crate::domain::prompts::{Need, APP_BILLING, APP_X_INCIDENT};
 use crate::server::config::{PeopleConfig, Webhook};
 use crate::server::db::accounts::AccountSummary;
 use crate::server::db::prompts::{NewNotification, Notification, Prompt};
@@ -96,15 +96,19 @@ fn what(subject: &str, account: Option<&AccountSummary>) -> String {
     match (subject, account) {
         (_, Some(a)) => format!("@{}", a.handle),
         (crate::domain::prompts::APP_CLOCK, None) => "This server's clock".into(),
+        (APP_BILLING, None) => "The X app's credits".into(),
+        (APP_X_INCIDENT, None) => "X".into(),
         _ => "The X app".into(),
     }
 }
 
 impl Message {
-    fn url(state: &AppState, account_id: Option<&str>, reconnect: bool) -> String {
+    fn url(state: &AppState, subject: &str, account_id: Option<&str>, reconnect: bool) -> String {
         let path = match (account_id, reconnect) {
             (Some(id), true) => format!("accounts/{id}/reconnect"),
             (Some(id), false) => format!("accounts/{id}"),
+            // The accounts the incident holds are on the dashboard.
+            (None, _) if subject == APP_X_INCIDENT => String::new(),
             (None, _) => "settings".into(),
         };
         crate::server::config::join(&state.config.public_url, &path).to_string()
@@ -112,12 +116,29 @@ impl Message {
 
     pub fn opened(state: &AppState, need: &Need, account: Option<&AccountSummary>, to: &[User], at: i64) -> Self {
         let who = what(&need.subject, account);
-        let title = match account {
-            Some(a) => format!("Reconnect @{}", a.handle),
-            None => format!("{who} needs an admin"),
+        let title = match (account, need.subject.as_str()) {
+            (Some(a), _) => format!("Reconnect @{}", a.handle),
+            (None, APP_X_INCIDENT) => "X incident: many accounts fail the same way".into(),
+            (None, APP_BILLING) => "The X app's credits are used up".into(),
+            (None, _) => format!("{who} needs an admin"),
         };
-        let url = Self::url(state, need.account_id.as_deref(), true);
-        let text = format!("{who} needs you ({}). {} Act here: {url}", names(to), need.cause.describe());
+        let url = Self::url(state, &need.subject, need.account_id.as_deref(), true);
+        let text = match need.subject.as_str() {
+            APP_X_INCIDENT => format!(
+                "Many accounts of the X app failed the same way within minutes: {} That is most likely X's incident, not the accounts': \
+                 their reconnect prompts are held, and once X answers normally again authwatch verifies each with one refresh. \
+                 Nothing to do now ({}); one notice follows when it is over. See the accounts: {url}",
+                need.cause.describe(),
+                names(to)
+            ),
+            APP_BILLING => format!(
+                "X answers the app's calls with 402 Payment Required (\"credits depleted\"): the X app's pay-per-use balance is empty. \
+                 An admin ({}) must top it up in X's developer console, or turn on auto-recharge. Every account is fine and nobody \
+                 needs to reconnect: posts are held, and published once X accepts calls again. {url}",
+                names(to)
+            ),
+            _ => format!("{who} needs you ({}). {} Act here: {url}", names(to), need.cause.describe()),
+        };
         Self {
             event: "prompt.opened".into(),
             subject: need.subject.clone(),
@@ -135,14 +156,26 @@ impl Message {
         let who = what(&p.subject, account);
         let cause = Cause::parse(&p.cause).map(Cause::describe).unwrap_or_default();
         let hours = (at - p.opened_at) as f64 / 3_600_000.0;
-        let url = Self::url(state, p.account_id.as_deref(), true);
+        let url = Self::url(state, &p.subject, p.account_id.as_deref(), true);
         Self {
             event: "prompt.escalated".into(),
             subject: p.subject.clone(),
             account: account.map(|a| AccountRef { id: a.id.clone(), handle: a.handle.clone() }),
             cause: p.cause.clone(),
-            title: format!("Escalated: {who} still needs a person"),
-            text: format!("{who} has needed a person for {hours:.1} h and nobody has acted. {cause} Admins ({}): {url}", names(admins)),
+            title: if p.subject == APP_X_INCIDENT {
+                "Escalated: the X incident goes on".to_owned()
+            } else {
+                format!("Escalated: {who} still needs a person")
+            },
+            text: if p.subject == APP_X_INCIDENT {
+                format!(
+                    "For {hours:.1} h, X has failed the same way for the accounts the incident holds: {cause} Their prompts stay held; \
+                     check X's status page, and whether anything changed on the X app. Admins ({}): {url}",
+                    names(admins)
+                )
+            } else {
+                format!("{who} has needed a person for {hours:.1} h and nobody has acted. {cause} Admins ({}): {url}", names(admins))
+            },
             url,
             recipients: recipients(admins),
             at,
@@ -151,14 +184,21 @@ impl Message {
 
     pub fn recovered(state: &AppState, p: &Prompt, account: Option<&AccountSummary>, to: &[User], at: i64) -> Self {
         let who = what(&p.subject, account);
-        let url = Self::url(state, p.account_id.as_deref(), false);
+        let url = Self::url(state, &p.subject, p.account_id.as_deref(), false);
+        let text = match p.subject.as_str() {
+            APP_X_INCIDENT => format!(
+                "X answers normally again: the accounts the incident held were verified with a refresh. Any still refused now has a prompt of its own. {url}"
+            ),
+            APP_BILLING => format!("X accepts the app's calls again: the credits are back, and the held posts are being published. {url}"),
+            _ => format!("{who} works again; nothing more to do. {url}"),
+        };
         Self {
             event: "prompt.recovered".into(),
             subject: p.subject.clone(),
             account: account.map(|a| AccountRef { id: a.id.clone(), handle: a.handle.clone() }),
             cause: p.cause.clone(),
             title: format!("Recovered: {who}"),
-            text: format!("{who} works again; nothing more to do. {url}"),
+            text,
             url,
             recipients: recipients(to),
             at,

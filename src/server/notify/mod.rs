@@ -10,7 +10,7 @@
 pub mod channels;
 
 use crate::domain::health::{app_warnings, diagnose};
-use crate::domain::prompts::{needs, plan, Audience, Change, Need, OpenPrompt};
+use crate::domain::prompts::{account_subject, needs, plan_holding, x_incident_need, Audience, Change, Need, OpenPrompt};
 use crate::server::db::accounts::{self, AccountSummary};
 use crate::server::db::prompts::{self, Prompt};
 use crate::server::db::users::{self, User};
@@ -39,21 +39,31 @@ pub struct Reconciled {
 }
 
 /// Brings the prompts in line with every account's health at `now`, and
-/// queues the messages each change sends.
+/// queues the messages each change sends. Many accounts failing the same way
+/// at once are one X incident: one prompt for the admins, and the accounts'
+/// own prompts held until each is verified (see `domain::incidents`).
 pub async fn reconcile(state: &AppState, now: i64) -> Result<Reconciled, sqlx::Error> {
+    // The open prompts first: a prompt closed by a reconnect after this read
+    // is closed again harmlessly, while one closed before the accounts are
+    // read below could otherwise be raised again for a healthy account.
+    let open = prompts::open(&state.pool).await?;
     let app = apps::facts(&state.pool, &state.x.app().client_id).await?;
     let required = &state.x.app().required_scopes;
     let entries = state.snapshot.get(&state.pool).await?;
     let diagnosed: Vec<(&AccountSummary, _)> =
         entries.iter().map(|(s, facts)| (s, diagnose(facts, &app, required, now, &state.policy))).collect();
-    let needs = needs(diagnosed.iter().map(|(s, d)| (s.id.as_str(), d)), &app_warnings(&app, &state.policy));
-    let open = prompts::open(&state.pool).await?;
+    let mut needs = needs(diagnosed.iter().map(|(s, d)| (s.id.as_str(), d)), &app_warnings(&app, &state.policy));
+    let correlation = crate::server::lifecycle::probe::correlation(state, &entries, &open, now).await?;
+    if let Some(incident) = &correlation.incident {
+        needs.push(x_incident_need(incident.cause));
+    }
+    let held: Vec<String> = correlation.held.iter().map(|id| account_subject(id)).collect();
     let open_view: Vec<OpenPrompt> = open
         .iter()
         .map(|p| OpenPrompt { id: p.id, subject: p.subject.clone(), opened_at: p.opened_at, escalated: p.escalated_at.is_some() })
         .collect();
     let escalate_after = state.config.people.escalate_after.as_millis() as i64;
-    let changes = plan(&needs, &open_view, now, escalate_after);
+    let changes = plan_holding(&needs, &open_view, now, escalate_after, &held);
     if changes.is_empty() {
         return Ok(Reconciled::default());
     }
@@ -83,21 +93,54 @@ pub async fn reconcile(state: &AppState, now: i64) -> Result<Reconciled, sqlx::E
             }
             Change::Close { prompt_id } => {
                 let Some(p) = open.iter().find(|p| p.id == prompt_id) else { continue };
-                let summary = match &p.account_id {
-                    Some(id) => accounts::summary(&state.pool, id).await?,
-                    None => None,
-                };
-                let recipients = recovery_recipients(state, p, summary.as_ref(), &admins).await?;
-                let message = Message::recovered(state, p, summary.as_ref(), &recipients, now);
-                let queued = state.notifier.channels.queue("recovered", &message, &recipients);
-                if prompts::close(&state.pool, prompt_id, now, &queued).await? {
-                    tracing::info!(subject = %p.subject, "prompt closed: recovered");
+                if close(state, p, &admins, now).await? {
                     done.closed += 1;
                 }
             }
         }
     }
     Ok(done)
+}
+
+/// Closes `p` with its recovery notice; `false` if it was closed meanwhile.
+async fn close(state: &AppState, p: &Prompt, admins: &[User], now: i64) -> Result<bool, sqlx::Error> {
+    let summary = match &p.account_id {
+        Some(id) => accounts::summary(&state.pool, id).await?,
+        None => None,
+    };
+    let recipients = recovery_recipients(state, p, summary.as_ref(), admins).await?;
+    let message = Message::recovered(state, p, summary.as_ref(), &recipients, now);
+    let queued = state.notifier.channels.queue("recovered", &message, &recipients);
+    let closed = prompts::close(&state.pool, p.id, now, &queued).await?;
+    if closed {
+        tracing::info!(subject = %p.subject, "prompt closed: recovered");
+    }
+    Ok(closed)
+}
+
+/// Closes the open prompt of `subject`, if any, with its recovery notice:
+/// for the step that ended what it was about (credits back), so that no
+/// page shows it open a moment longer. Whether one closed.
+pub async fn close_subject(state: &AppState, subject: &str, now: i64) -> Result<bool, sqlx::Error> {
+    let Some(p) = prompts::open_for_subject(&state.pool, subject).await? else { return Ok(false) };
+    let admins = users::admins(&state.pool).await?;
+    close(state, &p, &admins, now).await
+}
+
+/// Closes the account's prompt if the account no longer needs a person:
+/// called by the reconnect, refresh or check that made it healthy, in the
+/// same request, so that "needs you" never contradicts the accounts table.
+pub async fn settle_account(state: &AppState, account_id: &str, now: i64) -> Result<bool, sqlx::Error> {
+    let subject = account_subject(account_id);
+    let Some(p) = prompts::open_for_subject(&state.pool, &subject).await? else { return Ok(false) };
+    let Some(summary) = accounts::summary(&state.pool, account_id).await? else { return Ok(false) };
+    let app = apps::facts(&state.pool, &summary.client_id).await?;
+    let d = diagnose(&summary.facts(), &app, &state.x.app().required_scopes, now, &state.policy);
+    if needs([(account_id, &d)], &[]).iter().any(|n| n.subject == subject) {
+        return Ok(false);
+    }
+    let admins = users::admins(&state.pool).await?;
+    close(state, &p, &admins, now).await
 }
 
 /// The owner and backup owner; the admins for app-level needs and for
@@ -171,9 +214,19 @@ impl Notifier {
         Ok(Self { channels: Channels::new(config)? })
     }
 
-    /// Runs reconcile and delivery every `every`, each on its own task, so a
-    /// slow receiver delays neither prompts nor refreshes.
+    /// Runs the probes, reconcile and delivery every `every`, each on its own
+    /// task, so a slow receiver or a slow X delays neither prompts nor refreshes.
     pub fn spawn(self: Arc<Self>, state: AppState, every: Duration) {
+        let probing = state.clone();
+        repeat(every, "probing X", move || {
+            let state = probing.clone();
+            async move {
+                if let Err(e) = crate::server::lifecycle::probe::run(&state, now_ms()).await {
+                    tracing::error!(error = %e, "probing X failed");
+                }
+                Ok(())
+            }
+        });
         let reconciling = state.clone();
         repeat(every, "reconciling prompts", move || {
             let state = reconciling.clone();

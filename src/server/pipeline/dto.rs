@@ -139,6 +139,8 @@ pub struct PostView {
     /// Why it is held.
     pub cause: Option<String>,
     pub who: Option<String>,
+    /// What that person must do: `reconnect`, `fix_app`, `fix_clock`, or
+    /// `top_up_credits` when the X app's pay-per-use credits ran out.
     pub action: Option<String>,
     /// In words.
     pub detail: String,

@@ -136,7 +136,12 @@ fn answer(post: &Post) -> Result<Response, ApiError> {
         PostStatus::Published => Ok((StatusCode::CREATED, Json(view("Published on X.".into()))).into_response()),
         PostStatus::Held => {
             let why = post.cause().map(Cause::describe).unwrap_or("A person must act on the account.");
-            let detail = format!("Held, not lost: {why} It is published once the account is fixed.");
+            let detail = match post.cause() {
+                Some(Cause::CreditsDepleted) => format!(
+                    "Held, not lost: {why} An admin must top up the X app's balance (or turn on auto-recharge); it is published once X accepts the app's calls again."
+                ),
+                _ => format!("Held, not lost: {why} It is published once the account is fixed."),
+            };
             Ok((StatusCode::ACCEPTED, Json(view(detail))).into_response())
         }
         PostStatus::Publishing => Err(ApiError::InProgress),
@@ -158,6 +163,9 @@ fn answer(post: &Post) -> Result<Response, ApiError> {
 }
 
 fn action_for(cause: Cause) -> Option<String> {
+    if cause == Cause::CreditsDepleted {
+        return Some("top_up_credits".to_owned());
+    }
     let action = match cause.who() {
         Who::Owner => Action::Reconnect,
         Who::Admin => Action::FixApp,
@@ -242,6 +250,12 @@ pub async fn attempt(state: &AppState, account_id: &str, text: &str, actor: &str
             // The post's problem: the account stays as it is, nothing is held.
             XError::Rejected { status, .. } if cause == Cause::ContentRefused => {
                 Attempted::Rejected { status: *status, body, cause: Some(cause) }
+            }
+            // The app's billing, not the account's: held for the admins, with
+            // nothing recorded against the account and no retry.
+            XError::Rejected { .. } if cause == Cause::CreditsDepleted => {
+                crate::server::lifecycle::observe_billing(state, &error, now_ms()).await;
+                Attempted::Held { cause, status, body: Some(body) }
             }
             XError::Rejected { .. } if cause.is_transient() => Attempted::Retryable { cause, status, body: Some(body) },
             XError::Rejected { .. } => match after_refusal(cause, retried) {

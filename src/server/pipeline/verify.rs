@@ -127,6 +127,9 @@ async fn at_x(state: AppState, account_id: String, reporter: String) -> Result<V
     let verification = match crate::server::lifecycle::users_me(&state, &current.token.access).await {
         Ok(me) => {
             observe_clock(&state, me.clock_offset_ms).await;
+            if let Err(e) = crate::server::db::reads::record(&state.pool, &account_id, now_ms()).await {
+                tracing::warn!(account_id = %account_id, error = %e, "could not count the billed user read");
+            }
             match missing_for_posting(&current.token.scopes) {
                 // X accepts the token, and the grant lacks what posting needs:
                 // authwatch's own record of the grant is the evidence.
@@ -149,6 +152,7 @@ async fn at_x(state: AppState, account_id: String, reporter: String) -> Result<V
         }
         Err(error) => {
             observe_clock(&state, error.clock_offset_ms()).await;
+            crate::server::lifecycle::observe_billing(&state, &error, now_ms()).await;
             let cause = error.cause();
             let refused = NewEvent {
                 outcome: Outcome::Failed,

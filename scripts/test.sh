@@ -26,6 +26,10 @@ printf '\n==> sign-in under a burst (benchmark, smoke mode): at most 5 guesses p
 BENCH_SMOKE=1 RUSTFLAGS="--cfg erase_components" cargo test --features ssr --bench signin 2>&1 | tee -a "$log"
 bench_status=${PIPESTATUS[0]}
 
+printf '\n==> verdicts soak (benchmark, smoke mode): no false reconnect, genuine failures found, <= 1 billed check per account and day\n'
+RUSTFLAGS="--cfg erase_components" cargo test --features ssr --bench verdicts 2>&1 | tee -a "$log"
+soak_status=${PIPESTATUS[0]}
+
 printf '\n==> the pipeline API against its OpenAPI document (schemathesis)\n'
 scripts/contract.sh 2>&1 | tee -a "$log"
 contract_status=${PIPESTATUS[0]}
@@ -42,13 +46,13 @@ passed=$(( $(grep -oE 'test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | grep -oE
          + $(grep -oE '^ *[0-9]+ passed \(' "$log" | awk '{s+=$1} END {print s+0}') ))
 failed=$(( $(grep -oE 'test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed' "$log" | grep -oE '[0-9]+ failed' | awk '{s+=$1} END {print s+0}') \
          + $(grep -oE '^ *[0-9]+ failed$' "$log" | awk '{s+=$1} END {print s+0}') ))
-# The contract run and the benchmark's smoke run count as one test each.
-for status in $contract_status $bench_status; do
+# The contract run and each benchmark's smoke run count as one test each.
+for status in $contract_status $bench_status $soak_status; do
   if [[ $status -eq 0 ]]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 done
-if [[ $unit_status -ne 0 || $bench_status -ne 0 || $e2e_status -ne 0 ]] && [[ $failed -eq 0 ]]; then
+if [[ $unit_status -ne 0 || $bench_status -ne 0 || $soak_status -ne 0 || $e2e_status -ne 0 ]] && [[ $failed -eq 0 ]]; then
   failed=1  # a build or start-up failure ran no test but still failed
 fi
 echo "took $(( $(date +%s) - started )) s"
 echo "tests: $passed passed, $failed failed"
-[[ $unit_status -eq 0 && $bench_status -eq 0 && $contract_status -eq 0 && $e2e_status -eq 0 ]]
+[[ $unit_status -eq 0 && $bench_status -eq 0 && $soak_status -eq 0 && $contract_status -eq 0 && $e2e_status -eq 0 ]]

@@ -36,6 +36,7 @@ key=$(AUTHWATCH_DEMO=1 "$bin" api-key create --name contract --data-dir "$data" 
 
 # From the data directory: schemathesis keeps its run data in the working directory.
 st="$PWD/$venv/bin/st"
+settings="$PWD/scripts/schemathesis.toml"
 cd "$data"
-"$st" run "http://127.0.0.1:$port/api/v1/openapi.json" --url "http://127.0.0.1:$port" \
+"$st" --config-file "$settings" run "http://127.0.0.1:$port/api/v1/openapi.json" --url "http://127.0.0.1:$port" \
   -H "Authorization: Bearer $key" --checks all "$@"

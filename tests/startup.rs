@@ -50,7 +50,9 @@ fn with_no_x_app_and_no_demo_start_up_stops_and_names_both_ways_out() {
 
 #[test]
 fn demo_refuses_a_database_production_another_address_and_an_x_app() {
-    let cases: [(&[&str], &[(&str, &str)], &str); 5] = [
+    // Arguments, variables, and the variable the refusal must name.
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case; 5] = [
         (&["--demo"], &[("AUTHWATCH_DATABASE_URL", "sqlite://elsewhere.db")], "AUTHWATCH_DATABASE_URL"),
         (&[], &[("AUTHWATCH_DEMO", "1"), ("AUTHWATCH_ENVIRONMENT", "production")], "AUTHWATCH_ENVIRONMENT"),
         (&["--demo", "--addr", "0.0.0.0:0"], &[], "LEPTOS_SITE_ADDR"),

@@ -68,11 +68,17 @@ async fn a_403_is_never_retried_a_fresh_token_has_the_same_scopes() {
     app.emulator().reset_counts();
     let forbidden = json!({"title":"Forbidden","type":"about:blank","status":403,"detail":"Forbidden"});
     let r = api.post(&format!("/accounts/{}/auth-failures", news.id), &json!({ "status": 403, "body": forbidden })).await;
-    assert_eq!((r.body["verdict"].as_str(), r.body["cause"].as_str()), (Some("stop"), Some("scope_missing")), "{:?}", r.body);
+    // The grant has every scope posting needs: X's generic 403 is no evidence
+    // of a missing scope, and X accepts the token: the 403 was about that
+    // request (its content), not the account.
+    assert_eq!((r.body["verdict"].as_str(), r.body["cause"].as_str()), (Some("stop"), Some("content_refused")), "{:?}", r.body);
     assert_eq!(x_calls(&app).await.1, 0, "no refresh");
-    // The grant has every scope posting needs and X accepts the token: the
-    // 403 was about that request, not the account.
     assert_eq!(r.body["who"], "nobody", "{:?}", r.body);
+    assert_eq!(account(&app, "acme_news").await.incident_cause, None);
+    // X's duplicate-content 403, reported: the post's problem, in X's words' sense.
+    let duplicate = json!({"detail":"You are not allowed to create a Tweet with duplicate content.","type":"about:blank","title":"Forbidden","status":403});
+    let r = api.post(&format!("/accounts/{}/auth-failures", news.id), &json!({ "status": 403, "body": duplicate })).await;
+    assert_eq!((r.body["verdict"].as_str(), r.body["cause"].as_str(), r.body["who"].as_str()), (Some("stop"), Some("content_refused"), Some("nobody")), "{:?}", r.body);
     assert_eq!(account(&app, "acme_news").await.incident_cause, None);
 
     // "The app is not in a Project", while X accepts the app's token: no

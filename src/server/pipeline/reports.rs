@@ -16,7 +16,8 @@ use super::broker::{self, Refusal};
 use super::dto::{AuthFailureReport, AuthFailureVerdict};
 use super::problem::{action_slug, who_slug, ApiError, ApiJson, Problem};
 use super::verify::{self, Verification};
-use crate::domain::classify::{classify, XAnswer, XCall};
+use crate::domain::classify::{classify_answer, forbidden_given, XAnswer, XCall};
+use crate::domain::scopes::Scopes;
 use crate::domain::health::{Action, AttemptResult, Cause, Health, Who};
 use crate::domain::pipeline::{after_refusal, Next};
 use crate::server::db::events::{self, EventKind, NewEvent, Outcome};
@@ -85,7 +86,7 @@ pub async fn report(
         )));
     }
 
-    let claimed = classify_report(status, &body);
+    let claimed = classify_report(status, &body, &current.token.scopes);
     // The answer if this is the generation's first report; a later one
     // (another worker, a loop, the fresh token refused too) is told to stop.
     let retried_before =
@@ -234,19 +235,23 @@ fn action_of(cause: Cause) -> Option<Action> {
     }
 }
 
-/// Classifies X's 401/403 body as a v2 call (a post or a lookup).
-fn classify_report(status: u16, body: &str) -> Cause {
+/// Classifies X's 401/403 body as a post's, with the evidence authwatch has:
+/// a 403 about the post itself (a duplicate) is the post's problem, and a
+/// missing scope needs the grant to lack what posting needs.
+fn classify_report(status: u16, body: &str, granted: &Scopes) -> Cause {
     #[derive(serde::Deserialize, Default)]
     struct Fields {
         error: Option<String>,
         #[serde(rename = "type")]
         problem_type: Option<String>,
         reason: Option<String>,
+        detail: Option<String>,
     }
     let fields: Fields = serde_json::from_str(body).unwrap_or_default();
     let problem = fields.reason.or(fields.problem_type);
     let answer = XAnswer { status: Some(status), error: fields.error.as_deref(), problem: problem.as_deref() };
-    classify(XCall::Post, answer).unwrap_or(Cause::XUnavailable)
+    let cause = classify_answer(XCall::Post, answer, fields.detail.as_deref()).unwrap_or(Cause::XUnavailable);
+    forbidden_given(XCall::Post, cause, granted)
 }
 
 #[cfg(test)]

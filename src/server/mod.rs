@@ -112,12 +112,12 @@ impl Server {
             secret_fingerprint: app.client_secret.as_ref().map(secret::Secret::fingerprint),
         };
         db::apps::upsert(&pool, &record, x::now_ms()).await?;
-        // Sessions share the database: one file to back up, and a reconnect
-        // started before a restart can still finish after it.
         let passwords = Arc::new(auth::password::Passwords::for_this_machine().await?);
         if config.is_demo() {
             demo::create_users(&pool, &passwords).await.map_err(|e| StartError::Demo(e.to_string()))?;
         }
+        // Sessions share the database: one file to back up, and a reconnect
+        // started before a restart can still finish after it.
         let sessions = SqliteStore::new(pool.clone());
         sessions.migrate().await?;
         let engine_settings = lifecycle::engine::EngineSettings {

@@ -24,7 +24,7 @@
 //! Run: `cargo bench --features ssr --bench broker`
 //! Knobs: `BENCH_CONNECTIONS` (32), `BENCH_SECONDS` (10).
 
-use authwatch::server::config::{Config, Overrides, Source};
+use authwatch::server::config::{Config, Overrides, Vars};
 use authwatch::server::db::accounts;
 use authwatch::server::pipeline::auth;
 use authwatch::server::{demo, AppState, Server};
@@ -48,13 +48,6 @@ fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(default)
 }
 
-struct Vars(Vec<(String, String)>);
-
-impl Source for Vars {
-    fn get(&self, name: &str) -> Option<String> {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
-    }
-}
 
 /// A running authwatch in demo mode with one all-accounts key.
 struct App {

@@ -40,7 +40,7 @@
 //!   re-used through the engine afterwards (evenly spread; `all` for every one).
 
 use authwatch::emulator::{Emulator, NewUser};
-use authwatch::server::config::{Config, Overrides, Source};
+use authwatch::server::config::{Config, Overrides, Vars};
 use authwatch::server::db::accounts;
 use authwatch::server::demo::{self, CLIENT_ID};
 use authwatch::server::lifecycle::connect::{Intent, Outcome};
@@ -66,15 +66,6 @@ fn main() {
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(default)
-}
-
-/// Configuration from a list of variables instead of the environment.
-struct Vars(Vec<(String, String)>);
-
-impl Source for Vars {
-    fn get(&self, name: &str) -> Option<String> {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
-    }
 }
 
 /// A running authwatch in demo mode.

@@ -44,7 +44,7 @@
 use authwatch::domain::health::{diagnose, Action, AttemptResult, Cause, Health};
 use authwatch::domain::prompts::{APP_BILLING, APP_X_INCIDENT};
 use authwatch::emulator::{Emulator, Endpoint, Fault, FaultKind, GrantKind, NewUser};
-use authwatch::server::config::{Config, Overrides, Source};
+use authwatch::server::config::{Config, Overrides, Vars};
 use authwatch::server::db::events::{self, EventKind, NewEvent};
 use authwatch::server::db::{accounts, apps, prompts};
 use authwatch::server::demo::{self, CLIENT_ID};
@@ -77,13 +77,6 @@ fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(default)
 }
 
-struct Vars(Vec<(String, String)>);
-
-impl Source for Vars {
-    fn get(&self, name: &str) -> Option<String> {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
-    }
-}
 
 /// A running authwatch in demo mode, with the accounts the bench connected.
 struct App {

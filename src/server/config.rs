@@ -21,6 +21,16 @@ pub trait Source {
     fn get(&self, name: &str) -> Option<String>;
 }
 
+/// Variables from a list instead of the environment (tests, benchmarks):
+/// the first value given for a name wins.
+pub struct Vars(pub Vec<(String, String)>);
+
+impl Source for Vars {
+    fn get(&self, name: &str) -> Option<String> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    }
+}
+
 /// The process environment.
 pub struct Env;
 

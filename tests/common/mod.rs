@@ -6,7 +6,7 @@ pub mod oauth;
 pub mod sinks;
 
 use authwatch::emulator::Emulator;
-use authwatch::server::config::{Config, Overrides, Source};
+use authwatch::server::config::{Config, Overrides};
 use authwatch::server::{demo, AppState, Server};
 use leptos::config::LeptosOptions;
 use std::net::SocketAddr;
@@ -15,13 +15,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 /// Configuration from a list of variables instead of the environment.
-pub struct Vars(pub Vec<(String, String)>);
-
-impl Source for Vars {
-    fn get(&self, name: &str) -> Option<String> {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
-    }
-}
+pub use authwatch::server::config::Vars;
 
 /// Variables of a live install whose X app nobody answers for (nothing
 /// listens on port 9): for tests of what a live server does on its own,

@@ -83,16 +83,7 @@ fn DashboardBody(data: DashboardDto, ticker: Ticker) -> impl IntoView {
         .map(|c| chip(c.health.slug(), format!("{} {}", c.count, c.health.label())))
         .collect_view();
 
-    let page_link = move |page: u32| {
-        let mut parts = vec![format!("page={page}")];
-        if !current().is_empty() {
-            parts.push(format!("health={}", current()));
-        }
-        if !search().is_empty() {
-            parts.push(format!("search={}", search()));
-        }
-        format!("/?{}", parts.join("&"))
-    };
+    let page_link = move |page: u32| page_href(page, &current(), &search());
     let (page, pages) = (data.page, data.pages);
     let demo_accounts: Vec<(String, String)> = data.rows.iter().map(|r| (r.id.clone(), r.handle.clone())).collect();
 
@@ -282,5 +273,45 @@ fn DemoPanel(accounts: Vec<(String, String)>) -> impl IntoView {
                 </section>
             })}
         </Suspense>
+    }
+}
+
+/// The dashboard's address for `page`, keeping the filter and the search.
+/// Both come from the address bar, so they are encoded: a search for
+/// "R&D #2" must not become a second parameter or a fragment.
+fn page_href(page: u32, health: &str, search: &str) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    query.append_pair("page", &page.to_string());
+    if !health.is_empty() {
+        query.append_pair("health", health);
+    }
+    if !search.is_empty() {
+        query.append_pair("search", search);
+    }
+    format!("/?{}", query.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::page_href;
+
+    #[test]
+    fn the_pager_keeps_a_search_with_reserved_characters_whole() {
+        for search in ["R&D #2", "100%", "a=b+c", "caf\u{e9} /?x"] {
+            let href = page_href(3, "reconnect", search);
+            let query = href.strip_prefix("/?").expect("a query");
+            assert!(!query.contains('#'), "{href}");
+            let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+            assert_eq!(
+                pairs,
+                [("page".into(), "3".into()), ("health".into(), "reconnect".into()), ("search".into(), search.to_owned())],
+                "{href}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_pager_leaves_out_what_is_not_set() {
+        assert_eq!(page_href(2, "", ""), "/?page=2");
     }
 }

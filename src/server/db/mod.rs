@@ -90,6 +90,37 @@ pub async fn connect(url: &str) -> Result<Pool, sqlx::Error> {
     Ok(pool)
 }
 
+/// A nullable text column holding one of an enum's stored spellings, read
+/// with `#[sqlx(try_from = "NullableText")]`: NULL is `None`, a known
+/// spelling its value, and anything else an error naming the column and the
+/// value (never a silent `None`). The enums spell themselves in the domain
+/// (`as_str` and `TryFrom<String>`); this only lets a row say "or NULL".
+pub struct NullableText(Option<String>);
+
+impl sqlx::Type<sqlx::Sqlite> for NullableText {
+    fn type_info() -> sqlx::sqlite::SqliteTypeInfo {
+        <String as sqlx::Type<sqlx::Sqlite>>::type_info()
+    }
+
+    fn compatible(ty: &sqlx::sqlite::SqliteTypeInfo) -> bool {
+        <String as sqlx::Type<sqlx::Sqlite>>::compatible(ty)
+    }
+}
+
+impl<'r> sqlx::Decode<'r, sqlx::Sqlite> for NullableText {
+    fn decode(value: sqlx::sqlite::SqliteValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        <Option<String> as sqlx::Decode<'r, sqlx::Sqlite>>::decode(value).map(NullableText)
+    }
+}
+
+impl TryFrom<NullableText> for Option<crate::domain::health::Cause> {
+    type Error = crate::domain::timeline::UnknownSpelling;
+
+    fn try_from(text: NullableText) -> Result<Self, Self::Error> {
+        text.0.map(TryFrom::try_from).transpose()
+    }
+}
+
 pub mod accounts;
 pub mod api_keys;
 pub mod apps;

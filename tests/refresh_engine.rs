@@ -308,3 +308,22 @@ async fn concurrent_events_on_one_account_sum_up_as_if_recorded_one_after_anothe
     });
     assert_eq!(summary(app.state.pool.clone(), id.clone()).await, sequential);
 }
+
+#[tokio::test]
+async fn an_unknown_stored_spelling_is_an_error_naming_the_column_and_the_value() {
+    let app = TestApp::demo().await;
+    let pool = &app.state.pool;
+    let news = id_of(&app, "acme_news").await;
+    // Rows as a newer version, or a hand edit, might leave them.
+    sqlx::query("UPDATE accounts SET incident_cause = 'gremlins', incident_since = 1 WHERE id = ?").bind(&news).execute(pool).await.unwrap();
+    let e = accounts::summary(pool, &news).await.unwrap_err().to_string();
+    assert!(e.contains("\"incident_cause\"") && e.contains("\"gremlins\""), "{e}");
+
+    sqlx::query("INSERT INTO events (account_id, at, kind, outcome, actor) VALUES (?, 1, 'rfresh', 'ok', 'hand')").bind(&news).execute(pool).await.unwrap();
+    let e = events::recent(pool, &news, 5).await.unwrap_err().to_string();
+    assert!(e.contains("\"kind\"") && e.contains("\"rfresh\""), "{e}");
+
+    sqlx::query("INSERT INTO prompts (subject, account_id, cause, opened_at) VALUES ('account:hand', NULL, 'gremlins', 1)").execute(pool).await.unwrap();
+    let e = authwatch::server::db::prompts::open(pool).await.unwrap_err().to_string();
+    assert!(e.contains("\"cause\"") && e.contains("\"gremlins\""), "{e}");
+}

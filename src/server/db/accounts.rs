@@ -98,7 +98,7 @@ pub struct AccountSummary {
     pub last_check_at: Option<i64>,
     pub last_check_ok: Option<bool>,
     pub last_verified_at: Option<i64>,
-    #[sqlx(try_from = "super::NullableText")]
+    #[sqlx(try_from = "super::SpelledOrNull<Cause>")]
     pub incident_cause: Option<Cause>,
     pub incident_since: Option<i64>,
     pub incident_status: Option<i64>,

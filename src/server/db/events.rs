@@ -1,7 +1,7 @@
 //! The `events` table: what happened to each account, and the summary
 //! columns of `accounts` kept in step with it.
 
-use super::{NullableText, Pool};
+use super::{Pool, Spelled, SpelledOrNull};
 use crate::domain::health::{AttemptResult, Cause, OpenIncident};
 use crate::domain::timeline::next_summary;
 pub use crate::domain::timeline::{EventKind, NewEvent, Outcome, Summary};
@@ -12,11 +12,11 @@ use sqlx::{Sqlite, SqliteConnection, Transaction};
 pub struct Event {
     pub id: i64,
     pub at: i64,
-    #[sqlx(try_from = "String")]
+    #[sqlx(try_from = "Spelled<EventKind>")]
     pub kind: EventKind,
-    #[sqlx(try_from = "String")]
+    #[sqlx(try_from = "Spelled<Outcome>")]
     pub outcome: Outcome,
-    #[sqlx(try_from = "NullableText")]
+    #[sqlx(try_from = "SpelledOrNull<Cause>")]
     pub cause: Option<Cause>,
     pub http_status: Option<i64>,
     pub x_error: Option<String>,
@@ -36,7 +36,7 @@ struct SummaryRow {
     last_check_at: Option<i64>,
     last_check_ok: Option<bool>,
     last_verified_at: Option<i64>,
-    #[sqlx(try_from = "NullableText")]
+    #[sqlx(try_from = "SpelledOrNull<Cause>")]
     incident_cause: Option<Cause>,
     /// Its start; the account's connect for an incident written without one.
     incident_since: i64,
@@ -167,13 +167,11 @@ pub async fn granted_at(pool: &Pool, account_id: &str) -> Result<Option<i64>, sq
 /// account's newest refresh event is that refresh's `started`, with no
 /// outcome after it (a process died while waiting for X).
 pub async fn unanswered_refresh(pool: &Pool, account_id: &str, generation: i64) -> Result<Option<i64>, sqlx::Error> {
-    let last: Option<(i64, String, Option<i64>)> =
+    let last: Option<(i64, Spelled<Outcome>, Option<i64>)> =
         sqlx::query_as("SELECT at, outcome, generation_before FROM events WHERE account_id = ? AND kind = ? ORDER BY id DESC LIMIT 1")
             .bind(account_id)
             .bind(EventKind::Refresh.as_str())
             .fetch_optional(pool)
             .await?;
-    let Some((at, outcome, before)) = last else { return Ok(None) };
-    let outcome = Outcome::try_from(outcome).map_err(|e| sqlx::Error::ColumnDecode { index: "outcome".into(), source: e.into() })?;
-    Ok((outcome == Outcome::Started && before == Some(generation)).then_some(at))
+    Ok(last.and_then(|(at, outcome, before)| (Outcome::from(outcome) == Outcome::Started && before == Some(generation)).then_some(at)))
 }

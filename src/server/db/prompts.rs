@@ -10,7 +10,7 @@ pub struct Prompt {
     pub id: i64,
     pub subject: String,
     pub account_id: Option<String>,
-    #[sqlx(try_from = "String")]
+    #[sqlx(try_from = "super::Spelled<Cause>")]
     pub cause: Cause,
     pub opened_at: i64,
     pub escalated_at: Option<i64>,

@@ -255,6 +255,37 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_openapi_document_lists_the_allowed_values() {
+        use utoipa::OpenApi;
+        let doc = serde_json::to_value(super::super::ApiDoc::openapi()).unwrap();
+        let schemas = &doc["components"]["schemas"];
+        let values = |name: &str| -> Vec<String> {
+            let listed = schemas[name]["enum"].as_array().unwrap_or_else(|| panic!("{name} lists no values: {}", schemas[name]));
+            let mut values: Vec<String> = listed.iter().map(|v| v.as_str().unwrap().to_owned()).collect();
+            values.sort();
+            values
+        };
+        let mut slugs: Vec<String> = Health::ALL.iter().map(|h| h.slug().to_owned()).collect();
+        slugs.sort();
+        assert_eq!(values("HealthSlug"), slugs);
+        assert_eq!(values("WhoSlug"), ["admin", "nobody", "operations", "owner", "system"]);
+        assert_eq!(values("ActionSlug"), ["fix_app", "fix_clock", "reconnect", "top_up_credits"]);
+        assert_eq!(values("Verdict"), ["retry_once", "stop"]);
+        assert_eq!(values("PostState"), ["held", "published"]);
+        // The DTOs refer to them.
+        for (dto, field, schema) in [
+            ("AccountView", "health", "HealthSlug"),
+            ("AccountView", "who", "WhoSlug"),
+            ("AuthFailureVerdict", "verdict", "Verdict"),
+            ("AuthFailureVerdict", "who", "WhoSlug"),
+            ("PostView", "status", "PostState"),
+        ] {
+            let property = schemas[dto]["properties"][field].to_string();
+            assert!(property.contains(&format!("#/components/schemas/{schema}")), "{dto}.{field}: {property}");
+        }
+    }
+
     fn spelled<T: Serialize>(value: T) -> String {
         serde_json::to_value(value).unwrap().as_str().unwrap().to_owned()
     }

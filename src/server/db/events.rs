@@ -105,7 +105,7 @@ pub async fn record(
     if event.outcome == Outcome::Started {
         return Ok(());
     }
-    let Some(previous) = summary(&mut **tx, account_id).await? else { return Ok(()) };
+    let Some(previous) = summary(tx, account_id).await? else { return Ok(()) };
     let next = next_summary(&previous, event, at, result);
     sqlx::query(
         "UPDATE accounts SET last_refresh_at = ?, last_refresh_ok = ?, last_check_at = ?, last_check_ok = ?,

@@ -379,7 +379,7 @@ async fn run() -> bool {
             if !genuine.contains(id) {
                 if std::env::var("BENCH_DEBUG").is_ok() {
                     for e in events::recent(&app.state.pool, id, 12).await.unwrap().into_iter().rev() {
-                        eprintln!("  {id} {} {} {:?} {:?} {:?}", e.kind, e.outcome, e.cause, e.actor, e.detail);
+                        eprintln!("  {id} {} {} {:?} {:?} {:?}", e.kind.as_str(), e.outcome.as_str(), e.cause, e.actor, e.detail);
                     }
                 }
                 false_today += 1;

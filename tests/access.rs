@@ -301,7 +301,7 @@ async fn removing_a_user_ends_their_session_and_never_the_last_admin() {
     assert_eq!(dana.get(app.url("/")).send().await.unwrap().status(), 303, "her session ended");
     let unowned: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE owner_id IS NULL").fetch_one(&app.state.pool).await.unwrap();
     assert_eq!(unowned, 4, "her accounts go to the admins");
-    assert!(!users::remove(&app.state.pool, &ada_id).await.unwrap(), "the last admin stays");
+    assert!(!users::remove(&app.state.pool, &ada_id, "test", 0).await.unwrap(), "the last admin stays");
 }
 
 #[tokio::test]
@@ -384,4 +384,60 @@ async fn the_cli_adds_the_first_admin() {
     assert_eq!(user.role, Role::Admin);
     assert!(hash.starts_with("$argon2id$"));
     assert_eq!(password::Passwords::new(1).await.unwrap().verify("a-strong-password".into(), Some(hash)).await, Ok(true));
+}
+
+/// The owner column of every dashboard row, by handle, as the admin's
+/// browser gets it from the server function.
+async fn dashboard_owners(app: &TestApp, admin: &Client) -> Vec<(String, Option<String>)> {
+    let r = admin.post(app.url(LoadDashboard::PATH)).form(&[("query[search]", ""), ("query[page]", "1")]).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let dashboard: authwatch::api::dto::Dashboard = r.json().await.unwrap();
+    let mut owners: Vec<_> = dashboard.rows.into_iter().map(|row| (row.handle, row.owner)).collect();
+    owners.sort();
+    owners
+}
+
+#[tokio::test]
+async fn removing_a_user_with_the_cli_shows_their_accounts_without_an_owner_at_once() {
+    let app = TestApp::demo().await;
+    let admin = app.admin().await;
+    // The dashboard has been read once, so the server holds its snapshot.
+    let before = dashboard_owners(&app, &admin).await;
+    let hers: Vec<&str> = before.iter().filter(|(_, o)| o.as_deref() == Some("Dana Manager")).map(|(h, _)| h.as_str()).collect();
+    assert_eq!(hers, ["acme_events", "acme_jobs", "acme_news", "acme_sports"], "{before:?}");
+
+    // `authwatch user remove`, another process on the same database.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_authwatch"))
+        .args(["user", "remove", "--email", "dana@demo.authwatch", "--data-dir"])
+        .arg(app.data_dir.path())
+        .env("AUTHWATCH_DEMO", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Removed Dana Manager"));
+
+    let after = dashboard_owners(&app, &admin).await;
+    for (handle, owner) in &after {
+        let expected = if hers.contains(&handle.as_str()) { None } else { before.iter().find(|(h, _)| h == handle).unwrap().1.clone() };
+        assert_eq!(owner, &expected, "@{handle}: {after:?}");
+    }
+    // Each of her accounts says on its timeline why it has no owner.
+    let news = common::account_id(&app, "acme_news").await;
+    let timeline = authwatch::server::db::events::recent(&app.state.pool, &news, 1).await.unwrap();
+    assert_eq!((timeline[0].kind.as_str(), timeline[0].actor.as_str()), ("owner", "command line"));
+    assert!(timeline[0].detail.as_deref().unwrap_or_default().contains("Dana Manager"), "{:?}", timeline[0].detail);
+}
+
+#[tokio::test]
+async fn removing_a_user_on_the_users_page_shows_their_accounts_without_an_owner_at_once() {
+    let app = TestApp::demo().await;
+    let admin = app.admin().await;
+    let before = dashboard_owners(&app, &admin).await;
+    assert_eq!(before.iter().filter(|(_, o)| o.as_deref() == Some("Dana Manager")).count(), 4, "{before:?}");
+    let dana_id: String = sqlx::query_scalar("SELECT id FROM users WHERE email = 'dana@demo.authwatch'").fetch_one(&app.state.pool).await.unwrap();
+    let r = admin.post(app.url(RemoveUser::PATH)).form(&[("id", dana_id.as_str())]).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let after = dashboard_owners(&app, &admin).await;
+    assert_eq!(after.iter().filter(|(_, o)| o.is_none()).count(), 4, "{after:?}");
+    assert!(after.iter().all(|(_, o)| o.as_deref() != Some("Dana Manager")), "{after:?}");
 }

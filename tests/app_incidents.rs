@@ -91,7 +91,7 @@ async fn depleted_credits_hold_posts_for_the_admins_and_touch_no_account() {
     let open = open_prompts(&app).await;
     let billing: Vec<_> = open.iter().filter(|p| p.subject == APP_BILLING).collect();
     assert_eq!(billing.len(), 1, "{open:?}");
-    assert_eq!(billing[0].cause, "credits_depleted");
+    assert_eq!(billing[0].cause.as_str(), "credits_depleted");
     assert!(open.iter().all(|p| p.account_id.as_deref() != Some(news.id.as_str())), "no prompt for the account: {open:?}");
     deliver_due(&app.state, now_ms()).await.unwrap();
     let opened: Vec<_> = messages(&hooks).into_iter().filter(|(e, s, _)| e == "prompt.opened" && s == APP_BILLING).collect();
@@ -213,7 +213,7 @@ async fn a_genuine_failure_hidden_in_an_x_incident_gets_its_prompt_once_verified
     assert_eq!(open.len(), 1, "{open:?}");
     assert_eq!(open[0].account_id.as_deref(), Some(genuine.id.as_str()));
     // Its refresh token and its access token both refused: revoked at X.
-    assert_eq!(open[0].cause, "user_revoked");
+    assert_eq!(open[0].cause.as_str(), "user_revoked");
 }
 
 #[tokio::test]
@@ -238,7 +238,7 @@ async fn the_daily_check_asks_x_once_per_account_and_utc_day_and_the_settings_sa
         .await
         .unwrap()
         .into_iter()
-        .filter(|e| e.kind == "check")
+        .filter(|e| e.kind.as_str() == "check")
         .filter_map(|e| e.detail)
         .collect();
     assert!(details.iter().all(|d| d.contains("X was not asked")), "{details:?}");

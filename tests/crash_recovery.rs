@@ -116,7 +116,7 @@ async fn a_process_killed_mid_sweep_leaves_every_account_valid_or_flagged() {
     let mut orphans = 0;
     for id in &ids {
         let last = events::recent(&state.pool, id, 1).await.unwrap().remove(0);
-        if last.kind == "refresh" && last.outcome == "started" {
+        if last.kind.as_str() == "refresh" && last.outcome.as_str() == "started" {
             orphans += 1;
         }
     }
@@ -130,7 +130,7 @@ async fn a_process_killed_mid_sweep_leaves_every_account_valid_or_flagged() {
             let s = accounts::summary(&state.pool, id).await.unwrap().unwrap();
             let last = events::recent(&state.pool, id, 1).await.unwrap().remove(0);
             let valid = s.incident_cause.is_none() && s.expires_at > authwatch::server::x::now_ms() + 15 * 60_000;
-            settled &= (valid || s.incident_cause.is_some()) && !(last.kind == "refresh" && last.outcome == "started");
+            settled &= (valid || s.incident_cause.is_some()) && !(last.kind.as_str() == "refresh" && last.outcome.as_str() == "started");
         }
         if settled {
             break;
@@ -144,7 +144,7 @@ async fn a_process_killed_mid_sweep_leaves_every_account_valid_or_flagged() {
     for id in &ids {
         let s = accounts::summary(&state.pool, id).await.unwrap().unwrap();
         match s.incident_cause {
-            Some(cause) => assert!(!cause.is_empty()),
+            Some(cause) => assert!(!cause.as_str().is_empty()),
             None => {
                 let tokens = accounts::tokens(&state.pool, &state.keyring, id).await.unwrap().unwrap();
                 state.x.users_me(&tokens.access).await.unwrap_or_else(|e| panic!("{id} looks valid but X says {e}"));

@@ -424,7 +424,7 @@ async fn owners_and_admins_discard_a_held_post_and_nobody_else_can() {
     let pool = app.state.pool.clone();
     let timeline = |id: String| {
         let pool = pool.clone();
-        async move { authwatch::server::db::events::recent(&pool, &id, 50).await.unwrap().into_iter().filter(|e| e.kind == "discard").collect::<Vec<_>>() }
+        async move { authwatch::server::db::events::recent(&pool, &id, 50).await.unwrap().into_iter().filter(|e| e.kind.as_str() == "discard").collect::<Vec<_>>() }
     };
     assert!(timeline(labs.id.clone()).await.is_empty());
 

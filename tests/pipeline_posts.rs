@@ -8,6 +8,7 @@ mod common;
 #[path = "common/pipeline.rs"]
 mod pipeline;
 
+use authwatch::domain::health::Cause;
 use authwatch::emulator::{Endpoint, Fault, FaultKind};
 use authwatch::server::db::posts;
 use authwatch::server::demo::CLIENT_ID;
@@ -60,7 +61,7 @@ async fn a_second_401_on_the_fresh_token_stops_with_no_third_call_as_xs_incident
 
     // The stop is on the account as X's incident, with X's exact answer, and nobody is prompted.
     let after = account(&app, "acme_news").await;
-    assert_eq!(after.incident_cause.as_deref(), Some("x_refuses_valid_tokens"));
+    assert_eq!(after.incident_cause.map(Cause::as_str), Some("x_refuses_valid_tokens"));
     assert_eq!(after.incident_status, Some(401));
     assert!(after.incident_x_error.as_deref().is_some_and(|b| b.contains("Unauthorized")), "X's exact body is kept");
     authwatch::server::notify::reconcile(&app.state, authwatch::server::x::now_ms()).await.unwrap();
@@ -177,7 +178,7 @@ async fn x_trouble_leaves_the_post_retryable_under_the_same_key_and_content_refu
     let r = api.publish(&news.id, "outage", "After the outage").await;
     r.assert_problem(503, "x-unavailable");
     assert!(r.headers.get("retry-after").is_some());
-    assert_eq!(account(&app, "acme_news").await.incident_cause.as_deref(), None, "X's outage is no reason to reconnect");
+    assert_eq!(account(&app, "acme_news").await.incident_cause.map(Cause::as_str), None, "X's outage is no reason to reconnect");
     let retried = api.publish(&news.id, "outage", "After the outage").await;
     assert_eq!(retried.status, 201, "the same key tries again after passing trouble: {:?}", retried.body);
     assert_eq!(published(&app), vec!["After the outage"]);
@@ -215,7 +216,7 @@ async fn discards(app: &TestApp, account_id: &str) -> Vec<(String, String)> {
         .await
         .unwrap()
         .into_iter()
-        .filter(|e| e.kind == "discard")
+        .filter(|e| e.kind.as_str() == "discard")
         .map(|e| (e.actor, e.detail.unwrap_or_default()))
         .collect()
 }

@@ -8,6 +8,7 @@ mod common;
 #[path = "common/pipeline.rs"]
 mod pipeline;
 
+use authwatch::domain::health::Cause;
 use authwatch::emulator::{Endpoint, Fault, FaultKind};
 use authwatch::server::db::{events, posts};
 use authwatch::server::demo::CLIENT_ID;
@@ -102,7 +103,7 @@ async fn when_x_itself_refuses_the_token_the_report_ends_in_xs_verdict() {
     assert_eq!((r.body["verdict"].as_str(), r.body["cause"].as_str()), (Some("stop"), Some("scope_missing")), "{:?}", r.body);
     assert_eq!((r.body["who"].as_str(), r.body["action"].as_str()), (Some("owner"), Some("reconnect")));
     let after = account(&app, "acme_support").await;
-    assert_eq!(after.incident_cause.as_deref(), Some("scope_missing"));
+    assert_eq!(after.incident_cause.map(Cause::as_str), Some("scope_missing"));
     assert_eq!(after.incident_status, Some(403), "X's own status");
     let body = after.incident_x_error.unwrap();
     assert!(body.contains("Forbidden"), "X's own body: {body}");
@@ -119,7 +120,7 @@ async fn reports_of_a_dead_grant_stop_with_the_reconnect_cause() {
     // X refused the refresh token, and the access token of the same generation too.
     assert_eq!((r.body["verdict"].as_str(), r.body["cause"].as_str()), (Some("stop"), Some("user_revoked")), "{:?}", r.body);
     assert_eq!(r.body["action"], "reconnect");
-    assert_eq!(account(&app, "acme_news").await.incident_cause.as_deref(), Some("user_revoked"));
+    assert_eq!(account(&app, "acme_news").await.incident_cause.map(Cause::as_str), Some("user_revoked"));
     api.get(&format!("/accounts/{}/token", news.id)).await.assert_problem(409, "person-must-act");
     assert!(open_prompts(&app, &news.id).await.contains(&"user_revoked".to_owned()), "the owner is prompted");
 }
@@ -137,7 +138,7 @@ async fn a_403_after_x_really_revoked_the_grant_ends_in_the_verdict_x_gives() {
     assert_eq!((r.body["verdict"].as_str(), r.body["cause"].as_str()), (Some("stop"), Some("user_revoked")), "{:?}", r.body);
     assert_eq!((r.body["who"].as_str(), r.body["action"].as_str()), (Some("owner"), Some("reconnect")));
     assert_eq!((users_me_calls(&app).await, x_calls(&app).await.1), (1, 1), "one question to X, one refresh");
-    assert_eq!(account(&app, "acme_news").await.incident_cause.as_deref(), Some("user_revoked"));
+    assert_eq!(account(&app, "acme_news").await.incident_cause.map(Cause::as_str), Some("user_revoked"));
     api.get(&format!("/accounts/{}/token", news.id)).await.assert_problem(409, "person-must-act");
     assert_eq!(api.publish(&news.id, "after", "Held until the reconnect").await.status, 202, "posts wait for the owner");
     assert!(open_prompts(&app, &news.id).await.contains(&"user_revoked".to_owned()));
@@ -266,14 +267,14 @@ async fn the_account_page_shows_what_a_report_said_as_the_pipelines_words_never_
         assert!(!body.contains("suspended"), "the report is never shown as X's answer: {body}");
     }
     let stored = events::recent(&app.state.pool, &news.id, 50).await.unwrap();
-    let reports: Vec<_> = stored.iter().filter(|e| e.kind == "report").collect();
+    let reports: Vec<_> = stored.iter().filter(|e| e.kind.as_str() == "report").collect();
     assert_eq!(reports.len(), 2);
     assert!(reports.iter().all(|e| e.x_error.is_none() && e.http_status.is_none()), "nothing stored as X's");
     assert!(reports.iter().all(|e| e.detail.as_ref().unwrap().chars().count() < 800), "bodies are shortened");
 }
 
 async fn last_report(app: &TestApp, account_id: &str) -> events::Event {
-    events::recent(&app.state.pool, account_id, 50).await.unwrap().into_iter().find(|e| e.kind == "report").expect("a report")
+    events::recent(&app.state.pool, account_id, 50).await.unwrap().into_iter().find(|e| e.kind.as_str() == "report").expect("a report")
 }
 
 #[tokio::test]

@@ -225,7 +225,7 @@ async fn the_daily_check_takes_a_recent_refresh_as_proof_and_asks_x_otherwise() 
     let users_me = app.emulator().counts().client(CLIENT_ID).users_me;
     assert_eq!(users_me, 5, "acme_news was proven alive by its refresh, the others were asked");
     let last = events::recent(&app.state.pool, &news, 1).await.unwrap().remove(0);
-    assert_eq!(last.kind, "check");
+    assert_eq!(last.kind.as_str(), "check");
     assert!(last.detail.unwrap().starts_with("proof of life"));
 }
 
@@ -240,4 +240,90 @@ async fn a_401_for_a_token_valid_only_by_a_slow_clock_is_clock_drift() {
     authwatch::server::lifecycle::check::check(&app.state, &support, "test", authwatch::server::lifecycle::check::Proof::AskX).await.unwrap();
     let checked = authwatch::server::lifecycle::check::check(&app.state, &id, "test", authwatch::server::lifecycle::check::Proof::AskX).await.unwrap();
     assert_eq!(checked, authwatch::server::lifecycle::check::Checked::Failed { cause: Cause::ClockDrift });
+}
+
+#[tokio::test]
+async fn concurrent_events_on_one_account_sum_up_as_if_recorded_one_after_another() {
+    use authwatch::domain::health::AttemptResult;
+    use authwatch::domain::timeline::next_summary;
+    use events::{EventKind, NewEvent, Outcome};
+
+    // No sweep meanwhile: every event of the account is the test's.
+    let app = TestApp::start(vec![("AUTHWATCH_SWEEP_INTERVAL_SECS", "3600")]).await;
+    let user = app.emulator().create_user(NewUser { id: None, username: "busy".into(), name: "Busy".into() });
+    let id = match demo::connect_as(&app.state, &user.id, &Intent::NewAccount, "test", None).await.unwrap() {
+        authwatch::server::lifecycle::connect::Outcome::Saved { connected, .. } => connected.account_id,
+        other => panic!("{other:?}"),
+    };
+    let summary = |pool: db::Pool, id: String| async move {
+        let mut conn = pool.acquire().await.unwrap();
+        events::summary(&mut conn, &id).await.unwrap().unwrap()
+    };
+    let start = summary(app.state.pool.clone(), id.clone()).await;
+
+    let failed = |kind, cause, status| (NewEvent { kind, outcome: Outcome::Failed, cause: Some(cause), http_status: Some(status), x_error: Some(format!("{status}")), ..NewEvent::default() }, AttemptResult::Failed(cause));
+    let ok = |kind, result| (NewEvent { kind, outcome: Outcome::Ok, ..NewEvent::default() }, result);
+    let kinds = [
+        ok(EventKind::Refresh, AttemptResult::Renewed),
+        failed(EventKind::Refresh, Cause::XUnavailable, 503),
+        ok(EventKind::Check, AttemptResult::Verified),
+        failed(EventKind::Check, Cause::UserRevoked, 401),
+        failed(EventKind::Refresh, Cause::RefreshTokenRejected, 400),
+        ok(EventKind::Report, AttemptResult::Inconclusive),
+        (NewEvent { kind: EventKind::Refresh, outcome: Outcome::Started, ..NewEvent::default() }, AttemptResult::Inconclusive),
+        failed(EventKind::Check, Cause::ClockDrift, 401),
+    ];
+    let base = now_ms();
+    let planned: Vec<(NewEvent, AttemptResult, i64)> = (0..64)
+        .map(|i| {
+            let (event, result) = kinds[(i * 5 + i / 8) % kinds.len()].clone();
+            // Times out of step with the order they land in: the summary follows the order recorded.
+            (NewEvent { actor: "burst".into(), detail: Some(format!("{i}")), ..event }, result, base + (i as i64 * 7919) % 64)
+        })
+        .collect();
+
+    let barrier = Arc::new(tokio::sync::Barrier::new(planned.len()));
+    let tasks: Vec<_> = planned
+        .iter()
+        .cloned()
+        .map(|(event, result, at)| {
+            let (pool, id, barrier) = (app.state.pool.clone(), id.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                events::append(&pool, &id, at, &event, result).await
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().expect("every event is recorded");
+    }
+
+    let mut recorded = events::recent(&app.state.pool, &id, 1000).await.unwrap();
+    recorded.reverse();
+    let order: Vec<usize> = recorded.iter().filter(|e| e.actor == "burst").map(|e| e.detail.as_deref().unwrap().parse().unwrap()).collect();
+    assert_eq!(order.len(), planned.len(), "every event is on the timeline once");
+    let sequential = order.iter().fold(start, |s, &i| {
+        let (event, result, at) = &planned[i];
+        next_summary(&s, event, *at, *result)
+    });
+    assert_eq!(summary(app.state.pool.clone(), id.clone()).await, sequential);
+}
+
+#[tokio::test]
+async fn an_unknown_stored_spelling_is_an_error_naming_the_column_and_the_value() {
+    let app = TestApp::demo().await;
+    let pool = &app.state.pool;
+    let news = id_of(&app, "acme_news").await;
+    // Rows as a newer version, or a hand edit, might leave them.
+    sqlx::query("UPDATE accounts SET incident_cause = 'gremlins', incident_since = 1 WHERE id = ?").bind(&news).execute(pool).await.unwrap();
+    let e = accounts::summary(pool, &news).await.unwrap_err().to_string();
+    assert!(e.contains("\"incident_cause\"") && e.contains("\"gremlins\""), "{e}");
+
+    sqlx::query("INSERT INTO events (account_id, at, kind, outcome, actor) VALUES (?, 1, 'rfresh', 'ok', 'hand')").bind(&news).execute(pool).await.unwrap();
+    let e = events::recent(pool, &news, 5).await.unwrap_err().to_string();
+    assert!(e.contains("\"kind\"") && e.contains("\"rfresh\""), "{e}");
+
+    sqlx::query("INSERT INTO prompts (subject, account_id, cause, opened_at) VALUES ('account:hand', NULL, 'gremlins', 1)").execute(pool).await.unwrap();
+    let e = authwatch::server::db::prompts::open(pool).await.unwrap_err().to_string();
+    assert!(e.contains("\"cause\"") && e.contains("\"gremlins\""), "{e}");
 }

@@ -46,7 +46,7 @@ async fn diagnosis(app: &TestApp, id: &str) -> Diagnosis {
 /// The account's prompts still open after the notifier looked at everything.
 async fn open_prompts(app: &TestApp, id: &str) -> Vec<String> {
     reconcile(&app.state, now_ms()).await.unwrap();
-    prompts::for_account(&app.state.pool, id, 10).await.unwrap().into_iter().filter(|p| p.closed_at.is_none()).map(|p| p.cause).collect()
+    prompts::for_account(&app.state.pool, id, 10).await.unwrap().into_iter().filter(|p| p.closed_at.is_none()).map(|p| p.cause.as_str().to_owned()).collect()
 }
 
 fn refreshes(app: &TestApp) -> u64 {
@@ -76,10 +76,10 @@ async fn an_access_token_refused_early_is_fixed_by_one_refresh_and_nobody_is_pro
     assert_eq!(refreshes(&app), 1, "one refresh");
     assert_eq!(app.emulator().counts().client(CLIENT_ID).users_me, 2, "the refused token, then the fresh one");
     let after = account(&app, "acme_news").await;
-    assert_eq!((after.generation, after.incident_cause.as_deref()), (news.generation + 1, None));
+    assert_eq!((after.generation, after.incident_cause.map(Cause::as_str)), (news.generation + 1, None));
     assert_eq!(diagnosis(&app, &news.id).await.health, Health::Healthy);
     let timeline = events::recent(&app.state.pool, &news.id, 10).await.unwrap();
-    let fixed = timeline.iter().find(|e| e.kind == "check" && e.outcome == "ok").expect("a check that worked");
+    let fixed = timeline.iter().find(|e| e.kind.as_str() == "check" && e.outcome.as_str() == "ok").expect("a check that worked");
     assert!(fixed.detail.as_deref().unwrap().starts_with("X refused the access token early; a refresh fixed it."), "{:?}", fixed.detail);
     assert!(open_prompts(&app, &news.id).await.is_empty(), "no prompt");
 
@@ -142,7 +142,7 @@ async fn a_post_during_xs_auth_outage_fails_with_xs_cause_never_a_reconnect() {
     assert_eq!(x_calls(&app).await, (2, 1), "the post, one refresh, one retry with the fresh token");
     assert!(posts::held(&app.state.pool, &news.id).await.unwrap().is_empty(), "nothing waits for a person");
     let after = account(&app, "acme_news").await;
-    assert_eq!(after.incident_cause.as_deref(), Some("x_refuses_valid_tokens"));
+    assert_eq!(after.incident_cause.map(Cause::as_str), Some("x_refuses_valid_tokens"));
     assert!(!diagnosis(&app, &news.id).await.health.needs_person());
     assert!(open_prompts(&app, &news.id).await.is_empty());
     // The broker still hands out the token: the account is fine.

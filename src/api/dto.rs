@@ -3,6 +3,7 @@
 
 use crate::domain::access::Role;
 use crate::domain::health::{AppWarning, Health, Who};
+use crate::domain::timeline::{EventKind, Outcome};
 use serde::{Deserialize, Serialize};
 
 /// Facts about this authwatch instance for the page header.
@@ -133,8 +134,8 @@ pub struct XErrorView {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventView {
     pub at: i64,
-    pub kind: String,
-    pub outcome: String,
+    pub kind: EventKind,
+    pub outcome: Outcome,
     pub cause: Option<String>,
     pub http_status: Option<i64>,
     pub x_error: Option<String>,

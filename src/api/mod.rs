@@ -339,7 +339,7 @@ pub async fn remove_user(id: String) -> Result<String, ServerFnError> {
     let Some(user) = users::by_id(&state.pool, &id).await.map_err(|e| ssr::internal("Loading the user failed", e))? else {
         return Err(ServerFnError::new("No such user."));
     };
-    if !users::remove(&state.pool, &id).await.map_err(|e| ssr::internal("Removing the user failed", e))? {
+    if !users::remove(&state.pool, &id, &admin.email, crate::server::x::now_ms()).await.map_err(|e| ssr::internal("Removing the user failed", e))? {
         return Err(ServerFnError::new("The last admin cannot be removed."));
     }
     tracing::info!(user_id = %id, by = %admin.id, "user removed");

@@ -99,6 +99,39 @@ impl Cause {
         Cause::ALL.into_iter().find(|c| c.as_str() == s)
     }
 
+    /// What must happen about an open incident of this cause, in words;
+    /// `None` for a cause that never makes an account's incident. Who acts
+    /// is [`Cause::who`]'s to say, and the health follows from who acts.
+    pub fn incident_step(self) -> Option<&'static str> {
+        Some(match self {
+            Cause::RefreshTokenRejected
+            | Cause::RotationLost
+            | Cause::UserRevoked
+            | Cause::RotatedTokenNotSaved
+            | Cause::ScopeMissing
+            | Cause::NoRefreshToken => "The account's owner must reconnect it in the browser, signed in to X as this account.",
+            Cause::TokensCopied => {
+                "The account's owner must reconnect it, and whoever runs the other copy of its tokens must find it and stop it, or it will happen again."
+            }
+            Cause::RefreshTokenExpired => {
+                "The account's owner must reconnect it in the browser (consent again), signed in to X as this account."
+            }
+            Cause::ClockDrift => "Operations must fix this server's clock (NTP); the token itself may be fine.",
+            Cause::AppCredentialsRejected => "An admin must fix the X app's client id and secret.",
+            Cause::RefreshAnswerLost => "authwatch will try the stored refresh token once to find out whether it still works.",
+            Cause::XUnavailable | Cause::RateLimited => {
+                "Nothing to do: authwatch retries with backoff. The account is not marked dead for this."
+            }
+            Cause::XRefusesValidTokens => {
+                "Nothing to do: nobody needs to reconnect. authwatch keeps the grant and tries again; this clears once X accepts its tokens."
+            }
+            // An expired token is not an incident; it is handled by the age
+            // checks. A refused post is the post's problem. Depleted credits
+            // are the app's (an app warning), never an account's.
+            Cause::AccessTokenExpired | Cause::ContentRefused | Cause::CreditsDepleted => return None,
+        })
+    }
+
     /// The cause in words, for a social media manager.
     pub fn describe(self) -> &'static str {
         match self {
@@ -161,6 +194,29 @@ impl Cause {
     pub fn is_transient(self) -> bool {
         matches!(self, Cause::XUnavailable | Cause::RateLimited | Cause::XRefusesValidTokens)
     }
+
+    /// Whether a successful check (a working access token) clears an open
+    /// incident of this cause: X's passing trouble and clock drift. It proves
+    /// nothing about the refresh token, so nothing else.
+    pub fn cleared_by_check(self) -> bool {
+        self.is_transient() || self == Cause::ClockDrift
+    }
+
+    /// Whether the scheduler's refresh can help an account whose open
+    /// incident has this cause: X's passing trouble (tried again after the
+    /// backoff), or a lost answer (the stored refresh token is tried once to
+    /// tell). The others wait for a person.
+    pub fn refresh_can_help(self) -> bool {
+        self.is_transient() || self == Cause::RefreshAnswerLost
+    }
+}
+
+impl TryFrom<String> for Cause {
+    type Error = crate::domain::timeline::UnknownSpelling;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Cause::parse(&value).ok_or(crate::domain::timeline::UnknownSpelling { what: "cause", value })
+    }
 }
 
 /// Who must act.
@@ -179,6 +235,26 @@ pub enum Who {
 }
 
 impl Who {
+    /// What `self` must do, when a person must act.
+    pub fn action(self) -> Option<Action> {
+        match self {
+            Who::Owner => Some(Action::Reconnect),
+            Who::Admin => Some(Action::FixApp),
+            Who::Operations => Some(Action::FixClock),
+            Who::System | Who::Nobody => None,
+        }
+    }
+
+    /// The health of an account whose open incident waits for `self`.
+    pub fn health_of_incident(self) -> Health {
+        match (self, self.action()) {
+            (_, Some(action)) => Health::ActionNeeded(action),
+            // A lost refresh answer: authwatch verifies it with a refresh.
+            (Who::System, None) => Health::RefreshDue,
+            (_, None) => Health::XUnavailable,
+        }
+    }
+
     pub fn describe(self) -> &'static str {
         match self {
             Who::System => "authwatch (automatic)",
@@ -364,98 +440,19 @@ pub fn diagnose(account: &AccountFacts, app: &AppFacts, required: &Scopes, now: 
     if app.credentials_rejected_since.is_some() {
         let c = Cause::AppCredentialsRejected;
         return verdict(
-            Health::ActionNeeded(Action::FixApp),
+            c.who().health_of_incident(),
             Some(c),
             c.describe().into(),
             "An admin must fix the X app's client id and secret; every account of this app is affected.",
-            Who::Admin,
+            c.who(),
         );
     }
 
     if let Some(incident) = &account.incident {
         let c = incident.cause;
-        match c {
-            Cause::RefreshTokenRejected
-            | Cause::RotationLost
-            | Cause::UserRevoked
-            | Cause::RotatedTokenNotSaved
-            | Cause::ScopeMissing
-            | Cause::NoRefreshToken => {
-                return verdict(
-                    Health::ActionNeeded(Action::Reconnect),
-                    Some(c),
-                    c.describe().into(),
-                    "The account's owner must reconnect it in the browser, signed in to X as this account.",
-                    Who::Owner,
-                )
-            }
-            Cause::TokensCopied => {
-                return verdict(
-                    Health::ActionNeeded(Action::Reconnect),
-                    Some(c),
-                    c.describe().into(),
-                    "The account's owner must reconnect it, and whoever runs the other copy of its tokens must find it and stop it, or it will happen again.",
-                    Who::Owner,
-                )
-            }
-            Cause::RefreshTokenExpired => {
-                return verdict(
-                    Health::ActionNeeded(Action::Reconnect),
-                    Some(c),
-                    c.describe().into(),
-                    "The account's owner must reconnect it in the browser (consent again), signed in to X as this account.",
-                    Who::Owner,
-                )
-            }
-            Cause::ClockDrift => {
-                return verdict(
-                    Health::ActionNeeded(Action::FixClock),
-                    Some(c),
-                    c.describe().into(),
-                    "Operations must fix this server's clock (NTP); the token itself may be fine.",
-                    Who::Operations,
-                )
-            }
-            Cause::AppCredentialsRejected => {
-                return verdict(
-                    Health::ActionNeeded(Action::FixApp),
-                    Some(c),
-                    c.describe().into(),
-                    "An admin must fix the X app's client id and secret.",
-                    Who::Admin,
-                )
-            }
-            Cause::RefreshAnswerLost => {
-                return verdict(
-                    Health::RefreshDue,
-                    Some(c),
-                    c.describe().into(),
-                    "authwatch will try the stored refresh token once to find out whether it still works.",
-                    Who::System,
-                )
-            }
-            Cause::XUnavailable | Cause::RateLimited => {
-                return verdict(
-                    Health::XUnavailable,
-                    Some(c),
-                    c.describe().into(),
-                    "Nothing to do: authwatch retries with backoff. The account is not marked dead for this.",
-                    Who::Nobody,
-                )
-            }
-            Cause::XRefusesValidTokens => {
-                return verdict(
-                    Health::XUnavailable,
-                    Some(c),
-                    c.describe().into(),
-                    "Nothing to do: nobody needs to reconnect. authwatch keeps the grant and tries again; this clears once X accepts its tokens.",
-                    Who::Nobody,
-                )
-            }
-            // An expired token is not an incident; it is handled by the age
-            // checks below. A refused post is the post's problem. Depleted
-            // credits are the app's (an app warning), never an account's.
-            Cause::AccessTokenExpired | Cause::ContentRefused | Cause::CreditsDepleted => {}
+        if let Some(next_step) = c.incident_step() {
+            let who = c.who();
+            return verdict(who.health_of_incident(), Some(c), c.describe().into(), next_step, who);
         }
     }
 
@@ -466,7 +463,7 @@ pub fn diagnose(account: &AccountFacts, app: &AppFacts, required: &Scopes, now: 
             Cause::ScopeMissing
         };
         return verdict(
-            Health::ActionNeeded(Action::Reconnect),
+            c.who().health_of_incident(),
             Some(c),
             match c {
                 Cause::NoRefreshToken => format!(
@@ -476,7 +473,7 @@ pub fn diagnose(account: &AccountFacts, app: &AppFacts, required: &Scopes, now: 
                 _ => format!("The grant lacks {}, which authwatch requires.", missing.join(", ")),
             },
             "Reconnect granting every required scope; if X does not offer it, the X app's permissions need changing.",
-            Who::Owner,
+            c.who(),
         );
     }
 
@@ -485,11 +482,11 @@ pub fn diagnose(account: &AccountFacts, app: &AppFacts, required: &Scopes, now: 
         if !token.has_refresh_token {
             let c = Cause::NoRefreshToken;
             return verdict(
-                Health::ActionNeeded(Action::Reconnect),
+                c.who().health_of_incident(),
                 Some(c),
                 format!("The access token expired and there is no refresh token. {}", c.describe()),
                 "The account's owner must reconnect it, granting offline.access.",
-                Who::Owner,
+                c.who(),
             );
         }
         return verdict(
@@ -497,7 +494,7 @@ pub fn diagnose(account: &AccountFacts, app: &AppFacts, required: &Scopes, now: 
             Some(Cause::AccessTokenExpired),
             Cause::AccessTokenExpired.describe().into(),
             "authwatch refreshes it with the stored refresh token; no one needs to act.",
-            Who::System,
+            Cause::AccessTokenExpired.who(),
         );
     }
     if token.expires_at - now <= policy.refresh_lead_ms {
@@ -596,7 +593,7 @@ pub fn next_incident(open: Option<OpenIncident>, result: AttemptResult, at: i64)
         AttemptResult::Failed(Cause::CreditsDepleted) => open,
         AttemptResult::Renewed => None,
         AttemptResult::Inconclusive => open,
-        AttemptResult::Verified => open.filter(|i| !(i.cause.is_transient() || i.cause == Cause::ClockDrift)),
+        AttemptResult::Verified => open.filter(|i| !i.cause.cleared_by_check()),
         AttemptResult::Failed(cause) => match open {
             Some(i) if i.cause == cause => Some(i),
             Some(i) if cause.is_transient() && !i.cause.is_transient() => Some(i),
@@ -835,6 +832,32 @@ mod tests {
             next_incident(outage, AttemptResult::Failed(Cause::UserRevoked), 90),
             Some(OpenIncident { cause: Cause::UserRevoked, since: 90 })
         );
+    }
+
+    #[test]
+    fn who_acts_on_an_incident_is_its_causes_who_and_the_health_follows() {
+        for cause in Cause::ALL {
+            let d = run(&with_incident(cause));
+            match cause.incident_step() {
+                Some(step) => {
+                    assert_eq!((d.cause, d.who, d.health), (Some(cause), cause.who(), cause.who().health_of_incident()), "{cause:?}");
+                    assert_eq!(d.next_step, step);
+                }
+                // Never an account's incident: the account is judged as if it had none.
+                None => assert_eq!(d, run(&fresh()), "{cause:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_check_clears_only_passing_trouble_and_clock_drift() {
+        for cause in Cause::ALL {
+            let open = Some(OpenIncident { cause, since: 1 });
+            let after = next_incident(open.clone(), AttemptResult::Verified, 2);
+            assert_eq!(after.is_none(), cause.cleared_by_check(), "{cause:?}");
+        }
+        assert!(Cause::ClockDrift.cleared_by_check() && Cause::XRefusesValidTokens.cleared_by_check());
+        assert!(!Cause::RefreshAnswerLost.cleared_by_check() && !Cause::UserRevoked.cleared_by_check());
     }
 
     #[test]

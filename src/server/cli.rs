@@ -315,7 +315,7 @@ async fn remove_user(email: &str, data_dir: Option<PathBuf>) -> Result<(), Start
     let Some((user, _)) = users::credentials(&pool, &email).await? else {
         return Err(StartError::Cli(format!("no user {email}")));
     };
-    if !users::remove(&pool, &user.id).await? {
+    if !users::remove(&pool, &user.id, "command line", crate::server::x::now_ms()).await? {
         return Err(StartError::Cli(format!(
             "{email} is the last admin: add another first with `authwatch user add --admin --email … --name …`"
         )));

@@ -132,7 +132,7 @@ pub async fn open_prompts(app: &TestApp, account_id: &str) -> Vec<String> {
         .unwrap()
         .into_iter()
         .filter(|p| p.closed_at.is_none())
-        .map(|p| p.cause)
+        .map(|p| p.cause.as_str().to_owned())
         .collect()
 }
 
@@ -157,7 +157,7 @@ pub async fn timeline(app: &TestApp, account_id: &str) -> Vec<(String, String, O
         .await
         .unwrap()
         .into_iter()
-        .map(|e| (e.kind, e.outcome, e.cause))
+        .map(|e| (e.kind.as_str().to_owned(), e.outcome.as_str().to_owned(), e.cause.map(|c| c.as_str().to_owned())))
         .collect()
 }
 

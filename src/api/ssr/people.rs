@@ -2,7 +2,6 @@
 
 use crate::api::dto::*;
 use crate::domain::access::{decide, AccountRef, Decision, Permission, Principal, Role};
-use crate::domain::health::Cause;
 use crate::domain::prompts::{APP_BILLING, APP_CLOCK, APP_X_INCIDENT};
 use crate::server::db::accounts::AccountSummary;
 use crate::server::db::prompts::{self, Prompt};
@@ -35,7 +34,7 @@ fn addressed_to(viewer: &User, p: &Prompt, account: Option<&AccountSummary>) -> 
 }
 
 fn prompt_view(p: &Prompt, account: Option<&AccountSummary>) -> PromptView {
-    let cause = Cause::parse(&p.cause).map(Cause::describe).unwrap_or("").to_owned();
+    let cause = p.cause.describe().to_owned();
     match account {
         Some(a) => PromptView {
             account_id: Some(a.id.clone()),

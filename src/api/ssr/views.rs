@@ -7,6 +7,7 @@ use crate::domain::verdict::{why, Deciding, WhyFacts};
 use crate::server::config::XMode;
 use crate::server::db::accounts::{self, AccountSummary};
 use crate::server::db::users::User;
+use crate::server::db::events::{EventKind, Outcome};
 use crate::server::db::{apps, events};
 use crate::server::x::now_ms;
 use crate::server::AppState;
@@ -148,7 +149,7 @@ pub async fn account(state: &AppState, id: &str, viewer: &User) -> Result<Option
         at: s.incident_at.unwrap_or(now),
         status: s.incident_status,
         body,
-        cause: s.incident_cause.as_deref().and_then(Cause::parse).map_or("", |c| c.describe()).to_owned(),
+        cause: s.incident_cause.map_or("", Cause::describe).to_owned(),
     });
     Ok(Some(AccountDetail {
         now,
@@ -171,7 +172,7 @@ fn event_view(e: events::Event) -> EventView {
         at: e.at,
         kind: e.kind,
         outcome: e.outcome,
-        cause: e.cause.as_deref().and_then(Cause::parse).map(|c| c.describe().to_owned()),
+        cause: e.cause.map(|c| c.describe().to_owned()),
         http_status: e.http_status,
         x_error: e.x_error,
         generation_before: e.generation_before,
@@ -201,10 +202,8 @@ fn answers(s: &AccountSummary, d: &Diagnosis, timeline: &[events::Event], now: i
     // The failure the open incident rests on: its latest event of that cause.
     let deciding = timeline
         .iter()
-        .find(|e| e.outcome == "failed" && e.cause.is_some() && e.cause == s.incident_cause)
-        .and_then(|e| {
-            Some(Deciding { cause: Cause::parse(e.cause.as_deref()?)?, at: e.at, status: e.http_status, detail: e.detail.as_deref() })
-        });
+        .find(|e| e.outcome == Outcome::Failed && e.cause.is_some() && e.cause == s.incident_cause)
+        .and_then(|e| Some(Deciding { cause: e.cause?, at: e.at, status: e.http_status, detail: e.detail.as_deref() }));
     let facts = WhyFacts { diagnosis: d, deciding, last_verified_at: s.last_verified_at, expires_at: s.expires_at };
     ask("Why this verdict?", why(&facts), !d.health.needs_person());
 
@@ -226,25 +225,26 @@ fn answers(s: &AccountSummary, d: &Diagnosis, timeline: &[events::Event], now: i
         now < s.expires_at,
     );
 
-    let last_refresh = timeline.iter().find(|e| e.kind == "refresh");
+    let last_refresh = timeline.iter().find(|e| e.kind == EventKind::Refresh);
     let (saved, ok) = match last_refresh {
         None => (format!("No refresh yet: the tokens come from the {} at {}.", connect_word(timeline), utc(s.connected_at)), true),
-        Some(e) if e.outcome == "ok" => (
-            match &e.detail {
-                Some(d) if d.contains("previous one was kept") => format!(
+        Some(e) if e.outcome == Outcome::Ok => (
+            if e.kept_refresh_token {
+                format!(
                     "The refresh at {} returned no new refresh token; the previous one was kept (generation {}).",
                     utc(e.at),
                     e.generation_after.unwrap_or(s.generation)
-                ),
-                _ => format!(
+                )
+            } else {
+                format!(
                     "Yes: the refresh at {} rotated the refresh token and the new one was saved as generation {}.",
                     utc(e.at),
                     e.generation_after.unwrap_or(s.generation)
-                ),
+                )
             },
             true,
         ),
-        Some(e) if e.outcome == "started" => (
+        Some(e) if e.outcome == Outcome::Started => (
             format!(
                 "Unknown: a refresh of generation {} started at {} and no answer was recorded. X may have rotated the refresh token.",
                 e.generation_before.unwrap_or(s.generation),
@@ -256,7 +256,7 @@ fn answers(s: &AccountSummary, d: &Diagnosis, timeline: &[events::Event], now: i
             format!(
                 "The last refresh, at {}, failed, so nothing was rotated or saved: {}",
                 utc(e.at),
-                e.cause.as_deref().and_then(Cause::parse).map_or("see the timeline.", |c| c.describe())
+                e.cause.map_or("see the timeline.", Cause::describe)
             ),
             false,
         ),
@@ -279,7 +279,9 @@ fn answers(s: &AccountSummary, d: &Diagnosis, timeline: &[events::Event], now: i
         missing.is_empty(),
     );
 
-    let since_success = timeline.iter().take_while(|e| !(e.kind == "refresh" && e.outcome == "ok")).filter(|e| e.kind == "refresh" && e.outcome != "started").count();
+    let refresh = |e: &&events::Event| e.kind == EventKind::Refresh;
+    let since_success =
+        timeline.iter().filter(refresh).take_while(|e| e.outcome != Outcome::Ok).filter(|e| e.outcome != Outcome::Started).count();
     ask(
         "Were refreshes retried, and how often?",
         match since_success {
@@ -299,7 +301,7 @@ fn answers(s: &AccountSummary, d: &Diagnosis, timeline: &[events::Event], now: i
 }
 
 fn connect_word(timeline: &[events::Event]) -> &'static str {
-    if timeline.iter().any(|e| e.kind == "reconnect") {
+    if timeline.iter().any(|e| e.kind == EventKind::Reconnect) {
         "reconnect"
     } else {
         "connect"

@@ -151,10 +151,10 @@ fn Detail(
                             (None, None) => String::new(),
                         };
                         view! {
-                            <tr class=format!("event {}", e.outcome)>
+                            <tr class=format!("event {}", e.outcome.as_str())>
                                 <td><Ago now=now at=e.at/></td>
-                                <td>{e.kind}</td>
-                                <td>{e.outcome.clone()} {e.http_status.map(|s| format!(" (HTTP {s})"))}</td>
+                                <td>{e.kind.as_str()}</td>
+                                <td>{e.outcome.as_str()} {e.http_status.map(|s| format!(" (HTTP {s})"))}</td>
                                 <td>{generation}</td>
                                 <td>{e.actor}</td>
                                 <td>

@@ -98,7 +98,8 @@ pub struct AccountSummary {
     pub last_check_at: Option<i64>,
     pub last_check_ok: Option<bool>,
     pub last_verified_at: Option<i64>,
-    pub incident_cause: Option<String>,
+    #[sqlx(try_from = "super::SpelledOrNull<Cause>")]
+    pub incident_cause: Option<Cause>,
     pub incident_since: Option<i64>,
     pub incident_status: Option<i64>,
     pub incident_x_error: Option<String>,
@@ -122,10 +123,9 @@ impl AccountSummary {
         self.owner_id.as_deref() == Some(user_id) || self.backup_owner_id.as_deref() == Some(user_id)
     }
 
-    /// The open incident, if its cause is one this version knows.
+    /// The open incident, if any.
     pub fn incident(&self) -> Option<OpenIncident> {
-        let cause = Cause::parse(self.incident_cause.as_deref()?)?;
-        Some(OpenIncident { cause, since: self.incident_since.unwrap_or(self.connected_at) })
+        Some(OpenIncident { cause: self.incident_cause?, since: self.incident_since.unwrap_or(self.connected_at) })
     }
 
     /// The facts [`crate::domain::health::diagnose`] decides from.

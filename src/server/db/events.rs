@@ -1,111 +1,80 @@
 //! The `events` table: what happened to each account, and the summary
 //! columns of `accounts` kept in step with it.
 
-use super::Pool;
-use crate::domain::health::{next_incident, AttemptResult, Cause, OpenIncident};
-use sqlx::{Sqlite, Transaction};
-
-/// What kind of thing happened.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum EventKind {
-    #[default]
-    Connect,
-    Reconnect,
-    Refresh,
-    Check,
-    /// The owners changed.
-    Owner,
-    /// A reconnect link was created for the account.
-    Link,
-    /// A post published (or held) through the pipeline API.
-    Publish,
-    /// A 401/403 the pipeline reported.
-    Report,
-    /// A held post cancelled before it went out: its API key was revoked, or
-    /// a person discarded it.
-    Discard,
-}
-
-impl EventKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventKind::Connect => "connect",
-            EventKind::Reconnect => "reconnect",
-            EventKind::Refresh => "refresh",
-            EventKind::Check => "check",
-            EventKind::Owner => "owner",
-            EventKind::Link => "link",
-            EventKind::Publish => "publish",
-            EventKind::Report => "report",
-            EventKind::Discard => "discard",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [EventKind::Connect, EventKind::Reconnect, EventKind::Refresh, EventKind::Check, EventKind::Owner, EventKind::Link, EventKind::Publish, EventKind::Report, EventKind::Discard]
-            .into_iter()
-            .find(|k| k.as_str() == s)
-    }
-}
-
-/// How it ended.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Outcome {
-    #[default]
-    Ok,
-    Failed,
-    /// Written before calling X, so a lost answer leaves a trace.
-    Started,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Ok => "ok",
-            Outcome::Failed => "failed",
-            Outcome::Started => "started",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [Outcome::Ok, Outcome::Failed, Outcome::Started].into_iter().find(|o| o.as_str() == s)
-    }
-}
-
-/// An event to append.
-#[derive(Clone, Debug, Default)]
-pub struct NewEvent {
-    pub kind: EventKind,
-    pub outcome: Outcome,
-    pub cause: Option<Cause>,
-    pub http_status: Option<u16>,
-    /// X's answer body, exactly as received.
-    pub x_error: Option<String>,
-    pub generation_before: Option<i64>,
-    pub generation_after: Option<i64>,
-    /// Who or what triggered it.
-    pub actor: String,
-    pub detail: Option<String>,
-}
+use super::{Pool, Spelled, SpelledOrNull};
+use crate::domain::health::{AttemptResult, Cause, OpenIncident};
+use crate::domain::timeline::next_summary;
+pub use crate::domain::timeline::{EventKind, NewEvent, Outcome, Summary};
+use sqlx::{Sqlite, SqliteConnection, Transaction};
 
 /// A stored event.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct Event {
     pub id: i64,
     pub at: i64,
-    pub kind: String,
-    pub outcome: String,
-    pub cause: Option<String>,
+    #[sqlx(try_from = "Spelled<EventKind>")]
+    pub kind: EventKind,
+    #[sqlx(try_from = "Spelled<Outcome>")]
+    pub outcome: Outcome,
+    #[sqlx(try_from = "SpelledOrNull<Cause>")]
+    pub cause: Option<Cause>,
     pub http_status: Option<i64>,
     pub x_error: Option<String>,
     pub generation_before: Option<i64>,
     pub generation_after: Option<i64>,
+    /// A saved refresh that kept the previous refresh token (X sent none).
+    pub kept_refresh_token: bool,
     pub actor: String,
     pub detail: Option<String>,
 }
 
+/// The summary columns of `accounts`, as stored.
+#[derive(sqlx::FromRow)]
+struct SummaryRow {
+    last_refresh_at: Option<i64>,
+    last_refresh_ok: Option<bool>,
+    last_check_at: Option<i64>,
+    last_check_ok: Option<bool>,
+    last_verified_at: Option<i64>,
+    #[sqlx(try_from = "SpelledOrNull<Cause>")]
+    incident_cause: Option<Cause>,
+    /// Its start; the account's connect for an incident written without one.
+    incident_since: i64,
+    incident_status: Option<i64>,
+    incident_x_error: Option<String>,
+    incident_at: Option<i64>,
+}
+
+/// The account's summary, `None` if there is no such account.
+pub async fn summary(conn: &mut SqliteConnection, account_id: &str) -> Result<Option<Summary>, sqlx::Error> {
+    let row: Option<SummaryRow> = sqlx::query_as(
+        "SELECT last_refresh_at, last_refresh_ok, last_check_at, last_check_ok, last_verified_at,
+             incident_cause, COALESCE(incident_since, connected_at) AS incident_since, incident_status, incident_x_error,
+             incident_at
+         FROM accounts WHERE id = ?",
+    )
+    .bind(account_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| Summary {
+        last_refresh_at: r.last_refresh_at,
+        last_refresh_ok: r.last_refresh_ok,
+        last_check_at: r.last_check_at,
+        last_check_ok: r.last_check_ok,
+        last_verified_at: r.last_verified_at,
+        incident: r.incident_cause.map(|cause| OpenIncident { cause, since: r.incident_since }),
+        incident_status: r.incident_status,
+        incident_x_error: r.incident_x_error,
+        incident_at: r.incident_at,
+    }))
+}
+
 /// Appends `event` and brings the account's summary columns (last refresh,
 /// last check, last proof of life, open incident) up to date, in `tx`.
+///
+/// The insert comes first: it takes the database's write lock, so no other
+/// event of the account can come between reading the summary and writing
+/// the next one (SQLite has one writer at a time).
 pub async fn record(
     tx: &mut Transaction<'_, Sqlite>,
     account_id: &str,
@@ -115,8 +84,8 @@ pub async fn record(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO events (account_id, at, kind, outcome, cause, http_status, x_error,
-             generation_before, generation_after, actor, detail)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             generation_before, generation_after, kept_refresh_token, actor, detail)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(account_id)
     .bind(at)
@@ -127,6 +96,7 @@ pub async fn record(
     .bind(&event.x_error)
     .bind(event.generation_before)
     .bind(event.generation_after)
+    .bind(event.kept_refresh_token)
     .bind(&event.actor)
     .bind(&event.detail)
     .execute(&mut **tx)
@@ -135,56 +105,24 @@ pub async fn record(
     if event.outcome == Outcome::Started {
         return Ok(());
     }
-    let open: Option<(Option<String>, Option<i64>)> =
-        sqlx::query_as("SELECT incident_cause, incident_since FROM accounts WHERE id = ?")
-            .bind(account_id)
-            .fetch_optional(&mut **tx)
-            .await?;
-    let open = open.and_then(|(cause, since)| {
-        Some(OpenIncident { cause: Cause::parse(cause.as_deref()?)?, since: since.unwrap_or(at) })
-    });
-    let next = next_incident(open, result, at);
-    let ok = event.outcome == Outcome::Ok;
-    let verified = matches!(result, AttemptResult::Renewed | AttemptResult::Verified);
-
-    // The status and body of the incident follow the latest failure of the
-    // incident's own cause; an outage does not overwrite a dead grant's body.
-    let failure_of_open_cause = next.as_ref().is_some_and(|i| Some(i.cause) == event.cause);
+    let Some(previous) = summary(tx, account_id).await? else { return Ok(()) };
+    let next = next_summary(&previous, event, at, result);
     sqlx::query(
-        "UPDATE accounts SET
-             last_refresh_at  = CASE WHEN ? THEN ? ELSE last_refresh_at END,
-             last_refresh_ok  = CASE WHEN ? THEN ? ELSE last_refresh_ok END,
-             last_check_at    = CASE WHEN ? THEN ? ELSE last_check_at END,
-             last_check_ok    = CASE WHEN ? THEN ? ELSE last_check_ok END,
-             last_verified_at = CASE WHEN ? THEN ? ELSE last_verified_at END,
-             incident_cause   = ?,
-             incident_since   = ?,
-             incident_status  = CASE WHEN ? THEN ? WHEN ? IS NULL THEN NULL ELSE incident_status END,
-             incident_x_error = CASE WHEN ? THEN ? WHEN ? IS NULL THEN NULL ELSE incident_x_error END,
-             incident_at      = CASE WHEN ? THEN ? WHEN ? IS NULL THEN NULL ELSE incident_at END
+        "UPDATE accounts SET last_refresh_at = ?, last_refresh_ok = ?, last_check_at = ?, last_check_ok = ?,
+             last_verified_at = ?, incident_cause = ?, incident_since = ?, incident_status = ?, incident_x_error = ?,
+             incident_at = ?
          WHERE id = ?",
     )
-    .bind(event.kind == EventKind::Refresh)
-    .bind(at)
-    .bind(event.kind == EventKind::Refresh)
-    .bind(ok)
-    .bind(event.kind == EventKind::Check)
-    .bind(at)
-    .bind(event.kind == EventKind::Check)
-    .bind(ok)
-    .bind(verified)
-    .bind(at)
-    .bind(next.as_ref().map(|i| i.cause.as_str()))
-    .bind(next.as_ref().map(|i| i.since))
-    .bind(failure_of_open_cause)
-    .bind(event.http_status.map(i64::from))
-    .bind(next.as_ref().map(|i| i.cause.as_str()))
-    .bind(failure_of_open_cause)
-    .bind(&event.x_error)
-    .bind(next.as_ref().map(|i| i.cause.as_str()))
-    .bind(failure_of_open_cause)
-    .bind(at)
-    .bind(next.as_ref().map(|i| i.cause.as_str()))
+    .bind(next.last_refresh_at)
+    .bind(next.last_refresh_ok)
+    .bind(next.last_check_at)
+    .bind(next.last_check_ok)
+    .bind(next.last_verified_at)
+    .bind(next.incident.as_ref().map(|i| i.cause.as_str()))
+    .bind(next.incident.as_ref().map(|i| i.since))
+    .bind(next.incident_status)
+    .bind(&next.incident_x_error)
+    .bind(next.incident_at)
     .bind(account_id)
     .execute(&mut **tx)
     .await?;
@@ -193,7 +131,9 @@ pub async fn record(
 
 /// Appends an event in its own transaction.
 pub async fn append(pool: &Pool, account_id: &str, at: i64, event: &NewEvent, result: AttemptResult) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin().await?;
+    // IMMEDIATE: the write lock up front, so that concurrent events wait
+    // their turn rather than read a summary another is about to replace.
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     record(&mut tx, account_id, at, event, result).await?;
     tx.commit().await
 }
@@ -201,7 +141,8 @@ pub async fn append(pool: &Pool, account_id: &str, at: i64, event: &NewEvent, re
 /// The newest `limit` events of an account, newest first.
 pub async fn recent(pool: &Pool, account_id: &str, limit: i64) -> Result<Vec<Event>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, at, kind, outcome, cause, http_status, x_error, generation_before, generation_after, actor, detail
+        "SELECT id, at, kind, outcome, cause, http_status, x_error, generation_before, generation_after, kept_refresh_token,
+             actor, detail
          FROM events WHERE account_id = ? ORDER BY id DESC LIMIT ?",
     )
     .bind(account_id)
@@ -213,11 +154,12 @@ pub async fn recent(pool: &Pool, account_id: &str, limit: i64) -> Result<Vec<Eve
 /// When the person last consented to the account's grant: its newest
 /// connect or reconnect. X's refresh tokens count their ~6 months from it.
 pub async fn granted_at(pool: &Pool, account_id: &str) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT MAX(at) FROM events WHERE account_id = ? AND kind IN ('connect', 'reconnect') AND outcome = 'ok'",
-    )
-    .bind(account_id)
-    .fetch_one(pool)
+    sqlx::query_scalar("SELECT MAX(at) FROM events WHERE account_id = ? AND kind IN (?, ?) AND outcome = ?")
+        .bind(account_id)
+        .bind(EventKind::Connect.as_str())
+        .bind(EventKind::Reconnect.as_str())
+        .bind(Outcome::Ok.as_str())
+        .fetch_one(pool)
     .await
 }
 
@@ -225,13 +167,11 @@ pub async fn granted_at(pool: &Pool, account_id: &str) -> Result<Option<i64>, sq
 /// account's newest refresh event is that refresh's `started`, with no
 /// outcome after it (a process died while waiting for X).
 pub async fn unanswered_refresh(pool: &Pool, account_id: &str, generation: i64) -> Result<Option<i64>, sqlx::Error> {
-    let last: Option<(i64, String, Option<i64>)> = sqlx::query_as(
-        "SELECT at, outcome, generation_before FROM events WHERE account_id = ? AND kind = 'refresh' ORDER BY id DESC LIMIT 1",
-    )
-    .bind(account_id)
-    .fetch_optional(pool)
-    .await?;
-    Ok(last.and_then(|(at, outcome, before)| {
-        (Outcome::parse(&outcome) == Some(Outcome::Started) && before == Some(generation)).then_some(at)
-    }))
+    let last: Option<(i64, Spelled<Outcome>, Option<i64>)> =
+        sqlx::query_as("SELECT at, outcome, generation_before FROM events WHERE account_id = ? AND kind = ? ORDER BY id DESC LIMIT 1")
+            .bind(account_id)
+            .bind(EventKind::Refresh.as_str())
+            .fetch_optional(pool)
+            .await?;
+    Ok(last.and_then(|(at, outcome, before)| (Outcome::from(outcome) == Outcome::Started && before == Some(generation)).then_some(at)))
 }

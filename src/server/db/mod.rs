@@ -2,6 +2,8 @@
 //! SQL lives only here; callers pass a pool or a transaction.
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use crate::domain::health::Cause;
+use crate::domain::timeline::{EventKind, Outcome, UnknownSpelling};
 use sqlx::SqlitePool;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -89,6 +91,71 @@ pub async fn connect(url: &str) -> Result<Pool, sqlx::Error> {
     sqlx::migrate!("./migrations").run(&pool).await?;
     Ok(pool)
 }
+
+/// A text column holding one of an enum's stored spellings, read with
+/// `#[sqlx(try_from = "Spelled<T>")]` (`SpelledOrNull<T>` for a nullable
+/// column). The enums spell themselves in the domain (`as_str` and
+/// `TryFrom<String>`); these only carry that spelling through sqlx, so that
+/// an unknown value is an error naming the column and the value — never a
+/// silent default. (The decoding fails, not the conversion after it: sqlx
+/// names the column of a decode error, and prints it.)
+pub struct Spelled<T>(T);
+
+/// [`Spelled`], or NULL.
+pub struct SpelledOrNull<T>(Option<T>);
+
+impl<T> sqlx::Type<sqlx::Sqlite> for Spelled<T> {
+    fn type_info() -> sqlx::sqlite::SqliteTypeInfo {
+        <String as sqlx::Type<sqlx::Sqlite>>::type_info()
+    }
+
+    fn compatible(ty: &sqlx::sqlite::SqliteTypeInfo) -> bool {
+        <String as sqlx::Type<sqlx::Sqlite>>::compatible(ty)
+    }
+}
+
+impl<T> sqlx::Type<sqlx::Sqlite> for SpelledOrNull<T> {
+    fn type_info() -> sqlx::sqlite::SqliteTypeInfo {
+        <String as sqlx::Type<sqlx::Sqlite>>::type_info()
+    }
+
+    fn compatible(ty: &sqlx::sqlite::SqliteTypeInfo) -> bool {
+        <String as sqlx::Type<sqlx::Sqlite>>::compatible(ty)
+    }
+}
+
+impl<'r, T: TryFrom<String, Error = UnknownSpelling>> sqlx::Decode<'r, sqlx::Sqlite> for Spelled<T> {
+    fn decode(value: sqlx::sqlite::SqliteValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        Ok(Spelled(T::try_from(<String as sqlx::Decode<'r, sqlx::Sqlite>>::decode(value)?)?))
+    }
+}
+
+impl<'r, T: TryFrom<String, Error = UnknownSpelling>> sqlx::Decode<'r, sqlx::Sqlite> for SpelledOrNull<T> {
+    fn decode(value: sqlx::sqlite::SqliteValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        let text = <Option<String> as sqlx::Decode<'r, sqlx::Sqlite>>::decode(value)?;
+        Ok(SpelledOrNull(text.map(T::try_from).transpose()?))
+    }
+}
+
+/// The enums stored by spelling. (One impl each: the enums live in the
+/// domain, so no blanket impl over `T` is allowed here.)
+macro_rules! stored_by_spelling {
+    ($($enum:ty),*) => {$(
+        impl From<Spelled<$enum>> for $enum {
+            fn from(spelled: Spelled<$enum>) -> Self {
+                spelled.0
+            }
+        }
+
+        impl From<SpelledOrNull<$enum>> for Option<$enum> {
+            fn from(spelled: SpelledOrNull<$enum>) -> Self {
+                spelled.0
+            }
+        }
+    )*};
+}
+
+stored_by_spelling!(Cause, EventKind, Outcome);
 
 pub mod accounts;
 pub mod api_keys;

@@ -178,10 +178,11 @@ pub async fn finish(pool: &Pool, id: i64, done: &Finished<'_>, now: i64) -> Resu
 /// blocking their idempotency key forever. Returns how many.
 pub async fn give_up_stale(pool: &Pool, before: i64, now: i64) -> Result<u64, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE posts SET status = 'unknown', cause = 'x_unavailable', updated_at = ?,
+        "UPDATE posts SET status = 'unknown', cause = ?, updated_at = ?,
              x_error = 'the request publishing it never finished (did the server stop?): it may have reached X'
          WHERE status = 'publishing' AND updated_at < ?",
     )
+    .bind(Cause::XUnavailable.as_str())
     .bind(now)
     .bind(before)
     .execute(pool)

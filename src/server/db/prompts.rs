@@ -2,6 +2,7 @@
 //! outbox of messages telling them.
 
 use super::Pool;
+use crate::domain::health::Cause;
 
 /// A prompt as stored.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
@@ -9,7 +10,8 @@ pub struct Prompt {
     pub id: i64,
     pub subject: String,
     pub account_id: Option<String>,
-    pub cause: String,
+    #[sqlx(try_from = "super::Spelled<Cause>")]
+    pub cause: Cause,
     pub opened_at: i64,
     pub escalated_at: Option<i64>,
     pub closed_at: Option<i64>,
@@ -48,7 +50,7 @@ pub async fn raise(
     pool: &Pool,
     subject: &str,
     account_id: Option<&str>,
-    cause: &str,
+    cause: Cause,
     now: i64,
     messages: &[NewNotification],
 ) -> Result<Option<i64>, sqlx::Error> {
@@ -59,7 +61,7 @@ pub async fn raise(
     )
     .bind(subject)
     .bind(account_id)
-    .bind(cause)
+    .bind(cause.as_str())
     .bind(now)
     .fetch_optional(&mut *tx)
     .await?;

@@ -1,7 +1,9 @@
 //! The `refresh_state` table: the lease that makes a refresh one-at-a-time
 //! across processes, and the backoff after X's passing trouble.
 
+use super::events::{EventKind, Outcome};
 use super::Pool;
+use crate::domain::health::Cause;
 
 /// Takes the refresh lease of `account_id` for `owner` until `until`, if no
 /// one else holds a live one. Returns whether `owner` now holds it.
@@ -78,23 +80,28 @@ pub async fn clear_backoff(pool: &Pool, account_id: &str) -> Result<(), sqlx::Er
 /// and whose open incident (if any) is X's passing trouble (refusing valid
 /// tokens included) or a lost refresh answer — the ones a refresh can help. Soonest first.
 pub async fn due(pool: &Pool, due_before: i64, now: i64, limit: i64) -> Result<Vec<String>, sqlx::Error> {
+    // The causes a refresh can help, as the domain decides, bound as one JSON
+    // array of their stored spellings.
+    let helped: Vec<&str> = Cause::ALL.into_iter().filter(|c| c.refresh_can_help()).map(Cause::as_str).collect();
     sqlx::query_scalar(
         "SELECT a.id FROM accounts a
          JOIN token_sets t ON t.account_id = a.id
          LEFT JOIN refresh_state r ON r.account_id = a.id
          JOIN x_apps x ON x.client_id = a.client_id
-         WHERE (t.expires_at <= ? OR a.incident_cause = 'refresh_answer_lost')
+         WHERE (t.expires_at <= ? OR a.incident_cause = ?)
            AND t.refresh_token_ct IS NOT NULL
            AND (r.next_attempt_at IS NULL OR r.next_attempt_at <= ?)
            AND (r.lease_until IS NULL OR r.lease_until < ?)
-           AND (a.incident_cause IS NULL OR a.incident_cause IN ('x_unavailable', 'rate_limited', 'x_refuses_valid_tokens', 'refresh_answer_lost'))
+           AND (a.incident_cause IS NULL OR a.incident_cause IN (SELECT value FROM json_each(?)))
            AND x.credentials_rejected_since IS NULL
          ORDER BY t.expires_at
          LIMIT ?",
     )
     .bind(due_before)
+    .bind(Cause::RefreshAnswerLost.as_str())
     .bind(now)
     .bind(now)
+    .bind(serde_json::to_string(&helped).expect("a list of strings is JSON"))
     .bind(limit)
     .fetch_all(pool)
     .await
@@ -106,10 +113,12 @@ pub async fn orphaned_intents(pool: &Pool, now: i64) -> Result<Vec<(String, i64)
     sqlx::query_as(
         "SELECT e.account_id, COALESCE(e.generation_before, 0) FROM events e
          LEFT JOIN refresh_state r ON r.account_id = e.account_id
-         WHERE e.kind = 'refresh' AND e.outcome = 'started'
-           AND e.id = (SELECT MAX(id) FROM events WHERE account_id = e.account_id AND kind = 'refresh')
-           AND (r.lease_until IS NULL OR r.lease_until < ?)",
+         WHERE e.kind = ?1 AND e.outcome = ?2
+           AND e.id = (SELECT MAX(id) FROM events WHERE account_id = e.account_id AND kind = ?1)
+           AND (r.lease_until IS NULL OR r.lease_until < ?3)",
     )
+    .bind(EventKind::Refresh.as_str())
+    .bind(Outcome::Started.as_str())
     .bind(now)
     .fetch_all(pool)
     .await

@@ -1,6 +1,8 @@
 //! The `users` table: who can sign in to the dashboard, and their role.
 
+use super::events::{self, EventKind, NewEvent, Outcome};
 use super::Pool;
+use crate::domain::health::AttemptResult;
 pub use crate::domain::access::Role;
 use rand::distributions::{Alphanumeric, DistString};
 
@@ -127,14 +129,43 @@ pub async fn admins(pool: &Pool) -> Result<Vec<User>, sqlx::Error> {
 /// manage the app). Their accounts lose that owner (the admins are asked
 /// instead) and their sessions end at their next request. `false`: no such
 /// user, or the last admin.
-pub async fn remove(pool: &Pool, id: &str) -> Result<bool, sqlx::Error> {
+///
+/// Each account they owned records an `owner` event by `actor`, in the same
+/// transaction: its timeline says where its owner went, and the dashboard's
+/// snapshot — which reloads when an event is written, in this process or
+/// another (the command line) — stops showing them.
+pub async fn remove(pool: &Pool, id: &str, actor: &str, now: i64) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let Some((name, email)): Option<(String, String)> =
+        sqlx::query_as("SELECT name, email FROM users WHERE id = ?").bind(id).fetch_optional(&mut *tx).await?
+    else {
+        return Ok(false);
+    };
+    let owned: Vec<String> = sqlx::query_scalar("SELECT id FROM accounts WHERE owner_id = ?1 OR backup_owner_id = ?1 ORDER BY id")
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?;
     let removed = sqlx::query(
         "DELETE FROM users WHERE id = ?
            AND NOT (role = 'admin' AND (SELECT COUNT(*) FROM users WHERE role = 'admin') = 1)",
     )
     .bind(id)
-    .execute(pool)
+    .execute(&mut *tx)
     .await?
     .rows_affected();
-    Ok(removed == 1)
+    if removed != 1 {
+        return Ok(false);
+    }
+    let event = NewEvent {
+        kind: EventKind::Owner,
+        outcome: Outcome::Ok,
+        actor: actor.to_owned(),
+        detail: Some(format!("{name} <{email}> was removed as a user, and with that as an owner of this account")),
+        ..NewEvent::default()
+    };
+    for account_id in &owned {
+        events::record(&mut tx, account_id, now, &event, AttemptResult::Inconclusive).await?;
+    }
+    tx.commit().await?;
+    Ok(true)
 }

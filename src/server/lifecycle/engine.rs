@@ -179,7 +179,7 @@ impl Engine {
     /// Bookkeeping after a scheduled refresh: backoff for X's passing trouble.
     async fn after(&self, state: &AppState, account_id: &str, result: &RefreshResult) {
         let outcome = match result {
-            Ok(Refreshed::Failed { cause, retry_at }) if cause.is_transient() || *cause == Cause::RefreshAnswerLost => {
+            Ok(Refreshed::Failed { cause, retry_at }) if cause.refresh_can_help() => {
                 let failures = refresh_state::transient_failures(&state.pool, account_id).await.unwrap_or(0);
                 let wait = backoff(&self.settings, failures as u32);
                 let mut next = now_ms() + wait.as_millis() as i64;
@@ -247,7 +247,7 @@ impl Engine {
         };
         let ids: Vec<String> = summaries
             .into_iter()
-            .filter(|s| s.incident().is_none_or(|i| i.cause.is_transient() || i.cause == Cause::ClockDrift))
+            .filter(|s| s.incident().is_none_or(|i| i.cause.cleared_by_check()))
             .map(|s| s.id)
             .collect();
         let proof = Proof::ProvedToday(self.settings.proof_of_life.as_millis() as i64);

@@ -53,9 +53,8 @@ pub async fn run(state: &AppState, now: i64) -> Result<Probed, AccountError> {
 pub async fn correlation(state: &AppState, entries: &[Entry], open: &[Prompt], now: i64) -> Result<Correlation, sqlx::Error> {
     let client_id = &state.x.app().client_id;
     let recovered_at = apps::probes(&state.pool, client_id).await?.x_recovered_at;
-    let ongoing = open.iter().find(|p| p.subject == APP_X_INCIDENT).and_then(|p| {
-        Some(Ongoing { cause: Cause::parse(&p.cause)?, opened_at: p.opened_at, recovered_at })
-    });
+    let ongoing =
+        open.iter().find(|p| p.subject == APP_X_INCIDENT).map(|p| Ongoing { cause: p.cause, opened_at: p.opened_at, recovered_at });
     let observed: Vec<Observed<'_>> = entries
         .iter()
         .filter(|(s, _)| &s.client_id == client_id)

@@ -100,7 +100,12 @@ pub async fn refresh(
             } else {
                 format!("rotated refresh token saved; X answered in {} ms", started.elapsed().as_millis())
             };
-            let ok = NewEvent { generation_after: Some(next), detail: Some(detail), ..event(Outcome::Ok, None) };
+            let ok = NewEvent {
+                generation_after: Some(next),
+                kept_refresh_token: kept_old,
+                detail: Some(detail),
+                ..event(Outcome::Ok, None)
+            };
             events::record(&mut tx, account_id, issued_at, &ok, AttemptResult::Renewed).await?;
             tx.commit().await?;
             if let Err(e) = apps::credentials_accepted(&state.pool, &state.x.app().client_id).await {

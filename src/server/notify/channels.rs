@@ -10,7 +10,6 @@ use crate::server::config::{PeopleConfig, Webhook};
 use crate::server::db::accounts::AccountSummary;
 use crate::server::db::prompts::{NewNotification, Notification, Prompt};
 use crate::server::db::users::User;
-use crate::domain::health::Cause;
 use crate::server::secret::Secret;
 use crate::server::AppState;
 use hmac::{Hmac, Mac};
@@ -154,14 +153,14 @@ impl Message {
 
     pub fn escalated(state: &AppState, p: &Prompt, account: Option<&AccountSummary>, admins: &[User], at: i64) -> Self {
         let who = what(&p.subject, account);
-        let cause = Cause::parse(&p.cause).map(Cause::describe).unwrap_or_default();
+        let cause = p.cause.describe();
         let hours = (at - p.opened_at) as f64 / 3_600_000.0;
         let url = Self::url(state, &p.subject, p.account_id.as_deref(), true);
         Self {
             event: "prompt.escalated".into(),
             subject: p.subject.clone(),
             account: account.map(|a| AccountRef { id: a.id.clone(), handle: a.handle.clone() }),
-            cause: p.cause.clone(),
+            cause: p.cause.as_str().into(),
             title: if p.subject == APP_X_INCIDENT {
                 "Escalated: the X incident goes on".to_owned()
             } else {
@@ -196,7 +195,7 @@ impl Message {
             event: "prompt.recovered".into(),
             subject: p.subject.clone(),
             account: account.map(|a| AccountRef { id: a.id.clone(), handle: a.handle.clone() }),
-            cause: p.cause.clone(),
+            cause: p.cause.as_str().into(),
             title: format!("Recovered: {who}"),
             text,
             url,

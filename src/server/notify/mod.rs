@@ -77,7 +77,7 @@ pub async fn reconcile(state: &AppState, now: i64) -> Result<Reconciled, sqlx::E
                 let recipients = first_recipients(state, &need, summary, &admins).await?;
                 let message = Message::opened(state, &need, summary, &recipients, now);
                 let queued = state.notifier.channels.queue("opened", &message, &recipients);
-                if prompts::raise(&state.pool, &need.subject, need.account_id.as_deref(), need.cause.as_str(), now, &queued).await?.is_some() {
+                if prompts::raise(&state.pool, &need.subject, need.account_id.as_deref(), need.cause, now, &queued).await?.is_some() {
                     tracing::info!(subject = %need.subject, cause = need.cause.as_str(), "prompt raised");
                     done.raised += 1;
                 }

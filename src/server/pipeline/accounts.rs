@@ -4,7 +4,7 @@
 use super::auth::Caller;
 use super::broker::{self, Refusal, Token};
 use super::dto::{AccountView, TokenView};
-use super::problem::{action_slug, who_slug, ApiError, Problem};
+use super::problem::{ApiError, Problem};
 use super::rfc3339;
 use crate::domain::health::{diagnose, Health};
 use crate::server::db::apps;
@@ -36,17 +36,17 @@ pub async fn list(State(state): State<Shared>, Extension(caller): Extension<Call
         .map(|(summary, facts)| {
             let d = diagnose(facts, &app, required, now, &state.policy);
             let action = match d.health {
-                Health::ActionNeeded(a) => Some(action_slug(a).to_owned()),
+                Health::ActionNeeded(a) => Some(a.into()),
                 _ => None,
             };
             AccountView {
                 id: summary.id.clone(),
                 handle: summary.handle.clone(),
                 name: summary.display_name.clone(),
-                health: d.health.slug().to_owned(),
+                health: d.health.into(),
                 publishable: !d.health.needs_person(),
                 cause: d.cause.map(|c| c.as_str().to_owned()),
-                who: who_slug(d.who).to_owned(),
+                who: d.who.into(),
                 action,
                 summary: d.summary,
                 generation: summary.generation,

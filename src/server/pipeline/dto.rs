@@ -1,8 +1,106 @@
 //! What the pipeline API receives and answers. These types are the API: the
 //! OpenAPI document is generated from them.
 
+use crate::domain::health::{Action, Health, Who};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+
+/// An account's health, as the API spells it (the dashboard's slugs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum HealthSlug {
+    Healthy,
+    RefreshDue,
+    ExpiredRefreshable,
+    Reconnect,
+    FixApp,
+    FixClock,
+    XUnavailable,
+    NeverChecked,
+}
+
+impl From<Health> for HealthSlug {
+    fn from(health: Health) -> Self {
+        match health {
+            Health::Healthy => HealthSlug::Healthy,
+            Health::RefreshDue => HealthSlug::RefreshDue,
+            Health::ExpiredRefreshable => HealthSlug::ExpiredRefreshable,
+            Health::ActionNeeded(Action::Reconnect) => HealthSlug::Reconnect,
+            Health::ActionNeeded(Action::FixApp) => HealthSlug::FixApp,
+            Health::ActionNeeded(Action::FixClock) => HealthSlug::FixClock,
+            Health::XUnavailable => HealthSlug::XUnavailable,
+            Health::NeverChecked => HealthSlug::NeverChecked,
+        }
+    }
+}
+
+/// Who must act, as the API spells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WhoSlug {
+    /// authwatch itself (a refresh).
+    System,
+    /// The person who can sign in to the X account: a reconnect.
+    Owner,
+    /// An admin: the X app's configuration or billing.
+    Admin,
+    /// Operations: the server.
+    Operations,
+    /// Nobody: wait.
+    Nobody,
+}
+
+impl From<Who> for WhoSlug {
+    fn from(who: Who) -> Self {
+        match who {
+            Who::System => WhoSlug::System,
+            Who::Owner => WhoSlug::Owner,
+            Who::Admin => WhoSlug::Admin,
+            Who::Operations => WhoSlug::Operations,
+            Who::Nobody => WhoSlug::Nobody,
+        }
+    }
+}
+
+/// What a person must do, as the API spells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionSlug {
+    Reconnect,
+    FixApp,
+    FixClock,
+    /// The X app's pay-per-use credits ran out (posts only).
+    TopUpCredits,
+}
+
+impl From<Action> for ActionSlug {
+    fn from(action: Action) -> Self {
+        match action {
+            Action::Reconnect => ActionSlug::Reconnect,
+            Action::FixApp => ActionSlug::FixApp,
+            Action::FixClock => ActionSlug::FixClock,
+        }
+    }
+}
+
+/// What the pipeline must do after a 401/403.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Retry the request once with the fresh token.
+    RetryOnce,
+    /// Do not retry: a person must act first, or the request itself was refused.
+    Stop,
+}
+
+/// What became of a post that was accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PostState {
+    Published,
+    /// Kept until a person has acted, then published in order.
+    Held,
+}
 
 /// An account and its auth health, so the pipeline can skip broken ones.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -11,17 +109,15 @@ pub struct AccountView {
     /// The X handle, without `@`.
     pub handle: String,
     pub name: String,
-    /// `healthy`, `refresh-due`, `expired-refreshable`, `reconnect`, `fix-app`,
-    /// `fix-clock`, `x-unavailable` or `never-checked`.
-    pub health: String,
+    pub health: HealthSlug,
     /// Whether publishing can go ahead (no person needs to act first).
     pub publishable: bool,
     /// The classified cause of trouble, when there is some.
     pub cause: Option<String>,
-    /// Who must act: `owner`, `admin`, `operations`, `system` or `nobody`.
-    pub who: String,
+    /// Who must act.
+    pub who: WhoSlug,
     /// What a person must do: `reconnect`, `fix_app` or `fix_clock`.
-    pub action: Option<String>,
+    pub action: Option<ActionSlug>,
     /// The health in words.
     pub summary: String,
     /// The current token generation.
@@ -99,7 +195,7 @@ fn reported_status() -> utoipa::openapi::Object {
 pub struct AuthFailureVerdict {
     /// `retry_once`: retry the request once with `token`. `stop`: do not
     /// retry; `cause`, `who` and `action` say what must happen first.
-    pub verdict: String,
+    pub verdict: Verdict,
     /// The cause: X's verdict when authwatch asked X, else what the
     /// reported body says (which is no verdict on the account).
     pub cause: String,
@@ -108,9 +204,9 @@ pub struct AuthFailureVerdict {
     /// account's token (the account is fine: X refused that request) or
     /// could not be asked. A report alone never makes the account wait for
     /// a person.
-    pub who: String,
+    pub who: WhoSlug,
     /// What that person must do: `reconnect`, `fix_app` or `fix_clock`.
-    pub action: Option<String>,
+    pub action: Option<ActionSlug>,
     /// In words.
     pub detail: String,
     /// The fresh token to retry with (only with `retry_once`).
@@ -131,19 +227,81 @@ pub struct PostView {
     /// authwatch's id of the post.
     pub id: i64,
     pub account_id: String,
-    /// `published` or `held` (kept until a person has acted, then published in order).
-    pub status: String,
+    pub status: PostState,
     pub text: String,
     /// X's id of the post, once published.
     pub x_post_id: Option<String>,
     /// Why it is held.
     pub cause: Option<String>,
-    pub who: Option<String>,
+    pub who: Option<WhoSlug>,
     /// What that person must do: `reconnect`, `fix_app`, `fix_clock`, or
     /// `top_up_credits` when the X app's pay-per-use credits ran out.
-    pub action: Option<String>,
+    pub action: Option<ActionSlug>,
     /// In words.
     pub detail: String,
     /// Calls to X's `POST /2/tweets` made for this post so far.
     pub x_calls: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The API spells health as the dashboard's URLs and metrics do.
+    #[test]
+    fn the_api_spells_health_as_its_slug() {
+        for h in Health::ALL {
+            assert_eq!(serde_json::to_value(HealthSlug::from(h)).unwrap(), h.slug(), "{h:?}");
+        }
+    }
+
+    #[test]
+    fn the_openapi_document_lists_the_allowed_values() {
+        use utoipa::OpenApi;
+        let doc = serde_json::to_value(super::super::ApiDoc::openapi()).unwrap();
+        let schemas = &doc["components"]["schemas"];
+        let values = |name: &str| -> Vec<String> {
+            let listed = schemas[name]["enum"].as_array().unwrap_or_else(|| panic!("{name} lists no values: {}", schemas[name]));
+            let mut values: Vec<String> = listed.iter().map(|v| v.as_str().unwrap().to_owned()).collect();
+            values.sort();
+            values
+        };
+        let mut slugs: Vec<String> = Health::ALL.iter().map(|h| h.slug().to_owned()).collect();
+        slugs.sort();
+        assert_eq!(values("HealthSlug"), slugs);
+        assert_eq!(values("WhoSlug"), ["admin", "nobody", "operations", "owner", "system"]);
+        assert_eq!(values("ActionSlug"), ["fix_app", "fix_clock", "reconnect", "top_up_credits"]);
+        assert_eq!(values("Verdict"), ["retry_once", "stop"]);
+        assert_eq!(values("PostState"), ["held", "published"]);
+        // The DTOs refer to them.
+        for (dto, field, schema) in [
+            ("AccountView", "health", "HealthSlug"),
+            ("AccountView", "who", "WhoSlug"),
+            ("AuthFailureVerdict", "verdict", "Verdict"),
+            ("AuthFailureVerdict", "who", "WhoSlug"),
+            ("PostView", "status", "PostState"),
+        ] {
+            let property = schemas[dto]["properties"][field].to_string();
+            assert!(property.contains(&format!("#/components/schemas/{schema}")), "{dto}.{field}: {property}");
+        }
+    }
+
+    fn spelled<T: Serialize>(value: T) -> String {
+        serde_json::to_value(value).unwrap().as_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn the_spellings_on_the_wire_stay_as_they_were() {
+        let who = [(Who::System, "system"), (Who::Owner, "owner"), (Who::Admin, "admin"), (Who::Operations, "operations"), (Who::Nobody, "nobody")];
+        for (w, words) in who {
+            assert_eq!(spelled(WhoSlug::from(w)), words);
+        }
+        let actions = [(Action::Reconnect, "reconnect"), (Action::FixApp, "fix_app"), (Action::FixClock, "fix_clock")];
+        for (a, words) in actions {
+            assert_eq!(spelled(ActionSlug::from(a)), words);
+        }
+        assert_eq!(spelled(ActionSlug::TopUpCredits), "top_up_credits");
+        assert_eq!((spelled(Verdict::RetryOnce), spelled(Verdict::Stop)), ("retry_once".into(), "stop".into()));
+        assert_eq!((spelled(PostState::Published), spelled(PostState::Held)), ("published".into(), "held".into()));
+    }
 }

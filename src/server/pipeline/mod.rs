@@ -205,6 +205,11 @@ pub fn after_reconnect(state: &AppState, account_id: &str) {
         dto::AuthFailureVerdict,
         dto::NewPostRequest,
         dto::PostView,
+        dto::HealthSlug,
+        dto::WhoSlug,
+        dto::ActionSlug,
+        dto::Verdict,
+        dto::PostState,
         problem::Problem
     )),
     modifiers(&BearerKey)

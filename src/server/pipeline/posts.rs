@@ -6,10 +6,10 @@
 use super::accounts::retry_after;
 use super::auth::Caller;
 use super::broker::{self, Refusal};
-use super::dto::{NewPostRequest, PostView};
-use super::problem::{action_slug, who_slug, ApiError, ApiJson, Problem};
+use super::dto::{ActionSlug, NewPostRequest, PostState, PostView};
+use super::problem::{ApiError, ApiJson, Problem};
 use crate::domain::classify::{forbidden_given, XCall};
-use crate::domain::health::{Action, AttemptResult, Cause, Who};
+use crate::domain::health::{AttemptResult, Cause};
 use crate::domain::pipeline::{after_refusal, check_text, fate, Fate, Next, TextProblem, MAX_POST_CHARS};
 use crate::domain::verdict::{after_access_refused, post_stopped, Confirmation, Confirmed, RefusedAccess};
 use crate::server::db::events::{self, EventKind, NewEvent, Outcome as EventOutcome};
@@ -117,23 +117,23 @@ fn idempotency_key(headers: &HeaderMap) -> Result<&str, ApiError> {
 
 /// The answer a post's state gives, the first time and on every replay.
 fn answer(post: &Post) -> Result<Response, ApiError> {
-    let view = |detail: String| {
+    let view = |status: PostState, detail: String| {
         let cause = post.cause();
         PostView {
             id: post.id,
             account_id: post.account_id.clone(),
-            status: post.status().as_str().to_owned(),
+            status,
             text: post.text.clone(),
             x_post_id: post.x_post_id.clone(),
             cause: cause.map(|c| c.as_str().to_owned()),
-            who: cause.map(|c| who_slug(c.who()).to_owned()),
+            who: cause.map(|c| c.who().into()),
             action: cause.and_then(action_for),
             detail,
             x_calls: post.x_calls,
         }
     };
     match post.status() {
-        PostStatus::Published => Ok((StatusCode::CREATED, Json(view("Published on X.".into()))).into_response()),
+        PostStatus::Published => Ok((StatusCode::CREATED, Json(view(PostState::Published, "Published on X.".into()))).into_response()),
         PostStatus::Held => {
             let why = post.cause().map(Cause::describe).unwrap_or("A person must act on the account.");
             let detail = match post.cause() {
@@ -142,7 +142,7 @@ fn answer(post: &Post) -> Result<Response, ApiError> {
                 ),
                 _ => format!("Held, not lost: {why} It is published once the account is fixed."),
             };
-            Ok((StatusCode::ACCEPTED, Json(view(detail))).into_response())
+            Ok((StatusCode::ACCEPTED, Json(view(PostState::Held, detail))).into_response())
         }
         PostStatus::Publishing => Err(ApiError::InProgress),
         PostStatus::Rejected if post.cause() == Some(Cause::ContentRefused) => Err(ApiError::ContentRefused {
@@ -162,17 +162,11 @@ fn answer(post: &Post) -> Result<Response, ApiError> {
     }
 }
 
-fn action_for(cause: Cause) -> Option<String> {
+fn action_for(cause: Cause) -> Option<ActionSlug> {
     if cause == Cause::CreditsDepleted {
-        return Some("top_up_credits".to_owned());
+        return Some(ActionSlug::TopUpCredits);
     }
-    let action = match cause.who() {
-        Who::Owner => Action::Reconnect,
-        Who::Admin => Action::FixApp,
-        Who::Operations => Action::FixClock,
-        Who::System | Who::Nobody => return None,
-    };
-    Some(action_slug(action).to_owned())
+    cause.who().action().map(Into::into)
 }
 
 /// How one attempt to publish ended.

@@ -2,6 +2,7 @@
 //! (RFC 9457): a stable `type` a program can match, and a `detail` a person
 //! can read. Internal failures are logged in full and answered without details.
 
+use super::dto::{ActionSlug, WhoSlug};
 use crate::domain::health::{Action, Cause, Who};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::FromRequest;
@@ -28,12 +29,12 @@ pub struct Problem {
     /// trouble (`x_refuses_valid_tokens`, …), or `content_refused` for a post X refused for itself.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cause: Option<String>,
-    /// Who can fix it: `owner`, `admin`, `operations`, `system` or `nobody`.
+    /// Who can fix it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub who: Option<String>,
+    pub who: Option<WhoSlug>,
     /// What that person must do: `reconnect`, `fix_app` or `fix_clock`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub action: Option<String>,
+    pub action: Option<ActionSlug>,
     /// Seconds to wait before trying again (also in the `Retry-After` header).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
@@ -135,8 +136,8 @@ impl ApiError {
                 let (status, mut problem) =
                     p(StatusCode::CONFLICT, "person-must-act", "A person must act on this account", detail.clone());
                 problem.cause = Some(cause.as_str().to_owned());
-                problem.who = Some(who_slug(*who).to_owned());
-                problem.action = action.map(|a| action_slug(a).to_owned());
+                problem.who = Some((*who).into());
+                problem.action = action.map(Into::into);
                 (status, problem)
             }
             ApiError::Unavailable { cause, retry_after } => {
@@ -147,7 +148,7 @@ impl ApiError {
                     format!("{} Try again later.", cause.describe()),
                 );
                 problem.cause = Some(cause.as_str().to_owned());
-                problem.who = Some(who_slug(cause.who()).to_owned());
+                problem.who = Some(cause.who().into());
                 problem.retry_after = *retry_after;
                 (status, problem)
             }
@@ -187,7 +188,7 @@ impl ApiError {
                     ),
                 );
                 problem.cause = Some(crate::domain::health::Cause::ContentRefused.as_str().to_owned());
-                problem.who = Some(who_slug(Who::Nobody).to_owned());
+                problem.who = Some(Who::Nobody.into());
                 problem.x_error = Some(body.clone());
                 (code, problem)
             }
@@ -244,26 +245,6 @@ impl IntoResponse for ApiError {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
-    }
-}
-
-/// `Who` as the API spells it.
-pub fn who_slug(who: Who) -> &'static str {
-    match who {
-        Who::System => "system",
-        Who::Owner => "owner",
-        Who::Admin => "admin",
-        Who::Operations => "operations",
-        Who::Nobody => "nobody",
-    }
-}
-
-/// `Action` as the API spells it.
-pub fn action_slug(action: Action) -> &'static str {
-    match action {
-        Action::Reconnect => "reconnect",
-        Action::FixApp => "fix_app",
-        Action::FixClock => "fix_clock",
     }
 }
 

@@ -13,8 +13,8 @@
 use super::accounts::token_view;
 use super::auth::Caller;
 use super::broker::{self, Refusal};
-use super::dto::{AuthFailureReport, AuthFailureVerdict};
-use super::problem::{action_slug, who_slug, ApiError, ApiJson, Problem};
+use super::dto::{AuthFailureReport, AuthFailureVerdict, Verdict};
+use super::problem::{ApiError, ApiJson, Problem};
 use super::verify::{self, Verification};
 use crate::domain::classify::{classify_answer, forbidden_given, XAnswer, XCall};
 use crate::domain::scopes::Scopes;
@@ -134,10 +134,10 @@ pub async fn report(
     match next {
         Next::RetryOnce => match broker::fresh_after_refusal(&state, &id, generation, &caller.actor()).await {
             Ok(token) => Ok(Json(AuthFailureVerdict {
-                verdict: "retry_once".into(),
+                verdict: Verdict::RetryOnce,
                 cause: claimed.as_str().into(),
                 // A fresh token is authwatch's to give: no person acts.
-                who: who_slug(Who::System).into(),
+                who: Who::System.into(),
                 action: None,
                 detail: "Retry the request once with this token. If X refuses it again, report that too: the answer will be stop."
                     .into(),
@@ -172,7 +172,7 @@ pub async fn report(
                         .into(),
                 ),
                 Verification::Refused(cause) => {
-                    let (who, action) = (cause.who(), action_of(cause));
+                    let (who, action) = (cause.who(), cause.who().action());
                     stop(cause, who, action, format!("{} X said so itself. Do not retry with this account until it is fixed.", cause.describe()))
                 }
                 Verification::Unanswered(cause) => stop(
@@ -197,10 +197,10 @@ fn verdict_slug(next: Next) -> &'static str {
 /// The answer `stop`.
 fn stop(cause: Cause, who: Who, action: Option<Action>, detail: String) -> AuthFailureVerdict {
     AuthFailureVerdict {
-        verdict: "stop".into(),
+        verdict: Verdict::Stop,
         cause: cause.as_str().into(),
-        who: who_slug(who).into(),
-        action: action.map(|a| action_slug(a).to_owned()),
+        who: who.into(),
+        action: action.map(Into::into),
         detail,
         token: None,
     }
@@ -226,15 +226,6 @@ fn reported(key_name: &str, status: u16, body: &str) -> String {
 }
 
 /// What a person must do about `cause`.
-fn action_of(cause: Cause) -> Option<Action> {
-    match cause.who() {
-        Who::Owner => Some(Action::Reconnect),
-        Who::Admin => Some(Action::FixApp),
-        Who::Operations => Some(Action::FixClock),
-        Who::System | Who::Nobody => None,
-    }
-}
-
 /// Classifies X's 401/403 body as a post's, with the evidence authwatch has:
 /// a 403 about the post itself (a duplicate) is the post's problem, and a
 /// missing scope needs the grant to lack what posting needs.

@@ -241,3 +241,82 @@ async fn a_401_for_a_token_valid_only_by_a_slow_clock_is_clock_drift() {
     let checked = authwatch::server::lifecycle::check::check(&app.state, &id, "test", authwatch::server::lifecycle::check::Proof::AskX).await.unwrap();
     assert_eq!(checked, authwatch::server::lifecycle::check::Checked::Failed { cause: Cause::ClockDrift });
 }
+
+#[tokio::test]
+async fn a_caller_that_goes_away_mid_flight_neither_stops_nor_stalls_the_refresh() {
+    let app = TestApp::demo().await;
+    let id = id_of(&app, "acme_support").await;
+    let before = accounts::summary(&app.state.pool, &id).await.unwrap().unwrap().generation;
+    app.emulator().reset_counts();
+    app.emulator().inject_fault(Fault::new(Endpoint::Token, FaultKind::Slow { millis: 600 }).times(1));
+    // A browser closing on "Refresh now": its request, and the future it
+    // polled, are dropped while X is still answering.
+    let first = {
+        let state = app.state.clone();
+        let id = id.clone();
+        tokio::spawn(async move { state.engine.refresh(&state, &id, "first", None).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    first.abort();
+    assert!(first.await.unwrap_err().is_cancelled());
+    // A second caller while X still answers the first: it gets that refresh's result.
+    let second = app.state.engine.refresh(&app.state, &id, "second", None).await.unwrap();
+    assert_eq!(second, Refreshed::Saved { generation: before + 1 });
+    assert_eq!(refreshes(&app), 1, "the second caller joined the first refresh");
+
+    // Nobody waits this time: the refresh is saved and its lease given back all the same.
+    app.emulator().inject_fault(Fault::new(Endpoint::Token, FaultKind::Slow { millis: 300 }).times(1));
+    let third = {
+        let state = app.state.clone();
+        let id = id.clone();
+        tokio::spawn(async move { state.engine.refresh(&state, &id, "third", None).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    third.abort();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let generation = accounts::summary(&app.state.pool, &id).await.unwrap().unwrap().generation;
+        let leased = db::refresh_state::leased(&app.state.pool, &id, now_ms()).await.unwrap();
+        if generation == before + 2 && !leased {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the refresh stalled with nobody waiting: generation {generation}, leased {leased}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(refreshes(&app), 2);
+    assert_eq!(health(&app, &id).await.0, Health::Healthy);
+}
+
+#[tokio::test]
+async fn refresh_now_that_meets_the_schedulers_flight_reports_a_refresh_not_not_due() {
+    use authwatch::api::RefreshNow;
+    use leptos::server_fn::ServerFn;
+    let app = TestApp::demo().await;
+    let id = id_of(&app, "acme_support").await; // lives for hours: not due
+    let before = accounts::summary(&app.state.pool, &id).await.unwrap().unwrap().generation;
+    app.emulator().reset_counts();
+    let admin = app.admin().await;
+    // Hold the database's write lock so that the scheduler's flight waits
+    // for its lease while "Refresh now" comes in and joins it.
+    let mut lock = app.state.pool.acquire().await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut *lock).await.unwrap();
+    let scheduler = {
+        let state = app.state.clone();
+        let id = id.clone();
+        tokio::spawn(async move { state.engine.refresh(&state, &id, "scheduler", Some(now_ms() + state.policy.refresh_lead_ms)).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let now = {
+        let url = app.url(RefreshNow::PATH);
+        let id = id.clone();
+        tokio::spawn(async move { admin.post(url).form(&[("id", id)]).send().await.unwrap().text().await.unwrap() })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    sqlx::query("COMMIT").execute(&mut *lock).await.unwrap();
+    drop(lock);
+    assert_eq!(scheduler.await.unwrap().unwrap(), Refreshed::NotDue { generation: before });
+    let said = now.await.unwrap();
+    assert!(said.contains(&format!("Refreshed: generation {} saved.", before + 1)), "{said}");
+    assert_eq!(refreshes(&app), 1);
+}
+

@@ -320,3 +320,20 @@ async fn refresh_now_that_meets_the_schedulers_flight_reports_a_refresh_not_not_
     assert_eq!(refreshes(&app), 1);
 }
 
+#[tokio::test]
+async fn the_daily_check_decides_on_a_recent_proof_before_opening_the_tokens() {
+    let app = TestApp::demo().await;
+    let news = id_of(&app, "acme_news").await;
+    app.state.engine.refresh(&app.state, &news, "test", None).await.unwrap();
+    // Its tokens now name a key this process does not hold: opening them
+    // fails. A proof of life this recent needs no token at all.
+    sqlx::query("UPDATE token_sets SET key_id = 'a-retired-key' WHERE account_id = ?").bind(&news).execute(&app.state.pool).await.unwrap();
+    assert!(accounts::tokens(&app.state.pool, &app.state.keyring, &news).await.is_err(), "the tokens cannot be opened");
+    app.emulator().reset_counts();
+    let proof = authwatch::server::lifecycle::check::Proof::ProvedToday(app.state.engine.settings().proof_of_life.as_millis() as i64);
+    let checked = authwatch::server::lifecycle::check::check(&app.state, &news, "daily check", proof).await;
+    assert_eq!(checked.unwrap(), authwatch::server::lifecycle::check::Checked::Alive);
+    assert_eq!(app.emulator().counts().client(CLIENT_ID).users_me, 0);
+    let last = events::recent(&app.state.pool, &news, 1).await.unwrap().remove(0);
+    assert!(last.detail.unwrap().starts_with("proof of life"));
+}

@@ -272,11 +272,24 @@ pub fn router(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(page_context(page_csp), shell))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::gate))
         .with_state(state.clone())
-        .layer(sessions)
-        // Defence in depth on every answer: no framing (clickjacking of the
-        // Reconnect button), no MIME sniffing, and no URL — which during a
-        // callback carries a code — leaked to other sites in a Referer.
-        // Answers that are not pages get the strictest policy.
+        .layer(sessions);
+    // Outside the gate and the session layer: the pipeline API authenticates
+    // with its bearer key only, never a cookie.
+    router = router.nest("/api/v1", pipeline::router(state.clone()));
+    if let Some(emulator) = &state.emulator {
+        // X's endpoints, open to all as X's are: the browser and our client
+        // reach them. Its consent page styles itself inline, as X's does.
+        let x = emulator.x_router().layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"),
+        ));
+        router = router.nest(EMULATOR_MOUNT, x);
+    }
+    // Defence in depth on every answer, the nested routers' included: no
+    // framing (clickjacking of the Reconnect button), no MIME sniffing, and
+    // no URL — which during a callback carries a code — leaked to other
+    // sites in a Referer. Answers that are not pages get the strictest policy.
+    router = router
         .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
@@ -284,13 +297,6 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")));
-    // Outside the session layer: the pipeline API authenticates with its
-    // bearer key only, never a cookie.
-    router = router.nest("/api/v1", pipeline::router(state.clone()));
-    if let Some(emulator) = &state.emulator {
-        // X's endpoints, open to all as X's are: the browser and our client reach them.
-        router = router.nest(EMULATOR_MOUNT, emulator.x_router());
-    }
     if https {
         // Browsers that once reached authwatch over https never try plain http
         // again for a year, so no first request can be downgraded or stripped.

@@ -19,7 +19,6 @@ pub mod state;
 pub mod x;
 
 use crate::app::{shell, App};
-use crate::domain::health::Policy;
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -120,20 +119,10 @@ impl Server {
         // started before a restart can still finish after it.
         let sessions = SqliteStore::new(pool.clone());
         sessions.migrate().await?;
-        let engine_settings = lifecycle::engine::EngineSettings {
-            sweep_every: config.sweep_every,
-            concurrency: config.refresh_concurrency,
-            daily_check_at_minute: config.daily_check_at_minute,
-            proof_of_life: config.proof_of_life,
-            lease: config.x_timeout * 2,
-            ..Default::default()
-        };
+        let engine_settings = config.engine.clone();
         metrics::handle();
         let x_timeout = config.x_timeout;
-        let policy = Policy {
-            refresh_lead_ms: config.refresh_lead.as_millis() as i64,
-            clock_drift_threshold_ms: config.clock_drift_threshold.as_millis() as i64,
-        };
+        let policy = config.policy;
         let pipeline = Arc::new(pipeline::Pipeline::new(&config));
         let notifier = notify::Notifier::new(&config.people)?;
         let state = AppState {

@@ -49,8 +49,9 @@ fn asks_more(wanted: Option<i64>, flight: Option<i64>) -> bool {
     }
 }
 
-/// Tunables of the engine.
-#[derive(Clone, Debug)]
+/// Tunables of the engine. The defaults written here are the only ones:
+/// configuration (`AUTHWATCH_SWEEP_INTERVAL_SECS`…) overrides them.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EngineSettings {
     /// How often the scheduler looks for due accounts.
     pub sweep_every: Duration,
@@ -68,6 +69,14 @@ pub struct EngineSettings {
     pub proof_of_life: Duration,
 }
 
+impl EngineSettings {
+    /// The lease for calls to X that may take `x_timeout`: twice that, so a
+    /// worker still waiting for X never loses its lease to another.
+    pub fn lease_for(x_timeout: Duration) -> Duration {
+        x_timeout * 2
+    }
+}
+
 impl Default for EngineSettings {
     fn default() -> Self {
         Self {
@@ -75,7 +84,7 @@ impl Default for EngineSettings {
             concurrency: 4,
             backoff_base: Duration::from_secs(30),
             backoff_max: Duration::from_secs(15 * 60),
-            lease: DEFAULT_TIMEOUT * 2,
+            lease: Self::lease_for(DEFAULT_TIMEOUT),
             daily_check_at_minute: 6 * 60,
             proof_of_life: Duration::from_secs(6 * 3600),
         }

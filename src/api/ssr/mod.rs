@@ -8,69 +8,103 @@ use crate::server::AppState;
 use leptos::prelude::*;
 
 /// The application state, provided to every server function by the router.
-pub fn state() -> Result<AppState, ServerFnError> {
-    use_context::<AppState>().ok_or_else(|| ServerFnError::new("application state missing"))
+pub fn state() -> Result<AppState, ApiError> {
+    use_context::<AppState>().ok_or_else(|| ApiError::Internal("The application state is missing".into()))
 }
 
-/// Logs a server-side failure in full and gives the page a sentence that
-/// leaks nothing internal.
-pub fn internal(context: &str, error: impl std::fmt::Display) -> ServerFnError {
-    tracing::error!(error = %error, "{context}");
-    ServerFnError::new(format!("{context}: an internal error occurred; it has been logged"))
-}
-
+use super::error::ApiError;
 use crate::domain::access::{decide, AccountRef, Decision, Permission};
 use crate::server::auth::CurrentUser;
 use crate::server::db::accounts::{self, AccountSummary};
 use crate::server::db::users::User;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 /// Who is asking (put on the request by the router's gate).
-pub async fn current_user() -> Result<CurrentUser, ServerFnError> {
+pub async fn current_user() -> CurrentUser {
     let axum::Extension(user) = leptos_axum::extract::<axum::Extension<CurrentUser>>().await.unwrap_or_default();
-    Ok(user)
+    user
 }
 
-/// Answers the request with `status` and a sentence.
-fn refuse(status: axum::http::StatusCode, message: &str) -> ServerFnError {
-    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-        response.set_status(status);
-    }
-    ServerFnError::new(message)
-}
-
-fn decision_to_result(decision: Decision, forbidden: &str) -> Result<(), ServerFnError> {
+fn allowed(decision: Decision, forbidden: &str) -> Result<(), ApiError> {
     match decision {
         Decision::Allow => Ok(()),
-        Decision::SignIn => Err(refuse(axum::http::StatusCode::UNAUTHORIZED, "Sign in first.")),
-        Decision::Forbidden => Err(refuse(axum::http::StatusCode::FORBIDDEN, forbidden)),
+        Decision::SignIn => Err(ApiError::SignIn),
+        Decision::Forbidden => Err(ApiError::forbidden(forbidden)),
     }
 }
 
 /// The signed-in user, if allowed `permission` (which names no account).
-pub async fn require(permission: Permission<'_>, forbidden: &str) -> Result<Arc<User>, ServerFnError> {
-    let user = current_user().await?;
-    decision_to_result(decide(user.principal(), permission), forbidden)?;
-    user.0.ok_or_else(|| refuse(axum::http::StatusCode::UNAUTHORIZED, "Sign in first."))
+pub async fn require(permission: Permission<'_>, forbidden: &str) -> Result<Arc<User>, ApiError> {
+    let user = current_user().await;
+    allowed(decide(user.principal(), permission), forbidden)?;
+    user.0.ok_or(ApiError::SignIn)
 }
 
-/// The signed-in user and the account, if they may act on it. An unknown
-/// account is a 404 — after the sign-in check, so it reveals nothing.
-pub async fn require_on_account(state: &AppState, id: &str, reconnect: bool) -> Result<(Arc<User>, AccountSummary), ServerFnError> {
-    let user = current_user().await?;
-    if user.0.is_none() {
-        return Err(refuse(axum::http::StatusCode::UNAUTHORIZED, "Sign in first."));
+/// What a [`Permit`] allows on its account.
+pub trait OnAccount {
+    fn permission<'a>(target: AccountRef<'a>) -> Permission<'a>;
+}
+
+/// Acting on an account in its name: refresh, check, release or discard its
+/// held posts, make or end its reconnect links.
+pub enum ActOn {}
+
+/// Reconnecting an account at X.
+pub enum Reconnect {}
+
+impl OnAccount for ActOn {
+    fn permission<'a>(target: AccountRef<'a>) -> Permission<'a> {
+        Permission::ActOn(target)
     }
-    let account = accounts::summary(&state.pool, id)
-        .await
-        .map_err(|e| internal("Loading the account failed", e))?
-        .ok_or_else(|| refuse(axum::http::StatusCode::NOT_FOUND, "No such account."))?;
+}
+
+impl OnAccount for Reconnect {
+    fn permission<'a>(target: AccountRef<'a>) -> Permission<'a> {
+        Permission::Reconnect(target)
+    }
+}
+
+/// Proof that the signed-in user may do `P` on this account: only
+/// [`permit`] makes one, after asking `access::decide`, and the actions
+/// take it instead of an account id.
+pub struct Permit<P: OnAccount> {
+    user: Arc<User>,
+    account: AccountSummary,
+    allows: PhantomData<P>,
+}
+
+impl<P: OnAccount> Permit<P> {
+    pub fn user(&self) -> &User {
+        &self.user
+    }
+
+    pub fn account(&self) -> &AccountSummary {
+        &self.account
+    }
+
+    pub fn account_id(&self) -> &str {
+        &self.account.id
+    }
+
+    pub fn into_account(self) -> AccountSummary {
+        self.account
+    }
+}
+
+/// The permit to do `P` on account `id`, for the signed-in user. An unknown
+/// account is a 404 — after the sign-in check, so it reveals nothing.
+pub async fn permit<P: OnAccount>(state: &AppState, id: &str) -> Result<Permit<P>, ApiError> {
+    let user = current_user().await;
+    if user.0.is_none() {
+        return Err(ApiError::SignIn);
+    }
+    let account = accounts::summary(&state.pool, id).await?.ok_or_else(|| ApiError::not_found("No such account."))?;
     let target = AccountRef { id: &account.id, owner: account.owner_id.as_deref(), backup_owner: account.backup_owner_id.as_deref() };
-    let permission = if reconnect { Permission::Reconnect(target) } else { Permission::ActOn(target) };
-    decision_to_result(
-        decide(user.principal(), permission),
+    allowed(
+        decide(user.principal(), P::permission(target)),
         "Only this account's owner, its backup owner or an admin can do this. Ask them, or an admin to make you an owner.",
     )?;
-    let user = user.0.ok_or_else(|| refuse(axum::http::StatusCode::UNAUTHORIZED, "Sign in first."))?;
-    Ok((user, account))
+    let user = user.0.ok_or(ApiError::SignIn)?;
+    Ok(Permit { user, account, allows: PhantomData })
 }

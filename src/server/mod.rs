@@ -44,8 +44,6 @@ pub const EMULATOR_MOUNT: &str = "/x-emulator";
 pub enum StartError {
     #[error("configuration: {0}")]
     Config(#[from] config::ConfigError),
-    #[error("Leptos.toml: {0}")]
-    Leptos(String),
     #[error("data directory {path}: {source}")]
     DataDir { path: String, source: std::io::Error },
     #[error("encryption key: {0}")]
@@ -56,8 +54,6 @@ pub enum StartError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("HTTP client: {0}")]
     Http(#[from] reqwest::Error),
-    #[error("{0}")]
-    Cli(String),
     #[error("demo mode: {0}")]
     Demo(String),
     #[error("refusing to start: {0}")]

@@ -82,6 +82,16 @@ impl FromServerFnError for ApiError {
 mod ssr {
     use super::ApiError;
 
+    impl ApiError {
+        /// Sets the answer's status now, from [`ApiError::status`]: for a
+        /// refusal met while a page renders, where the server function is
+        /// called directly and its error is not sent as an answer of its own.
+        pub(crate) fn now(self) -> Self {
+            set_status(self.status());
+            self
+        }
+    }
+
     pub(super) fn set_status(status: u16) {
         if let (Some(response), Ok(status)) =
             (leptos::prelude::use_context::<leptos_axum::ResponseOptions>(), axum::http::StatusCode::from_u16(status))

@@ -35,10 +35,11 @@ fn allowed(decision: Decision, forbidden: &str) -> Result<(), ApiError> {
 }
 
 /// The signed-in user, if allowed `permission` (which names no account).
+/// A refusal sets the answer's status at once: pages call this too.
 pub async fn require(permission: Permission<'_>, forbidden: &str) -> Result<Arc<User>, ApiError> {
     let user = current_user().await;
-    allowed(decide(user.principal(), permission), forbidden)?;
-    user.0.ok_or(ApiError::SignIn)
+    allowed(decide(user.principal(), permission), forbidden).map_err(ApiError::now)?;
+    user.0.ok_or(ApiError::SignIn).map_err(ApiError::now)
 }
 
 /// What a [`Permit`] allows on its account.
@@ -93,8 +94,16 @@ impl<P: OnAccount> Permit<P> {
 }
 
 /// The permit to do `P` on account `id`, for the signed-in user. An unknown
-/// account is a 404 — after the sign-in check, so it reveals nothing.
+/// account is a 404 — after the sign-in check, so it reveals nothing. A
+/// refusal sets the answer's status at once: pages call this too.
 pub async fn permit<P: OnAccount>(state: &AppState, id: &str) -> Result<Permit<P>, ApiError> {
+    check::<P>(state, id).await.map_err(|e| match e {
+        ApiError::Internal(_) => e,
+        refusal => refusal.now(),
+    })
+}
+
+async fn check<P: OnAccount>(state: &AppState, id: &str) -> Result<Permit<P>, ApiError> {
     let user = current_user().await;
     if user.0.is_none() {
         return Err(ApiError::SignIn);

@@ -266,7 +266,7 @@ pub fn router(state: AppState) -> Router {
         // reach them. Its consent page styles itself inline, as X's does.
         let x = emulator.x_router().layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"),
+            HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"),
         ));
         router = router.nest(EMULATOR_MOUNT, x);
     }

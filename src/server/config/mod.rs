@@ -28,7 +28,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 use url::Url;
 
-
 /// Everything authwatch runs with.
 #[derive(Debug, Clone)]
 pub struct Config {

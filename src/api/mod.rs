@@ -225,9 +225,8 @@ pub async fn load_link_brief(secret: String) -> Result<LinkBrief, ApiError> {
 pub async fn create_reconnect_link(account_id: String) -> Result<NewLinkView, ApiError> {
     let state = ssr::state()?;
     let permit = ssr::permit::<ssr::ActOn>(&state, &account_id).await?;
-    let (user, account) = (permit.user(), permit.account());
-    let link = crate::server::links::create(&state, &account.id, user).await?;
-    tracing::info!(account_id = %account.id, link_id = %link.id, by = %user.id, "reconnect link created");
+    let link = crate::server::links::create(&state, &permit).await?;
+    tracing::info!(account_id = %permit.account_id(), link_id = %link.id, by = %permit.user().id, "reconnect link created");
     Ok(NewLinkView { url: link.url, expires_at: link.expires_at })
 }
 
@@ -244,7 +243,7 @@ pub async fn revoke_reconnect_link(link_id: String) -> Result<String, ApiError> 
     let account_id = link.map(|l| l.account_id).unwrap_or_default();
     let permit = ssr::permit::<ssr::ActOn>(&state, &account_id).await?;
     let now = crate::server::x::now_ms();
-    if !crate::server::links::revoke(&state, permit.account_id(), &link_id, permit.user(), now).await? {
+    if !crate::server::links::revoke(&state, &permit, &link_id, now).await? {
         return Err(ApiError::refused("That link was used or had expired already."));
     }
     Ok("Revoked: the link no longer works.".to_owned())

@@ -13,11 +13,11 @@ pub fn state() -> Result<AppState, ApiError> {
 }
 
 use super::error::ApiError;
-use crate::domain::access::{decide, AccountRef, Decision, Permission};
-use crate::server::auth::CurrentUser;
-use crate::server::db::accounts::{self, AccountSummary};
+use crate::domain::access::{decide, Decision, Permission};
+pub use crate::server::auth::{ActOn, Reconnect};
+use crate::server::auth::{CurrentUser, OnAccount, Permit};
+use crate::server::db::accounts;
 use crate::server::db::users::User;
-use std::marker::PhantomData;
 use std::sync::Arc;
 
 /// Who is asking (put on the request by the router's gate).
@@ -26,11 +26,11 @@ pub async fn current_user() -> CurrentUser {
     user
 }
 
-fn allowed(decision: Decision, forbidden: &str) -> Result<(), ApiError> {
+/// What a refusing decision answers: sign in, or `forbidden` (who may).
+fn refusal(decision: Decision, forbidden: &str) -> ApiError {
     match decision {
-        Decision::Allow => Ok(()),
-        Decision::SignIn => Err(ApiError::SignIn),
-        Decision::Forbidden => Err(ApiError::forbidden(forbidden)),
+        Decision::Allow | Decision::SignIn => ApiError::SignIn,
+        Decision::Forbidden => ApiError::forbidden(forbidden),
     }
 }
 
@@ -38,58 +38,9 @@ fn allowed(decision: Decision, forbidden: &str) -> Result<(), ApiError> {
 /// A refusal sets the answer's status at once: pages call this too.
 pub async fn require(permission: Permission<'_>, forbidden: &str) -> Result<Arc<User>, ApiError> {
     let user = current_user().await;
-    allowed(decide(user.principal(), permission), forbidden).map_err(ApiError::now)?;
-    user.0.ok_or(ApiError::SignIn).map_err(ApiError::now)
-}
-
-/// What a [`Permit`] allows on its account.
-pub trait OnAccount {
-    fn permission<'a>(target: AccountRef<'a>) -> Permission<'a>;
-}
-
-/// Acting on an account in its name: refresh, check, release or discard its
-/// held posts, make or end its reconnect links.
-pub enum ActOn {}
-
-/// Reconnecting an account at X.
-pub enum Reconnect {}
-
-impl OnAccount for ActOn {
-    fn permission<'a>(target: AccountRef<'a>) -> Permission<'a> {
-        Permission::ActOn(target)
-    }
-}
-
-impl OnAccount for Reconnect {
-    fn permission<'a>(target: AccountRef<'a>) -> Permission<'a> {
-        Permission::Reconnect(target)
-    }
-}
-
-/// Proof that the signed-in user may do `P` on this account: only
-/// [`permit`] makes one, after asking `access::decide`, and the actions
-/// take it instead of an account id.
-pub struct Permit<P: OnAccount> {
-    user: Arc<User>,
-    account: AccountSummary,
-    allows: PhantomData<P>,
-}
-
-impl<P: OnAccount> Permit<P> {
-    pub fn user(&self) -> &User {
-        &self.user
-    }
-
-    pub fn account(&self) -> &AccountSummary {
-        &self.account
-    }
-
-    pub fn account_id(&self) -> &str {
-        &self.account.id
-    }
-
-    pub fn into_account(self) -> AccountSummary {
-        self.account
+    match (decide(user.principal(), permission), user.0) {
+        (Decision::Allow, Some(user)) => Ok(user),
+        (decision, _) => Err(refusal(decision, forbidden).now()),
     }
 }
 
@@ -109,11 +60,7 @@ async fn check<P: OnAccount>(state: &AppState, id: &str) -> Result<Permit<P>, Ap
         return Err(ApiError::SignIn);
     }
     let account = accounts::summary(&state.pool, id).await?.ok_or_else(|| ApiError::not_found("No such account."))?;
-    let target = AccountRef { id: &account.id, owner: account.owner_id.as_deref(), backup_owner: account.backup_owner_id.as_deref() };
-    allowed(
-        decide(user.principal(), P::permission(target)),
-        "Only this account's owner, its backup owner or an admin can do this. Ask them, or an admin to make you an owner.",
-    )?;
-    let user = user.0.ok_or(ApiError::SignIn)?;
-    Ok(Permit { user, account, allows: PhantomData })
+    Permit::decide(&user, account).map_err(|decision| {
+        refusal(decision, "Only this account's owner, its backup owner or an admin can do this. Ask them, or an admin to make you an owner.")
+    })
 }

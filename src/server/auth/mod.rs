@@ -8,7 +8,10 @@
 //! user or a changed role takes effect at once.
 
 pub mod password;
+mod permit;
 pub mod routes;
+
+pub use permit::{ActOn, OnAccount, Permit, Reconnect};
 
 use crate::domain::access::{decide, Decision, Permission, Principal};
 use crate::server::db::users::{self, User};

@@ -241,3 +241,25 @@ async fn concurrent_connects_all_land() {
     }
     assert_eq!(accounts::summaries(&app.state.pool).await.unwrap().len(), EXPECTED.len() + 8);
 }
+
+#[tokio::test]
+async fn a_refusal_reads_as_a_sentence_for_a_person_on_the_page_and_to_the_caller() {
+    use authwatch::api::RefreshNow;
+    use leptos::server_fn::ServerFn;
+    let app = TestApp::demo().await;
+    let manager = app.manager().await;
+    // The page: the refusal's own words, and its status.
+    let r = manager.get(app.url("/settings")).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Only admins can see the X app&#x27;s settings.") || html.contains("Only admins can see the X app's settings."), "{html}");
+    assert!(!html.contains("error running server function"), "no framework wording before the sentence");
+    // The server function called as the page calls it: the status set from
+    // the error, and the same sentence.
+    let labs = common::account_id(&app, "acme_labs").await;
+    let r = manager.post(app.url(RefreshNow::PATH)).form(&[("id", labs.as_str())]).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    let said = r.text().await.unwrap();
+    assert!(said.contains("Only this account's owner, its backup owner or an admin can do this."), "{said}");
+    assert!(!said.contains("ServerError"), "{said}");
+}

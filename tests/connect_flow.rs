@@ -186,3 +186,15 @@ async fn x_failing_during_the_exchange_or_the_identity_check_changes_nothing() {
         app.emulator().clear_faults();
     }
 }
+
+#[tokio::test]
+async fn a_refused_revoke_is_not_taken_for_a_dead_refresh_token() {
+    use authwatch::domain::health::Cause;
+    let app = TestApp::demo().await;
+    for status in [400, 401] {
+        app.emulator().inject_fault(Fault::new(Endpoint::Revoke, FaultKind::Status(status)).times(1));
+        let refused = app.state.x.revoke(&authwatch::server::secret::Secret::new("a-token-not-kept")).await.unwrap_err();
+        assert_eq!(refused.status(), Some(status));
+        assert_ne!(refused.cause(), Cause::RefreshTokenRejected, "{status}: {refused}");
+    }
+}

@@ -53,7 +53,27 @@ async fn the_demo_emulators_control_api_is_an_admins_tool_behind_the_gate() {
     // X's own endpoints stay open, as X's are: X itself answers (401 without a token).
     let r = anonymous.get(app.url("/x-emulator/2/users/me")).send().await.unwrap();
     assert_eq!(r.status(), 401);
-    assert!(r.headers().get("x-frame-options").is_none(), "served as the emulated X, not as our page");
+    assert_eq!(r.headers()["x-frame-options"], "DENY", "served from our origin: framed by no one, like every answer");
+}
+
+#[tokio::test]
+async fn every_router_answers_with_the_security_headers() {
+    let app = TestApp::demo().await;
+    let anonymous = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    // The pages' router, the pipeline API, the emulated X and its control API.
+    for (path, status) in [("/healthz", 200), ("/api/v1/accounts", 401), ("/x-emulator/2/users/me", 401), ("/x-emulator/_control/counts", 303)] {
+        let r = anonymous.get(app.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), status, "{path}");
+        let h = r.headers();
+        assert_eq!(h.get("x-frame-options").map(|v| v.to_str().unwrap()), Some("DENY"), "{path}");
+        assert_eq!(h.get("x-content-type-options").map(|v| v.to_str().unwrap()), Some("nosniff"), "{path}");
+        assert_eq!(h.get("referrer-policy").map(|v| v.to_str().unwrap()), Some("same-origin"), "{path}");
+        let csp = h.get("content-security-policy").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+        assert!(csp.starts_with("default-src 'none'") && csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+    }
+    // The pipeline API takes no cookie and no origin check: a bearer key alone.
+    let r = anonymous.post(app.url("/api/v1/accounts/x/posts")).header("origin", "https://evil.example").json(&serde_json::json!({"text": "hi"})).send().await.unwrap();
+    assert_eq!(r.status(), 401, "refused for its missing key, not as cross-site");
 }
 
 #[tokio::test]

@@ -327,3 +327,99 @@ async fn an_unknown_stored_spelling_is_an_error_naming_the_column_and_the_value(
     let e = authwatch::server::db::prompts::open(pool).await.unwrap_err().to_string();
     assert!(e.contains("\"cause\"") && e.contains("\"gremlins\""), "{e}");
 }
+
+#[tokio::test]
+async fn a_caller_that_goes_away_mid_flight_neither_stops_nor_stalls_the_refresh() {
+    let app = TestApp::demo().await;
+    let id = id_of(&app, "acme_support").await;
+    let before = accounts::summary(&app.state.pool, &id).await.unwrap().unwrap().generation;
+    app.emulator().reset_counts();
+    app.emulator().inject_fault(Fault::new(Endpoint::Token, FaultKind::Slow { millis: 600 }).times(1));
+    // A browser closing on "Refresh now": its request, and the future it
+    // polled, are dropped while X is still answering.
+    let first = {
+        let state = app.state.clone();
+        let id = id.clone();
+        tokio::spawn(async move { state.engine.refresh(&state, &id, "first", None).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    first.abort();
+    assert!(first.await.unwrap_err().is_cancelled());
+    // A second caller while X still answers the first: it gets that refresh's result.
+    let second = app.state.engine.refresh(&app.state, &id, "second", None).await.unwrap();
+    assert_eq!(second, Refreshed::Saved { generation: before + 1 });
+    assert_eq!(refreshes(&app), 1, "the second caller joined the first refresh");
+
+    // Nobody waits this time: the refresh is saved and its lease given back all the same.
+    app.emulator().inject_fault(Fault::new(Endpoint::Token, FaultKind::Slow { millis: 300 }).times(1));
+    let third = {
+        let state = app.state.clone();
+        let id = id.clone();
+        tokio::spawn(async move { state.engine.refresh(&state, &id, "third", None).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    third.abort();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let generation = accounts::summary(&app.state.pool, &id).await.unwrap().unwrap().generation;
+        let leased = db::refresh_state::leased(&app.state.pool, &id, now_ms()).await.unwrap();
+        if generation == before + 2 && !leased {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the refresh stalled with nobody waiting: generation {generation}, leased {leased}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(refreshes(&app), 2);
+    assert_eq!(health(&app, &id).await.0, Health::Healthy);
+}
+
+#[tokio::test]
+async fn refresh_now_that_meets_the_schedulers_flight_reports_a_refresh_not_not_due() {
+    use authwatch::api::RefreshNow;
+    use leptos::server_fn::ServerFn;
+    let app = TestApp::demo().await;
+    let id = id_of(&app, "acme_support").await; // lives for hours: not due
+    let before = accounts::summary(&app.state.pool, &id).await.unwrap().unwrap().generation;
+    app.emulator().reset_counts();
+    let admin = app.admin().await;
+    // Hold the database's write lock so that the scheduler's flight waits
+    // for its lease while "Refresh now" comes in and joins it.
+    let mut lock = app.state.pool.acquire().await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut *lock).await.unwrap();
+    let scheduler = {
+        let state = app.state.clone();
+        let id = id.clone();
+        tokio::spawn(async move { state.engine.refresh(&state, &id, "scheduler", Some(now_ms() + state.policy.refresh_lead_ms)).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let now = {
+        let url = app.url(RefreshNow::PATH);
+        let id = id.clone();
+        tokio::spawn(async move { admin.post(url).form(&[("id", id)]).send().await.unwrap().text().await.unwrap() })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    sqlx::query("COMMIT").execute(&mut *lock).await.unwrap();
+    drop(lock);
+    assert_eq!(scheduler.await.unwrap().unwrap(), Refreshed::NotDue { generation: before });
+    let said = now.await.unwrap();
+    assert!(said.contains(&format!("Refreshed: generation {} saved.", before + 1)), "{said}");
+    assert_eq!(refreshes(&app), 1);
+}
+
+#[tokio::test]
+async fn the_daily_check_decides_on_a_recent_proof_before_opening_the_tokens() {
+    let app = TestApp::demo().await;
+    let news = id_of(&app, "acme_news").await;
+    app.state.engine.refresh(&app.state, &news, "test", None).await.unwrap();
+    // Its tokens now name a key this process does not hold: opening them
+    // fails. A proof of life this recent needs no token at all.
+    sqlx::query("UPDATE token_sets SET key_id = 'a-retired-key' WHERE account_id = ?").bind(&news).execute(&app.state.pool).await.unwrap();
+    assert!(accounts::tokens(&app.state.pool, &app.state.keyring, &news).await.is_err(), "the tokens cannot be opened");
+    app.emulator().reset_counts();
+    let proof = authwatch::server::lifecycle::check::Proof::ProvedToday(app.state.engine.settings().proof_of_life.as_millis() as i64);
+    let checked = authwatch::server::lifecycle::check::check(&app.state, &news, "daily check", proof).await;
+    assert_eq!(checked.unwrap(), authwatch::server::lifecycle::check::Checked::Alive);
+    assert_eq!(app.emulator().counts().client(CLIENT_ID).users_me, 0);
+    let last = events::recent(&app.state.pool, &news, 1).await.unwrap().remove(0);
+    assert!(last.detail.unwrap().starts_with("proof of life"));
+}

@@ -34,16 +34,15 @@ impl std::fmt::Debug for NewApiKey {
 
 /// Every API key, newest first (admins).
 #[server]
-pub async fn load_api_keys() -> Result<Vec<ApiKeyView>, ServerFnError> {
+pub async fn load_api_keys() -> Result<Vec<ApiKeyView>, super::ApiError> {
     use super::ssr;
     use crate::domain::access::Permission;
     use crate::server::db::{accounts, api_keys};
     ssr::require(Permission::Administer, "Only admins manage API keys.").await?;
     let state = ssr::state()?;
-    let keys = api_keys::list(&state.pool).await.map_err(|e| ssr::internal("Loading the API keys failed", e))?;
+    let keys = api_keys::list(&state.pool).await?;
     let handles: std::collections::HashMap<String, String> = accounts::summaries(&state.pool)
-        .await
-        .map_err(|e| ssr::internal("Loading the accounts failed", e))?
+        .await?
         .into_iter()
         .map(|s| (s.id, s.handle))
         .collect();
@@ -52,7 +51,7 @@ pub async fn load_api_keys() -> Result<Vec<ApiKeyView>, ServerFnError> {
         let scope = if k.all_accounts {
             "all accounts".to_owned()
         } else {
-            let ids = api_keys::accounts_of(&state.pool, &k.id).await.map_err(|e| ssr::internal("Loading a key's accounts failed", e))?;
+            let ids = api_keys::accounts_of(&state.pool, &k.id).await?;
             ids.iter().map(|id| handles.get(id).map_or_else(|| id.clone(), |h| format!("@{h}"))).collect::<Vec<_>>().join(", ")
         };
         out.push(ApiKeyView {
@@ -71,7 +70,7 @@ pub async fn load_api_keys() -> Result<Vec<ApiKeyView>, ServerFnError> {
 /// Creates a key (admins). `accounts`: account ids separated by spaces or
 /// commas; empty for every account.
 #[server]
-pub async fn create_api_key(name: String, accounts: String) -> Result<NewApiKey, ServerFnError> {
+pub async fn create_api_key(name: String, accounts: String) -> Result<NewApiKey, super::ApiError> {
     use super::ssr;
     use crate::domain::access::Permission;
     use crate::server::db::api_keys::CreateError;
@@ -79,15 +78,15 @@ pub async fn create_api_key(name: String, accounts: String) -> Result<NewApiKey,
     let admin = ssr::require(Permission::Administer, "Only admins manage API keys.").await?;
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
-        return Err(ServerFnError::new("Name the key (up to 100 characters): what will use it?"));
+        return Err(super::ApiError::refused("Name the key (up to 100 characters): what will use it?"));
     }
     let ids: Vec<String> = accounts.split([',', ' ', '\n']).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
     let state = ssr::state()?;
     let scope = (!ids.is_empty()).then_some(ids.as_slice());
     match auth::create_key(&state.pool, name, scope, &admin.email).await {
         Ok(created) => Ok(NewApiKey { id: created.id, key: created.key.expose().to_owned() }),
-        Err(CreateError::UnknownAccount(id)) => Err(ServerFnError::new(format!("There is no account {id}."))),
-        Err(CreateError::Database(e)) => Err(ssr::internal("Creating the API key failed", e)),
+        Err(CreateError::UnknownAccount(id)) => Err(super::ApiError::refused(format!("There is no account {id}."))),
+        Err(CreateError::Database(e)) => Err(e.into()),
     }
 }
 
@@ -95,17 +94,16 @@ pub async fn create_api_key(name: String, accounts: String) -> Result<NewApiKey,
 /// `AUTHWATCH_API_CACHE_MS`. The posts it queued that are still held are
 /// cancelled, each on its account's timeline.
 #[server]
-pub async fn revoke_api_key(id: String) -> Result<String, ServerFnError> {
+pub async fn revoke_api_key(id: String) -> Result<String, super::ApiError> {
     use super::ssr;
     use crate::domain::access::Permission;
     let admin = ssr::require(Permission::Administer, "Only admins manage API keys.").await?;
     let state = ssr::state()?;
     let revoked = crate::server::pipeline::auth::revoke_key(&state.pool, &id, &admin.email)
-        .await
-        .map_err(|e| ssr::internal("Revoking the API key failed", e))?;
+        .await?;
     state.pipeline.forget_keys();
     let Some(revoked) = revoked else {
-        return Err(ServerFnError::new("No such key, or it was already revoked."));
+        return Err(super::ApiError::refused("No such key, or it was already revoked."));
     };
     Ok(match revoked.cancelled.len() {
         0 => format!("Revoked {id}: calls with it are refused."),

@@ -19,15 +19,14 @@ pub struct HeldPost {
 
 /// The account's held posts, in the order they will be published.
 #[server]
-pub async fn load_held_posts(account_id: String) -> Result<Vec<HeldPost>, ServerFnError> {
+pub async fn load_held_posts(account_id: String) -> Result<Vec<HeldPost>, super::ApiError> {
     use super::ssr;
     use crate::domain::access::Permission;
     use crate::domain::health::Cause;
     ssr::require(Permission::ViewAccounts, "").await?;
     let state = ssr::state()?;
     let held = crate::server::db::posts::held(&state.pool, &account_id)
-        .await
-        .map_err(|e| ssr::internal("Loading the held posts failed", e))?;
+        .await?;
     Ok(held
         .into_iter()
         .map(|p| HeldPost {
@@ -41,14 +40,14 @@ pub async fn load_held_posts(account_id: String) -> Result<Vec<HeldPost>, Server
 
 /// Publishes the account's held posts now, oldest first. Answers what happened, in words.
 #[server]
-pub async fn release_held_posts(account_id: String) -> Result<String, ServerFnError> {
+pub async fn release_held_posts(account_id: String) -> Result<String, super::ApiError> {
     use super::ssr;
     let state = ssr::state()?;
     // Publishing in the account's name: its owners and admins, like a refresh.
-    ssr::require_on_account(&state, &account_id, false).await?;
-    let released = crate::server::pipeline::posts::release_held(&state, &account_id, "held-post release from the account page")
+    let permit = ssr::permit::<ssr::ActOn>(&state, &account_id).await?;
+    let released = crate::server::pipeline::posts::release_held(&state, permit.account_id(), "held-post release from the account page")
         .await
-        .map_err(|e| ssr::internal("Releasing the held posts failed", e))?;
+        .map_err(|e| crate::api::error::internal("Releasing the held posts failed", &e))?;
     let cancelled = match released.cancelled {
         0 => String::new(),
         n => format!(" {n} cancelled: the API key that queued them is revoked."),
@@ -63,19 +62,14 @@ pub async fn release_held_posts(account_id: String) -> Result<String, ServerFnEr
 /// Discards one held post: it is never published, and the account's
 /// timeline says who discarded it. The same people as releasing may.
 #[server]
-pub async fn discard_held_post(account_id: String, post_id: i64) -> Result<String, ServerFnError> {
+pub async fn discard_held_post(account_id: String, post_id: i64) -> Result<String, super::ApiError> {
     use super::ssr;
     let state = ssr::state()?;
     // Whoever may publish the held posts in the account's name may also drop one.
-    let (user, _) = ssr::require_on_account(&state, &account_id, false).await?;
-    let discarded = crate::server::pipeline::posts::discard_held(&state, &account_id, post_id, &user.email)
-        .await
-        .map_err(|e| ssr::internal("Discarding the held post failed", e))?;
+    let permit = ssr::permit::<ssr::ActOn>(&state, &account_id).await?;
+    let discarded = crate::server::pipeline::posts::discard_held(&state, permit.account_id(), post_id, &permit.user().email).await?;
     if !discarded {
-        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-            response.set_status(axum::http::StatusCode::CONFLICT);
-        }
-        return Err(ServerFnError::new("That post is no longer held here: it was published, discarded, or is being published now."));
+        return Err(super::ApiError::Conflict("That post is no longer held here: it was published, discarded, or is being published now.".into()));
     }
     Ok("Discarded: it will never be published.".to_owned())
 }

@@ -15,6 +15,8 @@ pub enum XCall {
     UsersMe,
     /// `POST /2/tweets`.
     Post,
+    /// `POST /2/oauth2/revoke`, for a token authwatch does not keep.
+    Revoke,
 }
 
 /// The parts of X's answer that decide the cause.
@@ -69,6 +71,9 @@ pub fn classify(call: XCall, answer: XAnswer<'_>) -> Option<Cause> {
         // X's generic 403 is what it answers a missing scope; whether the
         // grant really lacks one is for `forbidden_given` to say.
         (XCall::UsersMe | XCall::Post, 403) => Cause::ScopeMissing,
+        // A refused revocation is about a token nobody keeps: it says
+        // nothing of a stored grant, least of all that a refresh token died.
+        (XCall::Revoke, _) => Cause::XUnavailable,
         _ => Cause::XUnavailable,
     })
 }

@@ -267,6 +267,8 @@ async fn finish(state: &AppState, session: &Session, attempt: &Attempt, code: &s
     let verifier = Secret::new(attempt.verifier.clone());
     match connect::complete(state, code, &verifier, &intent, &attempt.started_by, attempt.user_id.as_deref()).await {
         Ok(Outcome::Saved { connected, handle, missing_scopes }) => {
+            // Posts held while the account needed a person can go out now.
+            crate::server::pipeline::after_reconnect(state, &connected.account_id);
             let verb = if connected.reconnected { "Reconnected" } else { "Connected" };
             // Someone who came by a link sees the result, not the dashboard.
             let account_id = (!via_link).then(|| connected.account_id.clone());

@@ -4,6 +4,54 @@
 use crate::emulator::{self, Emulator};
 use crate::server::config::{Config, Env, Overrides};
 use crate::server::{Server, StartError};
+
+/// Why a command failed: printed as `authwatch: <this>`, saying what
+/// happened and what to do. Never holds a token or a password.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// `authwatch serve` could not start or stopped.
+    #[error(transparent)]
+    Start(#[from] StartError),
+    #[error("configuration: {0}")]
+    Config(#[from] crate::server::config::ConfigError),
+    #[error("Leptos.toml: {0}")]
+    Leptos(String),
+    #[error("data directory {path}: {source}")]
+    DataDir { path: String, source: std::io::Error },
+    #[error("encryption key: {0}")]
+    Crypto(#[from] crate::server::crypto::CryptoError),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("password hashing: {0}")]
+    Passwords(#[from] crate::server::auth::password::PasswordError),
+    /// An argument that cannot be used; the sentence names it.
+    #[error("{0}")]
+    Usage(&'static str),
+    #[error("reading the password: {0}")]
+    ReadPassword(std::io::Error),
+    #[error("a user with this email already exists")]
+    EmailTaken,
+    #[error("no user {0}")]
+    UnknownUser(String),
+    #[error("{0} is the last admin: add another first with `authwatch user add --admin --email … --name …`")]
+    LastAdmin(String),
+    #[error("no account {0}")]
+    UnknownAccount(String),
+    #[error("no live key {0}")]
+    UnknownKey(String),
+    #[error("demo mode seals with a key that lives only as long as the server: there is nothing to reseal")]
+    DemoReseal,
+    #[error("no database at {0}: point --data-dir (or AUTHWATCH_DATA_DIR) at the server's data directory")]
+    NoDatabase(String),
+    #[error("{0}")]
+    Reseal(#[from] crate::server::db::accounts::ResealError),
+    #[error(
+        "{0} token set(s) were written with another key while resealing: is a server running with an older AUTHWATCH_ENCRYPTION_KEY? Restart it with the current key and run this again."
+    )]
+    WrittenWithAnotherKey(u64),
+    #[error("emulator: {0}")]
+    Emulator(std::io::Error),
+}
 use clap::{Parser, Subcommand};
 use leptos::config::get_configuration;
 use std::net::SocketAddr;
@@ -143,7 +191,7 @@ pub fn main() -> ExitCode {
             Command::User(UserCommand::Remove { email, data_dir }) => remove_user(&email, data_dir).await,
             Command::Emulator { addr } => {
                 init_tracing("info");
-                emulator::serve(addr, Emulator::with_sample_data()).await.map_err(StartError::Serve)
+                emulator::serve(addr, Emulator::with_sample_data()).await.map_err(CliError::Emulator)
             }
             Command::ApiKey(command) => api_key(command).await,
             Command::Keys(KeysCommand::Reseal { data_dir }) => reseal(data_dir).await,
@@ -158,19 +206,19 @@ pub fn main() -> ExitCode {
     }
 }
 
-async fn serve(args: ServeArgs) -> Result<(), StartError> {
+async fn serve(args: ServeArgs) -> Result<(), CliError> {
     let leptos_options = leptos_options()?;
     let overrides = Overrides { data_dir: args.data_dir, site_addr: args.addr, demo: args.demo };
     let config = Config::load(&Env, leptos_options.site_addr, overrides)?;
     init_tracing(&config.log_filter);
     let mut leptos_options = leptos_options;
     leptos_options.site_addr = config.site_addr;
-    Server::new(config, leptos_options).await?.serve().await
+    Ok(Server::new(config, leptos_options).await?.serve().await?)
 }
 
 /// `authwatch api-key …`: works on the database the server uses, with the
 /// same configuration; it does not start a server.
-async fn api_key(command: ApiKeyCommand) -> Result<(), StartError> {
+async fn api_key(command: ApiKeyCommand) -> Result<(), CliError> {
     use crate::server::db::{self, api_keys};
     use crate::server::pipeline::auth;
     let data_dir = match &command {
@@ -193,8 +241,8 @@ async fn api_key(command: ApiKeyCommand) -> Result<(), StartError> {
                     eprintln!("Store the key now: authwatch keeps only its hash and cannot show it again.");
                     Ok(())
                 }
-                Err(api_keys::CreateError::UnknownAccount(id)) => Err(StartError::Cli(format!("no account {id}"))),
-                Err(api_keys::CreateError::Database(e)) => Err(StartError::Database(e)),
+                Err(api_keys::CreateError::UnknownAccount(id)) => Err(CliError::UnknownAccount(id)),
+                Err(api_keys::CreateError::Database(e)) => Err(CliError::Database(e)),
             }
         }
         ApiKeyCommand::Revoke { id, .. } => match auth::revoke_key(&pool, &id, "command line").await? {
@@ -202,7 +250,7 @@ async fn api_key(command: ApiKeyCommand) -> Result<(), StartError> {
                 println!("revoked {id}; cancelled {} held post(s) it queued", revoked.cancelled.len());
                 Ok(())
             }
-            None => Err(StartError::Cli(format!("no live key {id}"))),
+            None => Err(CliError::UnknownKey(id)),
         },
         ApiKeyCommand::List { .. } => {
             for key in api_keys::list(&pool).await? {
@@ -217,14 +265,14 @@ async fn api_key(command: ApiKeyCommand) -> Result<(), StartError> {
 
 /// `authwatch keys reseal`: works on the database and keys the server uses,
 /// with the same configuration; it does not start a server.
-async fn reseal(data_dir: Option<PathBuf>) -> Result<(), StartError> {
+async fn reseal(data_dir: Option<PathBuf>) -> Result<(), CliError> {
     use crate::server::crypto::Keyring;
     use crate::server::db::{self, accounts};
     let site_addr = leptos_options().map(|o| o.site_addr).unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 3000)));
     let config = Config::load(&Env, site_addr, Overrides { data_dir, ..Overrides::default() })?;
     init_tracing("warn");
     if config.is_demo() {
-        return Err(StartError::Cli("demo mode seals with a key that lives only as long as the server: there is nothing to reseal".into()));
+        return Err(CliError::DemoReseal);
     }
     let keyring = Keyring::load_existing(config.encryption_key.as_ref(), &config.previous_encryption_keys, &config.data_dir)?;
     let current = keyring.current_key_id().to_owned();
@@ -234,10 +282,10 @@ async fn reseal(data_dir: Option<PathBuf>) -> Result<(), StartError> {
     // A wrong --data-dir must not leave a new, empty database behind.
     let file = config.default_database_file();
     if config.database_url.is_none() && !file.exists() {
-        return Err(StartError::Cli(format!("no database at {}: point --data-dir (or AUTHWATCH_DATA_DIR) at the server's data directory", file.display())));
+        return Err(CliError::NoDatabase(file.display().to_string()));
     }
     let pool = db::connect(&config.database_url()).await?;
-    let done = accounts::reseal_all(&pool, &keyring).await.map_err(|e| StartError::Cli(e.to_string()))?;
+    let done = accounts::reseal_all(&pool, &keyring).await?;
     let describe = |counts: &accounts::KeyCounts| {
         if counts.is_empty() {
             return "no token sets".to_owned();
@@ -251,9 +299,7 @@ async fn reseal(data_dir: Option<PathBuf>) -> Result<(), StartError> {
     let left: u64 = done.after.iter().filter(|(id, _)| **id != current).map(|(_, n)| n).sum();
     if left > 0 {
         // Only a writer with another current key can have put them there.
-        return Err(StartError::Cli(format!(
-            "{left} token set(s) were written with another key while resealing: is a server running with an older AUTHWATCH_ENCRYPTION_KEY? Restart it with the current key and run this again."
-        )));
+        return Err(CliError::WrittenWithAnotherKey(left));
     }
     if !previous.is_empty() {
         println!("Every token is sealed with the current key: AUTHWATCH_PREVIOUS_ENCRYPTION_KEYS can be emptied once every server runs with the current key.");
@@ -262,40 +308,39 @@ async fn reseal(data_dir: Option<PathBuf>) -> Result<(), StartError> {
 }
 
 /// `authwatch user add`: writes the user straight into the configured database.
-async fn add_user(email: &str, name: &str, admin: bool, password_stdin: bool, data_dir: Option<PathBuf>) -> Result<(), StartError> {
+async fn add_user(email: &str, name: &str, admin: bool, password_stdin: bool, data_dir: Option<PathBuf>) -> Result<(), CliError> {
     use crate::server::auth::password;
     use crate::server::db::{self, users};
-    let invalid = |msg: &str| StartError::Cli(msg.to_owned());
     let leptos_options = leptos_options()?;
     let config = Config::load(&Env, leptos_options.site_addr, Overrides { data_dir, ..Overrides::default() })?;
     let email = users::normalize_email(email);
     if !email.contains('@') {
-        return Err(invalid("--email: that is not an email address"));
+        return Err(CliError::Usage("--email: that is not an email address"));
     }
     if name.trim().is_empty() {
-        return Err(invalid("--name: give the person's name"));
+        return Err(CliError::Usage("--name: give the person's name"));
     }
     let password = if password_stdin {
         let mut line = String::new();
-        std::io::stdin().read_line(&mut line).map_err(|e| StartError::Cli(format!("reading the password: {e}")))?;
+        std::io::stdin().read_line(&mut line).map_err(CliError::ReadPassword)?;
         line.trim_end_matches(['\r', '\n']).to_owned()
     } else {
-        let first = rpassword::prompt_password("Password: ").map_err(|e| StartError::Cli(format!("reading the password: {e}")))?;
-        let again = rpassword::prompt_password("Password again: ").map_err(|e| StartError::Cli(format!("reading the password: {e}")))?;
+        let first = rpassword::prompt_password("Password: ").map_err(CliError::ReadPassword)?;
+        let again = rpassword::prompt_password("Password again: ").map_err(CliError::ReadPassword)?;
         if first != again {
-            return Err(invalid("the two passwords differ"));
+            return Err(CliError::Usage("the two passwords differ"));
         }
         first
     };
     // This process hashes once: one slot.
-    let hash = password::Passwords::new(1).await?.hash(password).await.map_err(|e| StartError::Cli(e.to_string()))?;
-    let dir_error = |source| StartError::DataDir { path: config.data_dir.display().to_string(), source };
+    let hash = password::Passwords::new(1).await?.hash(password).await?;
+    let dir_error = |source| CliError::DataDir { path: config.data_dir.display().to_string(), source };
     db::prepare_data_dir(&config.data_dir).map_err(dir_error)?;
     let pool = db::connect(&config.database_url()).await?;
     let role = if admin { users::Role::Admin } else { users::Role::Manager };
     let user = users::add(&pool, &email, name, &hash, role, crate::server::x::now_ms()).await.map_err(|e| match e {
-        users::AddUserError::EmailTaken => invalid("a user with this email already exists"),
-        users::AddUserError::Database(e) => StartError::Database(e),
+        users::AddUserError::EmailTaken => CliError::EmailTaken,
+        users::AddUserError::Database(e) => CliError::Database(e),
     })?;
     println!("Added {} <{}> as {} (id {}).", user.name, user.email, role.as_str(), user.id);
     if config.is_demo() && config.database_url.is_none() {
@@ -305,7 +350,7 @@ async fn add_user(email: &str, name: &str, admin: bool, password_stdin: bool, da
 }
 
 /// `authwatch user remove`: removes a user from the configured database.
-async fn remove_user(email: &str, data_dir: Option<PathBuf>) -> Result<(), StartError> {
+async fn remove_user(email: &str, data_dir: Option<PathBuf>) -> Result<(), CliError> {
     use crate::server::db::{self, users};
     let leptos_options = leptos_options()?;
     let config = Config::load(&Env, leptos_options.site_addr, Overrides { data_dir, ..Overrides::default() })?;
@@ -313,12 +358,10 @@ async fn remove_user(email: &str, data_dir: Option<PathBuf>) -> Result<(), Start
     let pool = db::connect(&config.database_url()).await?;
     let email = users::normalize_email(email);
     let Some((user, _)) = users::credentials(&pool, &email).await? else {
-        return Err(StartError::Cli(format!("no user {email}")));
+        return Err(CliError::UnknownUser(email));
     };
     if !users::remove(&pool, &user.id, "command line", crate::server::x::now_ms()).await? {
-        return Err(StartError::Cli(format!(
-            "{email} is the last admin: add another first with `authwatch user add --admin --email … --name …`"
-        )));
+        return Err(CliError::LastAdmin(email));
     }
     println!("Removed {} <{}>.", user.name, user.email);
     Ok(())
@@ -326,10 +369,10 @@ async fn remove_user(email: &str, data_dir: Option<PathBuf>) -> Result<(), Start
 
 /// Site settings from Leptos.toml, overridden by `LEPTOS_*` variables. Without
 /// the file (the binary run from elsewhere), the variables alone are used.
-fn leptos_options() -> Result<leptos::config::LeptosOptions, StartError> {
+fn leptos_options() -> Result<leptos::config::LeptosOptions, CliError> {
     let file = Path::new("Leptos.toml");
     let conf = if file.exists() { get_configuration(Some("Leptos.toml")) } else { get_configuration(None) };
-    conf.map(|c| c.leptos_options).map_err(|e| StartError::Leptos(e.to_string()))
+    conf.map(|c| c.leptos_options).map_err(|e| CliError::Leptos(e.to_string()))
 }
 
 fn init_tracing(filter: &str) {

@@ -229,5 +229,10 @@ pub async fn connect_as(state: &AppState, x_user_id: &str, intent: &Intent, acto
         return Err(DemoError::Consent("the redirect carried another state".into()));
     }
     let code = param("code").ok_or_else(|| DemoError::Consent("the redirect carried no code".into()))?;
-    Ok(connect::complete(state, &code, &auth.verifier, intent, actor, owner).await?)
+    let outcome = connect::complete(state, &code, &auth.verifier, intent, actor, owner).await?;
+    if let connect::Outcome::Saved { connected, .. } = &outcome {
+        // As the callback does: posts held for the account can go out now.
+        crate::server::pipeline::after_reconnect(state, &connected.account_id);
+    }
+    Ok(outcome)
 }

@@ -4,6 +4,7 @@
 
 use crate::server::db::events::{self, EventKind, NewEvent, Outcome};
 use crate::server::db::links::{self, Link, NewLink};
+use crate::server::auth::{ActOn, Permit};
 use crate::server::x::now_ms;
 use crate::server::AppState;
 use crate::domain::health::AttemptResult;
@@ -23,8 +24,9 @@ pub fn hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
-/// Makes a link for `account_id`, noted on the account's timeline.
-pub async fn create(state: &AppState, account_id: &str, created_by: &crate::server::db::users::User) -> Result<CreatedLink, sqlx::Error> {
+/// Makes a link for the permit's account, noted on its timeline.
+pub async fn create(state: &AppState, permit: &Permit<ActOn>) -> Result<CreatedLink, sqlx::Error> {
+    let (account_id, created_by) = (permit.account_id(), permit.user());
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
@@ -51,9 +53,10 @@ pub async fn create(state: &AppState, account_id: &str, created_by: &crate::serv
     Ok(CreatedLink { id, url, expires_at })
 }
 
-/// Ends an unused link now, noted on the account's timeline. `false` if it
-/// was used or had expired already.
-pub async fn revoke(state: &AppState, account_id: &str, link_id: &str, by: &crate::server::db::users::User, now: i64) -> Result<bool, sqlx::Error> {
+/// Ends an unused link of the permit's account now, noted on its timeline.
+/// `false` if it was used or had expired already.
+pub async fn revoke(state: &AppState, permit: &Permit<ActOn>, link_id: &str, now: i64) -> Result<bool, sqlx::Error> {
+    let (account_id, by) = (permit.account_id(), permit.user());
     if !links::revoke(&state.pool, link_id, now).await? {
         return Ok(false);
     }

@@ -19,7 +19,6 @@ pub mod state;
 pub mod x;
 
 use crate::app::{shell, App};
-use crate::domain::health::Policy;
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -45,8 +44,6 @@ pub const EMULATOR_MOUNT: &str = "/x-emulator";
 pub enum StartError {
     #[error("configuration: {0}")]
     Config(#[from] config::ConfigError),
-    #[error("Leptos.toml: {0}")]
-    Leptos(String),
     #[error("data directory {path}: {source}")]
     DataDir { path: String, source: std::io::Error },
     #[error("encryption key: {0}")]
@@ -57,8 +54,6 @@ pub enum StartError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("HTTP client: {0}")]
     Http(#[from] reqwest::Error),
-    #[error("{0}")]
-    Cli(String),
     #[error("demo mode: {0}")]
     Demo(String),
     #[error("refusing to start: {0}")]
@@ -120,20 +115,10 @@ impl Server {
         // started before a restart can still finish after it.
         let sessions = SqliteStore::new(pool.clone());
         sessions.migrate().await?;
-        let engine_settings = lifecycle::engine::EngineSettings {
-            sweep_every: config.sweep_every,
-            concurrency: config.refresh_concurrency,
-            daily_check_at_minute: config.daily_check_at_minute,
-            proof_of_life: config.proof_of_life,
-            lease: config.x_timeout * 2,
-            ..Default::default()
-        };
+        let engine_settings = config.engine.clone();
         metrics::handle();
         let x_timeout = config.x_timeout;
-        let policy = Policy {
-            refresh_lead_ms: config.refresh_lead.as_millis() as i64,
-            clock_drift_threshold_ms: config.clock_drift_threshold.as_millis() as i64,
-        };
+        let policy = config.policy;
         let pipeline = Arc::new(pipeline::Pipeline::new(&config));
         let notifier = notify::Notifier::new(&config.people)?;
         let state = AppState {
@@ -272,11 +257,24 @@ pub fn router(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(page_context(page_csp), shell))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::gate))
         .with_state(state.clone())
-        .layer(sessions)
-        // Defence in depth on every answer: no framing (clickjacking of the
-        // Reconnect button), no MIME sniffing, and no URL — which during a
-        // callback carries a code — leaked to other sites in a Referer.
-        // Answers that are not pages get the strictest policy.
+        .layer(sessions);
+    // Outside the gate and the session layer: the pipeline API authenticates
+    // with its bearer key only, never a cookie.
+    router = router.nest("/api/v1", pipeline::router(state.clone()));
+    if let Some(emulator) = &state.emulator {
+        // X's endpoints, open to all as X's are: the browser and our client
+        // reach them. Its consent page styles itself inline, as X's does.
+        let x = emulator.x_router().layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"),
+        ));
+        router = router.nest(EMULATOR_MOUNT, x);
+    }
+    // Defence in depth on every answer, the nested routers' included: no
+    // framing (clickjacking of the Reconnect button), no MIME sniffing, and
+    // no URL — which during a callback carries a code — leaked to other
+    // sites in a Referer. Answers that are not pages get the strictest policy.
+    router = router
         .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
@@ -284,13 +282,6 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")));
-    // Outside the session layer: the pipeline API authenticates with its
-    // bearer key only, never a cookie.
-    router = router.nest("/api/v1", pipeline::router(state.clone()));
-    if let Some(emulator) = &state.emulator {
-        // X's endpoints, open to all as X's are: the browser and our client reach them.
-        router = router.nest(EMULATOR_MOUNT, emulator.x_router());
-    }
     if https {
         // Browsers that once reached authwatch over https never try plain http
         // again for a year, so no first request can be downgraded or stripped.

@@ -8,69 +8,59 @@ use crate::server::AppState;
 use leptos::prelude::*;
 
 /// The application state, provided to every server function by the router.
-pub fn state() -> Result<AppState, ServerFnError> {
-    use_context::<AppState>().ok_or_else(|| ServerFnError::new("application state missing"))
+pub fn state() -> Result<AppState, ApiError> {
+    use_context::<AppState>().ok_or_else(|| ApiError::Internal("The application state is missing".into()))
 }
 
-/// Logs a server-side failure in full and gives the page a sentence that
-/// leaks nothing internal.
-pub fn internal(context: &str, error: impl std::fmt::Display) -> ServerFnError {
-    tracing::error!(error = %error, "{context}");
-    ServerFnError::new(format!("{context}: an internal error occurred; it has been logged"))
-}
-
-use crate::domain::access::{decide, AccountRef, Decision, Permission};
-use crate::server::auth::CurrentUser;
-use crate::server::db::accounts::{self, AccountSummary};
+use super::error::ApiError;
+use crate::domain::access::{decide, Decision, Permission};
+pub use crate::server::auth::{ActOn, Reconnect};
+use crate::server::auth::{CurrentUser, OnAccount, Permit};
+use crate::server::db::accounts;
 use crate::server::db::users::User;
 use std::sync::Arc;
 
 /// Who is asking (put on the request by the router's gate).
-pub async fn current_user() -> Result<CurrentUser, ServerFnError> {
+pub async fn current_user() -> CurrentUser {
     let axum::Extension(user) = leptos_axum::extract::<axum::Extension<CurrentUser>>().await.unwrap_or_default();
-    Ok(user)
+    user
 }
 
-/// Answers the request with `status` and a sentence.
-fn refuse(status: axum::http::StatusCode, message: &str) -> ServerFnError {
-    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-        response.set_status(status);
-    }
-    ServerFnError::new(message)
-}
-
-fn decision_to_result(decision: Decision, forbidden: &str) -> Result<(), ServerFnError> {
+/// What a refusing decision answers: sign in, or `forbidden` (who may).
+fn refusal(decision: Decision, forbidden: &str) -> ApiError {
     match decision {
-        Decision::Allow => Ok(()),
-        Decision::SignIn => Err(refuse(axum::http::StatusCode::UNAUTHORIZED, "Sign in first.")),
-        Decision::Forbidden => Err(refuse(axum::http::StatusCode::FORBIDDEN, forbidden)),
+        Decision::Allow | Decision::SignIn => ApiError::SignIn,
+        Decision::Forbidden => ApiError::forbidden(forbidden),
     }
 }
 
 /// The signed-in user, if allowed `permission` (which names no account).
-pub async fn require(permission: Permission<'_>, forbidden: &str) -> Result<Arc<User>, ServerFnError> {
-    let user = current_user().await?;
-    decision_to_result(decide(user.principal(), permission), forbidden)?;
-    user.0.ok_or_else(|| refuse(axum::http::StatusCode::UNAUTHORIZED, "Sign in first."))
+/// A refusal sets the answer's status at once: pages call this too.
+pub async fn require(permission: Permission<'_>, forbidden: &str) -> Result<Arc<User>, ApiError> {
+    let user = current_user().await;
+    match (decide(user.principal(), permission), user.0) {
+        (Decision::Allow, Some(user)) => Ok(user),
+        (decision, _) => Err(refusal(decision, forbidden).now()),
+    }
 }
 
-/// The signed-in user and the account, if they may act on it. An unknown
-/// account is a 404 — after the sign-in check, so it reveals nothing.
-pub async fn require_on_account(state: &AppState, id: &str, reconnect: bool) -> Result<(Arc<User>, AccountSummary), ServerFnError> {
-    let user = current_user().await?;
+/// The permit to do `P` on account `id`, for the signed-in user. An unknown
+/// account is a 404 — after the sign-in check, so it reveals nothing. A
+/// refusal sets the answer's status at once: pages call this too.
+pub async fn permit<P: OnAccount>(state: &AppState, id: &str) -> Result<Permit<P>, ApiError> {
+    check::<P>(state, id).await.map_err(|e| match e {
+        ApiError::Internal(_) => e,
+        refusal => refusal.now(),
+    })
+}
+
+async fn check<P: OnAccount>(state: &AppState, id: &str) -> Result<Permit<P>, ApiError> {
+    let user = current_user().await;
     if user.0.is_none() {
-        return Err(refuse(axum::http::StatusCode::UNAUTHORIZED, "Sign in first."));
+        return Err(ApiError::SignIn);
     }
-    let account = accounts::summary(&state.pool, id)
-        .await
-        .map_err(|e| internal("Loading the account failed", e))?
-        .ok_or_else(|| refuse(axum::http::StatusCode::NOT_FOUND, "No such account."))?;
-    let target = AccountRef { id: &account.id, owner: account.owner_id.as_deref(), backup_owner: account.backup_owner_id.as_deref() };
-    let permission = if reconnect { Permission::Reconnect(target) } else { Permission::ActOn(target) };
-    decision_to_result(
-        decide(user.principal(), permission),
-        "Only this account's owner, its backup owner or an admin can do this. Ask them, or an admin to make you an owner.",
-    )?;
-    let user = user.0.ok_or_else(|| refuse(axum::http::StatusCode::UNAUTHORIZED, "Sign in first."))?;
-    Ok((user, account))
+    let account = accounts::summary(&state.pool, id).await?.ok_or_else(|| ApiError::not_found("No such account."))?;
+    Permit::decide(&user, account).map_err(|decision| {
+        refusal(decision, "Only this account's owner, its backup owner or an admin can do this. Ask them, or an admin to make you an owner.")
+    })
 }

@@ -8,7 +8,10 @@
 //! user or a changed role takes effect at once.
 
 pub mod password;
+mod permit;
 pub mod routes;
+
+pub use permit::{ActOn, OnAccount, Permit, Reconnect};
 
 use crate::domain::access::{decide, Decision, Permission, Principal};
 use crate::server::db::users::{self, User};
@@ -101,16 +104,8 @@ fn is_public(path: &str) -> bool {
         "/auth/x/start",
         "/auth/x/callback",
     ];
-    const PREFIXES: &[&str] = &["/pkg/", "/r/", "/api/public/", "/api/v1/"];
+    const PREFIXES: &[&str] = &["/pkg/", "/r/", "/api/public/"];
     EXACT.contains(&path) || PREFIXES.iter().any(|p| path.starts_with(p))
-}
-
-/// Requests that change state without a cookie session: the pipeline API
-/// authenticates with a bearer key. (The demo emulator's X endpoints are
-/// served outside this gate, as X would serve them; its control API is not
-/// exempt: it is an admin's tool, behind sign-in and this check.)
-fn csrf_exempt(path: &str) -> bool {
-    path.starts_with("/api/v1/")
 }
 
 /// In front of the demo emulator's control API: admins only (after [`gate`]
@@ -124,10 +119,14 @@ pub async fn require_admin(request: Request, next: Next) -> Response {
     }
 }
 
-/// The middleware in front of every route.
+/// The middleware in front of every route of the pages' router. (The
+/// pipeline API under `/api/v1` and the demo emulator's X endpoints are
+/// nested outside it: the one authenticates with a bearer key, never a
+/// cookie, the other is open as X's are. The emulator's control API is
+/// inside: an admin's tool, behind sign-in and the origin check.)
 pub async fn gate(State(state): State<AppState>, session: Session, mut request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
-    if !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) && !csrf_exempt(&path) {
+    if !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         if let Err(why) = same_origin(request.headers(), &state) {
             tracing::warn!(path, why, "cross-site request refused");
             return (StatusCode::FORBIDDEN, "This request did not come from an authwatch page, so it was refused (CSRF protection). Reload the page and try again.")

@@ -36,27 +36,27 @@ pub enum Proof {
 /// Checks `account_id` against X now (or, with [`Proof::ProvedToday`],
 /// takes today's proof of life as the answer).
 pub async fn check(state: &AppState, account_id: &str, actor: &str, proof: Proof) -> Result<Checked, AccountError> {
+    // Decide first whether X needs asking at all: a recent proof of life
+    // needs no token, so none is opened for it.
+    let summary = accounts::summary(&state.pool, account_id).await?.ok_or_else(|| AccountError::UnknownAccount(account_id.to_owned()))?;
+    if let (Proof::ProvedToday(window), Some(at)) = (proof, summary.last_verified_at) {
+        let now = now_ms();
+        if !must_ask(Some(at), now, window) {
+            let ok = NewEvent {
+                kind: EventKind::Check,
+                generation_before: Some(summary.generation),
+                generation_after: Some(summary.generation),
+                actor: actor.to_owned(),
+                detail: Some(format!("proof of life: X proved the grant alive at {}; X was not asked", crate::app::format::utc(at))),
+                ..NewEvent::default()
+            };
+            events::append(&state.pool, account_id, now, &ok, AttemptResult::Verified).await?;
+            return Ok(Checked::Alive);
+        }
+    }
     let tokens = accounts::tokens(&state.pool, &state.keyring, account_id)
         .await?
         .ok_or_else(|| AccountError::UnknownAccount(account_id.to_owned()))?;
-    if let Proof::ProvedToday(window) = proof {
-        let summary = accounts::summary(&state.pool, account_id).await?;
-        if let Some(at) = summary.and_then(|s| s.last_verified_at) {
-            let now = now_ms();
-            if !must_ask(Some(at), now, window) {
-                let ok = NewEvent {
-                    kind: EventKind::Check,
-                    generation_before: Some(tokens.generation),
-                    generation_after: Some(tokens.generation),
-                    actor: actor.to_owned(),
-                    detail: Some(format!("proof of life: X proved the grant alive at {}; X was not asked", crate::app::format::utc(at))),
-                    ..NewEvent::default()
-                };
-                events::append(&state.pool, account_id, now, &ok, AttemptResult::Verified).await?;
-                return Ok(Checked::Alive);
-            }
-        }
-    }
     let base = NewEvent {
         kind: EventKind::Check,
         generation_before: Some(tokens.generation),

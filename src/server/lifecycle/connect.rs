@@ -56,6 +56,9 @@ impl From<sqlx::Error> for ConnectError {
 /// must be allowed to reconnect the account when the X user turns out to be
 /// connected already. `None` is authwatch itself (demo seeding, fixtures):
 /// the browser flow always names the user for a new account.
+///
+/// The posts held for the account are the caller's to release
+/// (`pipeline::after_reconnect`): the pipeline sits above the lifecycle.
 pub async fn complete(
     state: &AppState,
     code: &str,
@@ -114,8 +117,6 @@ pub async fn complete(
     if let Err(e) = crate::server::notify::settle_account(state, &connected.account_id, issued_at).await {
         tracing::warn!(account_id = %connected.account_id, error = %e, "could not close the reconnected account's prompt");
     }
-    // Posts held while the account needed a person can go out now.
-    crate::server::pipeline::after_reconnect(state, &connected.account_id);
     Ok(Outcome::Saved { connected, handle: user.username, missing_scopes: missing })
 }
 

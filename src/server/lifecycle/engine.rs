@@ -24,15 +24,34 @@ use futures::future::{BoxFuture, FutureExt, Shared};
 use futures::stream::{self, StreamExt};
 use rand::Rng;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// A shared result: every waiting caller gets a clone.
 pub type RefreshResult = Result<Refreshed, Arc<AccountError>>;
-type Flight = Shared<BoxFuture<'static, RefreshResult>>;
 
-/// Tunables of the engine.
-#[derive(Clone, Debug)]
+/// A refresh in flight, shared by its callers.
+struct Flight {
+    id: u64,
+    /// What it was started with: `None` refreshes whatever the expiry.
+    due_before: Option<i64>,
+    shared: Shared<BoxFuture<'static, RefreshResult>>,
+}
+
+/// Whether a caller with `wanted` asks for a refresh that a flight started
+/// with `flight` may have skipped as not due.
+fn asks_more(wanted: Option<i64>, flight: Option<i64>) -> bool {
+    match (wanted, flight) {
+        (_, None) => false,
+        (None, Some(_)) => true,
+        (Some(wanted), Some(flight)) => wanted > flight,
+    }
+}
+
+/// Tunables of the engine. The defaults written here are the only ones:
+/// configuration (`AUTHWATCH_SWEEP_INTERVAL_SECS`…) overrides them.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EngineSettings {
     /// How often the scheduler looks for due accounts.
     pub sweep_every: Duration,
@@ -50,6 +69,14 @@ pub struct EngineSettings {
     pub proof_of_life: Duration,
 }
 
+impl EngineSettings {
+    /// The lease for calls to X that may take `x_timeout`: twice that, so a
+    /// worker still waiting for X never loses its lease to another.
+    pub fn lease_for(x_timeout: Duration) -> Duration {
+        x_timeout * 2
+    }
+}
+
 impl Default for EngineSettings {
     fn default() -> Self {
         Self {
@@ -57,7 +84,7 @@ impl Default for EngineSettings {
             concurrency: 4,
             backoff_base: Duration::from_secs(30),
             backoff_max: Duration::from_secs(15 * 60),
-            lease: DEFAULT_TIMEOUT * 2,
+            lease: Self::lease_for(DEFAULT_TIMEOUT),
             daily_check_at_minute: 6 * 60,
             proof_of_life: Duration::from_secs(6 * 3600),
         }
@@ -80,7 +107,8 @@ pub struct Engine {
     /// This process's name in leases: unique per process.
     owner: String,
     settings: EngineSettings,
-    flights: Mutex<HashMap<String, Flight>>,
+    flights: Arc<Mutex<HashMap<String, Flight>>>,
+    next_flight: AtomicU64,
     /// Access tokens X refused lately (by fingerprint, when): evidence a
     /// verdict can reuse instead of asking X again about the same token.
     refused: std::sync::Mutex<HashMap<String, i64>>,
@@ -92,7 +120,8 @@ impl Engine {
         Self {
             owner: format!("{}-{suffix:016x}", std::process::id()),
             settings,
-            flights: Mutex::new(HashMap::new()),
+            flights: Arc::new(Mutex::new(HashMap::new())),
+            next_flight: AtomicU64::new(0),
             refused: std::sync::Mutex::new(HashMap::new()),
         }
     }
@@ -116,26 +145,55 @@ impl Engine {
     }
 
     /// Refreshes `account_id` now (or, with `due_before`, only if it expires
-    /// before then). Concurrent callers share one refresh.
+    /// before then). Concurrent callers share one refresh, which runs on a
+    /// task of its own: a caller that goes away (a browser closed on
+    /// "Refresh now") neither stops it nor stalls it while it holds the
+    /// lease. A caller that wants a refresh now and meets a flight that
+    /// refreshes only if due (the scheduler's) waits for it and reports what
+    /// it did — or, if it found the token not due, refreshes after it.
     pub async fn refresh(&self, state: &AppState, account_id: &str, actor: &str, due_before: Option<i64>) -> RefreshResult {
-        let flight = {
+        let (joined, result) = self.fly(state, account_id, actor, due_before).await;
+        match (joined, &result) {
+            // Nothing was sent to X: this caller's refresh is still to do.
+            (Some(flight_due_before), Ok(Refreshed::NotDue { .. })) if asks_more(due_before, flight_due_before) => {
+                self.fly(state, account_id, actor, due_before).await.1
+            }
+            _ => result,
+        }
+    }
+
+    /// Joins the account's flight, or starts one. Returns, for a joined
+    /// flight, the `due_before` it was started with.
+    async fn fly(&self, state: &AppState, account_id: &str, actor: &str, due_before: Option<i64>) -> (Option<Option<i64>>, RefreshResult) {
+        let (joined, flight) = {
             let mut flights = self.flights.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(f) = flights.get(account_id) {
-                f.clone()
+                (Some(f.due_before), f.shared.clone())
             } else {
                 let lease_ms = self.settings.lease.as_millis() as i64;
+                let id = self.next_flight.fetch_add(1, Ordering::Relaxed);
                 let run = leased_refresh(state.clone(), self.owner.clone(), lease_ms, account_id.to_owned(), actor.to_owned(), due_before);
-                let f = run.boxed().shared();
-                flights.insert(account_id.to_owned(), f.clone());
-                f
+                let flights_map = self.flights.clone();
+                let account = account_id.to_owned();
+                let task = tokio::spawn(async move {
+                    let result = run.await;
+                    // The flight ends here, whoever still waits for it.
+                    let mut flights = flights_map.lock().unwrap_or_else(|p| p.into_inner());
+                    if flights.get(&account).is_some_and(|f| f.id == id) {
+                        flights.remove(&account);
+                    }
+                    result
+                });
+                let shared = async move {
+                    task.await.unwrap_or_else(|e| Err(Arc::new(AccountError::Interrupted(e.to_string()))))
+                }
+                .boxed()
+                .shared();
+                flights.insert(account_id.to_owned(), Flight { id, due_before, shared: shared.clone() });
+                (None, shared)
             }
         };
-        let result = flight.clone().await;
-        let mut flights = self.flights.lock().unwrap_or_else(|p| p.into_inner());
-        if flights.get(account_id).is_some_and(|f| f.ptr_eq(&flight)) {
-            flights.remove(account_id);
-        }
-        result
+        (joined, flight.await)
     }
 
     /// Flags refreshes left unfinished (see [`Engine::recover`]), then

@@ -30,6 +30,10 @@ pub enum AccountError {
     /// callers of the same flight.
     #[error(transparent)]
     Refresh(std::sync::Arc<AccountError>),
+    /// The refresh's task stopped before it finished (it panicked, or the
+    /// runtime is shutting down). Its lease expires on its own.
+    #[error("the refresh stopped before it finished ({0}); it can be tried again once its lease expires")]
+    Interrupted(String),
 }
 
 impl AccountError {

@@ -2,7 +2,7 @@
 //! `GET /accounts/{id}/token` (the token broker).
 
 use super::auth::Caller;
-use super::broker::{self, Refusal, Token};
+use super::broker::{self, Token};
 use super::dto::{AccountView, TokenView};
 use super::problem::{ApiError, Problem};
 use super::rfc3339;
@@ -82,7 +82,7 @@ pub async fn token(
     Path(id): Path<String>,
 ) -> Result<Json<TokenView>, ApiError> {
     caller.check(&id)?;
-    let token = broker::token(&state, &id, &caller.actor()).await.map_err(|r| refusal(&id, r))?;
+    let token = broker::token(&state, &id, &caller.actor()).await?;
     Ok(Json(token_view(&id, &token)))
 }
 
@@ -100,17 +100,4 @@ pub fn token_view(account_id: &str, token: &Token) -> TokenView {
     }
 }
 
-/// The API's answer when the broker hands out no token.
-pub fn refusal(account_id: &str, refusal: Refusal) -> ApiError {
-    match refusal {
-        Refusal::UnknownAccount => ApiError::UnknownAccount(account_id.to_owned()),
-        Refusal::NeedsPerson { cause, who, action, detail } => ApiError::NeedsPerson { cause, who, action, detail },
-        Refusal::Unavailable { cause, retry_at } => ApiError::Unavailable { cause, retry_after: retry_after(retry_at) },
-        Refusal::Internal(context) => ApiError::Internal(context),
-    }
-}
-
-/// Seconds from now until `retry_at` (ms), at least one; 30 s when X said nothing.
-pub fn retry_after(retry_at: Option<i64>) -> Option<u64> {
-    Some(retry_at.map_or(30, |at| ((at - now_ms()).max(1000) / 1000) as u64))
-}
+pub use super::broker::retry_after;

@@ -3,12 +3,13 @@
 //! single flight, the one refresh path — or a refusal that says who must act.
 //! Never a dead token.
 
-use crate::domain::health::{diagnose, Action, Cause, Diagnosis, Health, Who};
+use crate::domain::health::{diagnose, Action, Cause, Diagnosis, Health};
 use crate::domain::pipeline::{fate, needs_refresh, Fate};
 use crate::domain::scopes::Scopes;
 use crate::server::db::{accounts, apps};
 use crate::server::lifecycle::refresh::Refreshed;
 use crate::server::lifecycle::AccountError;
+use super::problem::ApiError;
 use crate::server::secret::Secret;
 use crate::server::x::now_ms;
 use crate::server::AppState;
@@ -32,38 +33,37 @@ pub struct Token {
     pub scopes: Scopes,
 }
 
-/// Why no token is handed out.
-#[derive(Debug)]
-pub enum Refusal {
-    UnknownAccount,
-    /// A person must act first; the diagnosis says who and what.
-    NeedsPerson { cause: Cause, who: Who, action: Option<Action>, detail: String },
-    /// X's passing trouble and the token is already dead: wait.
-    Unavailable { cause: Cause, retry_at: Option<i64> },
-    Internal(String),
-}
-
-impl From<AccountError> for Refusal {
+/// The broker refuses with the API's own error, so that what the handlers
+/// answer is what the broker decided, with nothing mapped in between: an
+/// unknown account names itself, and any other failure to read or refresh
+/// it is logged here and answered as internal.
+impl From<AccountError> for ApiError {
     fn from(e: AccountError) -> Self {
-        Refusal::from(&e)
-    }
-}
-
-impl From<&AccountError> for Refusal {
-    fn from(e: &AccountError) -> Self {
         match e {
-            AccountError::UnknownAccount(_) => Refusal::UnknownAccount,
-            other => {
-                tracing::error!(error = %other, "token broker: reading or refreshing the account failed");
-                Refusal::Internal("reading or refreshing the account failed".into())
-            }
+            AccountError::UnknownAccount(id) => ApiError::UnknownAccount(id),
+            other => ApiError::internal("token broker: reading or refreshing the account failed", other),
         }
     }
 }
 
-fn needs_person(d: &Diagnosis) -> Option<Refusal> {
+/// The error of a refresh flight this call shared.
+fn shared(e: Arc<AccountError>) -> ApiError {
+    AccountError::shared(e).into()
+}
+
+/// X's passing trouble and the token is already dead: wait.
+fn unavailable(cause: Cause, retry_at: Option<i64>) -> ApiError {
+    ApiError::Unavailable { cause, retry_after: retry_after(retry_at) }
+}
+
+/// Seconds from now until `retry_at` (ms), at least one; 30 s when X said nothing.
+pub fn retry_after(retry_at: Option<i64>) -> Option<u64> {
+    Some(retry_at.map_or(30, |at| ((at - now_ms()).max(1000) / 1000) as u64))
+}
+
+fn needs_person(d: &Diagnosis) -> Option<ApiError> {
     match d.health {
-        Health::ActionNeeded(action) => Some(Refusal::NeedsPerson {
+        Health::ActionNeeded(action) => Some(ApiError::NeedsPerson {
             cause: d.cause.unwrap_or(Cause::RefreshTokenRejected),
             who: d.who,
             action: Some(action),
@@ -74,16 +74,16 @@ fn needs_person(d: &Diagnosis) -> Option<Refusal> {
 }
 
 /// Reads the account's token and health from the database.
-pub async fn load(state: &AppState, account_id: &str) -> Result<Current, Refusal> {
+pub async fn load(state: &AppState, account_id: &str) -> Result<Current, ApiError> {
     let summary = accounts::summary(&state.pool, account_id)
         .await
         .map_err(AccountError::from)?
-        .ok_or(Refusal::UnknownAccount)?;
+        .ok_or_else(|| ApiError::UnknownAccount(account_id.to_owned()))?;
     let app = apps::facts(&state.pool, &summary.client_id).await.map_err(AccountError::from)?;
     let tokens = accounts::tokens(&state.pool, &state.keyring, account_id)
         .await
         .map_err(AccountError::from)?
-        .ok_or(Refusal::UnknownAccount)?;
+        .ok_or_else(|| ApiError::UnknownAccount(account_id.to_owned()))?;
     let diagnosis = diagnose(&summary.facts(), &app, &state.x.app().required_scopes, now_ms(), &state.policy);
     Ok(Current {
         account_id: account_id.to_owned(),
@@ -99,7 +99,7 @@ pub async fn load(state: &AppState, account_id: &str) -> Result<Current, Refusal
 
 /// A valid token for `account_id`: from memory while fresh, else from the
 /// database; refreshed first when it expires within the minimum lifetime.
-pub async fn token(state: &AppState, account_id: &str, actor: &str) -> Result<Arc<Token>, Refusal> {
+pub async fn token(state: &AppState, account_id: &str, actor: &str) -> Result<Arc<Token>, ApiError> {
     let min_lifetime = state.pipeline.min_token_lifetime_ms();
     let current = state.pipeline.current(state, account_id).await?;
     if let Some(refusal) = needs_person(&current.diagnosis) {
@@ -115,14 +115,14 @@ pub async fn token(state: &AppState, account_id: &str, actor: &str) -> Result<Ar
     match result {
         Ok(Refreshed::Saved { .. } | Refreshed::NotDue { .. } | Refreshed::LostRace { .. }) => usable(state, account_id, None).await,
         Ok(Refreshed::Failed { cause, retry_at }) => usable(state, account_id, Some((cause, retry_at))).await,
-        Err(e) => Err(Refusal::from(e.as_ref())),
+        Err(e) => Err(shared(e)),
     }
 }
 
 /// After a refresh: the stored token if a person need not act and it is
 /// still alive (a failed refresh of a token with seconds left still leaves
 /// those seconds), else why not.
-async fn usable(state: &AppState, account_id: &str, failed: Option<(Cause, Option<i64>)>) -> Result<Arc<Token>, Refusal> {
+async fn usable(state: &AppState, account_id: &str, failed: Option<(Cause, Option<i64>)>) -> Result<Arc<Token>, ApiError> {
     let current = state.pipeline.current(state, account_id).await?;
     if let Some(refusal) = needs_person(&current.diagnosis) {
         return Err(refusal);
@@ -131,13 +131,13 @@ async fn usable(state: &AppState, account_id: &str, failed: Option<(Cause, Optio
         return Ok(current.token.clone());
     }
     let (cause, retry_at) = failed.unwrap_or((Cause::XUnavailable, None));
-    Err(Refusal::Unavailable { cause, retry_at })
+    Err(unavailable(cause, retry_at))
 }
 
 /// A token to retry with after X refused the one of `used_generation`: the
 /// stored one if someone already replaced it, else a refresh now (through
 /// the engine, so a refresh already in flight is joined, not repeated).
-pub async fn fresh_after_refusal(state: &AppState, account_id: &str, used_generation: i64, actor: &str) -> Result<Arc<Token>, Refusal> {
+pub async fn fresh_after_refusal(state: &AppState, account_id: &str, used_generation: i64, actor: &str) -> Result<Arc<Token>, ApiError> {
     state.pipeline.forget(account_id);
     let current = load(state, account_id).await?;
     if current.token.generation != used_generation {
@@ -156,7 +156,7 @@ pub async fn fresh_after_refusal(state: &AppState, account_id: &str, used_genera
             }
             if current.token.generation == used_generation {
                 // The other writer failed too: nothing fresh to retry with.
-                return Err(Refusal::Unavailable { cause: Cause::XUnavailable, retry_at: None });
+                return Err(unavailable(Cause::XUnavailable, None));
             }
             Ok(current.token)
         }
@@ -164,15 +164,15 @@ pub async fn fresh_after_refusal(state: &AppState, account_id: &str, used_genera
             let current = load(state, account_id).await?;
             match (needs_person(&current.diagnosis), fate(cause)) {
                 (Some(refusal), _) => Err(refusal),
-                (None, Fate::Hold) => Err(Refusal::NeedsPerson {
+                (None, Fate::Hold) => Err(ApiError::NeedsPerson {
                     cause,
                     who: cause.who(),
                     action: Some(Action::Reconnect),
                     detail: cause.describe().to_owned(),
                 }),
-                (None, Fate::Retryable) => Err(Refusal::Unavailable { cause, retry_at }),
+                (None, Fate::Retryable) => Err(unavailable(cause, retry_at)),
             }
         }
-        Err(e) => Err(Refusal::from(e.as_ref())),
+        Err(e) => Err(shared(e)),
     }
 }

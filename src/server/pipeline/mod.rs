@@ -34,7 +34,7 @@ use axum::http::{header, HeaderValue};
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use broker::{Current, Refusal};
+use broker::Current;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -91,7 +91,7 @@ impl Pipeline {
     }
 
     /// The account's token and verdict, from memory while fresh.
-    pub async fn current(&self, state: &AppState, account_id: &str) -> Result<Arc<Current>, Refusal> {
+    pub async fn current(&self, state: &AppState, account_id: &str) -> Result<Arc<Current>, problem::ApiError> {
         if let Some((at, current)) = lock(&self.current).get(account_id) {
             if at.elapsed() < self.cache_ttl {
                 return Ok(current.clone());

@@ -5,7 +5,7 @@
 
 use super::accounts::retry_after;
 use super::auth::Caller;
-use super::broker::{self, Refusal};
+use super::broker;
 use super::dto::{ActionSlug, NewPostRequest, PostState, PostView};
 use super::problem::{ApiError, ApiJson, Problem};
 use crate::domain::classify::{forbidden_given, XCall};
@@ -304,12 +304,13 @@ async fn stop(state: &AppState, account_id: &str, generation: i64, cause: Cause,
     tracing::warn!(account_id, generation, cause = cause.as_str(), "post refused by X after one retry: stopped");
 }
 
-fn refused(refusal: Refusal) -> Attempted {
+fn refused(refusal: ApiError) -> Attempted {
     match refusal {
-        Refusal::NeedsPerson { cause, .. } => Attempted::Held { cause, status: None, body: None },
-        Refusal::Unavailable { cause, .. } => Attempted::Retryable { cause, status: None, body: None },
-        Refusal::UnknownAccount => Attempted::Failed { context: "the account disappeared".into() },
-        Refusal::Internal(context) => Attempted::Failed { context },
+        ApiError::NeedsPerson { cause, .. } => Attempted::Held { cause, status: None, body: None },
+        ApiError::Unavailable { cause, .. } => Attempted::Retryable { cause, status: None, body: None },
+        ApiError::UnknownAccount(_) => Attempted::Failed { context: "the account disappeared".into() },
+        ApiError::Internal(context) => Attempted::Failed { context },
+        other => Attempted::Failed { context: other.to_string() },
     }
 }
 

@@ -12,7 +12,7 @@
 
 use super::accounts::token_view;
 use super::auth::Caller;
-use super::broker::{self, Refusal};
+use super::broker;
 use super::dto::{AuthFailureReport, AuthFailureVerdict, Verdict};
 use super::problem::{ApiError, ApiJson, Problem};
 use super::verify::{self, Verification};
@@ -75,7 +75,7 @@ pub async fn report(
     if body.chars().count() > MAX_BODY_CHARS {
         return Err(ApiError::Invalid(format!("X's body is at most {MAX_BODY_CHARS} characters.")));
     }
-    let current = broker::load(&state, &id).await.map_err(|r| super::accounts::refusal(&id, r))?;
+    let current = broker::load(&state, &id).await?;
     // Beyond the budget nothing is recorded, counted or verified.
     state.pipeline.take_report(&caller.0.id, &id).map_err(|retry_after| ApiError::TooManyReports { retry_after })?;
     let current_generation = current.token.generation;
@@ -144,14 +144,14 @@ pub async fn report(
                 token: Some(token_view(&id, &token)),
             })),
             // X refused the refresh token itself: X's verdict, recorded by the refresh.
-            Err(Refusal::NeedsPerson { cause, who, action, detail }) => Ok(Json(stop(cause, who, action, detail))),
-            Err(Refusal::Unavailable { cause, .. }) => Ok(Json(stop(
+            Err(ApiError::NeedsPerson { cause, who, action, detail }) => Ok(Json(stop(cause, who, action, detail))),
+            Err(ApiError::Unavailable { cause, .. }) => Ok(Json(stop(
                 cause,
                 Who::Nobody,
                 None,
                 format!("{} No fresh token could be had; try again later.", cause.describe()),
             ))),
-            Err(other) => Err(super::accounts::refusal(&id, other)),
+            Err(other) => Err(other),
         },
         Next::Stop(_) if generation < current_generation || duplicate => Ok(Json(stop(
             claimed,
@@ -160,7 +160,7 @@ pub async fn report(
             "That token was reported already or replaced since: get the current token (GET …/token) and use it instead.".into(),
         ))),
         Next::Stop(_) => {
-            let verified = verify::verify(&state, &id, generation, &reporter).await.map_err(|r| super::accounts::refusal(&id, r))?;
+            let verified = verify::verify(&state, &id, generation, &reporter).await?;
             Ok(Json(match verified {
                 Verification::Alive => stop(
                     claimed,

@@ -12,7 +12,8 @@
 //! (a single flight per account), and its result is kept for
 //! [`VERIFICATION_TTL`] per account and token generation.
 
-use super::broker::{self, Refusal};
+use super::broker;
+use super::problem::ApiError;
 use crate::domain::health::{AttemptResult, Cause, Who};
 use crate::domain::scopes::{Scopes, PUBLISHING};
 use crate::server::db::apps;
@@ -71,7 +72,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Verifies the account's current token at X, on behalf of a report about
 /// `generation`: from the recent verification of that generation if there
 /// is one, else by joining (or starting) the account's verification.
-pub async fn verify(state: &AppState, account_id: &str, generation: i64, reporter: &str) -> Result<Verification, Refusal> {
+pub async fn verify(state: &AppState, account_id: &str, generation: i64, reporter: &str) -> Result<Verification, ApiError> {
     let verifier = &state.pipeline.verifier;
     if let Some(known) = verifier.recent(account_id, generation) {
         return Ok(known);
@@ -95,7 +96,7 @@ pub async fn verify(state: &AppState, account_id: &str, generation: i64, reporte
             flights.remove(account_id);
         }
     }
-    result.map_err(|context| Refusal::Internal(context.to_string()))
+    result.map_err(|context| ApiError::Internal(context.to_string()))
 }
 
 /// One verification: `users/me` with the current token, then, if X refuses

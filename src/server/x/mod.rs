@@ -267,7 +267,7 @@ impl XClient {
         if (200..300).contains(&status) {
             Ok(())
         } else {
-            Err(rejected("revoke", XCall::Refresh, &Seen { status: Some(status), date, body, ..Seen::default() }))
+            Err(rejected("revoke", XCall::Revoke, &Seen { status: Some(status), date, body, ..Seen::default() }))
         }
     }
 

@@ -1,0 +1,130 @@
+//! Reading configuration: what stops start-up, and with which variable named.
+
+use super::*;
+fn addr() -> SocketAddr {
+    "127.0.0.1:3000".parse().unwrap()
+}
+
+#[test]
+fn nothing_configured_stops_and_names_both_ways_out() {
+    let err = Config::load(&Vars::of(&[("UNRELATED", "x")]), addr(), Overrides::default()).unwrap_err();
+    assert_eq!(err.var, "AUTHWATCH_X_CLIENT_ID");
+    let message = err.to_string();
+    assert!(message.contains("AUTHWATCH_DEMO=1") && message.contains("--demo"), "{message}");
+    assert!(message.contains("AUTHWATCH_X_CLIENT_SECRET"), "{message}");
+}
+
+#[test]
+fn demo_mode_by_choice_with_local_defaults() {
+    for (vars, demo_flag) in [(&[("AUTHWATCH_DEMO", "1")][..], false), (&[][..], true)] {
+        let overrides = Overrides { demo: demo_flag, ..Overrides::default() };
+        let c = Config::load(&Vars::of(vars), addr(), overrides).unwrap();
+        assert!(c.is_demo());
+        assert_eq!(c.environment, "demo");
+        assert_eq!(c.database_url(), "sqlite://data/demo.db");
+        assert_eq!(c.public_url.as_str(), "http://127.0.0.1:3000/");
+    }
+}
+
+#[test]
+fn demo_mode_refuses_what_would_make_it_dangerous() {
+    let demo = |extra: &[(&'static str, &'static str)], site: &str| {
+        // The first value of a name wins: `extra` may override the flag itself.
+        let mut vars = extra.to_vec();
+        vars.push(("AUTHWATCH_DEMO", "1"));
+        Config::load(&Vars::of(&vars), site.parse().unwrap(), Overrides::default()).map(|_| ())
+    };
+    let var = |r: Result<(), ConfigError>| r.unwrap_err().var;
+    assert_eq!(var(demo(&[("AUTHWATCH_DATABASE_URL", "sqlite://data/authwatch.db")], "127.0.0.1:3000")), "AUTHWATCH_DATABASE_URL");
+    assert_eq!(var(demo(&[("AUTHWATCH_ENVIRONMENT", "Production")], "127.0.0.1:3000")), "AUTHWATCH_ENVIRONMENT");
+    assert_eq!(var(demo(&[], "0.0.0.0:3000")), "LEPTOS_SITE_ADDR");
+    assert_eq!(var(demo(&[], "192.0.2.10:3000")), "LEPTOS_SITE_ADDR");
+    assert_eq!(var(demo(&[("AUTHWATCH_X_CLIENT_ID", "abc")], "127.0.0.1:3000")), "AUTHWATCH_DEMO");
+    assert_eq!(var(demo(&[("AUTHWATCH_DEMO", "maybe")], "127.0.0.1:3000")), "AUTHWATCH_DEMO");
+    assert!(demo(&[("AUTHWATCH_ENVIRONMENT", "staging")], "[::1]:3000").is_ok());
+}
+
+#[test]
+fn a_live_app_gets_x_endpoints_and_the_hosted_callback() {
+    let c = Config::load(
+        &Vars::of(&[
+            ("AUTHWATCH_X_CLIENT_ID", "abc"),
+            ("AUTHWATCH_X_CLIENT_SECRET", "s3cret"),
+            ("AUTHWATCH_PUBLIC_URL", "https://authwatch.example.com/ops"),
+        ]),
+        addr(),
+        Overrides::default(),
+    )
+    .unwrap();
+    let XMode::Live(app) = c.x else { panic!("expected live mode") };
+    assert_eq!(app.callback_url.as_str(), "https://authwatch.example.com/ops/auth/x/callback");
+    assert_eq!(app.endpoints.token_url.as_str(), "https://api.x.com/2/oauth2/token");
+    assert_eq!(app.required_scopes.to_string(), "offline.access tweet.read tweet.write users.read");
+    assert_eq!(format!("{:?}", app.client_secret), "Some([redacted])");
+}
+
+#[test]
+fn errors_name_the_variable() {
+    let cases: [(&[(&str, &str)], &str); 12] = [
+        (&[("AUTHWATCH_DAILY_CHECK_AT", "25:00")], "AUTHWATCH_DAILY_CHECK_AT"),
+        (&[("AUTHWATCH_REFRESH_LEAD_SECS", "soon")], "AUTHWATCH_REFRESH_LEAD_SECS"),
+        (&[("AUTHWATCH_X_CLIENT_ID", "abc")], "AUTHWATCH_X_CLIENT_SECRET"),
+        (&[("AUTHWATCH_X_CLIENT_ID", "a"), ("AUTHWATCH_X_CLIENT_TYPE", "web")], "AUTHWATCH_X_CLIENT_TYPE"),
+        (
+            &[("AUTHWATCH_X_CLIENT_ID", "a"), ("AUTHWATCH_X_CLIENT_TYPE", "public"), ("AUTHWATCH_X_TOKEN_URL", "not a url")],
+            "AUTHWATCH_X_TOKEN_URL",
+        ),
+        (
+            &[("AUTHWATCH_X_CLIENT_ID", "a"), ("AUTHWATCH_X_CLIENT_TYPE", "public"), ("AUTHWATCH_X_REQUIRED_SCOPES", "tweet.read tweets.write")],
+            "AUTHWATCH_X_REQUIRED_SCOPES",
+        ),
+        (&[("AUTHWATCH_DATABASE_URL", "mysql://x")], "AUTHWATCH_DATABASE_URL"),
+        (&[("AUTHWATCH_WEBHOOK_URL", "https://hooks.example/x")], "AUTHWATCH_WEBHOOK_SECRET"),
+        (&[("AUTHWATCH_SMTP_URL", "smtp://localhost:25")], "AUTHWATCH_SMTP_FROM"),
+        (&[("AUTHWATCH_SMTP_URL", "imap://localhost")], "AUTHWATCH_SMTP_URL"),
+        (&[("AUTHWATCH_ESCALATE_AFTER_SECS", "4h")], "AUTHWATCH_ESCALATE_AFTER_SECS"),
+        (&[("AUTHWATCH_FORWARDED_FOR_HOPS", "many")], "AUTHWATCH_FORWARDED_FOR_HOPS"),
+    ];
+    for (vars, var) in cases {
+        // Demo mode stands in for an X app where the case configures none.
+        let mut vars = vars.to_vec();
+        if !vars.iter().any(|(k, _)| *k == "AUTHWATCH_X_CLIENT_ID") {
+            vars.push(("AUTHWATCH_DEMO", "1"));
+        }
+        let src = Vars::of(&vars);
+        let err = Config::load(&src, addr(), Overrides::default()).unwrap_err();
+        assert_eq!(err.var, var, "{err}");
+        assert!(err.to_string().starts_with(var));
+    }
+}
+
+#[test]
+fn unset_variables_leave_the_settings_defaults_and_set_ones_override_them() {
+    use crate::domain::health::Policy;
+    use crate::server::lifecycle::engine::EngineSettings;
+    let c = Config::load(&Vars::of(&[("AUTHWATCH_DEMO", "1")]), addr(), Overrides::default()).unwrap();
+    assert_eq!(c.engine, EngineSettings::default());
+    assert_eq!(c.policy, Policy::default());
+    assert_eq!(c.x_timeout, crate::server::x::DEFAULT_TIMEOUT);
+    let set = [
+        ("AUTHWATCH_DEMO", "1"),
+        ("AUTHWATCH_SWEEP_INTERVAL_SECS", "7"),
+        ("AUTHWATCH_REFRESH_CONCURRENCY", "9"),
+        ("AUTHWATCH_DAILY_CHECK_AT", "05:30"),
+        ("AUTHWATCH_PROOF_OF_LIFE_SECS", "60"),
+        ("AUTHWATCH_X_TIMEOUT_SECS", "4"),
+        ("AUTHWATCH_REFRESH_LEAD_SECS", "120"),
+        ("AUTHWATCH_CLOCK_DRIFT_THRESHOLD_SECS", "5"),
+    ];
+    let c = Config::load(&Vars::of(&set), addr(), Overrides::default()).unwrap();
+    let expected = EngineSettings {
+        sweep_every: Duration::from_secs(7),
+        concurrency: 9,
+        daily_check_at_minute: 5 * 60 + 30,
+        proof_of_life: Duration::from_secs(60),
+        lease: Duration::from_secs(8),
+        ..EngineSettings::default()
+    };
+    assert_eq!(c.engine, expected);
+    assert_eq!(c.policy, Policy { refresh_lead_ms: 120_000, clock_drift_threshold_ms: 5_000 });
+}

@@ -263,3 +263,24 @@ async fn a_refusal_reads_as_a_sentence_for_a_person_on_the_page_and_to_the_calle
     assert!(said.contains("Only this account's owner, its backup owner or an admin can do this."), "{said}");
     assert!(!said.contains("ServerError"), "{said}");
 }
+
+#[tokio::test]
+async fn a_refused_request_is_not_answered_as_a_server_failure() {
+    use authwatch::api::{AddUser, RemoveUser};
+    use leptos::server_fn::ServerFn;
+    let app = TestApp::demo().await;
+    let admin = app.admin().await;
+    // A rule the request breaks: 422 and what to change, not a 500.
+    let r = admin
+        .post(app.url(AddUser::PATH))
+        .form(&[("email", "not an address"), ("name", "Ann"), ("role", "Manager"), ("password", "correct horse battery staple")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("That is not an email address."));
+    // Something that does not exist: 404.
+    let r = admin.post(app.url(RemoveUser::PATH)).form(&[("id", "no-such-user")]).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert!(r.text().await.unwrap().contains("No such user."));
+}

@@ -48,15 +48,18 @@ impl ApiError {
         Self::Refused(message.into())
     }
 
-    /// The HTTP status of the answer that carries this error. (Refusals
-    /// keep the 500 server functions have always answered them with.)
+    /// The HTTP status of the answer that carries this error: only
+    /// authwatch's own failure is a 500, so that logs and monitoring tell a
+    /// refused request from a broken server.
     pub fn status(&self) -> u16 {
         match self {
+            Self::Call(_) => 400,
             Self::SignIn => 401,
             Self::Forbidden(_) => 403,
             Self::NotFound(_) => 404,
             Self::Conflict(_) => 409,
-            Self::Refused(_) | Self::Internal(_) | Self::Call(_) => 500,
+            Self::Refused(_) => 422,
+            Self::Internal(_) => 500,
         }
     }
 }

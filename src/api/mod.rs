@@ -329,7 +329,7 @@ pub async fn remove_user(id: String) -> Result<String, ApiError> {
     }
     let state = ssr::state()?;
     let Some(user) = users::by_id(&state.pool, &id).await? else {
-        return Err(ApiError::refused("No such user."));
+        return Err(ApiError::not_found("No such user."));
     };
     if !users::remove(&state.pool, &id, &admin.email, crate::server::x::now_ms()).await? {
         return Err(ApiError::refused("The last admin cannot be removed."));

@@ -12,3 +12,4 @@ pub mod redirect;
 pub mod verdict;
 pub mod checks;
 pub mod incidents;
+pub mod format;

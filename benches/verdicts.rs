@@ -49,7 +49,7 @@ use authwatch::server::db::events::{self, EventKind, NewEvent};
 use authwatch::server::db::{accounts, apps, prompts};
 use authwatch::server::demo::{self, CLIENT_ID};
 use authwatch::server::lifecycle::connect::{Intent, Outcome};
-use authwatch::server::lifecycle::probe;
+use authwatch::server::probe;
 use authwatch::server::notify::reconcile;
 use authwatch::server::x::now_ms;
 use authwatch::server::{AppState, Server};

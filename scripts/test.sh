@@ -22,7 +22,10 @@ printf '\n==> unit and integration tests\n'
 # their own runtimes in one process, one account-page test has been seen to
 # stall for good about once in thirty runs (every task idle, no query
 # running); run alone it never did. The whole suite takes about 90 s so.
-RUST_TEST_THREADS=1 cargo leptos test 2>&1 | tee -a "$log"
+# --workspace: the server half also runs the domain's and the emulator's
+# tests, with the app's features (a separate `cargo test -p` would rebuild
+# their dependencies with fewer features).
+RUST_TEST_THREADS=1 cargo leptos test --bin-cargo-args=--workspace 2>&1 | tee -a "$log"
 unit_status=${PIPESTATUS[0]}
 
 printf '\n==> sign-in under a burst (benchmark, smoke mode): at most 5 guesses per email, flat memory\n'

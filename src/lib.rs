@@ -3,16 +3,18 @@
 //! The tree shows the layers:
 //! - [`app`]: the pages and components (compiled for the server and the browser);
 //! - [`api`]: server functions and the DTOs they exchange with the pages;
-//! - [`domain`]: pure decisions over plain data (health, scopes), no I/O;
+//! - [`domain`]: pure decisions over plain data (health, scopes), no I/O
+//!   (the `authwatch-domain` crate, `crates/domain`);
 //! - `server`: server-only code — configuration, database, X client, token lifecycle;
-//! - `emulator`: an emulator of X's OAuth 2.0 and v2 API, for tests and demo mode.
+//! - `emulator`: an emulator of X's OAuth 2.0 and v2 API, for tests and demo mode
+//!   (the `authwatch-emulator` crate, `crates/emulator`).
 
 pub mod api;
 pub mod app;
-pub mod domain;
+pub use authwatch_domain as domain;
 
 #[cfg(feature = "ssr")]
-pub mod emulator;
+pub use authwatch_emulator as emulator;
 #[cfg(feature = "ssr")]
 pub mod server;
 

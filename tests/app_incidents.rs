@@ -16,7 +16,7 @@ use authwatch::server::db::{accounts, prompts, users};
 use authwatch::server::demo::{self, CLIENT_ID};
 use authwatch::server::lifecycle::check::{check, Checked, Proof};
 use authwatch::server::lifecycle::connect::Intent;
-use authwatch::server::lifecycle::probe;
+use authwatch::server::probe;
 use authwatch::server::lifecycle::refresh::Refreshed;
 use authwatch::server::notify::{deliver_due, reconcile};
 use authwatch::server::x::now_ms;

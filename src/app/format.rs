@@ -1,16 +1,7 @@
 //! Times and durations as people read them. Pure, shared by server and browser.
 
-use time::macros::format_description;
-use time::OffsetDateTime;
-
-/// `2026-11-26 09:12:03 UTC`.
-pub fn utc(ms: i64) -> String {
-    let format = format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&format).ok())
-        .unwrap_or_else(|| "unknown time".to_owned())
-}
+/// `2026-11-26 09:12:03 UTC`: the domain's sentences print times so too.
+pub use crate::domain::format::utc;
 
 /// A duration in the largest two units: `1 h 05 min`, `12 min`, `42 s`.
 pub fn duration(ms: i64) -> String {

@@ -45,7 +45,7 @@ pub async fn create(state: &AppState, permit: &Permit<ActOn>) -> Result<CreatedL
         kind: EventKind::Link,
         outcome: Outcome::Ok,
         actor: created_by.email.clone(),
-        detail: Some(format!("reconnect link {id} created, valid until {}", crate::app::format::utc(expires_at))),
+        detail: Some(format!("reconnect link {id} created, valid until {}", crate::domain::format::utc(expires_at))),
         ..NewEvent::default()
     };
     events::append(&state.pool, account_id, now, &event, AttemptResult::Inconclusive).await?;
@@ -106,10 +106,10 @@ pub async fn find_usable(state: &AppState, secret: &str) -> Result<Link, LinkPro
 /// Whether `link` can still be used at `now`.
 pub fn usable(link: &Link, now: i64) -> Result<(), LinkProblem> {
     if let Some(at) = link.used_at {
-        return Err(LinkProblem::Used(crate::app::format::utc(at)));
+        return Err(LinkProblem::Used(crate::domain::format::utc(at)));
     }
     if now >= link.expires_at {
-        return Err(LinkProblem::Expired(crate::app::format::utc(link.expires_at)));
+        return Err(LinkProblem::Expired(crate::domain::format::utc(link.expires_at)));
     }
     Ok(())
 }

@@ -13,6 +13,7 @@ pub mod links;
 pub mod metrics;
 pub mod notify;
 pub mod pipeline;
+pub mod probe;
 pub mod secret;
 pub mod snapshot;
 pub mod state;
@@ -156,6 +157,7 @@ impl Server {
                         tracing::error!(error = %e, "demo accounts could not be connected");
                     }
                     state.notifier.clone().spawn(state.clone(), state.config.people.notify_every);
+                    probe::spawn(state.clone(), state.config.people.notify_every);
                     // Let visitors see the demo states before the engine
                     // refreshes the due ones.
                     tokio::time::sleep(demo::ENGINE_DELAY).await;
@@ -165,6 +167,7 @@ impl Server {
             None => {
                 state.engine.clone().spawn(state.clone());
                 state.notifier.clone().spawn(state.clone(), state.config.people.notify_every);
+                probe::spawn(state.clone(), state.config.people.notify_every);
             }
         }
         self.serve_with(listener, shutdown_signal()).await

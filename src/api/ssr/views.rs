@@ -65,7 +65,7 @@ pub async fn dashboard(state: &AppState, query: &DashboardQuery, viewer: &User) 
     let needs_you = super::people::needs_you(state, viewer, &entries).await?;
     let mut warnings = app_warnings(&app, &state.policy);
     let open = crate::server::db::prompts::open(&state.pool).await?;
-    if let Some(i) = crate::server::lifecycle::probe::correlation(state, &entries, &open, now).await?.incident {
+    if let Some(i) = crate::server::notify::correlation(state, &entries, &open, now).await?.incident {
         warnings.push(x_incident_warning(&i));
     }
     Ok(Dashboard {
@@ -310,14 +310,14 @@ fn connect_word(timeline: &[events::Event]) -> &'static str {
 
 /// A time as people read it, in UTC.
 pub fn utc(ms: i64) -> String {
-    crate::app::format::utc(ms)
+    crate::domain::format::utc(ms)
 }
 
 /// What the health checks cost at X, from the accounts X answered a user
 /// read for yesterday and today (UTC).
 async fn check_spend(state: &AppState) -> Result<CheckSpend, sqlx::Error> {
     use crate::domain::checks::spend;
-    let (today, yesterday) = crate::server::lifecycle::probe::reads_today_and_yesterday(state, now_ms()).await?;
+    let (today, yesterday) = crate::server::db::reads::today_and_yesterday(&state.pool, now_ms()).await?;
     let (estimate, basis) = if yesterday > 0 {
         (spend(yesterday), format!("{yesterday} account(s) asked yesterday (UTC)"))
     } else {

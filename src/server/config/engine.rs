@@ -4,7 +4,6 @@
 
 use super::source::{non_empty, parse_hhmm, secs, ConfigError, Source};
 use crate::domain::health::Policy;
-use crate::server::lifecycle::engine::EngineSettings;
 use std::time::Duration;
 
 pub(super) fn policy(src: &dyn Source) -> Result<Policy, ConfigError> {
@@ -47,4 +46,46 @@ pub(super) fn engine(src: &dyn Source, x_timeout: Duration) -> Result<EngineSett
         lease: EngineSettings::lease_for(x_timeout),
         ..defaults
     })
+}
+
+/// Tunables of the engine. The defaults written here are the only ones:
+/// configuration (`AUTHWATCH_SWEEP_INTERVAL_SECS`…) overrides them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EngineSettings {
+    /// How often the scheduler looks for due accounts.
+    pub sweep_every: Duration,
+    /// Refreshes in flight at once during a sweep.
+    pub concurrency: usize,
+    /// First backoff after X's passing trouble; doubles each time.
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    /// How long a refresh lease lasts: longer than the slowest call to X,
+    /// so a worker still waiting for X never loses it to another.
+    pub lease: Duration,
+    /// The daily check's time of day, UTC, in minutes after midnight.
+    pub daily_check_at_minute: u32,
+    /// A successful refresh this recent is proof of life for the daily check.
+    pub proof_of_life: Duration,
+}
+
+impl EngineSettings {
+    /// The lease for calls to X that may take `x_timeout`: twice that, so a
+    /// worker still waiting for X never loses its lease to another.
+    pub fn lease_for(x_timeout: Duration) -> Duration {
+        x_timeout * 2
+    }
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        Self {
+            sweep_every: Duration::from_secs(30),
+            concurrency: 4,
+            backoff_base: Duration::from_secs(30),
+            backoff_max: Duration::from_secs(15 * 60),
+            lease: Self::lease_for(super::x::DEFAULT_TIMEOUT),
+            daily_check_at_minute: 6 * 60,
+            proof_of_life: Duration::from_secs(6 * 3600),
+        }
+    }
 }

@@ -15,12 +15,12 @@ mod source;
 mod tests;
 mod x;
 
+pub use engine::EngineSettings;
 pub use people::{PeopleConfig, Smtp, Webhook};
 pub use source::{join, ConfigError, Env, Source, Vars};
-pub use x::{ClientType, XAppConfig, XEndpoints, XMode};
+pub use x::{ClientType, XAppConfig, XEndpoints, XMode, DEFAULT_TIMEOUT};
 
 use crate::domain::health::Policy;
-use crate::server::lifecycle::engine::EngineSettings;
 use crate::server::secret::Secret;
 use source::{bounded, flag, non_empty, parse_url, secs};
 use std::net::SocketAddr;
@@ -176,8 +176,8 @@ impl Config {
         // between leaving for X and the callback. Default 600 (10 min).
         let oauth_attempt_ttl = secs(src, "AUTHWATCH_OAUTH_ATTEMPT_TTL_SECS", 600)?;
         // AUTHWATCH_X_TIMEOUT_SECS: how long one call to X may take, connection
-        // included. Refresh leases last twice this. Default 15 (`x::DEFAULT_TIMEOUT`).
-        let x_timeout = secs(src, "AUTHWATCH_X_TIMEOUT_SECS", crate::server::x::DEFAULT_TIMEOUT.as_secs())?;
+        // included. Refresh leases last twice this. Default 15 (`config::x::DEFAULT_TIMEOUT`).
+        let x_timeout = secs(src, "AUTHWATCH_X_TIMEOUT_SECS", x::DEFAULT_TIMEOUT.as_secs())?;
         let engine = engine::engine(src, x_timeout)?;
 
         let people = people::people(src)?;

@@ -101,11 +101,11 @@ fn errors_name_the_variable() {
 #[test]
 fn unset_variables_leave_the_settings_defaults_and_set_ones_override_them() {
     use crate::domain::health::Policy;
-    use crate::server::lifecycle::engine::EngineSettings;
+    use crate::server::config::EngineSettings;
     let c = Config::load(&Vars::of(&[("AUTHWATCH_DEMO", "1")]), addr(), Overrides::default()).unwrap();
     assert_eq!(c.engine, EngineSettings::default());
     assert_eq!(c.policy, Policy::default());
-    assert_eq!(c.x_timeout, crate::server::x::DEFAULT_TIMEOUT);
+    assert_eq!(c.x_timeout, crate::server::config::DEFAULT_TIMEOUT);
     let set = [
         ("AUTHWATCH_DEMO", "1"),
         ("AUTHWATCH_SWEEP_INTERVAL_SECS", "7"),

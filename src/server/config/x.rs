@@ -4,7 +4,11 @@ use super::source::{non_empty, parse_url, url_or, ConfigError, Source};
 use super::Config;
 use crate::domain::scopes::{Scopes, DEFAULT_REQUIRED};
 use crate::server::secret::Secret;
+use std::time::Duration;
 use url::Url;
+
+/// How long one call to X may take by default, connection included.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Whether X is real or emulated.
 #[derive(Debug, Clone)]

@@ -3,7 +3,8 @@
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use crate::domain::health::Cause;
-use crate::domain::timeline::{EventKind, Outcome, UnknownSpelling};
+use crate::domain::spelling::UnknownSpelling;
+use crate::domain::timeline::{EventKind, Outcome};
 use sqlx::SqlitePool;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;

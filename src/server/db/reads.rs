@@ -32,3 +32,9 @@ pub async fn read_on(pool: &Pool, account_id: &str, at: i64) -> Result<bool, sql
         .await?;
     Ok(n.is_some())
 }
+
+/// Today's and yesterday's billed user reads (UTC) at `now`, for the settings page.
+pub async fn today_and_yesterday(pool: &Pool, now: i64) -> Result<(u64, u64), sqlx::Error> {
+    let today = utc_day(now);
+    Ok((accounts_on(pool, today).await?, accounts_on(pool, today - 1).await?))
+}

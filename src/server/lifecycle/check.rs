@@ -47,7 +47,7 @@ pub async fn check(state: &AppState, account_id: &str, actor: &str, proof: Proof
                 generation_before: Some(summary.generation),
                 generation_after: Some(summary.generation),
                 actor: actor.to_owned(),
-                detail: Some(format!("proof of life: X proved the grant alive at {}; X was not asked", crate::app::format::utc(at))),
+                detail: Some(format!("proof of life: X proved the grant alive at {}; X was not asked", crate::domain::format::utc(at))),
                 ..NewEvent::default()
             };
             events::append(&state.pool, account_id, now, &ok, AttemptResult::Verified).await?;
@@ -128,7 +128,7 @@ async fn confirm(
         detail: Some(format!(
             "X refused the access token of generation {} although it is valid until {}: confirming with a refresh before deciding anything",
             refused.generation,
-            crate::app::format::utc(refused.valid_until)
+            crate::domain::format::utc(refused.valid_until)
         )),
         ..base.clone()
     };

@@ -18,7 +18,8 @@ use crate::domain::health::{AttemptResult, Cause};
 use crate::server::db::events::{self, EventKind, NewEvent, Outcome};
 use crate::server::db::{accounts, refresh_state};
 use crate::server::secret::Secret;
-use crate::server::x::{now_ms, DEFAULT_TIMEOUT};
+use crate::server::config::EngineSettings;
+use crate::server::x::now_ms;
 use crate::server::AppState;
 use futures::future::{BoxFuture, FutureExt, Shared};
 use futures::stream::{self, StreamExt};
@@ -46,48 +47,6 @@ fn asks_more(wanted: Option<i64>, flight: Option<i64>) -> bool {
         (_, None) => false,
         (None, Some(_)) => true,
         (Some(wanted), Some(flight)) => wanted > flight,
-    }
-}
-
-/// Tunables of the engine. The defaults written here are the only ones:
-/// configuration (`AUTHWATCH_SWEEP_INTERVAL_SECS`…) overrides them.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EngineSettings {
-    /// How often the scheduler looks for due accounts.
-    pub sweep_every: Duration,
-    /// Refreshes in flight at once during a sweep.
-    pub concurrency: usize,
-    /// First backoff after X's passing trouble; doubles each time.
-    pub backoff_base: Duration,
-    pub backoff_max: Duration,
-    /// How long a refresh lease lasts: longer than the slowest call to X,
-    /// so a worker still waiting for X never loses it to another.
-    pub lease: Duration,
-    /// The daily check's time of day, UTC, in minutes after midnight.
-    pub daily_check_at_minute: u32,
-    /// A successful refresh this recent is proof of life for the daily check.
-    pub proof_of_life: Duration,
-}
-
-impl EngineSettings {
-    /// The lease for calls to X that may take `x_timeout`: twice that, so a
-    /// worker still waiting for X never loses its lease to another.
-    pub fn lease_for(x_timeout: Duration) -> Duration {
-        x_timeout * 2
-    }
-}
-
-impl Default for EngineSettings {
-    fn default() -> Self {
-        Self {
-            sweep_every: Duration::from_secs(30),
-            concurrency: 4,
-            backoff_base: Duration::from_secs(30),
-            backoff_max: Duration::from_secs(15 * 60),
-            lease: Self::lease_for(DEFAULT_TIMEOUT),
-            daily_check_at_minute: 6 * 60,
-            proof_of_life: Duration::from_secs(6 * 3600),
-        }
     }
 }
 

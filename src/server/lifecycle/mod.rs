@@ -5,7 +5,6 @@
 pub mod check;
 pub mod connect;
 pub mod engine;
-pub mod probe;
 pub mod refresh;
 
 use crate::domain::health::Cause;

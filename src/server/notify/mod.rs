@@ -10,11 +10,13 @@
 pub mod channels;
 
 use crate::domain::health::{app_warnings, diagnose};
-use crate::domain::prompts::{account_subject, needs, plan_holding, x_incident_need, Audience, Change, Need, OpenPrompt};
+use crate::domain::incidents::{correlate, Correlation, Observed, Ongoing};
+use crate::domain::prompts::{account_subject, needs, plan_holding, x_incident_need, Audience, Change, Need, OpenPrompt, APP_X_INCIDENT};
 use crate::server::db::accounts::{self, AccountSummary};
 use crate::server::db::prompts::{self, Prompt};
 use crate::server::db::users::{self, User};
 use crate::server::db::apps;
+use crate::server::snapshot::Entry;
 use crate::server::x::now_ms;
 use crate::server::AppState;
 use channels::{Channels, Message};
@@ -53,7 +55,7 @@ pub async fn reconcile(state: &AppState, now: i64) -> Result<Reconciled, sqlx::E
     let diagnosed: Vec<(&AccountSummary, _)> =
         entries.iter().map(|(s, facts)| (s, diagnose(facts, &app, required, now, &state.policy))).collect();
     let mut needs = needs(diagnosed.iter().map(|(s, d)| (s.id.as_str(), d)), &app_warnings(&app, &state.policy));
-    let correlation = crate::server::lifecycle::probe::correlation(state, &entries, &open, now).await?;
+    let correlation = correlation(state, &entries, &open, now).await?;
     if let Some(incident) = &correlation.incident {
         needs.push(x_incident_need(incident.cause));
     }
@@ -125,6 +127,26 @@ pub async fn close_subject(state: &AppState, subject: &str, now: i64) -> Result<
     let Some(p) = prompts::open_for_subject(&state.pool, subject).await? else { return Ok(false) };
     let admins = users::admins(&state.pool).await?;
     close(state, &p, &admins, now).await
+}
+
+/// The X incident of this app at `now`, if any: every account's facts,
+/// the incident prompt open already, and when X last answered normally.
+pub async fn correlation(state: &AppState, entries: &[Entry], open: &[Prompt], now: i64) -> Result<Correlation, sqlx::Error> {
+    let client_id = &state.x.app().client_id;
+    let recovered_at = apps::probes(&state.pool, client_id).await?.x_recovered_at;
+    let ongoing =
+        open.iter().find(|p| p.subject == APP_X_INCIDENT).map(|p| Ongoing { cause: p.cause, opened_at: p.opened_at, recovered_at });
+    let observed: Vec<Observed<'_>> = entries
+        .iter()
+        .filter(|(s, _)| &s.client_id == client_id)
+        .map(|(s, facts)| Observed {
+            account_id: &s.id,
+            incident: facts.incident.clone(),
+            last_asked_at: [s.last_refresh_at, s.last_check_at, s.incident_at, s.last_verified_at].into_iter().flatten().max(),
+            last_refresh_at: s.last_refresh_at,
+        })
+        .collect();
+    Ok(correlate(&observed, ongoing.as_ref(), &state.config.incidents, now))
 }
 
 /// Closes the account's prompt if the account no longer needs a person:
@@ -214,19 +236,9 @@ impl Notifier {
         Ok(Self { channels: Channels::new(config)? })
     }
 
-    /// Runs the probes, reconcile and delivery every `every`, each on its own
-    /// task, so a slow receiver or a slow X delays neither prompts nor refreshes.
+    /// Runs reconcile and delivery every `every`, each on its own task, so a
+    /// slow receiver delays neither prompts nor refreshes.
     pub fn spawn(self: Arc<Self>, state: AppState, every: Duration) {
-        let probing = state.clone();
-        repeat(every, "probing X", move || {
-            let state = probing.clone();
-            async move {
-                if let Err(e) = crate::server::lifecycle::probe::run(&state, now_ms()).await {
-                    tracing::error!(error = %e, "probing X failed");
-                }
-                Ok(())
-            }
-        });
         let reconciling = state.clone();
         repeat(every, "reconciling prompts", move || {
             let state = reconciling.clone();

@@ -3,7 +3,7 @@
 //! fresh token, and whether a failed post waits for a person. DOMAIN.md:
 //! refresh before expiry, retry once, surface the error, keep content ready.
 
-use crate::domain::health::{Cause, Who};
+use crate::health::{Cause, Who};
 
 /// The broker refreshes a token that expires within this long, so a caller
 /// never gets a token that dies on its way to X.

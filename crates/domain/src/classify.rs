@@ -1,8 +1,8 @@
 //! Which [`Cause`] an answer from X means. Pure: status and body fields in,
 //! cause out, tested on X's exact answers (see X_API.md in the project docs).
 
-use crate::domain::health::Cause;
-use crate::domain::scopes::{Scopes, PUBLISHING, USERS_ME};
+use crate::health::Cause;
+use crate::scopes::{Scopes, PUBLISHING, USERS_ME};
 
 /// Which call X answered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

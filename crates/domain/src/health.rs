@@ -2,7 +2,7 @@
 //! from plain facts and the clock. The dashboard, the account page and the
 //! engine all read health from here, so they can never disagree.
 
-use crate::domain::scopes::Scopes;
+use crate::scopes::Scopes;
 use serde::{Deserialize, Serialize};
 
 /// Why an account cannot publish, or could soon not: DOMAIN.md's table.
@@ -212,10 +212,10 @@ impl Cause {
 }
 
 impl TryFrom<String> for Cause {
-    type Error = crate::domain::timeline::UnknownSpelling;
+    type Error = crate::spelling::UnknownSpelling;
 
     fn try_from(value: String) -> Result<Self, Self::Error> {
-        Cause::parse(&value).ok_or(crate::domain::timeline::UnknownSpelling { what: "cause", value })
+        Cause::parse(&value).ok_or(crate::spelling::UnknownSpelling { what: "cause", value })
     }
 }
 
@@ -536,7 +536,7 @@ pub fn app_warnings(app: &AppFacts, policy: &Policy) -> Vec<AppWarning> {
                 "Since {}, X refuses the app's calls with 402 Payment Required (\"credits depleted\"): the X app's pay-per-use balance is empty.{said} \
                  An admin must top up the balance in X's developer console (Billing), or turn on auto-recharge. \
                  Every account is fine: nobody needs to reconnect. Posts are held and published once X accepts calls again (authwatch asks X every few minutes).",
-                crate::app::format::utc(since)
+                crate::format::utc(since)
             ),
         });
     }
@@ -605,7 +605,7 @@ pub fn next_incident(open: Option<OpenIncident>, result: AttemptResult, at: i64)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::scopes::DEFAULT_REQUIRED;
+    use crate::scopes::DEFAULT_REQUIRED;
 
     const HOUR: i64 = 3_600_000;
     const NOW: i64 = 1_800_000_000_000;

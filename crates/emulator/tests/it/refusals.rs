@@ -1,15 +1,9 @@
-#![cfg(feature = "ssr")]
 //! The emulator reproduces X's failures that are not the account's
 //! (X_API.md): access tokens refused early, X's auth outage, duplicate
 //! posts, credits depleted, and a copy of the tokens spending the refresh
 //! token — each over HTTP through the control API, with call counts.
 
-// Each test binary uses its own part of the shared helpers.
-#[allow(dead_code)]
-#[path = "common/emulator.rs"]
-mod harness;
-
-use harness::*;
+use crate::harness::*;
 use reqwest::Method;
 use serde_json::{json, Value};
 

@@ -2,25 +2,9 @@
 //! what one more event makes of the account's summary ([`next_summary`]):
 //! last refresh, last check, last proof of life and the open incident.
 
-use crate::domain::health::{next_incident, AttemptResult, Cause, OpenIncident};
+use crate::health::{next_incident, AttemptResult, Cause, OpenIncident};
+use crate::spelling::UnknownSpelling;
 use serde::{Deserialize, Serialize};
-
-/// A stored spelling this version does not know: a row written by a newer
-/// version, or edited by hand. Never read as some default.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UnknownSpelling {
-    /// What was expected ("cause", "event kind", …).
-    pub what: &'static str,
-    pub value: String,
-}
-
-impl std::fmt::Display for UnknownSpelling {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {:?} is unknown to this version of authwatch", self.what, self.value)
-    }
-}
-
-impl std::error::Error for UnknownSpelling {}
 
 /// What kind of thing happened.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

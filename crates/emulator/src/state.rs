@@ -16,7 +16,7 @@ use super::tokens::{new_token, random_alphanumeric, BasicCredentials, ChallengeM
 
 /// Every scope X's OAuth 2.0 documents (X_API.md, "Scopes"): the same
 /// list authwatch validates its configuration against.
-use crate::domain::scopes::KNOWN_SCOPES;
+use authwatch_domain::scopes::KNOWN_SCOPES;
 
 /// X allows this many callback URLs per app.
 const MAX_CALLBACKS: usize = 10;

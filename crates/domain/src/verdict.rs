@@ -10,8 +10,8 @@
 //! expired, spent by a copy of the tokens, rotated while the answer was
 //! lost) that only these facts tell apart.
 
-use crate::app::format::utc;
-use crate::domain::health::{Cause, Diagnosis, Health};
+use crate::format::utc;
+use crate::health::{Cause, Diagnosis, Health};
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -449,14 +449,14 @@ mod tests {
             cause,
             summary: cause.map_or("All is well.", |c| c.describe()).to_owned(),
             next_step: String::new(),
-            who: crate::domain::health::Who::Nobody,
+            who: crate::health::Who::Nobody,
             missing_scopes: vec![],
         }
     }
 
     #[test]
     fn why_this_verdict_names_the_evidence_in_one_sentence() {
-        use crate::domain::health::Action;
+        use crate::health::Action;
         let copied = diagnosis(Health::ActionNeeded(Action::Reconnect), Some(Cause::TokensCopied));
         let evidence = after_rejected_refresh(&rejected(Probe::Works { at: T })).why;
         let deciding = Deciding { cause: Cause::TokensCopied, at: T, status: Some(400), detail: Some(&evidence) };

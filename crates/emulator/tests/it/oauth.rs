@@ -1,17 +1,11 @@
-#![cfg(feature = "ssr")]
 //! The emulator's OAuth 2.0 endpoints against X_API.md, over real HTTP: the
 //! consent page, the token endpoint (every listed error, exactly), rotation,
 //! grants, revocation.
 
-// Each test binary uses its own part of the shared helpers.
-#[allow(dead_code)]
-#[path = "common/emulator.rs"]
-mod harness;
-
-use authwatch::emulator::{ClientType, EmulatorSettings, NewApp};
+use authwatch_emulator::{ClientType, EmulatorSettings, NewApp};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use harness::*;
+use crate::harness::*;
 use serde_json::json;
 
 const DAY: u64 = 24 * 60 * 60;

@@ -1,18 +1,12 @@
-#![cfg(feature = "ssr")]
 //! Injected faults, call counts and the control API of the emulator.
-
-// Each test binary uses its own part of the shared helpers.
-#[allow(dead_code)]
-#[path = "common/emulator.rs"]
-mod harness;
 
 use std::time::{Duration, Instant};
 
-use authwatch::emulator::{
+use authwatch_emulator::{
     Emulator, EmulatorSettings, Endpoint, Fault, FaultKind, GrantKind, SAMPLE_CALLBACK,
     SAMPLE_CLIENT_ID, SAMPLE_CLIENT_SECRET,
 };
-use harness::*;
+use crate::harness::*;
 use serde_json::{json, Value};
 
 /// A token call whose transport must fail: no complete answer reaches us.
@@ -347,7 +341,7 @@ async fn control_api_sets_up_users_apps_and_grants() {
     )
     .await;
     assert_eq!(app.status, 201, "{}", app.text);
-    let app: authwatch::emulator::EmulatedApp = serde_json::from_value(app.body).unwrap();
+    let app: authwatch_emulator::EmulatedApp = serde_json::from_value(app.body).unwrap();
     let eleven: Vec<String> = (0..11).map(|i| format!("http://h/{i}")).collect();
     let refused = control(
         &h,

@@ -1,12 +1,12 @@
 //! Helpers for the emulator's integration tests: a real server on a random
 //! port, a reqwest client with redirects off, and the OAuth dance done the
-//! way a browser and a client would do it. Included with
-//! `#[path = "common/emulator.rs"] mod harness;`.
+//! way a browser and a client would do it. The test modules
+//! `use crate::harness::*`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-use authwatch::emulator::{
+use authwatch_emulator::{
     ClientType, EmulatedApp, EmulatedUser, Emulator, EmulatorSettings, NewApp, NewUser,
 };
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};

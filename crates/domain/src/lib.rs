@@ -12,4 +12,6 @@ pub mod redirect;
 pub mod verdict;
 pub mod checks;
 pub mod incidents;
+pub mod spelling;
 pub mod timeline;
+pub mod format;

@@ -11,7 +11,7 @@
 //! recent failures, the incident already open and the clock in, the decision
 //! out. The notifier and the prober carry it out.
 
-use crate::domain::health::{Cause, OpenIncident, Who};
+use crate::health::{Cause, OpenIncident, Who};
 
 /// When failures make an X incident.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! The control API under `/_control`: JSON over HTTP for the same operations
 //! as [`Emulator`]'s methods, so scripts and out-of-process tests can set up
 //! users, apps, faults and time. Documented in the module doc of
-//! [`crate::emulator`].
+//! [`crate`].
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;

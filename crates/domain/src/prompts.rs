@@ -30,7 +30,7 @@ pub const APP_CLOCK: &str = "app:clock";
 /// The X app's pay-per-use credits ran out (402 "credits depleted").
 pub const APP_BILLING: &str = "app:billing";
 /// Many accounts failed the same way at once: X's incident, most likely
-/// ([`crate::domain::incidents::correlate`]).
+/// ([`crate::incidents::correlate`]).
 pub const APP_X_INCIDENT: &str = "app:x-incident";
 
 /// The admins' need for an X incident whose accounts fail with `cause`.
@@ -129,7 +129,7 @@ pub fn plan_holding(needs: &[Need], open: &[OpenPrompt], now: i64, escalate_afte
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::health::Who;
+    use crate::health::Who;
 
     fn diagnosis(health: Health, cause: Option<Cause>) -> Diagnosis {
         Diagnosis { health, cause, summary: String::new(), next_step: String::new(), who: Who::Owner, missing_scopes: vec![] }

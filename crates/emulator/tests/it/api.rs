@@ -1,16 +1,10 @@
-#![cfg(feature = "ssr")]
 //! The emulator's v2 endpoints against X_API.md: bodies, scopes, problem
 //! errors, headers, rate limits, the `date` header's clock.
 
-// Each test binary uses its own part of the shared helpers.
-#[allow(dead_code)]
-#[path = "common/emulator.rs"]
-mod harness;
-
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use authwatch::emulator::{EmulatorSettings, NewApp};
-use harness::*;
+use authwatch_emulator::{EmulatorSettings, NewApp};
+use crate::harness::*;
 use serde_json::json;
 
 fn unix_now() -> u64 {

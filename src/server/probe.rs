@@ -11,16 +11,14 @@
 //!   it go out); those still refused are genuine and get their own prompt at
 //!   the next reconcile.
 
-use super::check::{check, Checked, Proof};
-use super::refresh::Refreshed;
-use super::AccountError;
-use crate::domain::checks::utc_day;
 use crate::domain::health::{diagnose, Cause};
-use crate::domain::incidents::{correlate, probe_for, Correlation, Observed, Ongoing, ProbeKind};
+use crate::domain::incidents::{probe_for, ProbeKind};
 use crate::domain::prompts::{APP_BILLING, APP_X_INCIDENT};
-use crate::server::db::prompts::Prompt;
 use crate::server::db::{apps, posts, reads};
-use crate::server::snapshot::Entry;
+use crate::server::lifecycle::check::{check, Checked, Proof};
+use crate::server::lifecycle::refresh::Refreshed;
+use crate::server::lifecycle::AccountError;
+use crate::server::notify::correlation;
 use crate::server::x::now_ms;
 use crate::server::AppState;
 use futures::stream::{self, StreamExt};
@@ -40,32 +38,26 @@ pub struct Probed {
     pub verified: usize,
 }
 
+/// Runs the probes every `every`, on a task of its own, so a slow X delays
+/// neither prompts nor refreshes.
+pub fn spawn(state: AppState, every: std::time::Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            if let Err(e) = run(&state, now_ms()).await {
+                tracing::error!(error = %e, "probing X failed");
+            }
+        }
+    });
+}
+
 /// Runs the probes that are due at `now`.
 pub async fn run(state: &AppState, now: i64) -> Result<Probed, AccountError> {
     let mut probed = Probed::default();
     credits(state, now, &mut probed).await?;
     x_incident(state, now, &mut probed).await?;
     Ok(probed)
-}
-
-/// The X incident of this app at `now`, if any: every account's facts,
-/// the incident prompt open already, and when X last answered normally.
-pub async fn correlation(state: &AppState, entries: &[Entry], open: &[Prompt], now: i64) -> Result<Correlation, sqlx::Error> {
-    let client_id = &state.x.app().client_id;
-    let recovered_at = apps::probes(&state.pool, client_id).await?.x_recovered_at;
-    let ongoing =
-        open.iter().find(|p| p.subject == APP_X_INCIDENT).map(|p| Ongoing { cause: p.cause, opened_at: p.opened_at, recovered_at });
-    let observed: Vec<Observed<'_>> = entries
-        .iter()
-        .filter(|(s, _)| &s.client_id == client_id)
-        .map(|(s, facts)| Observed {
-            account_id: &s.id,
-            incident: facts.incident.clone(),
-            last_asked_at: [s.last_refresh_at, s.last_check_at, s.incident_at, s.last_verified_at].into_iter().flatten().max(),
-            last_refresh_at: s.last_refresh_at,
-        })
-        .collect();
-    Ok(correlate(&observed, ongoing.as_ref(), &state.config.incidents, now))
 }
 
 async fn credits(state: &AppState, now: i64, probed: &mut Probed) -> Result<(), AccountError> {
@@ -210,10 +202,4 @@ async fn answers_normally(state: &AppState, account_id: &str, kind: ProbeKind) -
             Ok(check(state, account_id, "X incident probe", Proof::AskX).await? == Checked::Alive)
         }
     }
-}
-
-/// Today's and yesterday's billed user reads (UTC), for the settings page.
-pub async fn reads_today_and_yesterday(state: &AppState, now: i64) -> Result<(u64, u64), sqlx::Error> {
-    let today = utc_day(now);
-    Ok((reads::accounts_on(&state.pool, today).await?, reads::accounts_on(&state.pool, today - 1).await?))
 }

@@ -58,10 +58,6 @@ impl TokenGrant {
         }
         Ok(Self { access, refresh, scopes, issued_at, expires_at })
     }
-
-    pub fn has_refresh_token(&self) -> bool {
-        self.refresh.is_some()
-    }
 }
 
 /// The current tokens of an account, opened.

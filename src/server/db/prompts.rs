@@ -144,11 +144,6 @@ pub async fn due(pool: &Pool, now: i64, limit: i64) -> Result<Vec<Notification>,
     .await
 }
 
-/// Every message of a prompt (for the account page and tests).
-pub async fn notifications_of(pool: &Pool, prompt_id: i64) -> Result<Vec<Notification>, sqlx::Error> {
-    sqlx::query_as(&format!("{NOTIFICATION_SELECT} WHERE prompt_id = ? ORDER BY id")).bind(prompt_id).fetch_all(pool).await
-}
-
 /// Every message, oldest first.
 pub async fn all_notifications(pool: &Pool) -> Result<Vec<Notification>, sqlx::Error> {
     sqlx::query_as(&format!("{NOTIFICATION_SELECT} ORDER BY id")).fetch_all(pool).await

@@ -44,17 +44,17 @@ pub async fn leased(pool: &Pool, account_id: &str, now: i64) -> Result<bool, sql
 }
 
 /// After a transient failure: no automatic attempt before `next_attempt_at`.
-pub async fn back_off(pool: &Pool, account_id: &str, next_attempt_at: i64) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
+pub async fn back_off(pool: &Pool, account_id: &str, next_attempt_at: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
         "INSERT INTO refresh_state (account_id, next_attempt_at, transient_failures) VALUES (?, ?, 1)
          ON CONFLICT (account_id) DO UPDATE SET next_attempt_at = excluded.next_attempt_at,
-             transient_failures = refresh_state.transient_failures + 1
-         RETURNING transient_failures",
+             transient_failures = refresh_state.transient_failures + 1",
     )
     .bind(account_id)
     .bind(next_attempt_at)
-    .fetch_one(pool)
-    .await
+    .execute(pool)
+    .await?;
+    Ok(())
 }
 
 /// Consecutive transient failures so far.

@@ -203,7 +203,7 @@ impl Engine {
                 if let Some(reset) = retry_at {
                     next = next.max(*reset);
                 }
-                refresh_state::back_off(&state.pool, account_id, next).await.map(|_| ())
+                refresh_state::back_off(&state.pool, account_id, next).await
             }
             Ok(Refreshed::Saved { .. }) | Ok(Refreshed::Failed { .. }) => refresh_state::clear_backoff(&state.pool, account_id).await,
             _ => Ok(()),

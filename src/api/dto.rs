@@ -67,8 +67,8 @@ pub struct AccountRow {
     pub expires_at: i64,
     /// Granted scopes, then required ones that are missing.
     pub scopes: Vec<ScopeChip>,
-    pub last_refresh: Option<Attempt>,
-    pub last_check: Option<Attempt>,
+    pub last_refresh: Option<LastTry>,
+    pub last_check: Option<LastTry>,
     /// The owner's name (and the backup owner's, after a slash).
     pub owner: Option<String>,
     /// Whether the signed-in user may refresh and reconnect it.
@@ -86,7 +86,7 @@ pub struct ScopeChip {
 
 /// When something was last tried and whether it worked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Attempt {
+pub struct LastTry {
     pub at: i64,
     pub ok: bool,
 }

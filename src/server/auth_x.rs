@@ -14,7 +14,7 @@
 //! request creates no session row and cannot put words on our pages.
 
 use crate::api::dto::{ConnectProblem, Flash, FlashKind};
-use crate::domain::access::{decide, AccountRef, Decision, Permission, Principal};
+use crate::domain::access::{decide, AccountOwners, Decision, Permission, Principal};
 use crate::server::auth::CurrentUser;
 use crate::server::db::{accounts, links};
 use crate::server::links::LinkProblem;
@@ -41,7 +41,7 @@ const MAX_PARAM: usize = 2048;
 
 /// One authorization in flight.
 #[derive(Clone, Serialize, Deserialize)]
-struct Attempt {
+struct PendingAuthorization {
     state: String,
     verifier: String,
     /// `None` for a new account.
@@ -116,7 +116,7 @@ async fn start(
         None => user.principal(),
     };
     let permission = match (&reconnect, &owners) {
-        (Some(target), Some((owner, backup))) => Permission::Reconnect(AccountRef {
+        (Some(target), Some((owner, backup))) => Permission::Reconnect(AccountOwners {
             id: &target.account_id,
             owner: owner.as_deref(),
             backup_owner: backup.as_deref(),
@@ -131,7 +131,7 @@ async fn start(
         }
     }
     let auth = state.x.authorize(&state.x.app().required_scopes);
-    let attempt = Attempt {
+    let attempt = PendingAuthorization {
         state: auth.state.expose().to_owned(),
         verifier: auth.verifier.expose().to_owned(),
         reconnect,
@@ -144,7 +144,7 @@ async fn start(
         link_id: link.map(|l| l.id),
         created_at: now_ms(),
     };
-    let mut pending: Vec<Attempt> = session.get(PENDING).await.ok().flatten().unwrap_or_default();
+    let mut pending: Vec<PendingAuthorization> = session.get(PENDING).await.ok().flatten().unwrap_or_default();
     let ttl = ttl_ms(&state);
     pending.retain(|a| now_ms() - a.created_at < ttl);
     pending.push(attempt);
@@ -251,7 +251,7 @@ struct Finished {
 
 /// Exchanges the code and saves (or refuses), then answers with the page
 /// that says so.
-async fn finish(state: &AppState, session: &Session, attempt: &Attempt, code: &str, retry: Option<String>) -> Finished {
+async fn finish(state: &AppState, session: &Session, attempt: &PendingAuthorization, code: &str, retry: Option<String>) -> Finished {
     let intent = match &attempt.reconnect {
         None => Intent::NewAccount,
         Some(r) => Intent::Reconnect { account_id: r.account_id.clone(), x_user_id: r.x_user_id.clone(), handle: r.handle.clone() },
@@ -359,8 +359,8 @@ fn ttl_ms(state: &AppState) -> i64 {
     state.config.oauth_attempt_ttl.as_millis() as i64
 }
 
-async fn take_attempt(session: &Session, state: &str) -> Option<Attempt> {
-    let mut pending: Vec<Attempt> = session.get(PENDING).await.ok().flatten()?;
+async fn take_attempt(session: &Session, state: &str) -> Option<PendingAuthorization> {
+    let mut pending: Vec<PendingAuthorization> = session.get(PENDING).await.ok().flatten()?;
     let index = pending.iter().position(|a| constant_time_eq(a.state.as_bytes(), state.as_bytes()))?;
     let attempt = pending.remove(index);
     if let Err(e) = session.insert(PENDING, pending).await {

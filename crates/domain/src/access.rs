@@ -44,16 +44,16 @@ pub enum Permission<'a> {
     /// Connect an X account authwatch does not watch yet (the connecting user owns it).
     ConnectNew,
     /// Refresh, check, reconnect, or make a reconnect link for one account.
-    ActOn(AccountRef<'a>),
+    ActOn(AccountOwners<'a>),
     /// Reconnect one account, in the browser (a link holder may, for their account).
-    Reconnect(AccountRef<'a>),
+    Reconnect(AccountOwners<'a>),
     /// X app settings, users, owners, the demo panel.
     Administer,
 }
 
 /// The account an action is about, with its owners.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct AccountRef<'a> {
+pub struct AccountOwners<'a> {
     pub id: &'a str,
     pub owner: Option<&'a str>,
     pub backup_owner: Option<&'a str>,
@@ -117,7 +117,7 @@ pub fn throttled(email_failures: &[i64], ip_failures: &[i64], now: i64) -> Optio
 mod tests {
     use super::*;
 
-    const OWNED: AccountRef = AccountRef { id: "acc_1", owner: Some("dana"), backup_owner: Some("bo") };
+    const OWNED: AccountOwners = AccountOwners { id: "acc_1", owner: Some("dana"), backup_owner: Some("bo") };
 
     #[test]
     fn the_matrix() {
@@ -146,7 +146,7 @@ mod tests {
 
     #[test]
     fn an_unowned_account_is_the_admins_alone() {
-        let unowned = AccountRef { id: "acc_3", owner: None, backup_owner: None };
+        let unowned = AccountOwners { id: "acc_3", owner: None, backup_owner: None };
         assert_eq!(decide(Principal::User { id: "sam", role: Role::Manager }, Permission::ActOn(unowned)), Decision::Forbidden);
         assert_eq!(decide(Principal::User { id: "ada", role: Role::Admin }, Permission::ActOn(unowned)), Decision::Allow);
     }

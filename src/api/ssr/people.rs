@@ -1,7 +1,7 @@
 //! Page views about people: "needs you", owners, links, users.
 
 use crate::api::dto::*;
-use crate::domain::access::{decide, AccountRef, Decision, Permission, Principal, Role};
+use crate::domain::access::{decide, AccountOwners, Decision, Permission, Principal, Role};
 use crate::domain::prompts::{APP_BILLING, APP_CLOCK, APP_X_INCIDENT};
 use crate::server::db::accounts::AccountSummary;
 use crate::server::db::prompts::{self, Prompt};
@@ -14,13 +14,13 @@ fn principal(viewer: &User) -> Principal<'_> {
     Principal::User { id: &viewer.id, role: viewer.role }
 }
 
-fn account_ref(s: &AccountSummary) -> AccountRef<'_> {
-    AccountRef { id: &s.id, owner: s.owner_id.as_deref(), backup_owner: s.backup_owner_id.as_deref() }
+fn account_owners(s: &AccountSummary) -> AccountOwners<'_> {
+    AccountOwners { id: &s.id, owner: s.owner_id.as_deref(), backup_owner: s.backup_owner_id.as_deref() }
 }
 
 /// Whether `viewer` may refresh, check, reconnect and make links for `s`.
 pub fn can_act(viewer: &User, s: &AccountSummary) -> bool {
-    decide(principal(viewer), Permission::ActOn(account_ref(s))) == Decision::Allow
+    decide(principal(viewer), Permission::ActOn(account_owners(s))) == Decision::Allow
 }
 
 /// Whether an open prompt is addressed to `viewer`: their accounts; for

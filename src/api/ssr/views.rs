@@ -118,8 +118,8 @@ fn row(s: &AccountSummary, d: &Diagnosis, required: &Scopes, viewer: &User) -> A
         issued_at: s.issued_at,
         expires_at: s.expires_at,
         scopes,
-        last_refresh: s.last_refresh_at.map(|at| Attempt { at, ok: s.last_refresh_ok.unwrap_or(false) }),
-        last_check: s.last_check_at.map(|at| Attempt { at, ok: s.last_check_ok.unwrap_or(false) }),
+        last_refresh: s.last_refresh_at.map(|at| LastTry { at, ok: s.last_refresh_ok.unwrap_or(false) }),
+        last_check: s.last_check_at.map(|at| LastTry { at, ok: s.last_check_ok.unwrap_or(false) }),
         owner: match (&s.owner_name, &s.backup_owner_name) {
             (Some(o), Some(b)) => Some(format!("{o} / {b}")),
             (Some(o), None) => Some(o.clone()),

@@ -186,7 +186,7 @@ fn Row(row: AccountRow, now: Signal<i64>) -> impl IntoView {
         }
     };
     let used = move || format!("width: {:.1}%", life_used(now.get(), issued_at, expires_at) * 100.0);
-    let attempt = move |a: Option<crate::api::dto::Attempt>| match a {
+    let attempt = move |a: Option<crate::api::dto::LastTry>| match a {
         None => view! { <span class="muted">"never"</span> }.into_any(),
         Some(a) => view! {
             <span class=if a.ok { "outcome ok" } else { "outcome failed" }>{if a.ok { "ok" } else { "failed" }}</span>

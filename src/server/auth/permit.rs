@@ -4,7 +4,7 @@
 //! account without the check having passed.
 
 use super::CurrentUser;
-use crate::domain::access::{decide, AccountRef, Decision, Permission};
+use crate::domain::access::{decide, AccountOwners, Decision, Permission};
 use crate::server::db::accounts::AccountSummary;
 use crate::server::db::users::User;
 use std::marker::PhantomData;
@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 /// What a [`Permit`] allows on its account.
 pub trait OnAccount {
-    fn permission(target: AccountRef<'_>) -> Permission<'_>;
+    fn permission(target: AccountOwners<'_>) -> Permission<'_>;
 }
 
 /// Acting on an account in its name: refresh, check, release or discard its
@@ -23,13 +23,13 @@ pub enum ActOn {}
 pub enum Reconnect {}
 
 impl OnAccount for ActOn {
-    fn permission(target: AccountRef<'_>) -> Permission<'_> {
+    fn permission(target: AccountOwners<'_>) -> Permission<'_> {
         Permission::ActOn(target)
     }
 }
 
 impl OnAccount for Reconnect {
-    fn permission(target: AccountRef<'_>) -> Permission<'_> {
+    fn permission(target: AccountOwners<'_>) -> Permission<'_> {
         Permission::Reconnect(target)
     }
 }
@@ -45,7 +45,7 @@ impl<P: OnAccount> Permit<P> {
     /// The permit, if `access::decide` allows `user` to do `P` on `account`;
     /// else what it decided instead.
     pub fn decide(user: &CurrentUser, account: AccountSummary) -> Result<Self, Decision> {
-        let target = AccountRef { id: &account.id, owner: account.owner_id.as_deref(), backup_owner: account.backup_owner_id.as_deref() };
+        let target = AccountOwners { id: &account.id, owner: account.owner_id.as_deref(), backup_owner: account.backup_owner_id.as_deref() };
         match decide(user.principal(), P::permission(target)) {
             Decision::Allow => {}
             refused => return Err(refused),

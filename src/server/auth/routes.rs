@@ -6,7 +6,7 @@
 use super::{password, start_session};
 use crate::domain::access::{throttled, THROTTLE_WINDOW_MS};
 use crate::domain::redirect::local_path;
-use crate::server::db::sign_in::{self, Attempt, Reservation};
+use crate::server::db::sign_in::{self, AttemptId, Reservation};
 use crate::server::db::users;
 use crate::server::x::now_ms;
 use crate::server::AppState;
@@ -58,7 +58,7 @@ fn back_to_sign_in(error: &str, next: &str, public_url: &Url) -> Response {
 }
 
 /// Gives back an attempt whose password was not checked.
-async fn release(state: &AppState, attempt: Attempt) {
+async fn release(state: &AppState, attempt: AttemptId) {
     if let Err(e) = sign_in::release(&state.pool, attempt).await {
         tracing::error!(error = %e, "giving back an unchecked sign-in attempt");
     }

@@ -13,14 +13,14 @@ use super::Pool;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reservation {
     /// The attempt is recorded; its password may be checked.
-    Reserved(Attempt),
+    Reserved(AttemptId),
     /// Over budget: nothing recorded; try again in this many milliseconds.
     Refused { wait_ms: i64 },
 }
 
 /// A reserved attempt (its row).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Attempt(i64);
+pub struct AttemptId(i64);
 
 /// Records an attempt for `email` from `ip` at `at`, unless `refuse` —
 /// shown the times (ascending) of the attempts since `since` for the email
@@ -56,12 +56,12 @@ pub async fn reserve(
         .fetch_one(&mut *tx)
         .await?;
     tx.commit().await?;
-    Ok(Reservation::Reserved(Attempt(id)))
+    Ok(Reservation::Reserved(AttemptId(id)))
 }
 
 /// Gives back an attempt whose password was never checked (argon2 was busy,
 /// or the database failed on the way): it must not count as a failure.
-pub async fn release(pool: &Pool, attempt: Attempt) -> Result<(), sqlx::Error> {
+pub async fn release(pool: &Pool, attempt: AttemptId) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM sign_in_failures WHERE id = ?").bind(attempt.0).execute(pool).await.map(|_| ())
 }
 

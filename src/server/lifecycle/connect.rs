@@ -2,7 +2,7 @@
 //! is, and only then save — or refuse.
 
 use super::observe_clock;
-use crate::domain::access::{decide, AccountRef, Decision, Permission, Principal};
+use crate::domain::access::{decide, AccountOwners, Decision, Permission, Principal};
 use crate::server::db::accounts::{self, Connected, NewAccount, TokenGrant, TokenStoreError};
 use crate::server::db::{apps, users};
 use crate::server::secret::Secret;
@@ -138,7 +138,7 @@ async fn may_replace(state: &AppState, x_user_id: &str, owner: Option<&str>) -> 
         Some(u) => Principal::User { id: &u.id, role: u.role },
         None => Principal::Anonymous,
     };
-    let target = AccountRef { id: &account.id, owner: account.owner_id.as_deref(), backup_owner: account.backup_owner_id.as_deref() };
+    let target = AccountOwners { id: &account.id, owner: account.owner_id.as_deref(), backup_owner: account.backup_owner_id.as_deref() };
     match decide(principal, Permission::Reconnect(target)) {
         Decision::Allow => Ok(()),
         Decision::SignIn | Decision::Forbidden => Err(ConnectError::NotAllowed {

@@ -54,7 +54,7 @@ pub struct Message {
     /// `prompt.opened`, `prompt.escalated` or `prompt.recovered`.
     pub event: String,
     pub subject: String,
-    pub account: Option<AccountRef>,
+    pub account: Option<NamedAccount>,
     /// `domain::health::Cause::as_str`.
     pub cause: String,
     /// One line, e.g. "Reconnect @acme_jobs".
@@ -69,7 +69,7 @@ pub struct Message {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct AccountRef {
+pub struct NamedAccount {
     pub id: String,
     pub handle: String,
 }
@@ -141,7 +141,7 @@ impl Message {
         Self {
             event: "prompt.opened".into(),
             subject: need.subject.clone(),
-            account: account.map(|a| AccountRef { id: a.id.clone(), handle: a.handle.clone() }),
+            account: account.map(|a| NamedAccount { id: a.id.clone(), handle: a.handle.clone() }),
             cause: need.cause.as_str().into(),
             title,
             text,
@@ -159,7 +159,7 @@ impl Message {
         Self {
             event: "prompt.escalated".into(),
             subject: p.subject.clone(),
-            account: account.map(|a| AccountRef { id: a.id.clone(), handle: a.handle.clone() }),
+            account: account.map(|a| NamedAccount { id: a.id.clone(), handle: a.handle.clone() }),
             cause: p.cause.as_str().into(),
             title: if p.subject == APP_X_INCIDENT {
                 "Escalated: the X incident goes on".to_owned()
@@ -194,7 +194,7 @@ impl Message {
         Self {
             event: "prompt.recovered".into(),
             subject: p.subject.clone(),
-            account: account.map(|a| AccountRef { id: a.id.clone(), handle: a.handle.clone() }),
+            account: account.map(|a| NamedAccount { id: a.id.clone(), handle: a.handle.clone() }),
             cause: p.cause.as_str().into(),
             title: format!("Recovered: {who}"),
             text,

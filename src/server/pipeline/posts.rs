@@ -171,7 +171,7 @@ fn action_for(cause: Cause) -> Option<ActionSlug> {
 
 /// How one attempt to publish ended.
 #[derive(Debug)]
-pub struct Attempt {
+pub struct PublishAttempt {
     pub outcome: Attempted,
     /// Calls made to `POST /2/tweets`.
     pub x_calls: u32,
@@ -194,10 +194,10 @@ pub enum Attempted {
 
 /// Publishes `text` as the account: a valid token from the broker, one call
 /// to X, and on a 401 one fresh token and one retry — never a third call.
-pub async fn attempt(state: &AppState, account_id: &str, text: &str, actor: &str) -> Attempt {
+pub async fn attempt(state: &AppState, account_id: &str, text: &str, actor: &str) -> PublishAttempt {
     let mut token = match broker::token(state, account_id, actor).await {
         Ok(token) => token,
-        Err(refusal) => return Attempt { outcome: refused(refusal), x_calls: 0 },
+        Err(refusal) => return PublishAttempt { outcome: refused(refusal), x_calls: 0 },
     };
     let mut retried = false;
     // The refusal of a valid token that the retry confirms or not.
@@ -227,7 +227,7 @@ pub async fn attempt(state: &AppState, account_id: &str, text: &str, actor: &str
                 if let Err(e) = events::append(&state.pool, account_id, now_ms(), &event, AttemptResult::Verified).await {
                     tracing::warn!(account_id, error = %e, "could not record the publish event");
                 }
-                return Attempt { outcome: Attempted::Published { x_post_id: posted.id }, x_calls };
+                return PublishAttempt { outcome: Attempted::Published { x_post_id: posted.id }, x_calls };
             }
             Err(error) => error,
         };
@@ -279,7 +279,7 @@ pub async fn attempt(state: &AppState, account_id: &str, text: &str, actor: &str
                 }
             },
         };
-        return Attempt { outcome, x_calls };
+        return PublishAttempt { outcome, x_calls };
     }
 }
 
@@ -317,7 +317,7 @@ fn refused(refusal: ApiError) -> Attempted {
 /// Records how the attempt ended on post `id`. `when_passing` is the status
 /// for X's passing trouble: `retryable` for a request the caller may send
 /// again, `held` for a held post that must keep its place.
-async fn record(state: &AppState, id: i64, attempt: &Attempt, when_passing: PostStatus) -> Result<Post, ApiError> {
+async fn record(state: &AppState, id: i64, attempt: &PublishAttempt, when_passing: PostStatus) -> Result<Post, ApiError> {
     let (status, x_post_id, cause, http_status, x_error) = match &attempt.outcome {
         Attempted::Published { x_post_id } => (PostStatus::Published, x_post_id.as_deref(), None, None, None),
         Attempted::Held { cause, status, body } => (PostStatus::Held, None, Some(*cause), *status, body.as_deref()),

@@ -14,7 +14,8 @@ use leptos_router::{ParamSegment, SsrMode, StaticSegment};
 use pages::account::AccountPage;
 use pages::connect::{ConnectPage, ConnectResultPage, ReconnectLinkPage, ReconnectPage};
 use pages::people::{SetupPage, SignInPage, UsersPage};
-use pages::{dashboard::Dashboard, not_found::NotFound, settings::SettingsPage};
+use components::not_found::NotFound;
+use pages::{dashboard::Dashboard, settings::SettingsPage};
 
 /// The HTML document around the app.
 pub fn shell(options: LeptosOptions) -> impl IntoView {

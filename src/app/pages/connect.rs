@@ -1,8 +1,9 @@
 //! The pages around a connect or reconnect: the brief before X, and the result after.
 
-use crate::api::dto::{ConnectProblem, Flash, FlashKind, LinkBrief};
+use crate::api::dto::{ConnectProblem, LinkBrief};
 use crate::api::{load_link_brief, load_reconnect_brief, take_flash};
-use crate::app::pages::not_found::NotFound;
+use crate::app::components::flash::FlashView;
+use crate::app::components::not_found::NotFound;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
@@ -121,23 +122,3 @@ pub fn ConnectResultPage() -> impl IntoView {
     .into_any()
 }
 
-/// A result message, with the way forward.
-#[component]
-pub fn FlashView(flash: Flash) -> impl IntoView {
-    let class = match flash.kind {
-        FlashKind::Success => "flash success",
-        FlashKind::Warning => "flash warning",
-        FlashKind::Problem => "flash problem",
-    };
-    view! {
-        <div class=class role=if flash.kind == FlashKind::Success { "status" } else { "alert" }>
-            <h2>{flash.title}</h2>
-            <p>{flash.message}</p>
-            <p class="links">
-                {flash.retry_account.map(|id| view! { <a class="button" href=format!("/accounts/{id}/reconnect")>"Try again"</a> " " })}
-                {flash.account_id.map(|id| view! { <a href=format!("/accounts/{id}")>"Open the account"</a> " · " })}
-                <a href="/">"All accounts"</a>
-            </p>
-        </div>
-    }
-}

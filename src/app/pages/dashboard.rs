@@ -4,12 +4,13 @@
 use crate::api::dto::{AccountRow, Dashboard as DashboardDto, DashboardQuery, DemoAction, PromptView};
 use crate::domain::access::Role;
 use crate::api::{load_dashboard, take_flash, RunDemoAction};
-use crate::app::pages::connect::FlashView;
+use crate::app::components::flash::FlashView;
+use crate::app::components::warnings::Warnings;
 use crate::app::components::badge::HealthBadge;
 use crate::app::components::live::{poll, Ticker};
 use crate::app::components::time::Ago;
 use crate::app::format::{countdown, duration, life_used, utc};
-use crate::domain::health::{Action, AppWarning, Health};
+use crate::domain::health::{Action, Health};
 use leptos::prelude::*;
 use leptos_router::components::{Form, A};
 use leptos_router::hooks::use_query_map;
@@ -162,15 +163,6 @@ fn NeedsYou(prompts: Vec<PromptView>, now: Signal<i64>) -> impl IntoView {
             </section>
         }
     })
-}
-
-/// App-level problems, once above every account.
-#[component]
-pub fn Warnings(warnings: Vec<AppWarning>) -> impl IntoView {
-    warnings
-        .into_iter()
-        .map(|w| view! { <p class="warning app-warning" role="alert" data-cause=w.cause.as_str()>{w.message}</p> })
-        .collect_view()
 }
 
 #[component]

@@ -3,6 +3,5 @@
 pub mod account;
 pub mod connect;
 pub mod dashboard;
-pub mod not_found;
 pub mod people;
 pub mod settings;

@@ -27,7 +27,8 @@
 use authwatch::server::config::{Config, Overrides, Vars};
 use authwatch::server::db::accounts;
 use authwatch::server::pipeline::auth;
-use authwatch::server::{demo, AppState, Server};
+use authwatch::server::web::Server;
+use authwatch::server::{demo, AppState};
 use axum::routing::get;
 use axum::{Json, Router};
 use leptos::config::LeptosOptions;

@@ -43,7 +43,7 @@ use authwatch::server::crypto::Keyring;
 use authwatch::server::db::{self, accounts, apps, events, refresh_state};
 use authwatch::server::secret::Secret;
 use authwatch::server::x::now_ms;
-use authwatch::server::Server;
+use authwatch::server::web::Server;
 use base64::Engine;
 use leptos::config::LeptosOptions;
 use leptos::prelude::{provide_context, Owner, ScopedFuture};

@@ -10,7 +10,7 @@ use authwatch::server::config::{Config, Overrides};
 use authwatch::server::db::{accounts, events};
 use authwatch::server::demo::connect_as;
 use authwatch::server::lifecycle::connect::Intent;
-use authwatch::server::Server;
+use authwatch::server::web::Server;
 use common::Vars;
 use leptos::config::LeptosOptions;
 use std::process::{Child, Command, Stdio};

@@ -6,7 +6,7 @@ mod common;
 
 use authwatch::server::config::{Config, Overrides};
 use authwatch::server::crypto::KEY_FILE;
-use authwatch::server::Server;
+use authwatch::server::web::Server;
 use common::{TestApp, Vars};
 use leptos::config::LeptosOptions;
 use std::fs;

@@ -7,7 +7,7 @@
 mod common;
 
 use authwatch::server::config::{Config, Overrides};
-use authwatch::server::{Server, StartError};
+use authwatch::server::web::{Server, StartError};
 use common::{TestApp, Vars};
 use leptos::config::LeptosOptions;
 use std::process::{Command, Output};

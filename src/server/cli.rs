@@ -3,7 +3,7 @@
 
 use crate::emulator::{self, Emulator};
 use crate::server::config::{Config, Env, Overrides};
-use crate::server::{Server, StartError};
+use crate::server::web::{Server, StartError};
 
 /// Why a command failed: printed as `authwatch: <this>`, saying what
 /// happened and what to do. Never holds a token or a password.

@@ -14,9 +14,12 @@ use crate::domain::access::Role;
 use crate::server::auth::password;
 use crate::server::db::users;
 use crate::server::secret::Secret;
-use crate::server::{AppState, EMULATOR_MOUNT};
+use crate::server::AppState;
 use rand::distributions::{Alphanumeric, DistString};
 use url::Url;
+
+/// Where the in-process emulator is mounted in demo mode.
+pub const EMULATOR_MOUNT: &str = "/x-emulator";
 
 /// The demo X app's client id.
 pub const CLIENT_ID: &str = "authwatch-demo";

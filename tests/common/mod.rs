@@ -7,7 +7,8 @@ pub mod sinks;
 
 use authwatch::emulator::Emulator;
 use authwatch::server::config::{Config, Overrides};
-use authwatch::server::{demo, AppState, Server};
+use authwatch::server::web::Server;
+use authwatch::server::{demo, AppState};
 use leptos::config::LeptosOptions;
 use std::net::SocketAddr;
 use tempfile::TempDir;

@@ -3,7 +3,7 @@
 //! whether a state-changing request came from one of our own pages (CSRF).
 //!
 //! Sessions live in the tower-sessions SQLite store (HttpOnly, SameSite=Lax,
-//! Secure over https, ended by inactivity; see `server::router`). The session
+//! Secure over https, ended by inactivity; see `server::web::router`). The session
 //! holds only the user's id; the user is loaded per request, so a removed
 //! user or a changed role takes effect at once.
 

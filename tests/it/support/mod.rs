@@ -1,6 +1,9 @@
 //! Shared by the integration tests: a real authwatch on a real port, with a
 //! real SQLite file in a temporary data directory.
 
+// The benchmarks' own helpers.
+#[allow(dead_code)]
+pub mod bench;
 pub mod oauth;
 pub mod pipeline;
 // The benchmarks that run the server binary on its own use this.

@@ -24,6 +24,7 @@ mod pipeline_reports;
 mod refresh_engine;
 mod reseal;
 mod sign_in;
+mod ssr_streaming;
 mod startup;
 mod token_answers;
 mod verdicts;

@@ -22,20 +22,25 @@
 //! `info`), formatted and written to a file in the data directory.
 //!
 //! Run: `cargo bench --features ssr --bench broker`
-//! Knobs: `BENCH_CONNECTIONS` (32), `BENCH_SECONDS` (10).
+//! Smoke: `RUSTFLAGS="--cfg erase_components" cargo test --features ssr --bench broker`
+//! (or `BENCH_SMOKE=1`): 4 connections, 1 s per target; it fails when an
+//! answer is not 200 with the token, or the broker calls X.
+//! Knobs: `BENCH_CONNECTIONS` (32; 4 in smoke mode), `BENCH_SECONDS` (10; 1).
 
-use authwatch::server::config::{Config, Overrides, Vars};
+#[allow(dead_code)]
+#[path = "../tests/it/support/mod.rs"]
+mod support;
+
 use authwatch::server::db::accounts;
 use authwatch::server::pipeline::auth;
-use authwatch::server::web::Server;
-use authwatch::server::{demo, AppState};
+use authwatch::server::AppState;
 use axum::routing::get;
 use axum::{Json, Router};
-use leptos::config::LeptosOptions;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+use support::bench::smoke;
+use support::TestApp;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
@@ -55,30 +60,15 @@ struct App {
     state: AppState,
     base: String,
     key: String,
-    _stop: oneshot::Sender<()>,
+    _app: TestApp,
 }
 
 impl App {
-    async fn start(data_dir: &std::path::Path, cache_ms: &str) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let vars = vec![
-            ("AUTHWATCH_DATA_DIR".to_owned(), data_dir.display().to_string()),
-            ("AUTHWATCH_PUBLIC_URL".to_owned(), format!("http://{addr}")),
-            ("AUTHWATCH_API_CACHE_MS".to_owned(), cache_ms.to_owned()),
-            ("AUTHWATCH_DEMO".to_owned(), "1".to_owned()),
-        ];
-        let config = Config::load(&Vars(vars), addr, Overrides::default()).expect("config");
-        let options = LeptosOptions::builder().output_name("authwatch").site_addr(addr).build();
-        let server = Server::new(config, options).await.expect("server");
-        let state = server.state().clone();
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(server.serve_with(listener, async move {
-            let _ = stopped.await;
-        }));
-        demo::seed(&state, state.emulator.as_ref().expect("demo emulator")).await.expect("demo accounts");
+    async fn start(cache_ms: &str) -> Self {
+        let app = TestApp::builder().demo().var("AUTHWATCH_API_CACHE_MS", cache_ms).start().await;
+        let state = app.state.clone();
         let created = auth::create_key(&state.pool, "bench", None, "bench").await.expect("key");
-        Self { state, base: format!("http://{addr}"), key: created.key.expose().to_owned(), _stop: stop }
+        Self { state, base: app.url(""), key: created.key.expose().to_owned(), _app: app }
     }
 }
 
@@ -168,15 +158,15 @@ async fn load(name: &'static str, url: &str, bearer: Option<&str>, expect: Optio
 }
 
 async fn run() -> bool {
-    let connections = env_u64("BENCH_CONNECTIONS", 32);
-    let seconds = env_u64("BENCH_SECONDS", 10);
+    let smoke = smoke();
+    let connections = env_u64("BENCH_CONNECTIONS", if smoke { 4 } else { 32 });
+    let seconds = env_u64("BENCH_SECONDS", if smoke { 1 } else { 10 });
     let data = tempfile::tempdir().expect("temp dir");
-    let (cached_dir, uncached_dir) = (data.path().join("cached"), data.path().join("uncached"));
     let log = std::fs::File::create(data.path().join("api.log")).expect("log file");
     let _ = tracing_subscriber::fmt().with_env_filter("warn,authwatch::api=info").with_writer(Mutex::new(log)).try_init();
 
-    let cached = App::start(&cached_dir, "1000").await;
-    let uncached = App::start(&uncached_dir, "0").await;
+    let cached = App::start("1000").await;
+    let uncached = App::start("0").await;
     let news = |app: &App| {
         let pool = app.state.pool.clone();
         async move { accounts::summaries(&pool).await.expect("accounts").into_iter().find(|s| s.handle == "acme_news").expect("acme_news").id }
@@ -199,7 +189,7 @@ async fn run() -> bool {
     for app in [&cached, &uncached] {
         app.state.emulator.as_ref().expect("demo emulator").reset_counts();
     }
-    println!("token broker benchmark: {connections} connections, {seconds} s per target, answer ~{body_len} bytes");
+    println!("token broker benchmark{}: {connections} connections, {seconds} s per target, answer ~{body_len} bytes", if smoke { " (smoke)" } else { "" });
     let runs = vec![
         load("bare axum handler", &bare, None, None, connections, seconds).await,
         load("GET token (cache 1 s)", &token_url(&cached, &cached_id), Some(&cached.key), Some(&expect(&cached_id)), connections, seconds).await,

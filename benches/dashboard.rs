@@ -8,52 +8,64 @@
 //! 2. Profiles the data step in this process: `db::accounts::summaries`,
 //!    `facts()` + `diagnose` over every row, and the whole `load_dashboard`
 //!    server function (summaries + diagnose + filter/sort/page + DTOs).
+//!    The server function runs as for a signed-in admin: the request carries
+//!    the admin the router's gate would have put on it.
 //! 3. Starts the real `authwatch` binary as its own process in live mode
 //!    (X endpoints point at an unused local port: the dashboard never calls X),
 //!    on that file, and waits for `/healthz`. Its refresh engine runs, but
 //!    finds nothing due: the accounts it would refresh are recorded as backing
 //!    off (`db::refresh_state::back_off`), because X is unreachable here and
 //!    the engine's retries would otherwise compete with the dashboard.
-//! 4. Loads `/`, `/?health=reconnect` and `/?search=acc_12` with reqwest at
+//! 4. Signs in as the admin through `/auth/sign-in`, as a browser does, then
+//!    loads `/`, `/?health=reconnect` and `/?search=acc_12` with reqwest at
 //!    each concurrency level, and reports per-request latency (time to the
 //!    last byte of the streamed page, and to the response headers), req/s,
 //!    the server's CPU time per request, and its VmRSS / VmHWM.
 //!
 //! Run: `cargo bench --features ssr --bench dashboard`
+//! Smoke: `RUSTFLAGS="--cfg erase_components" cargo test --features ssr --bench dashboard`
+//! (or `BENCH_SMOKE=1`): 300 accounts, 50 requests per scenario, seconds; it
+//! fails when a page does not load or carries no account rows.
 //!
 //! Knobs (environment variables):
-//! - `BENCH_ACCOUNTS` (10000): accounts to prepare.
-//! - `BENCH_REQUESTS` (2000): measured requests per scenario.
-//! - `BENCH_WARMUP` (50): discarded requests before each scenario.
+//! - `BENCH_ACCOUNTS` (10000; 300 in smoke mode): accounts to prepare.
+//! - `BENCH_REQUESTS` (2000; 50): measured requests per scenario.
+//! - `BENCH_WARMUP` (50; 5): discarded requests before each scenario.
 //! - `BENCH_CONCURRENCY` (`1,8`): concurrency levels, comma-separated.
 //! - `BENCH_SERVER_LOG` (`warn,sqlx::query=debug`): the server's `AUTHWATCH_LOG`.
 //!   sqlx's per-query debug lines are how the bench counts the dashboard data
 //!   loads per page request (6 short lines per request: negligible cost).
 //! - `BENCH_KEEP=1`: keep the temporary directory (database, `server.log`) and print its path.
 //! - `AUTHWATCH_BENCH_BIN`: the server binary. Default: the `authwatch` binary
-//!   cargo builds for this bench (`CARGO_BIN_EXE_authwatch`, i.e.
-//!   `target/release/authwatch` built with the bench profile = release settings).
+//!   cargo builds for this bench (`CARGO_BIN_EXE_authwatch`: release settings
+//!   under `cargo bench`, the test build under `cargo test`).
+
+#[allow(dead_code)]
+#[path = "../tests/it/support/mod.rs"]
+mod support;
 
 use authwatch::api::dto::DashboardQuery;
 use authwatch::api::load_dashboard;
 use authwatch::domain::health::{diagnose, AttemptResult, Cause, Health};
 use authwatch::domain::scopes::Scopes;
-use authwatch::server::config::{Config, Overrides, Source};
+use authwatch::server::auth::password::Passwords;
+use authwatch::server::auth::CurrentUser;
 use authwatch::server::crypto::Keyring;
+use authwatch::server::db::users::{self, Role, User};
 use authwatch::server::db::{self, accounts, apps, events, refresh_state};
 use authwatch::server::secret::Secret;
 use authwatch::server::x::now_ms;
-use authwatch::server::web::Server;
 use base64::Engine;
-use leptos::config::LeptosOptions;
 use leptos::prelude::{provide_context, Owner, ScopedFuture};
 use std::collections::BTreeMap;
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use support::bench::{cpu_model, env_usize, percentile_ms as pct, smoke};
+use support::process::{self, ServerProcess};
+use support::TestApp;
 
 const CLIENT_ID: &str = "bench-client";
 const CLIENT_SECRET: &str = "bench-secret";
@@ -66,20 +78,19 @@ const PROFILE_ITERATIONS: usize = 30;
 const PATHS: [&str; 3] = ["/", "/?health=reconnect", "/?search=acc_12"];
 const TARGET_P99_MS: f64 = 25.0;
 const TARGET_RSS_MB: f64 = 64.0;
+/// The admin the bench signs in as.
+const ADMIN: (&str, &str) = ("admin@bench.example", "the-bench-admins-password");
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     runtime.block_on(run());
 }
 
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(default)
-}
-
 async fn run() {
-    let n_accounts = env_usize("BENCH_ACCOUNTS", 10_000);
-    let n_requests = env_usize("BENCH_REQUESTS", 2_000);
-    let warmup = env_usize("BENCH_WARMUP", 50);
+    let smoke = smoke();
+    let n_accounts = env_usize("BENCH_ACCOUNTS", if smoke { 300 } else { 10_000 });
+    let n_requests = env_usize("BENCH_REQUESTS", if smoke { 50 } else { 2_000 });
+    let warmup = env_usize("BENCH_WARMUP", if smoke { 5 } else { 50 });
     let levels: Vec<usize> = std::env::var("BENCH_CONCURRENCY")
         .unwrap_or_else(|_| "1,8".into())
         .split(',')
@@ -94,7 +105,7 @@ async fn run() {
     let db_url = format!("sqlite://{}", db_file.display());
     let key = base64::engine::general_purpose::STANDARD.encode(b"authwatch-bench-key-32-bytes-!!!");
 
-    println!("authwatch dashboard benchmark");
+    println!("authwatch dashboard benchmark{}", if smoke { " (smoke)" } else { "" });
     println!(
         "machine: {} CPU(s), {}; accounts: {n_accounts}; requests per scenario: {n_requests} (+{warmup} warm-up); concurrency: {levels:?}",
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
@@ -103,7 +114,7 @@ async fn run() {
 
     // 1. The database, through the real repository code.
     let started = Instant::now();
-    let (mix, backing_off) = prepare(&db_url, &data_dir, &key, n_accounts).await;
+    let (mix, backing_off, admin) = prepare(&db_url, &data_dir, &key, n_accounts).await;
     let prep = started.elapsed();
     let db_bytes: u64 = ["", "-wal", "-shm"]
         .iter()
@@ -120,17 +131,17 @@ async fn run() {
     println!("{backing_off} due accounts recorded as backing off, so the server's refresh engine stays idle");
 
     // 2. Where the time goes, in this process (the server is not running yet).
-    let profile = profile(&db_url, &data_dir, &key).await;
+    let profile = profile(&db_url, &data_dir, &key, admin).await;
 
     // 3. The real server, its own process.
-    let bin = std::env::var("AUTHWATCH_BENCH_BIN").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from(env!("CARGO_BIN_EXE_authwatch")));
-    let port = free_port();
-    let server = ServerProcess::start(&bin, port, &db_url, &data_dir, &key, tmp.path());
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-    let boot = server.wait_healthy(&client, &base).await;
+    let bin = process::binary();
+    let server = ServerProcess::start(&bin, &live_vars(&db_url, &data_dir, &key), tmp.path().join("server.log"));
+    let base = server.base();
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).cookie_store(true).build().expect("client");
+    let boot = server.wait_healthy(&client).await;
     let idle = server.memory();
     println!("\nserver: {} (pid {}), live mode, ready in {} ms; idle VmRSS {:.1} MB", bin.display(), server.pid(), boot.as_millis(), idle.rss_mb);
+    sign_in(&client, &base).await;
 
     // Sanity: the first page carries the data, not just a loading shell.
     let body = client.get(format!("{base}/")).send().await.expect("GET /").text().await.expect("body");
@@ -154,7 +165,7 @@ async fn run() {
         }
     }
     let after = server.memory();
-    let loads = server.full_loads(n_accounts);
+    let loads = full_loads(&server.log_text(), n_accounts);
     drop(server);
     if std::env::var("BENCH_KEEP").is_ok_and(|v| v == "1") {
         println!("\nkept {}", tmp.keep().display());
@@ -163,18 +174,19 @@ async fn run() {
     // The report.
     println!("\nlatency = time to the last byte of the (streamed) page; ttfb = time to the response headers");
     println!(
-        "{:<22} {:>4} {:>6} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>9} {:>8} {:>9}",
-        "path", "conc", "n", "p50 ms", "p90 ms", "p99 ms", "max ms", "ttfb p50", "req/s", "CPU ms/rq", "KB/resp", "RSS MB"
+        "{:<22} {:>4} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>9} {:>8} {:>9}",
+        "path", "conc", "n", "p50 ms", "p90 ms", "p95 ms", "p99 ms", "max ms", "ttfb p50", "req/s", "CPU ms/rq", "KB/resp", "RSS MB"
     );
     for r in &results {
         let s = &r.stats;
         println!(
-            "{:<22} {:>4} {:>6} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>9.2} {:>8.1} {:>9.2} {:>8.1} {:>9.1}",
+            "{:<22} {:>4} {:>6} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>9.2} {:>8.1} {:>9.2} {:>8.1} {:>9.1}",
             r.path,
             r.concurrency,
             s.total.len(),
             pct(&s.total, 0.50),
             pct(&s.total, 0.90),
+            pct(&s.total, 0.95),
             pct(&s.total, 0.99),
             pct(&s.total, 1.0),
             pct(&s.ttfb, 0.50),
@@ -246,9 +258,11 @@ impl Kind {
     }
 }
 
-async fn prepare(db_url: &str, data_dir: &Path, key: &str, n: usize) -> (BTreeMap<String, usize>, usize) {
+async fn prepare(db_url: &str, data_dir: &Path, key: &str, n: usize) -> (BTreeMap<String, usize>, usize, User) {
     let pool = db::connect(db_url).await.expect("database");
     let now = now_ms();
+    let hash = Passwords::new(1).await.expect("argon2").hash(ADMIN.1.into()).await.expect("password hash");
+    let admin = users::add(&pool, ADMIN.0, "Bench Admin", &hash, Role::Admin, now).await.expect("admin");
     let record = apps::AppRecord {
         client_id: CLIENT_ID,
         client_type: "confidential",
@@ -348,7 +362,20 @@ async fn prepare(db_url: &str, data_dir: &Path, key: &str, n: usize) -> (BTreeMa
         }
     }
     pool.close().await;
-    (mix, backing_off)
+    (mix, backing_off, admin)
+}
+
+/// Signs `client` in as the bench's admin, as a browser does.
+async fn sign_in(client: &reqwest::Client, base: &str) {
+    let answer = client
+        .post(format!("{base}/auth/sign-in"))
+        .header("origin", base)
+        .form(&[("email", ADMIN.0), ("password", ADMIN.1), ("next", "/")])
+        .send()
+        .await
+        .expect("sign in");
+    let location = answer.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or_default().to_owned();
+    assert_eq!((answer.status().as_u16(), location.as_str()), (303, "/"), "signing in as {}", ADMIN.0);
 }
 
 // ---------------------------------------------------------------- profile
@@ -360,16 +387,8 @@ struct Profile {
     health_mix: String,
 }
 
-struct Vars(Vec<(&'static str, String)>);
-
-impl Source for Vars {
-    fn get(&self, name: &str) -> Option<String> {
-        self.0.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone())
-    }
-}
-
-fn live_vars(db_url: &str, data_dir: &Path, key: &str) -> Vec<(&'static str, String)> {
-    vec![
+fn live_vars(db_url: &str, data_dir: &Path, key: &str) -> Vec<(String, String)> {
+    [
         ("AUTHWATCH_X_CLIENT_ID", CLIENT_ID.into()),
         ("AUTHWATCH_X_CLIENT_SECRET", CLIENT_SECRET.into()),
         ("AUTHWATCH_X_AUTHORIZE_URL", format!("{UNUSED_X}/i/oauth2/authorize")),
@@ -382,14 +401,15 @@ fn live_vars(db_url: &str, data_dir: &Path, key: &str) -> Vec<(&'static str, Str
         ("AUTHWATCH_DATA_DIR", data_dir.display().to_string()),
         ("AUTHWATCH_LOG", std::env::var("BENCH_SERVER_LOG").unwrap_or_else(|_| "warn,sqlx::query=debug".into())),
     ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
 }
 
-async fn profile(db_url: &str, data_dir: &Path, key: &str) -> Profile {
-    let addr = "127.0.0.1:0".parse().expect("addr");
-    let config = Config::load(&Vars(live_vars(db_url, data_dir, key)), addr, Overrides::default()).expect("config");
-    let options = LeptosOptions::builder().output_name("authwatch").site_addr(addr).build();
-    let server = Server::new(config, options).await.expect("server state");
-    let state = server.state().clone();
+async fn profile(db_url: &str, data_dir: &Path, key: &str, admin: User) -> Profile {
+    // The app on the bench's database, in this process; nothing refreshes (its engine is not started).
+    let app = TestApp::builder().vars(live_vars(db_url, data_dir, key)).start().await;
+    let state = app.state.clone();
     let mut steps: Vec<(String, Vec<Duration>)> = Vec::new();
 
     let mut sql = Vec::new();
@@ -424,8 +444,14 @@ async fn profile(db_url: &str, data_dir: &Path, key: &str) -> Profile {
     steps.push(("AccountSummary::facts for every row (Scopes::parse)".into(), facts_t));
     steps.push(("domain::health::diagnose for every row".into(), diag_t));
 
+    // The request as the router's gate leaves it for a signed-in admin.
+    let (mut request, ()) = axum::http::Request::new(()).into_parts();
+    request.extensions.insert(CurrentUser(Some(Arc::new(admin))));
     let owner = Owner::new();
-    owner.with(|| provide_context(state.clone()));
+    owner.with(|| {
+        provide_context(state.clone());
+        provide_context(request);
+    });
     let mut dto_bytes = 0;
     for (label, query) in [
         ("/", DashboardQuery { page: 1, ..DashboardQuery::default() }),
@@ -454,103 +480,13 @@ async fn profile(db_url: &str, data_dir: &Path, key: &str) -> Profile {
     Profile { accounts: total, steps, dto_bytes, health_mix }
 }
 
-// ---------------------------------------------------------------- the server process
-
-struct Memory {
-    rss_mb: f64,
-    hwm_mb: f64,
-}
-
-/// The server's process; killed when dropped, also when the bench panics.
-struct ServerProcess {
-    child: Child,
-    log: PathBuf,
-}
-
-impl ServerProcess {
-    fn start(bin: &Path, port: u16, db_url: &str, data_dir: &Path, key: &str, tmp: &Path) -> Self {
-        assert!(bin.exists(), "no server binary at {}", bin.display());
-        let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let log = tmp.join("server.log");
-        let out = std::fs::File::create(&log).expect("log file");
-        let mut cmd = Command::new(bin);
-        cmd.arg("serve").arg("--addr").arg(format!("127.0.0.1:{port}")).current_dir(manifest);
-        for (name, _) in std::env::vars() {
-            if name.starts_with("AUTHWATCH_") || name.starts_with("LEPTOS_") {
-                cmd.env_remove(name);
-            }
-        }
-        for (name, value) in live_vars(db_url, data_dir, key) {
-            cmd.env(name, value);
-        }
-        cmd.env("LEPTOS_OUTPUT_NAME", "authwatch")
-            .env("LEPTOS_SITE_ROOT", manifest.join("target/site"))
-            .env("LEPTOS_ENV", "PROD")
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().expect("log file"))
-            .stderr(out);
-        let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        Self { child, log }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    async fn wait_healthy(&self, client: &reqwest::Client, base: &str) -> Duration {
-        let started = Instant::now();
-        loop {
-            if let Ok(r) = client.get(format!("{base}/healthz")).send().await {
-                if r.status().is_success() {
-                    return started.elapsed();
-                }
-            }
-            let exited = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).map_or(true, |s| s.contains(") Z "));
-            if exited || started.elapsed() > Duration::from_secs(60) {
-                panic!("the server did not become healthy:\n{}", std::fs::read_to_string(&self.log).unwrap_or_default());
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// How many times the server loaded every account (`summaries` returning
-    /// `n` rows), from sqlx's debug lines in its log; `None` if not logged.
-    fn full_loads(&self, n: usize) -> Option<usize> {
-        let log = std::fs::read_to_string(&self.log).ok()?;
-        let plain = strip_ansi(&log);
-        let rows = format!("rows_returned={n} ");
-        let queries = plain.lines().filter(|l| l.contains("sqlx::query")).count();
-        (queries > 0).then(|| plain.lines().filter(|l| l.contains("SELECT a.id, a.x_user_id") && l.contains(&rows)).count())
-    }
-
-    fn memory(&self) -> Memory {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("/proc/<pid>/status");
-        let kb = |field: &str| {
-            status
-                .lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<f64>().ok())
-                .unwrap_or(f64::NAN)
-        };
-        Memory { rss_mb: kb("VmRSS:") / 1024.0, hwm_mb: kb("VmHWM:") / 1024.0 }
-    }
-
-    /// User + system CPU time so far (clock ticks of 1/100 s, Linux's USER_HZ).
-    fn cpu_seconds(&self) -> f64 {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).expect("/proc/<pid>/stat");
-        let rest = &stat[stat.rfind(')').expect("stat") + 1..];
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let ticks: f64 = fields[11].parse::<f64>().unwrap_or(0.0) + fields[12].parse::<f64>().unwrap_or(0.0);
-        ticks / 100.0
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// How many times the server loaded every account (`summaries` returning
+/// `n` rows), from sqlx's debug lines in its log; `None` if not logged.
+fn full_loads(log: &str, n: usize) -> Option<usize> {
+    let plain = strip_ansi(log);
+    let rows = format!("rows_returned={n} ");
+    let queries = plain.lines().filter(|l| l.contains("sqlx::query")).count();
+    (queries > 0).then(|| plain.lines().filter(|l| l.contains("SELECT a.id, a.x_user_id") && l.contains(&rows)).count())
 }
 
 fn strip_ansi(s: &str) -> String {
@@ -568,17 +504,6 @@ fn strip_ansi(s: &str) -> String {
         }
     }
     out
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
-
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned()))
-        .unwrap_or_else(|| "unknown CPU".into())
 }
 
 // ---------------------------------------------------------------- load
@@ -630,15 +555,4 @@ async fn load(client: &reqwest::Client, url: &str, concurrency: usize, requests:
     total.sort();
     ttfb.sort();
     Stats { total, ttfb, wall, bytes: samples.iter().map(|s| s.2).sum() }
-}
-
-/// Nearest-rank percentile of sorted samples, in ms (`q` = 0 is the minimum).
-fn pct(sorted: &[Duration], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let mut sorted = sorted.to_vec();
-    sorted.sort();
-    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1].as_secs_f64() * 1000.0
 }

@@ -21,8 +21,8 @@
 //!    must still be refused as throttled.
 //!
 //! Run: `cargo bench --features ssr --bench signin`
-//! Smoke: `BENCH_SMOKE=1 RUSTFLAGS="--cfg erase_components" cargo test --features ssr --bench signin`
-//! (or the argument `--smoke`): 120 sign-ins, a few seconds, and a non-zero
+//! Smoke: `RUSTFLAGS="--cfg erase_components" cargo test --features ssr --bench signin`
+//! (or `BENCH_SMOKE=1`, or the argument `--smoke`): 120 sign-ins, a few seconds, and a non-zero
 //! exit when more than 5 guesses per email were verified, the peak RSS
 //! exceeds 200 MB, or the victim's right password got in after the burst.
 //!
@@ -34,13 +34,19 @@
 //!   binary cargo builds for this bench (release under `cargo bench`, debug
 //!   under `cargo test`; argon2 is optimised in both).
 
+#[allow(dead_code)]
+#[path = "../tests/it/support/mod.rs"]
+mod support;
+
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::path::Path;
+use std::process::{ExitCode, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use support::bench::{cpu_model, env_usize, percentile_ms, smoke};
+use support::process::{self, rss_kb, ServerProcess};
 
 const CLIENT_ID: &str = "bench-client";
 const CLIENT_SECRET: &str = "bench-secret";
@@ -54,13 +60,9 @@ const MAX_PER_EMAIL: usize = 5;
 const MAX_RSS_MB: f64 = 200.0;
 
 fn main() -> ExitCode {
-    let smoke = std::env::args().any(|a| a == "--smoke") || std::env::var("BENCH_SMOKE").is_ok_and(|v| v == "1");
+    let smoke = smoke();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     runtime.block_on(run(smoke))
-}
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(default)
 }
 
 /// Which kind of sign-in a request of the burst is.
@@ -127,8 +129,8 @@ async fn run(smoke: bool) -> ExitCode {
     let data_dir = tmp.path().join("data");
     std::fs::create_dir_all(&data_dir).expect("data dir");
     let db_url = format!("sqlite://{}", tmp.path().join("bench.db").display());
-    let bin = std::env::var("AUTHWATCH_BENCH_BIN").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from(env!("CARGO_BIN_EXE_authwatch")));
-    assert!(bin.exists(), "no server binary at {}", bin.display());
+    let bin = process::binary();
+    let vars = live_vars(&db_url, &data_dir);
 
     println!("authwatch sign-in benchmark{}", if smoke { " (smoke)" } else { "" });
     println!(
@@ -139,17 +141,16 @@ async fn run(smoke: bool) -> ExitCode {
     );
 
     for (email, password) in [VICTIM, COLLEAGUE] {
-        add_user(&bin, &db_url, &data_dir, email, password);
+        add_user(&bin, &vars, email, password);
     }
-    let port = free_port();
-    let server = ServerProcess::start(&bin, port, &db_url, &data_dir, tmp.path());
-    let base = format!("http://127.0.0.1:{port}");
+    let server = ServerProcess::start(&bin, &vars, tmp.path().join("server.log"));
+    let base = server.base();
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .pool_max_idle_per_host(n)
         .build()
         .expect("client");
-    server.wait_healthy(&client, &base).await;
+    server.wait_healthy(&client).await;
     let idle = server.memory();
     println!("server pid {}, idle VmRSS {:.1} MB, VmHWM so far {:.1} MB", server.pid(), idle.rss_mb, idle.hwm_mb);
     let verifications_before = verifications(&client, &base).await;
@@ -299,8 +300,8 @@ async fn verifications(client: &reqwest::Client, base: &str) -> Option<u64> {
 
 // ---------------------------------------------------------------- the server process
 
-fn live_vars(db_url: &str, data_dir: &Path) -> Vec<(&'static str, String)> {
-    vec![
+fn live_vars(db_url: &str, data_dir: &Path) -> Vec<(String, String)> {
+    [
         ("AUTHWATCH_X_CLIENT_ID", CLIENT_ID.into()),
         ("AUTHWATCH_X_CLIENT_SECRET", CLIENT_SECRET.into()),
         ("AUTHWATCH_X_AUTHORIZE_URL", format!("{UNUSED_X}/i/oauth2/authorize")),
@@ -314,27 +315,14 @@ fn live_vars(db_url: &str, data_dir: &Path) -> Vec<(&'static str, String)> {
         ("AUTHWATCH_FORWARDED_FOR_HOPS", "1".into()),
         ("AUTHWATCH_LOG", "error".into()),
     ]
-}
-
-fn command(bin: &Path, db_url: &str, data_dir: &Path) -> Command {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut cmd = Command::new(bin);
-    cmd.current_dir(manifest);
-    for (name, _) in std::env::vars() {
-        if name.starts_with("AUTHWATCH_") || name.starts_with("LEPTOS_") {
-            cmd.env_remove(name);
-        }
-    }
-    for (name, value) in live_vars(db_url, data_dir) {
-        cmd.env(name, value);
-    }
-    cmd.env("LEPTOS_OUTPUT_NAME", "authwatch").env("LEPTOS_SITE_ROOT", manifest.join("target/site")).env("LEPTOS_ENV", "PROD");
-    cmd
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
 }
 
 /// `authwatch user add --password-stdin`, as an operator would.
-fn add_user(bin: &Path, db_url: &str, data_dir: &Path, email: &str, password: &str) {
-    let mut child = command(bin, db_url, data_dir)
+fn add_user(bin: &Path, vars: &[(String, String)], email: &str, password: &str) {
+    let mut child = process::command(bin, vars)
         .args(["user", "add", "--email", email, "--name", email, "--password-stdin"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
@@ -344,97 +332,7 @@ fn add_user(bin: &Path, db_url: &str, data_dir: &Path, email: &str, password: &s
     assert!(child.wait().expect("user add").success(), "authwatch user add {email} failed");
 }
 
-struct Memory {
-    rss_mb: f64,
-    hwm_mb: f64,
-}
-
-/// The server's process; killed when dropped, also when the bench panics.
-struct ServerProcess {
-    child: Child,
-    log: PathBuf,
-}
-
-impl ServerProcess {
-    fn start(bin: &Path, port: u16, db_url: &str, data_dir: &Path, tmp: &Path) -> Self {
-        let log = tmp.join("server.log");
-        let out = std::fs::File::create(&log).expect("log file");
-        let child = command(bin, db_url, data_dir)
-            .arg("serve")
-            .arg("--addr")
-            .arg(format!("127.0.0.1:{port}"))
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().expect("log file"))
-            .stderr(out)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        Self { child, log }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    async fn wait_healthy(&self, client: &reqwest::Client, base: &str) {
-        let started = Instant::now();
-        loop {
-            if let Ok(r) = client.get(format!("{base}/healthz")).send().await {
-                if r.status().is_success() {
-                    return;
-                }
-            }
-            let exited = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).map_or(true, |s| s.contains(") Z "));
-            if exited || started.elapsed() > Duration::from_secs(60) {
-                panic!("the server did not become healthy:\n{}", std::fs::read_to_string(&self.log).unwrap_or_default());
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    fn memory(&self) -> Memory {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("/proc/<pid>/status");
-        Memory { rss_mb: status_kb(&status, "VmRSS:") / 1024.0, hwm_mb: status_kb(&status, "VmHWM:") / 1024.0 }
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn status_kb(status: &str, field: &str) -> f64 {
-    status
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse::<f64>().ok())
-        .unwrap_or(f64::NAN)
-}
-
-fn rss_kb(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kb = status_kb(&status, "VmRSS:");
-    kb.is_finite().then_some(kb as u64)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
-
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned()))
-        .unwrap_or_else(|| "unknown CPU".into())
-}
-
-/// Nearest-rank percentile of sorted samples, in ms.
-fn pct(sorted: &[Duration], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1].as_secs_f64() * 1000.0
+/// Nearest-rank percentile of samples, in ms.
+fn pct(samples: &[Duration], q: f64) -> f64 {
+    percentile_ms(samples, q)
 }

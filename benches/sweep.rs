@@ -26,12 +26,15 @@
 //!    answers `Saved`). Any violation is printed and the bench exits 1.
 //!
 //! Run: `cargo bench --features ssr --bench sweep`
+//! Smoke: `RUSTFLAGS="--cfg erase_components" cargo test --features ssr --bench sweep`
+//! (or `BENCH_SMOKE=1`): 200 due accounts, 100 baseline grants, one level (4),
+//! seconds; it fails on a lost token, as the measurement does.
 //!
 //! Knobs (environment variables):
-//! - `BENCH_ACCOUNTS` (10000): due accounts to sweep.
-//! - `BENCH_CONCURRENCY` (`4,16`): `AUTHWATCH_REFRESH_CONCURRENCY` levels,
+//! - `BENCH_ACCOUNTS` (10000; 200 in smoke mode): due accounts to sweep.
+//! - `BENCH_CONCURRENCY` (`4,16`; `4`): `AUTHWATCH_REFRESH_CONCURRENCY` levels,
 //!   comma-separated; each level gets its own server, database and emulator.
-//! - `BENCH_BASELINE_GRANTS` (2000): grants the baseline refreshes in rounds.
+//! - `BENCH_BASELINE_GRANTS` (2000; 100): grants the baseline refreshes in rounds.
 //! - `BENCH_CONNECT_CONCURRENCY` (1): `connect_as` calls in flight while
 //!   preparing. One at a time is already ~1,000 accounts/s; more in flight
 //!   makes `db::accounts::connect` fail with SQLITE_BUSY_SNAPSHOT (517,
@@ -39,22 +42,23 @@
 //! - `BENCH_VERIFY` (200): swept accounts whose stored refresh token is
 //!   re-used through the engine afterwards (evenly spread; `all` for every one).
 
+#[allow(dead_code)]
+#[path = "../tests/it/support/mod.rs"]
+mod support;
+
 use authwatch::emulator::{Emulator, NewUser};
-use authwatch::server::config::{Config, Overrides, Vars};
 use authwatch::server::db::accounts;
 use authwatch::server::demo::{self, CLIENT_ID};
 use authwatch::server::lifecycle::connect::{Intent, Outcome};
 use authwatch::server::lifecycle::engine::Sweep;
 use authwatch::server::lifecycle::refresh::Refreshed;
-use authwatch::server::web::Server;
 use authwatch::server::AppState;
 use futures::stream::{self, StreamExt};
-use leptos::config::LeptosOptions;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use support::bench::{env_usize, smoke};
+use support::TestApp;
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
@@ -65,41 +69,21 @@ fn main() {
     }
 }
 
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(default)
-}
-
 /// A running authwatch in demo mode.
 struct App {
     state: AppState,
     token_url: String,
     connect_retries: AtomicUsize,
-    _data_dir: tempfile::TempDir,
-    _stop: oneshot::Sender<()>,
+    _app: TestApp,
 }
 
 impl App {
     async fn start(concurrency: usize) -> Self {
-        let data_dir = tempfile::tempdir().expect("temp dir");
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let vars = vec![
-            ("AUTHWATCH_DATA_DIR".to_owned(), data_dir.path().display().to_string()),
-            ("AUTHWATCH_PUBLIC_URL".to_owned(), format!("http://{addr}")),
-            ("AUTHWATCH_REFRESH_CONCURRENCY".to_owned(), concurrency.to_string()),
-            ("AUTHWATCH_DEMO".to_owned(), "1".to_owned()),
-        ];
-        let config = Config::load(&Vars(vars), addr, Overrides::default()).expect("config");
-        let options = LeptosOptions::builder().output_name("authwatch").site_addr(addr).build();
-        let server = Server::new(config, options).await.expect("server");
-        let state = server.state().clone();
+        let app = TestApp::builder().var("AUTHWATCH_REFRESH_CONCURRENCY", concurrency.to_string()).start().await;
+        let state = app.state.clone();
         assert_eq!(state.engine.settings().concurrency, concurrency, "AUTHWATCH_REFRESH_CONCURRENCY was applied");
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(server.serve_with(listener, async move {
-            let _ = stopped.await;
-        }));
         let token_url = state.x.app().endpoints.token_url.to_string();
-        Self { state, token_url, connect_retries: AtomicUsize::new(0), _data_dir: data_dir, _stop: stop }
+        Self { state, token_url, connect_retries: AtomicUsize::new(0), _app: app }
     }
 
     fn emulator(&self) -> &Emulator {
@@ -280,11 +264,12 @@ impl Level {
 }
 
 async fn run() -> bool {
-    let n = env_usize("BENCH_ACCOUNTS", 10_000);
-    let grants = env_usize("BENCH_BASELINE_GRANTS", 2_000).max(1);
+    let smoke = smoke();
+    let n = env_usize("BENCH_ACCOUNTS", if smoke { 200 } else { 10_000 });
+    let grants = env_usize("BENCH_BASELINE_GRANTS", if smoke { 100 } else { 2_000 }).max(1);
     let connect_parallel = env_usize("BENCH_CONNECT_CONCURRENCY", 1);
     let levels: Vec<usize> = std::env::var("BENCH_CONCURRENCY")
-        .unwrap_or_else(|_| "4,16".into())
+        .unwrap_or_else(|_| if smoke { "4" } else { "4,16" }.into())
         .split(',')
         .filter_map(|c| c.trim().parse().ok())
         .filter(|&c| (1..=256).contains(&c))
@@ -295,7 +280,7 @@ async fn run() -> bool {
         None => 200.min(n),
     };
 
-    println!("authwatch refresh sweep benchmark");
+    println!("authwatch refresh sweep benchmark{}", if smoke { " (smoke)" } else { "" });
     println!(
         "machine: {} CPU(s), {}; load average at start {}",
         std::thread::available_parallelism().map(|c| c.get()).unwrap_or(0),

@@ -41,10 +41,13 @@
 //! Knobs: `BENCH_ACCOUNTS`, `BENCH_DAYS`, `BENCH_SEED` (1), `BENCH_DUPLICATES`
 //! (1), `BENCH_SMOKE` (1: the smoke run, 0: the soak, whatever the command).
 
+#[allow(dead_code)]
+#[path = "../tests/it/support/mod.rs"]
+mod support;
+
 use authwatch::domain::health::{diagnose, Action, AttemptResult, Cause, Health};
 use authwatch::domain::prompts::{APP_BILLING, APP_X_INCIDENT};
 use authwatch::emulator::{Emulator, Endpoint, Fault, FaultKind, GrantKind, NewUser};
-use authwatch::server::config::{Config, Overrides, Vars};
 use authwatch::server::db::events::{self, EventKind, NewEvent};
 use authwatch::server::db::{accounts, apps, prompts};
 use authwatch::server::demo::{self, CLIENT_ID};
@@ -52,16 +55,14 @@ use authwatch::server::lifecycle::connect::{Intent, Outcome};
 use authwatch::server::probe;
 use authwatch::server::notify::reconcile;
 use authwatch::server::x::now_ms;
-use authwatch::server::web::Server;
 use authwatch::server::AppState;
-use leptos::config::LeptosOptions;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use support::bench::{env_usize, smoke};
+use support::TestApp;
 
 const DAY_MS: i64 = 86_400_000;
 const MINUTE_MS: i64 = 60_000;
@@ -74,10 +75,6 @@ fn main() {
     }
 }
 
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(default)
-}
-
 
 /// A running authwatch in demo mode, with the accounts the bench connected.
 struct App {
@@ -87,45 +84,31 @@ struct App {
     http: reqwest::Client,
     /// Account id → X user id.
     x_user: HashMap<String, String>,
-    _data_dir: tempfile::TempDir,
-    _stop: oneshot::Sender<()>,
+    _app: TestApp,
 }
 
 impl App {
     async fn start() -> Self {
-        let data_dir = tempfile::tempdir().expect("temp dir");
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let vars = vec![
-            ("AUTHWATCH_DATA_DIR".to_owned(), data_dir.path().display().to_string()),
-            ("AUTHWATCH_PUBLIC_URL".to_owned(), format!("http://{addr}")),
-            ("AUTHWATCH_DEMO".to_owned(), "1".to_owned()),
-            ("AUTHWATCH_REFRESH_CONCURRENCY".to_owned(), "8".to_owned()),
+        let app = TestApp::builder()
+            .var("AUTHWATCH_REFRESH_CONCURRENCY", "8")
             // Simulated time passes faster than the broker's memory of a
             // token ages: read every token from the database.
-            ("AUTHWATCH_API_CACHE_MS".to_owned(), "0".to_owned()),
+            .var("AUTHWATCH_API_CACHE_MS", "0")
             // One channel, so that every prompt change queues one message
             // (nothing delivers them: the bench counts what would be sent).
-            ("AUTHWATCH_WEBHOOK_URL".to_owned(), "http://127.0.0.1:9/hook".to_owned()),
-            ("AUTHWATCH_WEBHOOK_SECRET".to_owned(), "whsec_bench_not_a_secret".to_owned()),
-        ];
-        let config = Config::load(&Vars(vars), addr, Overrides::default()).expect("config");
-        let options = LeptosOptions::builder().output_name("authwatch").site_addr(addr).build();
-        let server = Server::new(config, options).await.expect("server");
-        let state = server.state().clone();
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(server.serve_with(listener, async move {
-            let _ = stopped.await;
-        }));
+            .var("AUTHWATCH_WEBHOOK_URL", "http://127.0.0.1:9/hook")
+            .var("AUTHWATCH_WEBHOOK_SECRET", "whsec_bench_not_a_secret")
+            .start()
+            .await;
+        let state = app.state.clone();
         let key = authwatch::server::pipeline::auth::create_key(&state.pool, "bench", None, "bench").await.expect("API key");
         Self {
             state,
-            base: format!("http://{addr}/api/v1"),
+            base: app.url("/api/v1"),
             api_key: key.key.expose().to_owned(),
             http: reqwest::Client::new(),
             x_user: HashMap::new(),
-            _data_dir: data_dir,
-            _stop: stop,
+            _app: app,
         }
     }
 
@@ -268,13 +251,7 @@ struct Totals {
 }
 
 async fn run() -> bool {
-    // `cargo bench` passes `--bench`; `cargo test --bench verdicts` does
-    // not, and gets the smoke run unless BENCH_SMOKE=0 asks for the soak.
-    let smoke = match std::env::var("BENCH_SMOKE").as_deref() {
-        Ok("1") => true,
-        Ok("0") => false,
-        _ => !std::env::args().any(|a| a == "--bench"),
-    };
+    let smoke = smoke();
     let n = env_usize("BENCH_ACCOUNTS", if smoke { 40 } else { 500 });
     let days = env_usize("BENCH_DAYS", if smoke { 4 } else { 8 });
     let duplicates = env_usize("BENCH_DUPLICATES", 1) == 1;

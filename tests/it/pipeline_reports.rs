@@ -4,9 +4,8 @@
 //! and `stop` after — and never, by themselves, a verdict on the account:
 //! only what X itself answers authwatch can make an account wait for a person.
 
-mod common;
-#[path = "common/pipeline.rs"]
-mod pipeline;
+use crate::support as common;
+use crate::support::pipeline;
 
 use authwatch::domain::health::Cause;
 use authwatch::emulator::{Endpoint, Fault, FaultKind};

@@ -1,9 +1,7 @@
 //! Helpers for the pipeline API's tests: an API key, calls over real HTTP
-//! with it, and the browser reconnect. Included with
-//! `#[path = "common/pipeline.rs"] mod pipeline;` next to `mod common;`.
-#![allow(dead_code)] // each test binary uses its own part of this module
+//! with it, and the browser reconnect.
 
-use super::common::TestApp;
+use super::TestApp;
 use authwatch::server::db::{accounts, events, posts, prompts};
 use authwatch::server::demo::CLIENT_ID;
 use authwatch::server::pipeline::auth;

@@ -1,7 +1,6 @@
 //! Local receivers for notifications, started by the tests: a webhook
 //! endpoint (axum) that records every request and answers with a scripted
 //! status, and a minimal SMTP server that records every message.
-#![allow(dead_code)]
 
 use axum::body::Bytes;
 use axum::extract::State;

@@ -3,7 +3,7 @@
 //! every account is either valid or flagged, none silently dead. Spawns the
 //! real binary against an emulator served from this test.
 
-mod common;
+use crate::support as common;
 
 use authwatch::emulator::{ClientType, Emulator, EmulatorSettings, Endpoint, Fault, FaultKind, GrantKind, NewApp, NewUser};
 use authwatch::server::config::{Config, Overrides};

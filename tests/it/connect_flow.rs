@@ -2,7 +2,7 @@
 //! Connect and reconnect through the real router, the real session store and
 //! the emulator over HTTP — and every bad input, each leaving tokens untouched.
 
-mod common;
+use crate::support as common;
 
 use authwatch::emulator::{Endpoint, Fault, FaultKind};
 use authwatch::server::db::accounts;

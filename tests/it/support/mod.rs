@@ -1,8 +1,14 @@
 //! Shared by the integration tests: a real authwatch on a real port, with a
 //! real SQLite file in a temporary data directory.
-#![allow(dead_code)] // each test binary uses its own part of this module
 
+// The benchmarks' own helpers.
+#[allow(dead_code)]
+pub mod bench;
 pub mod oauth;
+pub mod pipeline;
+// The benchmarks that run the server binary on its own use this.
+#[allow(dead_code)]
+pub mod process;
 pub mod sinks;
 
 use authwatch::emulator::Emulator;
@@ -38,25 +44,41 @@ pub struct TestApp {
     stop: Option<oneshot::Sender<()>>,
 }
 
-impl TestApp {
-    /// Demo mode with every demo account connected and in its state.
-    pub async fn demo() -> Self {
-        let app = Self::start(Vec::new()).await;
-        demo::seed(&app.state, app.emulator()).await.expect("demo seeding");
-        app
+/// How a [`TestApp`] is started: its variables, and whether the demo
+/// accounts are connected once it serves.
+#[must_use]
+#[derive(Default)]
+pub struct Builder {
+    vars: Vec<(String, String)>,
+    seed: bool,
+}
+
+impl Builder {
+    /// Connects every demo account, in its demo state, once the app serves.
+    pub fn demo(mut self) -> Self {
+        self.seed = true;
+        self
     }
 
-    /// Demo mode, no account connected yet.
-    pub async fn empty_demo() -> Self {
-        Self::start(Vec::new()).await
+    /// Sets a variable; the first value given for a name wins, over the
+    /// defaults too (a fresh data directory, the public URL of the port).
+    pub fn var(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.vars.push((name.into(), value.into()));
+        self
     }
 
-    /// Starts authwatch with these variables (plus a fresh data directory).
-    pub async fn start(vars: Vec<(&str, &str)>) -> Self {
+    /// Sets each of these variables, as [`Builder::var`].
+    pub fn vars<K: Into<String>, V: Into<String>>(self, vars: impl IntoIterator<Item = (K, V)>) -> Self {
+        vars.into_iter().fold(self, |builder, (name, value)| builder.var(name, value))
+    }
+
+    /// Starts authwatch with these variables (plus a fresh data directory) on
+    /// a free port of 127.0.0.1 — in demo mode unless an X app is given.
+    pub async fn start(self) -> TestApp {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let mut vars: Vec<(String, String)> = vars.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+        let mut vars = self.vars;
         vars.push(("AUTHWATCH_DATA_DIR".into(), data_dir.path().display().to_string()));
         vars.push(("AUTHWATCH_PUBLIC_URL".into(), format!("http://{addr}")));
         // Without an X app of its own, a test runs the demo (which must be asked for).
@@ -71,7 +93,33 @@ impl TestApp {
         tokio::spawn(server.serve_with(listener, async move {
             let _ = stopped.await;
         }));
-        Self { addr, state, data_dir, stop: Some(stop) }
+        let app = TestApp { addr, state, data_dir, stop: Some(stop) };
+        if self.seed {
+            demo::seed(&app.state, app.emulator()).await.expect("demo seeding");
+        }
+        app
+    }
+}
+
+impl TestApp {
+    /// A builder: `TestApp::builder().demo().var(name, value).start().await`.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// Demo mode with every demo account connected and in its state.
+    pub async fn demo() -> Self {
+        Self::builder().demo().start().await
+    }
+
+    /// Demo mode, no account connected yet.
+    pub async fn empty_demo() -> Self {
+        Self::builder().start().await
+    }
+
+    /// Starts authwatch with these variables (plus a fresh data directory).
+    pub async fn start(vars: Vec<(&str, &str)>) -> Self {
+        Self::builder().vars(vars).start().await
     }
 
     pub fn emulator(&self) -> &Emulator {

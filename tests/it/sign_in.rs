@@ -1,7 +1,7 @@
 //! Signing in under attack, over the real router on a real port: a burst of
 //! guesses for one email, a full argon2 pool, and hostile `next` values.
 
-mod common;
+use crate::support as common;
 
 use authwatch::domain::access::THROTTLE_WINDOW_MS;
 use authwatch::server::demo::{ADMIN, MANAGER};

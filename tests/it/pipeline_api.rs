@@ -3,9 +3,8 @@
 //! hashed, made by the command line), problem+json for every bad input, and
 //! the OpenAPI document — valid, and the API answers as it says.
 
-mod common;
-#[path = "common/pipeline.rs"]
-mod pipeline;
+use crate::support as common;
+use crate::support::pipeline;
 
 use authwatch::server::db::api_keys;
 use authwatch::server::x::now_ms;

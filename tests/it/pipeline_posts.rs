@@ -4,9 +4,8 @@
 //! that needs a person holds the post, which goes out once after the
 //! reconnect; an idempotency key never lets a post go out twice.
 
-mod common;
-#[path = "common/pipeline.rs"]
-mod pipeline;
+use crate::support as common;
+use crate::support::pipeline;
 
 use authwatch::domain::health::Cause;
 use authwatch::emulator::{Endpoint, Fault, FaultKind};

@@ -4,7 +4,7 @@
 //! but its own file — and a live install refuses a database with demo users.
 //! The real binary is started, as an operator would start it.
 
-mod common;
+use crate::support as common;
 
 use authwatch::server::config::{Config, Overrides};
 use authwatch::server::web::{Server, StartError};

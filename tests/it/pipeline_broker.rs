@@ -3,9 +3,8 @@
 //! refreshed first — once at X however many callers ask at once — and an
 //! account that needs a person gets a 409 with the cause, never a dead token.
 
-mod common;
-#[path = "common/pipeline.rs"]
-mod pipeline;
+use crate::support as common;
+use crate::support::pipeline;
 
 use authwatch::emulator::NewUser;
 use authwatch::server::demo;

@@ -6,9 +6,8 @@
 //! billed read per account and UTC day, and the settings page says what
 //! they cost; a prompt closes in the step that heals its account.
 
-mod common;
-#[path = "common/pipeline.rs"]
-mod pipeline;
+use crate::support as common;
+use crate::support::pipeline;
 
 use authwatch::domain::prompts::{APP_BILLING, APP_X_INCIDENT};
 use authwatch::emulator::{Endpoint, Fault, FaultKind, NewUser};

@@ -4,9 +4,8 @@
 //! anything is decided, a refused post is not an account problem, and the
 //! one refresh error X has is told apart by what else authwatch knows.
 
-mod common;
-#[path = "common/pipeline.rs"]
-mod pipeline;
+use crate::support as common;
+use crate::support::pipeline;
 
 use authwatch::api::{CheckNow, RefreshNow};
 use authwatch::domain::health::{diagnose, Action, Cause, Diagnosis, Health, Who};

@@ -3,7 +3,7 @@
 //! emulator's control API, the origin check against DNS rebinding,
 //! `/metrics`, and the session's https protections and lifetimes.
 
-mod common;
+use crate::support as common;
 
 use authwatch::api::RefreshNow;
 use common::TestApp;

@@ -3,7 +3,7 @@
 //! account however many callers and engines, lost answers detected and
 //! verified, X's trouble never mistaken for a dead account.
 
-mod common;
+use crate::support as common;
 
 use authwatch::domain::health::{diagnose, Cause, Health};
 use authwatch::emulator::{Endpoint, Fault, FaultKind, GrantKind, NewUser};

@@ -4,7 +4,7 @@
 //! leaves no session behind, expired sessions are deleted, and "Connect
 //! account" cannot replace the tokens of an account the user may not touch.
 
-mod common;
+use crate::support as common;
 
 use authwatch::server::db::{self, accounts, sessions};
 use authwatch::server::demo::{self, CLIENT_ID};

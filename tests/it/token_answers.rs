@@ -8,7 +8,7 @@
 //! process log; a readable answer is a success, an unreadable one a refresh
 //! answer lost — never a rejection, and never a reason to blank a token.
 
-mod common;
+use crate::support as common;
 
 use authwatch::domain::health::Cause;
 use authwatch::emulator::{Endpoint, Fault, FaultKind, GrantKind};

@@ -3,7 +3,7 @@
 //! function and route that matters, each cell asserted, and every refused
 //! request shown to have changed nothing.
 
-mod common;
+use crate::support as common;
 
 use authwatch::api::{AddUser, AssignOwners, RemoveUser, CheckNow, CreateReconnectLink, LoadDashboard, RefreshNow, RunDemoAction};
 use authwatch::server::auth::password;

@@ -2,7 +2,7 @@
 //! The real router on a real port, demo mode, a real SQLite file, our client
 //! talking to the emulator over HTTP.
 
-mod common;
+use crate::support as common;
 
 /// GETs `path` as the demo admin (every page needs a signed-in user).
 async fn page(app: &TestApp, path: &str) -> Result<reqwest::Response, reqwest::Error> {

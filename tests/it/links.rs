@@ -4,7 +4,7 @@
 //! still usable), spent by one successful reconnect, and every unusable link
 //! explaining itself.
 
-mod common;
+use crate::support as common;
 
 use authwatch::api::{CreateReconnectLink, RevokeReconnectLink};
 use common::oauth::{account, consent, land, start_with, token_rows};

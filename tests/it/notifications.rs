@@ -4,7 +4,7 @@
 //! team's webhooks; escalation after the configured delay (driven with a
 //! chosen clock); a recovery notice; retries on a failing receiver.
 
-mod common;
+use crate::support as common;
 
 use authwatch::server::db::prompts;
 use authwatch::server::demo;

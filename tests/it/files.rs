@@ -2,7 +2,7 @@
 //! The files authwatch keeps: the data directory, the database with its WAL
 //! and shared-memory files, and the key are the server's user's alone.
 
-mod common;
+use crate::support as common;
 
 use authwatch::server::config::{Config, Overrides};
 use authwatch::server::crypto::KEY_FILE;

@@ -1,8 +1,8 @@
 //! The dashboard benchmark.
 //!
 //! 1. Prepares a real SQLite file with `BENCH_ACCOUNTS` (10,000) accounts
-//!    through the real repository code (`db::connect`, `db::apps::upsert`,
-//!    `db::accounts::connect`, `db::events::append`), in a realistic mix of
+//!    through the real repository code (`db::open`, `db::apps::upsert`,
+//!    `db::accounts::save_grant`, `db::events::append`), in a realistic mix of
 //!    states: healthy, due, expired, missing scopes, no refresh token, and
 //!    open incidents (rejected refresh token, revoked, X down, rate limited).
 //! 2. Profiles the data step in this process: `db::accounts::summaries`,
@@ -259,7 +259,7 @@ impl Kind {
 }
 
 async fn prepare(db_url: &str, data_dir: &Path, key: &str, n: usize) -> (BTreeMap<String, usize>, usize, User) {
-    let pool = db::connect(db_url).await.expect("database");
+    let pool = db::open(db_url).await.expect("database");
     let now = now_ms();
     let hash = Passwords::new(1).await.expect("argon2").hash(ADMIN.1.into()).await.expect("password hash");
     let admin = users::add(&pool, ADMIN.0, "Bench Admin", &hash, Role::Admin, now).await.expect("admin");
@@ -305,7 +305,7 @@ async fn prepare(db_url: &str, data_dir: &Path, key: &str, n: usize) -> (BTreeMa
             expires_at,
         )
         .expect("grant");
-        let connected = accounts::connect(&pool, &keyring, &account, &grant, "owner@bench", None, connected_at).await.expect("connect");
+        let connected = accounts::save_grant(&pool, &keyring, &account, &grant, "owner@bench", None, connected_at).await.expect("connect");
         let id = &connected.account_id;
 
         let failure = |kind, cause: Cause, status: u16, body: &str| events::NewEvent {

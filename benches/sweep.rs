@@ -37,7 +37,7 @@
 //! - `BENCH_BASELINE_GRANTS` (2000; 100): grants the baseline refreshes in rounds.
 //! - `BENCH_CONNECT_CONCURRENCY` (1): `connect_as` calls in flight while
 //!   preparing. One at a time is already ~1,000 accounts/s; more in flight
-//!   makes `db::accounts::connect` fail with SQLITE_BUSY_SNAPSHOT (517,
+//!   makes `db::accounts::save_grant` fail with SQLITE_BUSY_SNAPSHOT (517,
 //!   "database is locked"), which the bench counts and repeats.
 //! - `BENCH_VERIFY` (200): swept accounts whose stored refresh token is
 //!   re-used through the engine afterwards (evenly spread; `all` for every one).
@@ -109,7 +109,7 @@ impl App {
         let ids: Vec<String> = stream::iter(users)
             .map(|user| async move {
                 // Concurrent connects can fail with SQLITE_BUSY_SNAPSHOT (517,
-                // "database is locked"): `db::accounts::connect` reads before it
+                // "database is locked"): `db::accounts::save_grant` reads before it
                 // writes in a deferred transaction. Nothing is saved then; the
                 // bench connects again (a new grant) and counts it.
                 for _ in 0..20 {

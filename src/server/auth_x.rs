@@ -18,7 +18,7 @@ use crate::domain::access::{decide, AccountOwners, Decision, Permission, Princip
 use crate::server::auth::CurrentUser;
 use crate::server::db::{accounts, links};
 use crate::server::links::LinkProblem;
-use crate::server::lifecycle::connect::{self, ConnectError, Intent, Outcome};
+use crate::server::lifecycle::connect::{self, ConnectError, Intent, Completed};
 use crate::server::secret::Secret;
 use crate::server::x::{now_ms, XError};
 use crate::server::AppState;
@@ -266,7 +266,7 @@ async fn finish(state: &AppState, session: &Session, attempt: &PendingAuthorizat
     }
     let verifier = Secret::new(attempt.verifier.clone());
     match connect::complete(state, code, &verifier, &intent, &attempt.started_by, attempt.user_id.as_deref()).await {
-        Ok(Outcome::Saved { connected, handle, missing_scopes }) => {
+        Ok(Completed::Saved { connected, handle, missing_scopes }) => {
             // Posts held while the account needed a person can go out now.
             crate::server::pipeline::after_reconnect(state, &connected.account_id);
             let verb = if connected.reconnected { "Reconnected" } else { "Connected" };
@@ -295,7 +295,7 @@ async fn finish(state: &AppState, session: &Session, attempt: &PendingAuthorizat
             set_flash(session, flash).await;
             Finished { saved: true, response: Redirect::to(if via_link { "/connect/result" } else { "/" }).into_response() }
         }
-        Ok(Outcome::WrongAccount { signed_in_as, expected }) => failed(
+        Ok(Completed::WrongAccount { signed_in_as, expected }) => failed(
             problem(
                 session,
                 "Wrong X account",

@@ -229,7 +229,7 @@ async fn api_key(command: ApiKeyCommand) -> Result<(), CliError> {
     let site_addr = leptos_options().map(|o| o.site_addr).unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 3000)));
     let config = Config::load(&Env, site_addr, Overrides { data_dir, ..Overrides::default() })?;
     init_tracing("warn");
-    let pool = db::connect(&config.database_url()).await?;
+    let pool = db::open(&config.database_url()).await?;
     match command {
         ApiKeyCommand::Create { name, accounts, .. } => {
             let scope = (!accounts.is_empty()).then_some(accounts.as_slice());
@@ -284,7 +284,7 @@ async fn reseal(data_dir: Option<PathBuf>) -> Result<(), CliError> {
     if config.database_url.is_none() && !file.exists() {
         return Err(CliError::NoDatabase(file.display().to_string()));
     }
-    let pool = db::connect(&config.database_url()).await?;
+    let pool = db::open(&config.database_url()).await?;
     let done = accounts::reseal_all(&pool, &keyring).await?;
     let describe = |counts: &accounts::KeyCounts| {
         if counts.is_empty() {
@@ -336,7 +336,7 @@ async fn add_user(email: &str, name: &str, admin: bool, password_stdin: bool, da
     let hash = password::Passwords::new(1).await?.hash(password).await?;
     let dir_error = |source| CliError::DataDir { path: config.data_dir.display().to_string(), source };
     db::prepare_data_dir(&config.data_dir).map_err(dir_error)?;
-    let pool = db::connect(&config.database_url()).await?;
+    let pool = db::open(&config.database_url()).await?;
     let role = if admin { users::Role::Admin } else { users::Role::Manager };
     let user = users::add(&pool, &email, name, &hash, role, crate::server::x::now_ms()).await.map_err(|e| match e {
         users::AddUserError::EmailTaken => CliError::EmailTaken,
@@ -355,7 +355,7 @@ async fn remove_user(email: &str, data_dir: Option<PathBuf>) -> Result<(), CliEr
     let leptos_options = leptos_options()?;
     let config = Config::load(&Env, leptos_options.site_addr, Overrides { data_dir, ..Overrides::default() })?;
     init_tracing("warn");
-    let pool = db::connect(&config.database_url()).await?;
+    let pool = db::open(&config.database_url()).await?;
     let email = users::normalize_email(email);
     let Some((user, _)) = users::credentials(&pool, &email).await? else {
         return Err(CliError::UnknownUser(email));

@@ -7,7 +7,7 @@
 use crate::domain::scopes::{Scopes, DEFAULT_REQUIRED};
 use crate::emulator::{ClientType as EmulatedClientType, Emulator, EmulatorSettings, NewApp, NewUser};
 use crate::server::config::{join, ClientType, Config, XAppConfig, XEndpoints};
-use crate::server::lifecycle::connect::{self, Intent, Outcome};
+use crate::server::lifecycle::connect::{self, Intent, Completed};
 use crate::server::lifecycle::check;
 use crate::server::lifecycle::AccountError;
 use crate::domain::access::Role;
@@ -174,8 +174,8 @@ pub async fn seed(state: &AppState, emulator: &Emulator) -> Result<(), DemoError
         emulator.update_settings(|s| s.access_token_ttl_secs = defaults.access_token_ttl_secs);
         emulator.withhold_scopes(CLIENT_ID, vec![]);
         let account_id = match connected? {
-            Outcome::Saved { connected, .. } => connected.account_id,
-            Outcome::WrongAccount { signed_in_as, .. } => {
+            Completed::Saved { connected, .. } => connected.account_id,
+            Completed::WrongAccount { signed_in_as, .. } => {
                 return Err(DemoError::Consent(format!("the emulator signed in as @{signed_in_as}")))
             }
         };
@@ -209,7 +209,7 @@ pub async fn seed(state: &AppState, emulator: &Emulator) -> Result<(), DemoError
 /// Goes through the whole authorization as the X user `x_user_id` would in a
 /// browser: open the authorize URL, pick the account, click "Authorize app",
 /// follow the redirect to the callback — then finish like the callback does.
-pub async fn connect_as(state: &AppState, x_user_id: &str, intent: &Intent, actor: &str, owner: Option<&str>) -> Result<Outcome, DemoError> {
+pub async fn connect_as(state: &AppState, x_user_id: &str, intent: &Intent, actor: &str, owner: Option<&str>) -> Result<Completed, DemoError> {
     let auth = state.x.authorize(&state.x.app().required_scopes);
     let browser = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -233,7 +233,7 @@ pub async fn connect_as(state: &AppState, x_user_id: &str, intent: &Intent, acto
     }
     let code = param("code").ok_or_else(|| DemoError::Consent("the redirect carried no code".into()))?;
     let outcome = connect::complete(state, &code, &auth.verifier, intent, actor, owner).await?;
-    if let connect::Outcome::Saved { connected, .. } = &outcome {
+    if let connect::Completed::Saved { connected, .. } = &outcome {
         // As the callback does: posts held for the account can go out now.
         crate::server::pipeline::after_reconnect(state, &connected.account_id);
     }

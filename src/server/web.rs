@@ -80,7 +80,7 @@ impl Server {
         } else {
             crypto::Keyring::load(config.encryption_key.as_ref(), &config.previous_encryption_keys, &config.data_dir)?
         };
-        let pool = db::connect(&config.database_url()).await?;
+        let pool = db::open(&config.database_url()).await?;
         if !config.is_demo() {
             refuse_demo_users(&pool).await?;
         }

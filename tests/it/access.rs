@@ -379,7 +379,7 @@ async fn the_cli_adds_the_first_admin() {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("Added Root <root@example.com> as admin"));
-    let pool = authwatch::server::db::connect(&format!("sqlite://{}/authwatch.db", dir.path().display())).await.unwrap();
+    let pool = authwatch::server::db::open(&format!("sqlite://{}/authwatch.db", dir.path().display())).await.unwrap();
     let (user, hash) = users::credentials(&pool, "root@example.com").await.unwrap().unwrap();
     assert_eq!(user.role, Role::Admin);
     assert!(hash.starts_with("$argon2id$"));

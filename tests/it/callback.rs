@@ -175,7 +175,7 @@ async fn expired_sessions_are_deleted_by_the_running_server() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("sessions.db").display());
     let (expired, live) = {
-        let pool = db::connect(&url).await.unwrap();
+        let pool = db::open(&url).await.unwrap();
         let store = SqliteStore::new(pool.clone());
         store.migrate().await.unwrap();
         let now = time::OffsetDateTime::now_utc();

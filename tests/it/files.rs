@@ -54,7 +54,7 @@ async fn an_existing_open_directory_and_database_are_made_private() {
     let url = format!("sqlite://{}", file.display());
     // Made by an earlier version: everything readable by everyone.
     {
-        let pool = authwatch::server::db::connect(&url).await.unwrap();
+        let pool = authwatch::server::db::open(&url).await.unwrap();
         sqlx::query("SELECT 1").execute(&pool).await.unwrap();
         pool.close().await;
     }

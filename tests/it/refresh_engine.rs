@@ -39,7 +39,7 @@ async fn connect_due_accounts(app: &TestApp, n: usize) -> Vec<String> {
     for i in 0..n {
         let user = app.emulator().create_user(NewUser { id: None, username: format!("due_{i}"), name: format!("Due {i}") });
         match demo::connect_as(&app.state, &user.id, &Intent::NewAccount, "test", None).await.unwrap() {
-            authwatch::server::lifecycle::connect::Outcome::Saved { connected, .. } => ids.push(connected.account_id),
+            authwatch::server::lifecycle::connect::Completed::Saved { connected, .. } => ids.push(connected.account_id),
             other => panic!("{other:?}"),
         }
     }
@@ -79,7 +79,7 @@ async fn two_engines_on_one_database_refresh_each_account_once() {
     // A second app instance: its own connection pool to the same SQLite file
     // and its own engine, as a second server process would have.
     let mut other = app.state.clone();
-    other.pool = db::connect(&app.state.config.database_url()).await.unwrap();
+    other.pool = db::open(&app.state.config.database_url()).await.unwrap();
     other.engine = Arc::new(Engine::new(EngineSettings::default()));
     app.emulator().reset_counts();
 
@@ -253,7 +253,7 @@ async fn concurrent_events_on_one_account_sum_up_as_if_recorded_one_after_anothe
     let app = TestApp::start(vec![("AUTHWATCH_SWEEP_INTERVAL_SECS", "3600")]).await;
     let user = app.emulator().create_user(NewUser { id: None, username: "busy".into(), name: "Busy".into() });
     let id = match demo::connect_as(&app.state, &user.id, &Intent::NewAccount, "test", None).await.unwrap() {
-        authwatch::server::lifecycle::connect::Outcome::Saved { connected, .. } => connected.account_id,
+        authwatch::server::lifecycle::connect::Completed::Saved { connected, .. } => connected.account_id,
         other => panic!("{other:?}"),
     };
     let summary = |pool: db::Pool, id: String| async move {

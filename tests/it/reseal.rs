@@ -44,7 +44,7 @@ async fn connect(pool: &Pool, keyring: &Keyring, n: u32, with_refresh: bool) -> 
         display_name: format!("User {n}"),
         client_id: "client".into(),
     };
-    let connected = accounts::connect(pool, keyring, &account, &grant, "test", None, 1_000).await.unwrap();
+    let connected = accounts::save_grant(pool, keyring, &account, &grant, "test", None, 1_000).await.unwrap();
     (connected.account_id, access, refresh)
 }
 
@@ -60,7 +60,7 @@ async fn raw_rows(pool: &Pool) -> Vec<(String, i64, String, Option<String>, Stri
 
 /// The database a live server with X app `client` would have.
 async fn database(dir: &Path) -> Pool {
-    let pool = db::connect(&format!("sqlite://{}", dir.join("authwatch.db").display())).await.unwrap();
+    let pool = db::open(&format!("sqlite://{}", dir.join("authwatch.db").display())).await.unwrap();
     let app = db::apps::AppRecord { client_id: "client", client_type: "public", environment: "test", secret_fingerprint: None };
     db::apps::upsert(&pool, &app, 1_000).await.unwrap();
     pool

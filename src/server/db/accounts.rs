@@ -180,7 +180,7 @@ pub async fn id_by_x_user(pool: &Pool, x_user_id: &str) -> Result<Option<String>
 /// generation. Either way, in one transaction with its event, which clears
 /// any open incident. `owner` (the dashboard user who connected it) owns a
 /// new account, and an existing one that had no owner.
-pub async fn connect(
+pub async fn save_grant(
     pool: &Pool,
     keyring: &Keyring,
     account: &NewAccount,

@@ -74,7 +74,7 @@ fn private_database_files(options: &SqliteConnectOptions, url: &str) -> std::io:
 
 /// Opens (creating if missing, mode 0600) the database at `url` and applies
 /// every pending migration from `migrations/`.
-pub async fn connect(url: &str) -> Result<Pool, sqlx::Error> {
+pub async fn open(url: &str) -> Result<Pool, sqlx::Error> {
     let options = SqliteConnectOptions::from_str(url)?;
     private_database_files(&options, url).map_err(|e| {
         sqlx::Error::Configuration(format!("cannot create the database file {} privately: {e}", options.get_filename().display()).into())

@@ -22,7 +22,7 @@ pub enum Intent {
 
 /// How a connect ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub enum Completed {
     Saved { connected: Connected, handle: String, missing_scopes: Vec<String> },
     /// Signed in to X as someone else: nothing was saved and the new token was revoked.
     WrongAccount { signed_in_as: String, expected: String },
@@ -66,7 +66,7 @@ pub async fn complete(
     intent: &Intent,
     actor: &str,
     owner: Option<&str>,
-) -> Result<Outcome, ConnectError> {
+) -> Result<Completed, ConnectError> {
     let granted = state.x.exchange_code(code, verifier).await.map_err(ConnectError::Exchange)?;
     observe_clock(state, granted.clock_offset_ms, granted.received_at).await;
     let client_id = &state.x.app().client_id;
@@ -83,7 +83,7 @@ pub async fn complete(
                 tracing::warn!(account_id, expected = %handle, signed_in_as = %user.username, "reconnect refused: another X account");
                 // Leave no grant behind for the wrong account.
                 revoke(state, &granted.access).await;
-                return Ok(Outcome::WrongAccount { signed_in_as: user.username, expected: handle.clone() });
+                return Ok(Completed::WrongAccount { signed_in_as: user.username, expected: handle.clone() });
             }
         }
         Intent::NewAccount => {
@@ -110,14 +110,14 @@ pub async fn complete(
         display_name: user.name,
         client_id: client_id.clone(),
     };
-    let connected = accounts::connect(&state.pool, &state.keyring, &account, &grant, actor, owner, issued_at).await?;
+    let connected = accounts::save_grant(&state.pool, &state.keyring, &account, &grant, actor, owner, issued_at).await?;
     tracing::info!(account_id = %connected.account_id, generation = connected.generation, reconnected = connected.reconnected, "account connected");
     // The reconnect that healed the account closes its prompt in the same
     // request: the next page shows no "needs you" for a healthy account.
     if let Err(e) = crate::server::notify::settle_account(state, &connected.account_id, issued_at).await {
         tracing::warn!(account_id = %connected.account_id, error = %e, "could not close the reconnected account's prompt");
     }
-    Ok(Outcome::Saved { connected, handle: user.username, missing_scopes: missing })
+    Ok(Completed::Saved { connected, handle: user.username, missing_scopes: missing })
 }
 
 /// Whether `owner` may replace the tokens of X user `x_user_id` if authwatch

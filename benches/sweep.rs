@@ -49,7 +49,7 @@ mod support;
 use authwatch::emulator::{Emulator, NewUser};
 use authwatch::server::db::accounts;
 use authwatch::server::demo::{self, CLIENT_ID};
-use authwatch::server::lifecycle::connect::{Intent, Outcome};
+use authwatch::server::lifecycle::connect::{Completed, Intent};
 use authwatch::server::lifecycle::engine::Sweep;
 use authwatch::server::lifecycle::refresh::Refreshed;
 use authwatch::server::AppState;
@@ -114,7 +114,7 @@ impl App {
                 // bench connects again (a new grant) and counts it.
                 for _ in 0..20 {
                     match demo::connect_as(state, &user, &Intent::NewAccount, "bench", None).await {
-                        Ok(Outcome::Saved { connected, .. }) => return connected.account_id,
+                        Ok(Completed::Saved { connected, .. }) => return connected.account_id,
                         Ok(other) => panic!("connecting {user}: {other:?}"),
                         Err(e) if e.to_string().contains("database is locked") => {
                             retries.fetch_add(1, Ordering::Relaxed);

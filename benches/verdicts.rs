@@ -51,7 +51,7 @@ use authwatch::emulator::{Emulator, Endpoint, Fault, FaultKind, GrantKind, NewUs
 use authwatch::server::db::events::{self, EventKind, NewEvent};
 use authwatch::server::db::{accounts, apps, prompts};
 use authwatch::server::demo::{self, CLIENT_ID};
-use authwatch::server::lifecycle::connect::{Intent, Outcome};
+use authwatch::server::lifecycle::connect::{Completed, Intent};
 use authwatch::server::probe;
 use authwatch::server::notify::reconcile;
 use authwatch::server::x::now_ms;
@@ -121,7 +121,7 @@ impl App {
         for i in 0..n {
             let user = self.emulator().create_user(NewUser { id: None, username: format!("brand_{i}"), name: format!("Brand {i}") });
             match demo::connect_as(&self.state, &user.id, &Intent::NewAccount, "bench", None).await.expect("connect") {
-                Outcome::Saved { connected, .. } => {
+                Completed::Saved { connected, .. } => {
                     self.x_user.insert(connected.account_id.clone(), user.id);
                     ids.push(connected.account_id);
                 }

@@ -8,7 +8,7 @@ use crate::support::pipeline;
 
 use authwatch::emulator::NewUser;
 use authwatch::server::demo;
-use authwatch::server::lifecycle::connect::{Intent, Outcome};
+use authwatch::server::lifecycle::connect::{Completed, Intent};
 use common::TestApp;
 use pipeline::{account, x_calls, Api};
 
@@ -19,7 +19,7 @@ async fn connect_with_ttl(app: &TestApp, username: &str, ttl_secs: u64) -> Strin
     let outcome = demo::connect_as(&app.state, &user.id, &Intent::NewAccount, "test", None).await.unwrap();
     app.emulator().update_settings(|s| s.access_token_ttl_secs = 7200);
     match outcome {
-        Outcome::Saved { connected, .. } => connected.account_id,
+        Completed::Saved { connected, .. } => connected.account_id,
         other => panic!("{other:?}"),
     }
 }

@@ -11,7 +11,7 @@ use authwatch::api::{CheckNow, RefreshNow};
 use authwatch::domain::health::{diagnose, Action, Cause, Diagnosis, Health, Who};
 use authwatch::server::db::{accounts, apps, events, posts, prompts};
 use authwatch::server::demo::{self, CLIENT_ID};
-use authwatch::server::lifecycle::connect::{Intent, Outcome};
+use authwatch::server::lifecycle::connect::{Completed, Intent};
 use authwatch::server::notify::reconcile;
 use authwatch::server::x::now_ms;
 use common::TestApp;
@@ -55,7 +55,7 @@ fn refreshes(app: &TestApp) -> u64 {
 async fn connect_new(app: &TestApp, username: &str) -> String {
     let user = app.emulator().create_user(authwatch::emulator::NewUser { id: None, username: username.into(), name: username.into() });
     match demo::connect_as(&app.state, &user.id, &Intent::NewAccount, "test", None).await.unwrap() {
-        Outcome::Saved { connected, .. } => connected.account_id,
+        Completed::Saved { connected, .. } => connected.account_id,
         other => panic!("{other:?}"),
     }
 }

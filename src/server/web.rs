@@ -70,7 +70,7 @@ impl Server {
                 reset_demo_database(&config.default_database_file()).map_err(data_dir_error)?;
                 (app, Some(emulator))
             }
-            XMode::Live(app) => (app.clone(), None),
+            XMode::Live(app) => (app.as_ref().clone(), None),
         };
         // Demo mode writes nothing but its own database file: its tokens come
         // from the in-memory emulator and die with it, so a key of its own

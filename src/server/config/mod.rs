@@ -132,7 +132,7 @@ impl Config {
         // AUTHWATCH_X_CLIENT_ID: the X app's OAuth 2.0 client id. Required unless demo mode.
         let x = match (demo, non_empty(src, "AUTHWATCH_X_CLIENT_ID")) {
             (true, None) => XMode::Demo,
-            (false, Some(client_id)) => XMode::Live(x::x_app(src, client_id, &public_url)?),
+            (false, Some(client_id)) => XMode::Live(Box::new(x::x_app(src, client_id, &public_url)?)),
             (true, Some(_)) => {
                 return Err(ConfigError::new(
                     "AUTHWATCH_DEMO",

@@ -17,7 +17,7 @@ pub enum XMode {
     /// accounts are connected through it.
     Demo,
     /// A real X app (or an external emulator) configured by the variables below.
-    Live(XAppConfig),
+    Live(Box<XAppConfig>),
 }
 
 /// How the X app authenticates at the token endpoint.

@@ -345,16 +345,30 @@ async fn write_tokens(
     }
 }
 
+/// A `token_sets` row as stored: the tokens still sealed.
+#[derive(sqlx::FromRow)]
+struct SealedTokens {
+    generation: i64,
+    access_token_ct: String,
+    refresh_token_ct: Option<String>,
+    key_id: String,
+    scopes: String,
+    issued_at: i64,
+    expires_at: i64,
+}
+
 /// The account's current tokens, opened, or `None` if there is no such account.
 pub async fn tokens(pool: &Pool, keyring: &Keyring, account_id: &str) -> Result<Option<StoredTokens>, TokenStoreError> {
-    let row: Option<(i64, String, Option<String>, String, String, i64, i64)> = sqlx::query_as(
+    let row: Option<SealedTokens> = sqlx::query_as(
         "SELECT generation, access_token_ct, refresh_token_ct, key_id, scopes, issued_at, expires_at
          FROM token_sets WHERE account_id = ?",
     )
     .bind(account_id)
     .fetch_optional(pool)
     .await?;
-    let Some((generation, access_ct, refresh_ct, key_id, scopes, issued_at, expires_at)) = row else {
+    let Some(SealedTokens { generation, access_token_ct: access_ct, refresh_token_ct: refresh_ct, key_id, scopes, issued_at, expires_at }) =
+        row
+    else {
         return Ok(None);
     };
     let open = |ciphertext: String, field: &str| {

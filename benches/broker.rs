@@ -54,7 +54,6 @@ fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(default)
 }
 
-
 /// A running authwatch in demo mode with one all-accounts key.
 struct App {
     state: AppState,
@@ -106,7 +105,14 @@ impl Run {
 
 /// Sends `GET url` back to back on `connections` keep-alive connections for
 /// `seconds` (after a one-second warm-up that is not counted).
-async fn load(name: &'static str, url: &str, bearer: Option<&str>, expect: Option<&str>, connections: u64, seconds: u64) -> Run {
+async fn load(
+    name: &'static str,
+    url: &str,
+    bearer: Option<&str>,
+    expect: Option<&str>,
+    connections: u64,
+    seconds: u64,
+) -> Run {
     let warm_until = Instant::now() + Duration::from_secs(1);
     let until = warm_until + Duration::from_secs(seconds);
     let tasks: Vec<_> = (0..connections)
@@ -163,13 +169,22 @@ async fn run() -> bool {
     let seconds = env_u64("BENCH_SECONDS", if smoke { 1 } else { 10 });
     let data = tempfile::tempdir().expect("temp dir");
     let log = std::fs::File::create(data.path().join("api.log")).expect("log file");
-    let _ = tracing_subscriber::fmt().with_env_filter("warn,authwatch::api=info").with_writer(Mutex::new(log)).try_init();
+    let _ =
+        tracing_subscriber::fmt().with_env_filter("warn,authwatch::api=info").with_writer(Mutex::new(log)).try_init();
 
     let cached = App::start("1000").await;
     let uncached = App::start("0").await;
     let news = |app: &App| {
         let pool = app.state.pool.clone();
-        async move { accounts::summaries(&pool).await.expect("accounts").into_iter().find(|s| s.handle == "acme_news").expect("acme_news").id }
+        async move {
+            accounts::summaries(&pool)
+                .await
+                .expect("accounts")
+                .into_iter()
+                .find(|s| s.handle == "acme_news")
+                .expect("acme_news")
+                .id
+        }
     };
     let (cached_id, uncached_id) = (news(&cached).await, news(&uncached).await);
     let token_url = |app: &App, id: &str| format!("{}/api/v1/accounts/{id}/token", app.base);
@@ -189,24 +204,56 @@ async fn run() -> bool {
     for app in [&cached, &uncached] {
         app.state.emulator.as_ref().expect("demo emulator").reset_counts();
     }
-    println!("token broker benchmark{}: {connections} connections, {seconds} s per target, answer ~{body_len} bytes", if smoke { " (smoke)" } else { "" });
+    println!(
+        "token broker benchmark{}: {connections} connections, {seconds} s per target, answer ~{body_len} bytes",
+        if smoke { " (smoke)" } else { "" }
+    );
     let runs = vec![
         load("bare axum handler", &bare, None, None, connections, seconds).await,
-        load("GET token (cache 1 s)", &token_url(&cached, &cached_id), Some(&cached.key), Some(&expect(&cached_id)), connections, seconds).await,
-        load("GET token (no cache)", &token_url(&uncached, &uncached_id), Some(&uncached.key), Some(&expect(&uncached_id)), connections, seconds).await,
+        load(
+            "GET token (cache 1 s)",
+            &token_url(&cached, &cached_id),
+            Some(&cached.key),
+            Some(&expect(&cached_id)),
+            connections,
+            seconds,
+        )
+        .await,
+        load(
+            "GET token (no cache)",
+            &token_url(&uncached, &uncached_id),
+            Some(&uncached.key),
+            Some(&expect(&uncached_id)),
+            connections,
+            seconds,
+        )
+        .await,
         load("bare axum handler (again)", &bare, None, None, connections, seconds).await,
     ];
     println!("\n| target | requests | req/s | p50 ms | p99 ms | failures |");
     println!("|---|---:|---:|---:|---:|---:|");
     for r in &runs {
-        println!("| {} | {} | {:.0} | {:.2} | {:.2} | {} |", r.name, r.requests, r.rate(), r.percentile(0.50), r.percentile(0.99), r.failures);
+        println!(
+            "| {} | {} | {:.0} | {:.2} | {:.2} | {} |",
+            r.name,
+            r.requests,
+            r.rate(),
+            r.percentile(0.50),
+            r.percentile(0.99),
+            r.failures
+        );
     }
     let bare_rate = (runs[0].rate() + runs[3].rate()) / 2.0;
     for r in &runs[1..3] {
-        println!("{}: {:.0} % of the bare handler's rate (mean of both bare runs)", r.name, 100.0 * r.rate() / bare_rate);
+        println!(
+            "{}: {:.0} % of the bare handler's rate (mean of both bare runs)",
+            r.name,
+            100.0 * r.rate() / bare_rate
+        );
     }
     // acme_news's token lives two hours: the broker must serve it without calling X.
-    let x_calls: u64 = [&cached, &uncached].iter().map(|a| a.state.emulator.as_ref().map_or(0, |e| e.counts().total.token)).sum();
+    let x_calls: u64 =
+        [&cached, &uncached].iter().map(|a| a.state.emulator.as_ref().map_or(0, |e| e.counts().total.token)).sum();
     println!("calls to X's token endpoint during the runs: {x_calls}");
     runs.iter().all(|r| r.failures == 0 && r.requests > 0) && x_calls == 0
 }

@@ -137,16 +137,34 @@ async fn run() {
     let bin = process::binary();
     let server = ServerProcess::start(&bin, &live_vars(&db_url, &data_dir, &key), tmp.path().join("server.log"));
     let base = server.base();
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).cookie_store(true).build().expect("client");
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .expect("client");
     let boot = server.wait_healthy(&client).await;
     let idle = server.memory();
-    println!("\nserver: {} (pid {}), live mode, ready in {} ms; idle VmRSS {:.1} MB", bin.display(), server.pid(), boot.as_millis(), idle.rss_mb);
+    println!(
+        "\nserver: {} (pid {}), live mode, ready in {} ms; idle VmRSS {:.1} MB",
+        bin.display(),
+        server.pid(),
+        boot.as_millis(),
+        idle.rss_mb
+    );
     sign_in(&client, &base).await;
 
     // Sanity: the first page carries the data, not just a loading shell.
     let body = client.get(format!("{base}/")).send().await.expect("GET /").text().await.expect("body");
-    let rows = body.split("href=\"/accounts/acc_").skip(1).filter(|rest| rest.split('"').next().is_some_and(|id| !id.contains('/'))).count();
-    assert!(rows > 0 && body.contains(&format!("All {n_accounts}")), "the first page has no account rows:\n{}", &body[..body.len().min(2000)]);
+    let rows = body
+        .split("href=\"/accounts/acc_")
+        .skip(1)
+        .filter(|rest| rest.split('"').next().is_some_and(|id| !id.contains('/')))
+        .count();
+    assert!(
+        rows > 0 && body.contains(&format!("All {n_accounts}")),
+        "the first page has no account rows:\n{}",
+        &body[..body.len().min(2000)]
+    );
     println!("first page: {} bytes of HTML, {rows} account rows", body.len());
     let mut page_requests = 1;
 
@@ -161,7 +179,13 @@ async fn run() {
             let r = load(&client, &url, concurrency, n_requests).await;
             let cpu = server.cpu_seconds() - cpu_before;
             let mem = server.memory();
-            results.push(ScenarioResult { path, concurrency, stats: r, cpu_ms_per_req: cpu * 1000.0 / n_requests as f64, rss_after_mb: mem.rss_mb });
+            results.push(ScenarioResult {
+                path,
+                concurrency,
+                stats: r,
+                cpu_ms_per_req: cpu * 1000.0 / n_requests as f64,
+                rss_after_mb: mem.rss_mb,
+            });
         }
     }
     let after = server.memory();
@@ -175,7 +199,19 @@ async fn run() {
     println!("\nlatency = time to the last byte of the (streamed) page; ttfb = time to the response headers");
     println!(
         "{:<22} {:>4} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>9} {:>8} {:>9}",
-        "path", "conc", "n", "p50 ms", "p90 ms", "p95 ms", "p99 ms", "max ms", "ttfb p50", "req/s", "CPU ms/rq", "KB/resp", "RSS MB"
+        "path",
+        "conc",
+        "n",
+        "p50 ms",
+        "p90 ms",
+        "p95 ms",
+        "p99 ms",
+        "max ms",
+        "ttfb p50",
+        "req/s",
+        "CPU ms/rq",
+        "KB/resp",
+        "RSS MB"
     );
     for r in &results {
         let s = &r.stats;
@@ -200,7 +236,10 @@ async fn run() {
         "\nserver memory: idle VmRSS {:.1} MB; after the load VmRSS {:.1} MB, VmHWM (peak) {:.1} MB",
         idle.rss_mb, after.rss_mb, after.hwm_mb
     );
-    println!("\nprofile, in-process, {PROFILE_ITERATIONS} iterations over {} accounts (median / min):", profile.accounts);
+    println!(
+        "\nprofile, in-process, {PROFILE_ITERATIONS} iterations over {} accounts (median / min):",
+        profile.accounts
+    );
     for (what, samples) in &profile.steps {
         println!("  {what:<58} {:>7.2} ms / {:>7.2} ms", pct(samples, 0.5), pct(samples, 0.0));
     }
@@ -286,9 +325,15 @@ async fn prepare(db_url: &str, data_dir: &Path, key: &str, n: usize) -> (BTreeMa
         let (scopes, refresh, issued_at, expires_at) = match kind {
             Kind::Healthy => (full, true, now - 30 * MINUTE - jitter / 4, now + 90 * MINUTE - jitter / 4),
             Kind::RefreshDue => (full, true, now - 110 * MINUTE, now + 10 * MINUTE - jitter / 8),
-            Kind::Expired | Kind::RefreshRejected | Kind::Revoked => (full, true, now - 3 * HOUR - jitter, now - HOUR - jitter),
-            Kind::MissingScope => ("tweet.read users.read offline.access", true, now - 30 * MINUTE, now + 90 * MINUTE - jitter / 4),
-            Kind::NoRefreshToken => ("tweet.read tweet.write users.read", false, now - 30 * MINUTE, now + 90 * MINUTE - jitter / 4),
+            Kind::Expired | Kind::RefreshRejected | Kind::Revoked => {
+                (full, true, now - 3 * HOUR - jitter, now - HOUR - jitter)
+            }
+            Kind::MissingScope => {
+                ("tweet.read users.read offline.access", true, now - 30 * MINUTE, now + 90 * MINUTE - jitter / 4)
+            }
+            Kind::NoRefreshToken => {
+                ("tweet.read tweet.write users.read", false, now - 30 * MINUTE, now + 90 * MINUTE - jitter / 4)
+            }
             Kind::XDown | Kind::RateLimited => (full, true, now - 2 * HOUR - jitter / 8, now - jitter / 8),
         };
         let account = accounts::NewAccount {
@@ -305,7 +350,9 @@ async fn prepare(db_url: &str, data_dir: &Path, key: &str, n: usize) -> (BTreeMa
             expires_at,
         )
         .expect("grant");
-        let connected = accounts::save_grant(&pool, &keyring, &account, &grant, "owner@bench", None, connected_at).await.expect("connect");
+        let connected = accounts::save_grant(&pool, &keyring, &account, &grant, "owner@bench", None, connected_at)
+            .await
+            .expect("connect");
         let id = &connected.account_id;
 
         let failure = |kind, cause: Cause, status: u16, body: &str| events::NewEvent {
@@ -339,8 +386,18 @@ async fn prepare(db_url: &str, data_dir: &Path, key: &str, n: usize) -> (BTreeMa
                 401,
                 r#"{"title":"Unauthorized","type":"about:blank","status":401,"detail":"Unauthorized"}"#,
             )),
-            Kind::XDown => Some((events::EventKind::Refresh, Cause::XUnavailable, 503, r#"{"title":"Service Unavailable","status":503}"#)),
-            Kind::RateLimited => Some((events::EventKind::Refresh, Cause::RateLimited, 429, r#"{"title":"Too Many Requests","status":429}"#)),
+            Kind::XDown => Some((
+                events::EventKind::Refresh,
+                Cause::XUnavailable,
+                503,
+                r#"{"title":"Service Unavailable","status":503}"#,
+            )),
+            Kind::RateLimited => Some((
+                events::EventKind::Refresh,
+                Cause::RateLimited,
+                429,
+                r#"{"title":"Too Many Requests","status":429}"#,
+            )),
             _ => None,
         };
         if let Some((event_kind, cause, status, body)) = incident {
@@ -351,7 +408,11 @@ async fn prepare(db_url: &str, data_dir: &Path, key: &str, n: usize) -> (BTreeMa
             events::append(&pool, id, at + 2_000, &event, AttemptResult::Failed(cause)).await.expect("event");
         } else if kind == Kind::Healthy && i % 4 == 0 {
             // Some history for the healthy ones: a passed check.
-            let check = events::NewEvent { kind: events::EventKind::Check, actor: "engine".into(), ..events::NewEvent::default() };
+            let check = events::NewEvent {
+                kind: events::EventKind::Check,
+                actor: "engine".into(),
+                ..events::NewEvent::default()
+            };
             events::append(&pool, id, issued_at + 5 * MINUTE, &check, AttemptResult::Verified).await.expect("event");
         }
         // What the engine would refresh during the run (expired, due, or
@@ -455,7 +516,10 @@ async fn profile(db_url: &str, data_dir: &Path, key: &str, admin: User) -> Profi
     let mut dto_bytes = 0;
     for (label, query) in [
         ("/", DashboardQuery { page: 1, ..DashboardQuery::default() }),
-        ("/?health=reconnect", DashboardQuery { health: Some("reconnect".into()), page: 1, ..DashboardQuery::default() }),
+        (
+            "/?health=reconnect",
+            DashboardQuery { health: Some("reconnect".into()), page: 1, ..DashboardQuery::default() },
+        ),
         ("/?search=acc_12", DashboardQuery { search: "acc_12".into(), page: 1, ..DashboardQuery::default() }),
     ] {
         let mut samples = Vec::new();

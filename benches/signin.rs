@@ -225,7 +225,10 @@ async fn run(smoke: bool) -> ExitCode {
     let colleague_total = results.iter().filter(|r| r.0 == Who::Colleague).count();
     let others: Vec<usize> = verified.iter().filter(|(w, _)| matches!(w, Who::Other(_))).map(|(_, c)| *c).collect();
     let worst_email = verified.iter().filter(|(w, _)| **w != Who::Colleague).map(|(_, c)| *c).max().unwrap_or(0);
-    println!("guesses verified for the victim: {victim} (of {} tried)", results.iter().filter(|r| r.0 == Who::Victim).count());
+    println!(
+        "guesses verified for the victim: {victim} (of {} tried)",
+        results.iter().filter(|r| r.0 == Who::Victim).count()
+    );
     println!(
         "guesses verified for the {emails} other emails: {} in all, at most {} for one",
         others.iter().sum::<usize>(),
@@ -234,7 +237,9 @@ async fn run(smoke: bool) -> ExitCode {
     println!("the colleague's right password: {colleague_in} of {colleague_total} signed in");
     // The counter appears on /metrics once it has counted something.
     match verifications_after {
-        Some(after) => println!("argon2 verifications counted by the server: {}", after - verifications_before.unwrap_or(0)),
+        Some(after) => {
+            println!("argon2 verifications counted by the server: {}", after - verifications_before.unwrap_or(0))
+        }
         None => println!("argon2 verifications counted by the server: not exported by this binary"),
     }
     println!(
@@ -262,7 +267,9 @@ async fn run(smoke: bool) -> ExitCode {
         failures.push("the victim's right password got in right after the burst (expected: throttled)".into());
     }
     if failures.is_empty() {
-        println!("\nverdict: met (≤ {MAX_PER_EMAIL} guesses per email, peak RSS ≤ {MAX_RSS_MB} MB, still throttled after)");
+        println!(
+            "\nverdict: met (≤ {MAX_PER_EMAIL} guesses per email, peak RSS ≤ {MAX_RSS_MB} MB, still throttled after)"
+        );
         ExitCode::SUCCESS
     } else {
         println!("\nverdict: missed: {}", failures.join("; "));

@@ -144,13 +144,20 @@ fn cpu_time() -> Duration {
 }
 
 fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg").map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" ")).unwrap_or_default()
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
 }
 
 fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|c| c.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|s| s.trim().to_owned()))
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_owned())
+        })
         .unwrap_or_else(|| "unknown CPU".into())
 }
 
@@ -161,10 +168,16 @@ fn refresh_histogram() -> Option<(f64, f64)> {
         eprintln!("{}", text.lines().filter(|l| l.contains("refresh_seconds")).collect::<Vec<_>>().join("\n"));
     }
     let value = |name: &str| {
-        text.lines().find(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{'])).and_then(|l| l.rsplit(' ').next()).and_then(|v| v.parse::<f64>().ok())
+        text.lines()
+            .find(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
     };
     // Before the first refresh of the process the histogram does not exist yet.
-    Some((value("authwatch_refresh_seconds_sum").unwrap_or(0.0), value("authwatch_refresh_seconds_count").unwrap_or(0.0)))
+    Some((
+        value("authwatch_refresh_seconds_sum").unwrap_or(0.0),
+        value("authwatch_refresh_seconds_count").unwrap_or(0.0),
+    ))
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
@@ -343,7 +356,13 @@ async fn run() -> bool {
     ok
 }
 
-async fn one_level(n: usize, grants: usize, concurrency: usize, connect_parallel: usize, verify: usize) -> (Level, bool) {
+async fn one_level(
+    n: usize,
+    grants: usize,
+    concurrency: usize,
+    connect_parallel: usize,
+    verify: usize,
+) -> (Level, bool) {
     println!("\n# AUTHWATCH_REFRESH_CONCURRENCY={concurrency}");
     let load_start = loadavg();
     let app = App::start(concurrency).await;
@@ -371,7 +390,12 @@ async fn one_level(n: usize, grants: usize, concurrency: usize, connect_parallel
 
     // Baseline, before.
     let base_before = baseline(&app, &mut base_tokens, n, concurrency).await;
-    println!("endpoint alone (before): {} requests in {:.2} s = {:.0} req/s", base_before.requests, base_before.wall.as_secs_f64(), base_before.rate());
+    println!(
+        "endpoint alone (before): {} requests in {:.2} s = {:.0} req/s",
+        base_before.requests,
+        base_before.wall.as_secs_f64(),
+        base_before.rate()
+    );
 
     // The sweep.
     app.emulator().reset_counts();
@@ -387,7 +411,16 @@ async fn one_level(n: usize, grants: usize, concurrency: usize, connect_parallel
             empty_sweep = d;
             break;
         }
-        println!("sweep: due {} saved {} not_due {} lost_race {} failed {} errors {} in {:.2} s", s.due, s.saved, s.not_due, s.lost_race, s.failed, s.errors, d.as_secs_f64());
+        println!(
+            "sweep: due {} saved {} not_due {} lost_race {} failed {} errors {} in {:.2} s",
+            s.due,
+            s.saved,
+            s.not_due,
+            s.lost_race,
+            s.failed,
+            s.errors,
+            d.as_secs_f64()
+        );
         let stuck = s.saved == 0;
         sweeps.push((s, d));
         if stuck || sweeps.len() >= 10 {
@@ -424,7 +457,12 @@ async fn one_level(n: usize, grants: usize, concurrency: usize, connect_parallel
 
     // Baseline, after.
     let base_after = baseline(&app, &mut base_tokens, n, concurrency).await;
-    println!("endpoint alone (after): {} requests in {:.2} s = {:.0} req/s", base_after.requests, base_after.wall.as_secs_f64(), base_after.rate());
+    println!(
+        "endpoint alone (after): {} requests in {:.2} s = {:.0} req/s",
+        base_after.requests,
+        base_after.wall.as_secs_f64(),
+        base_after.rate()
+    );
 
     // Zero lost tokens.
     let mut lost = HashSet::new();
@@ -432,7 +470,11 @@ async fn one_level(n: usize, grants: usize, concurrency: usize, connect_parallel
         accounts::summaries(&state.pool).await.expect("summaries").into_iter().map(|s| (s.id.clone(), s)).collect();
     for id in &due_ids {
         match summaries.get(id) {
-            Some(s) if s.generation == 2 && s.incident().is_none() && s.has_refresh_token && s.last_refresh_ok == Some(true) => {}
+            Some(s)
+                if s.generation == 2
+                    && s.incident().is_none()
+                    && s.has_refresh_token
+                    && s.last_refresh_ok == Some(true) => {}
             Some(s) => {
                 if lost.len() < 10 {
                     println!(
@@ -466,7 +508,8 @@ async fn one_level(n: usize, grants: usize, concurrency: usize, connect_parallel
 
     // The stored refresh tokens still work: re-use a spread-out sample.
     let step = (due_ids.len() as f64 / verify.max(1) as f64).max(1.0);
-    let sample: Vec<&String> = (0..verify).map(|i| &due_ids[((i as f64 * step) as usize).min(due_ids.len() - 1)]).collect();
+    let sample: Vec<&String> =
+        (0..verify).map(|i| &due_ids[((i as f64 * step) as usize).min(due_ids.len() - 1)]).collect();
     let mut verified = 0;
     for id in sample {
         match state.engine.refresh(state, id, "bench-verify", None).await {

@@ -52,8 +52,8 @@ use authwatch::server::db::events::{self, EventKind, NewEvent};
 use authwatch::server::db::{accounts, apps, prompts};
 use authwatch::server::demo::{self, CLIENT_ID};
 use authwatch::server::lifecycle::connect::{Completed, Intent};
-use authwatch::server::probe;
 use authwatch::server::notify::reconcile;
+use authwatch::server::probe;
 use authwatch::server::x::now_ms;
 use authwatch::server::AppState;
 use rand::rngs::StdRng;
@@ -74,7 +74,6 @@ fn main() {
         std::process::exit(1);
     }
 }
-
 
 /// A running authwatch in demo mode, with the accounts the bench connected.
 struct App {
@@ -101,7 +100,8 @@ impl App {
             .start()
             .await;
         let state = app.state.clone();
-        let key = authwatch::server::pipeline::auth::create_key(&state.pool, "bench", None, "bench").await.expect("API key");
+        let key =
+            authwatch::server::pipeline::auth::create_key(&state.pool, "bench", None, "bench").await.expect("API key");
         Self {
             state,
             base: app.url("/api/v1"),
@@ -119,7 +119,11 @@ impl App {
     async fn connect(&mut self, n: usize) -> Vec<String> {
         let mut ids = Vec::new();
         for i in 0..n {
-            let user = self.emulator().create_user(NewUser { id: None, username: format!("brand_{i}"), name: format!("Brand {i}") });
+            let user = self.emulator().create_user(NewUser {
+                id: None,
+                username: format!("brand_{i}"),
+                name: format!("Brand {i}"),
+            });
             match demo::connect_as(&self.state, &user.id, &Intent::NewAccount, "bench", None).await.expect("connect") {
                 Completed::Saved { connected, .. } => {
                     self.x_user.insert(connected.account_id.clone(), user.id);
@@ -157,11 +161,21 @@ impl App {
             sqlx::query(sql).bind(ms).execute(pool).await.expect("time passes");
         }
         if ms >= DAY_MS {
-            sqlx::query("UPDATE user_reads SET day = day - ?1").bind(ms / DAY_MS).execute(pool).await.expect("days pass");
+            sqlx::query("UPDATE user_reads SET day = day - ?1")
+                .bind(ms / DAY_MS)
+                .execute(pool)
+                .await
+                .expect("days pass");
         }
         // An event, so that every in-memory copy of the accounts reloads.
-        let any: String = sqlx::query_scalar("SELECT id FROM accounts LIMIT 1").fetch_one(pool).await.expect("an account");
-        let tick = NewEvent { kind: EventKind::Owner, actor: "bench".into(), detail: Some(format!("{} min pass", ms / MINUTE_MS)), ..NewEvent::default() };
+        let any: String =
+            sqlx::query_scalar("SELECT id FROM accounts LIMIT 1").fetch_one(pool).await.expect("an account");
+        let tick = NewEvent {
+            kind: EventKind::Owner,
+            actor: "bench".into(),
+            detail: Some(format!("{} min pass", ms / MINUTE_MS)),
+            ..NewEvent::default()
+        };
         events::append(pool, &any, now_ms(), &tick, AttemptResult::Inconclusive).await.expect("tick");
     }
 
@@ -211,7 +225,8 @@ impl App {
             .into_iter()
             .filter_map(|s| {
                 let d = diagnose(&s.facts(), &app, &self.state.x.app().required_scopes, now, &self.state.policy);
-                (d.health == Health::ActionNeeded(Action::Reconnect)).then(|| (s.id, d.cause.unwrap_or(Cause::RefreshTokenRejected)))
+                (d.health == Health::ActionNeeded(Action::Reconnect))
+                    .then(|| (s.id, d.cause.unwrap_or(Cause::RefreshTokenRejected)))
             })
             .collect()
     }
@@ -260,7 +275,11 @@ async fn run() -> bool {
 
     let mut app = App::start().await;
     let ids = app.connect(n).await;
-    println!("verdicts soak: {n} accounts, {days} days, duplicates {}, connected in {:.1} s", if duplicates { "on" } else { "off" }, started.elapsed().as_secs_f64());
+    println!(
+        "verdicts soak: {n} accounts, {days} days, duplicates {}, connected in {:.1} s",
+        if duplicates { "on" } else { "off" },
+        started.elapsed().as_secs_f64()
+    );
     let mut totals = Totals::default();
     let mut texts: Vec<(String, String)> = Vec::new();
     let mut post_no = 0usize;
@@ -357,7 +376,14 @@ async fn run() -> bool {
             if !genuine.contains(id) {
                 if std::env::var("BENCH_DEBUG").is_ok() {
                     for e in events::recent(&app.state.pool, id, 12).await.unwrap().into_iter().rev() {
-                        eprintln!("  {id} {} {} {:?} {:?} {:?}", e.kind.as_str(), e.outcome.as_str(), e.cause, e.actor, e.detail);
+                        eprintln!(
+                            "  {id} {} {} {:?} {:?} {:?}",
+                            e.kind.as_str(),
+                            e.outcome.as_str(),
+                            e.cause,
+                            e.actor,
+                            e.detail
+                        );
                     }
                 }
                 false_today += 1;
@@ -383,12 +409,14 @@ async fn run() -> bool {
         totals.billing_prompts += raised.1;
         totals.account_prompts_for_genuine += raised.2;
         totals.account_prompts_for_healthy += raised.3;
-        totals.x_incidents += usize::from(storm.as_ref().is_some_and(|(_, k)| *k != FaultKind::RateLimited)) + usize::from(trouble.is_some());
+        totals.x_incidents += usize::from(storm.as_ref().is_some_and(|(_, k)| *k != FaultKind::RateLimited))
+            + usize::from(trouble.is_some());
         let sent = notifications(&app).await - notifications_before;
         totals.notifications += sent;
         let users_me = app.users_me() - users_me_before;
         totals.users_me_total += users_me;
-        let max_reads: Option<i64> = sqlx::query_scalar("SELECT MAX(calls) FROM user_reads").fetch_one(&app.state.pool).await.unwrap();
+        let max_reads: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(calls) FROM user_reads").fetch_one(&app.state.pool).await.unwrap();
         sqlx::query("DELETE FROM user_reads").execute(&app.state.pool).await.unwrap();
         totals.users_me_max_per_account_day = totals.users_me_max_per_account_day.max(max_reads.unwrap_or(0) as u64);
         println!(
@@ -422,7 +450,12 @@ async fn run() -> bool {
     .await
     .unwrap();
     println!("\nafter {days} days ({:.1} s wall):", started.elapsed().as_secs_f64());
-    println!("  false \"reconnect\" verdicts: {} on {} accounts (goal 0), by cause: {:?}", totals.false_verdicts.values().sum::<usize>(), totals.false_accounts.len(), totals.false_verdicts);
+    println!(
+        "  false \"reconnect\" verdicts: {} on {} accounts (goal 0), by cause: {:?}",
+        totals.false_verdicts.values().sum::<usize>(),
+        totals.false_accounts.len(),
+        totals.false_verdicts
+    );
     println!(
         "  genuine failures found within the sweep of their day: {}/{} (goal all); by the end of the day: {}/{}",
         totals.found_in_sweep, totals.genuine, totals.found_by_end_of_day, totals.genuine

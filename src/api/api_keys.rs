@@ -41,18 +41,18 @@ pub async fn load_api_keys() -> Result<Vec<ApiKeyView>, super::ApiError> {
     ssr::require(Permission::Administer, "Only admins manage API keys.").await?;
     let state = ssr::state()?;
     let keys = api_keys::list(&state.pool).await?;
-    let handles: std::collections::HashMap<String, String> = accounts::summaries(&state.pool)
-        .await?
-        .into_iter()
-        .map(|s| (s.id, s.handle))
-        .collect();
+    let handles: std::collections::HashMap<String, String> =
+        accounts::summaries(&state.pool).await?.into_iter().map(|s| (s.id, s.handle)).collect();
     let mut out = Vec::with_capacity(keys.len());
     for k in keys {
         let scope = if k.all_accounts {
             "all accounts".to_owned()
         } else {
             let ids = api_keys::accounts_of(&state.pool, &k.id).await?;
-            ids.iter().map(|id| handles.get(id).map_or_else(|| id.clone(), |h| format!("@{h}"))).collect::<Vec<_>>().join(", ")
+            ids.iter()
+                .map(|id| handles.get(id).map_or_else(|| id.clone(), |h| format!("@{h}")))
+                .collect::<Vec<_>>()
+                .join(", ")
         };
         out.push(ApiKeyView {
             id: k.id,
@@ -80,7 +80,8 @@ pub async fn create_api_key(name: String, accounts: String) -> Result<NewApiKey,
     if name.is_empty() || name.chars().count() > 100 {
         return Err(super::ApiError::refused("Name the key (up to 100 characters): what will use it?"));
     }
-    let ids: Vec<String> = accounts.split([',', ' ', '\n']).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
+    let ids: Vec<String> =
+        accounts.split([',', ' ', '\n']).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
     let state = ssr::state()?;
     let scope = (!ids.is_empty()).then_some(ids.as_slice());
     match auth::create_key(&state.pool, name, scope, &admin.email).await {
@@ -99,8 +100,7 @@ pub async fn revoke_api_key(id: String) -> Result<String, super::ApiError> {
     use crate::domain::access::Permission;
     let admin = ssr::require(Permission::Administer, "Only admins manage API keys.").await?;
     let state = ssr::state()?;
-    let revoked = crate::server::pipeline::auth::revoke_key(&state.pool, &id, &admin.email)
-        .await?;
+    let revoked = crate::server::pipeline::auth::revoke_key(&state.pool, &id, &admin.email).await?;
     state.pipeline.forget_keys();
     let Some(revoked) = revoked else {
         return Err(super::ApiError::refused("No such key, or it was already revoked."));

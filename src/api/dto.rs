@@ -421,6 +421,12 @@ impl ConnectProblem {
             Self::NoAccount => ("No such account", "There is no account to reconnect at this address. Nothing changed."),
             Self::Unavailable => ("Something went wrong", "authwatch could not reach its database just now; nothing changed. Try again in a minute."),
         };
-        Flash { kind: FlashKind::Problem, title: title.to_owned(), message: message.to_owned(), account_id: None, retry_account: None }
+        Flash {
+            kind: FlashKind::Problem,
+            title: title.to_owned(),
+            message: message.to_owned(),
+            account_id: None,
+            retry_account: None,
+        }
     }
 }

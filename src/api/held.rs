@@ -25,8 +25,7 @@ pub async fn load_held_posts(account_id: String) -> Result<Vec<HeldPost>, super:
     use crate::domain::health::Cause;
     ssr::require(Permission::ViewAccounts, "").await?;
     let state = ssr::state()?;
-    let held = crate::server::db::posts::held(&state.pool, &account_id)
-        .await?;
+    let held = crate::server::db::posts::held(&state.pool, &account_id).await?;
     Ok(held
         .into_iter()
         .map(|p| HeldPost {
@@ -45,9 +44,13 @@ pub async fn release_held_posts(account_id: String) -> Result<String, super::Api
     let state = ssr::state()?;
     // Publishing in the account's name: its owners and admins, like a refresh.
     let permit = ssr::permit::<ssr::ActOn>(&state, &account_id).await?;
-    let released = crate::server::pipeline::posts::release_held(&state, permit.account_id(), "held-post release from the account page")
-        .await
-        .map_err(|e| crate::api::error::internal("Releasing the held posts failed", &e))?;
+    let released = crate::server::pipeline::posts::release_held(
+        &state,
+        permit.account_id(),
+        "held-post release from the account page",
+    )
+    .await
+    .map_err(|e| crate::api::error::internal("Releasing the held posts failed", &e))?;
     let cancelled = match released.cancelled {
         0 => String::new(),
         n => format!(" {n} cancelled: the API key that queued them is revoked."),
@@ -55,7 +58,9 @@ pub async fn release_held_posts(account_id: String) -> Result<String, super::Api
     Ok(match (released.published, released.still_held) {
         (0, 0) if released.cancelled == 0 => "No held posts.".to_owned(),
         (n, 0) => format!("Published {n} held post(s).{cancelled}"),
-        (n, m) => format!("Published {n}; {m} still held: the account still cannot publish (see its health).{cancelled}"),
+        (n, m) => {
+            format!("Published {n}; {m} still held: the account still cannot publish (see its health).{cancelled}")
+        }
     })
 }
 
@@ -67,9 +72,13 @@ pub async fn discard_held_post(account_id: String, post_id: i64) -> Result<Strin
     let state = ssr::state()?;
     // Whoever may publish the held posts in the account's name may also drop one.
     let permit = ssr::permit::<ssr::ActOn>(&state, &account_id).await?;
-    let discarded = crate::server::pipeline::posts::discard_held(&state, permit.account_id(), post_id, &permit.user().email).await?;
+    let discarded =
+        crate::server::pipeline::posts::discard_held(&state, permit.account_id(), post_id, &permit.user().email)
+            .await?;
     if !discarded {
-        return Err(super::ApiError::Conflict("That post is no longer held here: it was published, discarded, or is being published now.".into()));
+        return Err(super::ApiError::Conflict(
+            "That post is no longer held here: it was published, discarded, or is being published now.".into(),
+        ));
     }
     Ok("Discarded: it will never be published.".to_owned())
 }

@@ -9,11 +9,11 @@ pub mod held;
 #[cfg(feature = "ssr")]
 mod ssr;
 
+#[cfg(feature = "ssr")]
+use crate::domain::access::Permission;
 use dto::*;
 pub use error::ApiError;
 use leptos::prelude::*;
-#[cfg(feature = "ssr")]
-use crate::domain::access::Permission;
 
 /// What every page's header shows: the environment, and whether this is demo mode.
 #[server(prefix = "/api/public")]
@@ -97,11 +97,9 @@ pub async fn run_demo_action(action: DemoAction, account_id: Option<String>) -> 
         return Err(ApiError::refused("The demo panel only works in demo mode."));
     };
     let x_user = match &account_id {
-        Some(id) => Some(
-            accounts::summary(&state.pool, id)
-                .await?
-                .ok_or_else(|| ApiError::refused("No such account."))?,
-        ),
+        Some(id) => {
+            Some(accounts::summary(&state.pool, id).await?.ok_or_else(|| ApiError::refused("No such account."))?)
+        }
         None => None,
     };
     let need_account = || x_user.as_ref().ok_or_else(|| ApiError::refused("Pick an account first."));
@@ -109,7 +107,10 @@ pub async fn run_demo_action(action: DemoAction, account_id: Option<String>) -> 
         DemoAction::RevokeGrant => {
             let a = need_account()?;
             emulator.revoke_grant(CLIENT_ID, &a.x_user_id);
-            format!("@{} disconnected authwatch in X's settings. Check or refresh it to see authwatch notice.", a.handle)
+            format!(
+                "@{} disconnected authwatch in X's settings. Check or refresh it to see authwatch notice.",
+                a.handle
+            )
         }
         DemoAction::ExpireToken => {
             let a = need_account()?;
@@ -122,7 +123,9 @@ pub async fn run_demo_action(action: DemoAction, account_id: Option<String>) -> 
         }
         DemoAction::SkewClock => {
             emulator.set_clock_offset(CLOCK_SKEW_SECS);
-            format!("X's clock now runs {CLOCK_SKEW_SECS} s ahead of this server's. The next answer from X measures it.")
+            format!(
+                "X's clock now runs {CLOCK_SKEW_SECS} s ahead of this server's. The next answer from X measures it."
+            )
         }
     })
 }
@@ -175,7 +178,12 @@ pub async fn load_sign_in_info() -> Result<SignInInfo, ApiError> {
     let demo_users = if state.config.is_demo() {
         crate::server::demo::USERS
             .iter()
-            .map(|u| DemoUserView { name: u.name.into(), email: u.email.into(), password: u.password.into(), role: u.role })
+            .map(|u| DemoUserView {
+                name: u.name.into(),
+                email: u.email.into(),
+                password: u.password.into(),
+                role: u.role,
+            })
             .collect()
     } else {
         Vec::new()
@@ -188,7 +196,8 @@ pub async fn load_sign_in_info() -> Result<SignInInfo, ApiError> {
 pub async fn load_link_brief(secret: String) -> Result<LinkBrief, ApiError> {
     use crate::server::links::{self, LinkProblem};
     let state = ssr::state()?;
-    let unusable = |title: &str, problem: LinkProblem| LinkBrief::Unusable { title: title.into(), message: problem.to_string() };
+    let unusable =
+        |title: &str, problem: LinkProblem| LinkBrief::Unusable { title: title.into(), message: problem.to_string() };
     let link = match links::find(&state, &secret).await {
         Ok(Some(link)) => link,
         Ok(None) => {
@@ -269,10 +278,14 @@ pub async fn assign_owners(account_id: String, owner: String, backup_owner: Stri
     if !owner.is_empty() && owner == backup_owner {
         return Err(ApiError::refused("The backup owner must be someone else than the owner."));
     }
-    let owners = accounts::Owners { owner: Some(owner).filter(|o| !o.is_empty()), backup: Some(backup_owner).filter(|b| !b.is_empty()) };
+    let owners = accounts::Owners {
+        owner: Some(owner).filter(|o| !o.is_empty()),
+        backup: Some(backup_owner).filter(|b| !b.is_empty()),
+    };
     let detail = format!("owner: {}; backup owner: {}", names[0], names[1]);
-    let changed = accounts::set_owners(&state.pool, &account_id, &owners, &detail, &admin.email, crate::server::x::now_ms())
-        .await?;
+    let changed =
+        accounts::set_owners(&state.pool, &account_id, &owners, &detail, &admin.email, crate::server::x::now_ms())
+            .await?;
     if !changed {
         return Err(ApiError::refused("No such account."));
     }
@@ -289,7 +302,12 @@ pub async fn load_users() -> Result<Vec<UserView>, ApiError> {
 
 /// Adds a dashboard user (admins).
 #[server]
-pub async fn add_user(email: String, name: String, role: crate::domain::access::Role, password: String) -> Result<String, ApiError> {
+pub async fn add_user(
+    email: String,
+    name: String,
+    role: crate::domain::access::Role,
+    password: String,
+) -> Result<String, ApiError> {
     use crate::server::auth::password::PasswordError;
     use crate::server::db::users::{self, AddUserError};
     let admin = ssr::require(Permission::Administer, "Only admins can manage users.").await?;
@@ -303,16 +321,25 @@ pub async fn add_user(email: String, name: String, role: crate::domain::access::
     }
     let hash = match state.passwords.hash(password).await {
         Ok(h) => h,
-        Err(e @ (PasswordError::TooShort | PasswordError::TooLong)) => return Err(ApiError::refused(format!("The password is not accepted: {e}."))),
+        Err(e @ (PasswordError::TooShort | PasswordError::TooLong)) => {
+            return Err(ApiError::refused(format!("The password is not accepted: {e}.")))
+        }
         Err(PasswordError::Busy(_)) => {
-            return Err(ApiError::refused("authwatch is busy checking other passwords right now; nothing was added. Try again in a moment."))
+            return Err(ApiError::refused(
+                "authwatch is busy checking other passwords right now; nothing was added. Try again in a moment.",
+            ))
         }
         Err(e) => return Err(error::internal("Hashing the password failed", &e)),
     };
     match users::add(&state.pool, &email, &name, &hash, role, crate::server::x::now_ms()).await {
         Ok(u) => {
             tracing::info!(user_id = %u.id, by = %admin.id, role = role.as_str(), "user added");
-            Ok(format!("Added {} ({}) as {}. Give them the password by a channel other than this one.", u.name, u.email, role.as_str()))
+            Ok(format!(
+                "Added {} ({}) as {}. Give them the password by a channel other than this one.",
+                u.name,
+                u.email,
+                role.as_str()
+            ))
         }
         Err(AddUserError::EmailTaken) => Err(ApiError::refused("A user with this email already exists.")),
         Err(AddUserError::Database(e)) => Err(e.into()),

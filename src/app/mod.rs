@@ -7,6 +7,7 @@ mod pages;
 pub mod status;
 
 use components::header::Header;
+use components::not_found::NotFound;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
@@ -14,7 +15,6 @@ use leptos_router::{ParamSegment, SsrMode, StaticSegment};
 use pages::account::AccountPage;
 use pages::connect::{ConnectPage, ConnectResultPage, ReconnectLinkPage, ReconnectPage};
 use pages::people::{SetupPage, SignInPage, UsersPage};
-use components::not_found::NotFound;
 use pages::{dashboard::Dashboard, settings::SettingsPage};
 
 /// The HTML document around the app.

@@ -17,8 +17,8 @@ use crate::api::dto::{ConnectProblem, Flash, FlashKind};
 use crate::domain::access::{decide, AccountOwners, Decision, Permission, Principal};
 use crate::server::auth::CurrentUser;
 use crate::server::db::{accounts, links};
+use crate::server::lifecycle::connect::{self, Completed, ConnectError, Intent};
 use crate::server::links::LinkProblem;
-use crate::server::lifecycle::connect::{self, ConnectError, Intent, Completed};
 use crate::server::secret::Secret;
 use crate::server::x::{now_ms, XError};
 use crate::server::AppState;
@@ -125,9 +125,12 @@ async fn start(
     };
     match decide(principal, permission) {
         Decision::Allow => {}
-        Decision::SignIn => return (StatusCode::UNAUTHORIZED, "Sign in first, or use a reconnect link.").into_response(),
+        Decision::SignIn => {
+            return (StatusCode::UNAUTHORIZED, "Sign in first, or use a reconnect link.").into_response()
+        }
         Decision::Forbidden => {
-            return (StatusCode::FORBIDDEN, "Only the account's owner, its backup owner or an admin can reconnect it.").into_response()
+            return (StatusCode::FORBIDDEN, "Only the account's owner, its backup owner or an admin can reconnect it.")
+                .into_response()
         }
     }
     let auth = state.x.authorize(&state.x.app().required_scopes);
@@ -203,18 +206,30 @@ async fn callback(State(state): State<AppState>, session: Session, RawQuery(quer
     // are worth showing.
     if let Some(error) = error {
         let (title, message) = if error == "access_denied" {
-            ("Authorization cancelled", "You clicked Cancel on X, so nothing changed. Start again when you are ready.".to_owned())
+            (
+                "Authorization cancelled",
+                "You clicked Cancel on X, so nothing changed. Start again when you are ready.".to_owned(),
+            )
         } else {
             let said = match error_description.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
                 Some(description) => format!("“{}” ({})", truncate(&error, 100), truncate(description, 300)),
                 None => format!("“{}”", truncate(&error, 100)),
             };
-            ("X did not authorize the sign-in", format!("X answered {said} instead of a code, so nothing changed. Start again from the account."))
+            (
+                "X did not authorize the sign-in",
+                format!("X answered {said} instead of a code, so nothing changed. Start again from the account."),
+            )
         };
         return problem(&session, title, &message, retry).await;
     }
     let Some(code) = code else {
-        return problem(&session, "This sign-in answer is incomplete", "X's answer had no authorization code. Nothing changed. Start again.", retry).await;
+        return problem(
+            &session,
+            "This sign-in answer is incomplete",
+            "X's answer had no authorization code. Nothing changed. Start again.",
+            retry,
+        )
+        .await;
     };
 
     // A link is spent by the reconnect that goes through it: claim it now
@@ -226,11 +241,18 @@ async fn callback(State(state): State<AppState>, session: Session, RawQuery(quer
             match links::claim(&state.pool, id, at).await {
                 Ok(true) => Some((id.clone(), at)),
                 Ok(false) => {
-                    return problem(&session, "This reconnect link no longer works", "It was used already, or it expired while you were at X. Nothing changed. Ask for a new link.", None).await;
+                    return problem(
+                        &session,
+                        "This reconnect link no longer works",
+                        "It was used already, or it expired while you were at X. Nothing changed. Ask for a new link.",
+                        None,
+                    )
+                    .await;
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "claiming a reconnect link");
-                    return problem(&session, "Something went wrong", "Nothing changed. Open your link again.", None).await;
+                    return problem(&session, "Something went wrong", "Nothing changed. Open your link again.", None)
+                        .await;
                 }
             }
         }
@@ -251,10 +273,20 @@ struct Finished {
 
 /// Exchanges the code and saves (or refuses), then answers with the page
 /// that says so.
-async fn finish(state: &AppState, session: &Session, attempt: &PendingAuthorization, code: &str, retry: Option<String>) -> Finished {
+async fn finish(
+    state: &AppState,
+    session: &Session,
+    attempt: &PendingAuthorization,
+    code: &str,
+    retry: Option<String>,
+) -> Finished {
     let intent = match &attempt.reconnect {
         None => Intent::NewAccount,
-        Some(r) => Intent::Reconnect { account_id: r.account_id.clone(), x_user_id: r.x_user_id.clone(), handle: r.handle.clone() },
+        Some(r) => Intent::Reconnect {
+            account_id: r.account_id.clone(),
+            x_user_id: r.x_user_id.clone(),
+            handle: r.handle.clone(),
+        },
     };
     let via_link = attempt.link_id.is_some();
     let link_hint = if via_link { " Open your reconnect link again to retry." } else { "" };
@@ -262,7 +294,10 @@ async fn finish(state: &AppState, session: &Session, attempt: &PendingAuthorizat
     // Only a signed-in user starts a new connect (`start` checked); without
     // one, `complete` would take the connect for authwatch's own.
     if intent == Intent::NewAccount && attempt.user_id.is_none() {
-        return failed(problem(session, "Sign in first", "Connecting an account needs a signed-in user. Nothing changed.", None).await);
+        return failed(
+            problem(session, "Sign in first", "Connecting an account needs a signed-in user. Nothing changed.", None)
+                .await,
+        );
     }
     let verifier = Secret::new(attempt.verifier.clone());
     match connect::complete(state, code, &verifier, &intent, &attempt.started_by, attempt.user_id.as_deref()).await {
@@ -342,8 +377,12 @@ fn x_problem(doing: &str, e: &XError) -> String {
             "While {doing}, X answered HTTP {status}: {}. Nothing changed. Start again from the account.",
             truncate(body, 500)
         ),
-        XError::Unreachable { message: why, .. } => format!("While {doing}, X could not be reached ({why}). Nothing changed. Try again in a minute."),
-        XError::Malformed(why) => format!("While {doing}, X's answer could not be understood ({why}). Nothing changed."),
+        XError::Unreachable { message: why, .. } => {
+            format!("While {doing}, X could not be reached ({why}). Nothing changed. Try again in a minute.")
+        }
+        XError::Malformed(why) => {
+            format!("While {doing}, X's answer could not be understood ({why}). Nothing changed.")
+        }
     }
 }
 

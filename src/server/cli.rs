@@ -222,9 +222,9 @@ async fn api_key(command: ApiKeyCommand) -> Result<(), CliError> {
     use crate::server::db::{self, api_keys};
     use crate::server::pipeline::auth;
     let data_dir = match &command {
-        ApiKeyCommand::Create { data_dir, .. } | ApiKeyCommand::Revoke { data_dir, .. } | ApiKeyCommand::List { data_dir } => {
-            data_dir.clone()
-        }
+        ApiKeyCommand::Create { data_dir, .. }
+        | ApiKeyCommand::Revoke { data_dir, .. }
+        | ApiKeyCommand::List { data_dir } => data_dir.clone(),
     };
     let site_addr = leptos_options().map(|o| o.site_addr).unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 3000)));
     let config = Config::load(&Env, site_addr, Overrides { data_dir, ..Overrides::default() })?;
@@ -254,7 +254,11 @@ async fn api_key(command: ApiKeyCommand) -> Result<(), CliError> {
         },
         ApiKeyCommand::List { .. } => {
             for key in api_keys::list(&pool).await? {
-                let scope = if key.all_accounts { "all accounts".to_owned() } else { api_keys::accounts_of(&pool, &key.id).await?.join(",") };
+                let scope = if key.all_accounts {
+                    "all accounts".to_owned()
+                } else {
+                    api_keys::accounts_of(&pool, &key.id).await?.join(",")
+                };
                 let state = if key.revoked_at.is_some() { "revoked" } else { "live" };
                 println!("{}\t{}\t{}…\t{state}\t{scope}", key.id, key.name, key.prefix);
             }
@@ -274,7 +278,8 @@ async fn reseal(data_dir: Option<PathBuf>) -> Result<(), CliError> {
     if config.is_demo() {
         return Err(CliError::DemoReseal);
     }
-    let keyring = Keyring::load_existing(config.encryption_key.as_ref(), &config.previous_encryption_keys, &config.data_dir)?;
+    let keyring =
+        Keyring::load_existing(config.encryption_key.as_ref(), &config.previous_encryption_keys, &config.data_dir)?;
     let current = keyring.current_key_id().to_owned();
     let previous: Vec<String> = keyring.previous_key_ids().map(str::to_owned).collect();
     println!("current key: {current}");
@@ -308,7 +313,13 @@ async fn reseal(data_dir: Option<PathBuf>) -> Result<(), CliError> {
 }
 
 /// `authwatch user add`: writes the user straight into the configured database.
-async fn add_user(email: &str, name: &str, admin: bool, password_stdin: bool, data_dir: Option<PathBuf>) -> Result<(), CliError> {
+async fn add_user(
+    email: &str,
+    name: &str,
+    admin: bool,
+    password_stdin: bool,
+    data_dir: Option<PathBuf>,
+) -> Result<(), CliError> {
     use crate::server::auth::password;
     use crate::server::db::{self, users};
     let leptos_options = leptos_options()?;

@@ -68,17 +68,28 @@ impl Keyring {
 
     /// Like [`Keyring::load`], but never generates a key: for commands that
     /// work on existing data, where a new key could open nothing.
-    pub fn load_existing(configured: Option<&Secret>, previous: &[Secret], data_dir: &Path) -> Result<Self, CryptoError> {
+    pub fn load_existing(
+        configured: Option<&Secret>,
+        previous: &[Secret],
+        data_dir: &Path,
+    ) -> Result<Self, CryptoError> {
         Self::load_with(configured, previous, data_dir, false)
     }
 
-    fn load_with(configured: Option<&Secret>, previous: &[Secret], data_dir: &Path, generate: bool) -> Result<Self, CryptoError> {
+    fn load_with(
+        configured: Option<&Secret>,
+        previous: &[Secret],
+        data_dir: &Path,
+        generate: bool,
+    ) -> Result<Self, CryptoError> {
         let current = match configured {
             Some(key) => entry(key.expose(), "AUTHWATCH_ENCRYPTION_KEY")?,
             None => entry(&load_or_generate(&data_dir.join(KEY_FILE), generate)?, "the generated key file")?,
         };
-        let previous =
-            previous.iter().map(|k| entry(k.expose(), "AUTHWATCH_PREVIOUS_ENCRYPTION_KEYS")).collect::<Result<_, _>>()?;
+        let previous = previous
+            .iter()
+            .map(|k| entry(k.expose(), "AUTHWATCH_PREVIOUS_ENCRYPTION_KEYS"))
+            .collect::<Result<_, _>>()?;
         Ok(Self { current, previous })
     }
 
@@ -246,7 +257,11 @@ mod tests {
             assert!(err.contains(&format!("mode {mode:o}")), "{err}");
         }
         fs::set_permissions(&path, fs::Permissions::from_mode(0o400)).unwrap();
-        assert_eq!(Keyring::load(None, &[], dir.path()).unwrap().current_key_id(), first.current_key_id(), "owner-only is fine");
+        assert_eq!(
+            Keyring::load(None, &[], dir.path()).unwrap().current_key_id(),
+            first.current_key_id(),
+            "owner-only is fine"
+        );
     }
 
     #[test]
@@ -270,7 +285,10 @@ mod tests {
         assert_eq!(resealed.key_id, rotated.current_key_id());
         let only_new = Keyring::load(Some(&Secret::new(new)), &[], dir.path()).unwrap();
         assert_eq!(only_new.open(&resealed, "a/access").unwrap().expose(), "tok");
-        assert!(matches!(rotated.reseal(&sealed, "b/access"), Err(CryptoError::Undecryptable)), "still bound to its place");
+        assert!(
+            matches!(rotated.reseal(&sealed, "b/access"), Err(CryptoError::Undecryptable)),
+            "still bound to its place"
+        );
     }
 
     #[test]

@@ -4,15 +4,15 @@
 //! client → users/me), then put into distinct states with the emulator's
 //! controls — as a visitor could do from the demo panel.
 
+use crate::domain::access::Role;
 use crate::domain::scopes::{Scopes, DEFAULT_REQUIRED};
 use crate::emulator::{ClientType as EmulatedClientType, Emulator, EmulatorSettings, NewApp, NewUser};
-use crate::server::config::{join, ClientType, Config, XAppConfig, XEndpoints};
-use crate::server::lifecycle::connect::{self, Intent, Completed};
-use crate::server::lifecycle::check;
-use crate::server::lifecycle::AccountError;
-use crate::domain::access::Role;
 use crate::server::auth::password;
+use crate::server::config::{join, ClientType, Config, XAppConfig, XEndpoints};
 use crate::server::db::users;
+use crate::server::lifecycle::check;
+use crate::server::lifecycle::connect::{self, Completed, Intent};
+use crate::server::lifecycle::AccountError;
 use crate::server::secret::Secret;
 use crate::server::AppState;
 use rand::distributions::{Alphanumeric, DistString};
@@ -67,9 +67,14 @@ pub struct DemoUser {
     pub role: Role,
 }
 
-pub const ADMIN: DemoUser = DemoUser { email: "ada@demo.authwatch", name: "Ada Admin", password: "demo-admin-password", role: Role::Admin };
-pub const MANAGER: DemoUser =
-    DemoUser { email: "dana@demo.authwatch", name: "Dana Manager", password: "demo-manager-password", role: Role::Manager };
+pub const ADMIN: DemoUser =
+    DemoUser { email: "ada@demo.authwatch", name: "Ada Admin", password: "demo-admin-password", role: Role::Admin };
+pub const MANAGER: DemoUser = DemoUser {
+    email: "dana@demo.authwatch",
+    name: "Dana Manager",
+    password: "demo-manager-password",
+    role: Role::Manager,
+};
 pub const USERS: &[DemoUser] = &[ADMIN, MANAGER];
 
 /// Who owns which demo account: the manager owns half, among them two that
@@ -95,13 +100,43 @@ pub async fn create_users(pool: &crate::server::db::Pool, passwords: &password::
 
 pub const ACCOUNTS: &[DemoAccount] = &[
     DemoAccount { x_user_id: "1600000000000000001", handle: "acme_news", name: "Acme News", state: DemoState::Healthy },
-    DemoAccount { x_user_id: "1600000000000000002", handle: "acme_support", name: "Acme Support", state: DemoState::Healthy },
-    DemoAccount { x_user_id: "1600000000000000003", handle: "acme_sports", name: "Acme Sports", state: DemoState::NearExpiry },
-    DemoAccount { x_user_id: "1600000000000000004", handle: "acme_deals", name: "Acme Deals", state: DemoState::Expired },
-    DemoAccount { x_user_id: "1600000000000000005", handle: "acme_events", name: "Acme Events", state: DemoState::TokensCopied },
-    DemoAccount { x_user_id: "1600000000000000006", handle: "acme_jobs", name: "Acme Jobs", state: DemoState::ScopeMissing },
+    DemoAccount {
+        x_user_id: "1600000000000000002",
+        handle: "acme_support",
+        name: "Acme Support",
+        state: DemoState::Healthy,
+    },
+    DemoAccount {
+        x_user_id: "1600000000000000003",
+        handle: "acme_sports",
+        name: "Acme Sports",
+        state: DemoState::NearExpiry,
+    },
+    DemoAccount {
+        x_user_id: "1600000000000000004",
+        handle: "acme_deals",
+        name: "Acme Deals",
+        state: DemoState::Expired,
+    },
+    DemoAccount {
+        x_user_id: "1600000000000000005",
+        handle: "acme_events",
+        name: "Acme Events",
+        state: DemoState::TokensCopied,
+    },
+    DemoAccount {
+        x_user_id: "1600000000000000006",
+        handle: "acme_jobs",
+        name: "Acme Jobs",
+        state: DemoState::ScopeMissing,
+    },
     DemoAccount { x_user_id: "1600000000000000007", handle: "acme_labs", name: "Acme Labs", state: DemoState::Revoked },
-    DemoAccount { x_user_id: "1600000000000000008", handle: "acme_travel", name: "Acme Travel", state: DemoState::ClockDrift },
+    DemoAccount {
+        x_user_id: "1600000000000000008",
+        handle: "acme_travel",
+        name: "Acme Travel",
+        state: DemoState::ClockDrift,
+    },
 ];
 
 /// X users the emulator knows but authwatch has not connected: someone to
@@ -188,7 +223,11 @@ pub async fn seed(state: &AppState, emulator: &Emulator) -> Result<(), DemoError
                     .map_err(AccountError::from)?
                     .and_then(|t| t.refresh)
                     .ok_or_else(|| DemoError::Consent("the demo account got no refresh token".into()))?;
-                state.x.refresh(&copy).await.map_err(|e| DemoError::Consent(format!("the copy's refresh failed: {e}")))?;
+                state
+                    .x
+                    .refresh(&copy)
+                    .await
+                    .map_err(|e| DemoError::Consent(format!("the copy's refresh failed: {e}")))?;
                 state.engine.refresh(state, &account_id, ACTOR, None).await?;
             }
             DemoState::Revoked => {
@@ -209,7 +248,13 @@ pub async fn seed(state: &AppState, emulator: &Emulator) -> Result<(), DemoError
 /// Goes through the whole authorization as the X user `x_user_id` would in a
 /// browser: open the authorize URL, pick the account, click "Authorize app",
 /// follow the redirect to the callback — then finish like the callback does.
-pub async fn connect_as(state: &AppState, x_user_id: &str, intent: &Intent, actor: &str, owner: Option<&str>) -> Result<Completed, DemoError> {
+pub async fn connect_as(
+    state: &AppState,
+    x_user_id: &str,
+    intent: &Intent,
+    actor: &str,
+    owner: Option<&str>,
+) -> Result<Completed, DemoError> {
     let auth = state.x.authorize(&state.x.app().required_scopes);
     let browser = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())

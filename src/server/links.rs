@@ -2,12 +2,12 @@
 //! the X login. The URL carries 256 random bits; the database keeps only
 //! their SHA-256, so neither a database copy nor a log can reconnect.
 
+use crate::domain::health::AttemptResult;
+use crate::server::auth::{ActOn, Permit};
 use crate::server::db::events::{self, EventKind, NewEvent, Outcome};
 use crate::server::db::links::{self, Link, NewLink};
-use crate::server::auth::{ActOn, Permit};
 use crate::server::x::now_ms;
 use crate::server::AppState;
-use crate::domain::health::AttemptResult;
 use base64::Engine;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -38,7 +38,14 @@ pub async fn create(state: &AppState, permit: &Permit<ActOn>) -> Result<CreatedL
     let token_hash = hash(&secret);
     links::insert(
         &state.pool,
-        &NewLink { id: &id, account_id, token_hash: &token_hash, created_by: &created_by.id, created_at: now, expires_at },
+        &NewLink {
+            id: &id,
+            account_id,
+            token_hash: &token_hash,
+            created_by: &created_by.id,
+            created_at: now,
+            expires_at,
+        },
     )
     .await?;
     let event = NewEvent {

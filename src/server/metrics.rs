@@ -16,8 +16,8 @@ use crate::server::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use sha2::{Digest, Sha256};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use sha2::{Digest, Sha256};
 use std::sync::OnceLock;
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
@@ -27,7 +27,10 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
     HANDLE
         .get_or_init(|| {
             let builder = PrometheusBuilder::new()
-                .set_buckets_for_metric(Matcher::Full("authwatch_refresh_seconds".into()), &[0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0])
+                .set_buckets_for_metric(
+                    Matcher::Full("authwatch_refresh_seconds".into()),
+                    &[0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0],
+                )
                 .ok()?;
             match builder.install_recorder() {
                 Ok(h) => Some(h),
@@ -44,15 +47,30 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
 /// numbers describe every account and the app, so they are not public.
 pub async fn render(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let Some(expected) = &state.config.metrics_token else {
-        return (StatusCode::NOT_FOUND, "Metrics are off: set AUTHWATCH_METRICS_TOKEN and scrape with that bearer token.").into_response();
+        return (
+            StatusCode::NOT_FOUND,
+            "Metrics are off: set AUTHWATCH_METRICS_TOKEN and scrape with that bearer token.",
+        )
+            .into_response();
     };
-    let offered = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    let offered =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     // Compared as digests: equal-length inputs, so the time taken says nothing about the token.
     if offered.map(|t| Sha256::digest(t.as_bytes())) != Some(Sha256::digest(expected.expose().as_bytes())) {
-        return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")], "A valid metrics token is required.").into_response();
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            "A valid metrics token is required.",
+        )
+            .into_response();
     }
     let Some(handle) = handle() else {
-        return (StatusCode::SERVICE_UNAVAILABLE, [(header::CONTENT_TYPE, "text/plain")], "metrics unavailable".to_owned()).into_response();
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::CONTENT_TYPE, "text/plain")],
+            "metrics unavailable".to_owned(),
+        )
+            .into_response();
     };
     if let Err(e) = record_state(&state).await {
         tracing::error!(error = %e, "metrics: reading the accounts failed");
@@ -66,7 +84,8 @@ async fn record_state(state: &AppState) -> Result<(), sqlx::Error> {
     let app = apps::facts(&state.pool, client_id).await?;
     let required = &state.x.app().required_scopes;
     let entries = state.snapshot.get(&state.pool).await?;
-    let healths: Vec<Health> = entries.iter().map(|(_, f)| diagnose(f, &app, required, now, &state.policy).health).collect();
+    let healths: Vec<Health> =
+        entries.iter().map(|(_, f)| diagnose(f, &app, required, now, &state.policy).health).collect();
     for health in Health::ALL {
         let n = healths.iter().filter(|h| **h == health).count();
         metrics::gauge!("authwatch_accounts", "health" => health.slug()).set(n as f64);
@@ -80,6 +99,10 @@ async fn record_state(state: &AppState) -> Result<(), sqlx::Error> {
     let open = crate::server::db::prompts::open(&state.pool).await?;
     metrics::gauge!("authwatch_prompts_open").set(open.len() as f64);
     metrics::gauge!("authwatch_prompts_escalated").set(open.iter().filter(|p| p.escalated_at.is_some()).count() as f64);
-    metrics::gauge!("authwatch_app_credentials_rejected").set(if app.credentials_rejected_since.is_some() { 1.0 } else { 0.0 });
+    metrics::gauge!("authwatch_app_credentials_rejected").set(if app.credentials_rejected_since.is_some() {
+        1.0
+    } else {
+        0.0
+    });
     Ok(())
 }

@@ -115,7 +115,9 @@ async fn credits(state: &AppState, now: i64, probed: &mut Probed) -> Result<(), 
     crate::server::notify::close_subject(state, APP_BILLING, now_ms()).await?;
     for account_id in posts::accounts_holding(&state.pool, Cause::CreditsDepleted.as_str()).await? {
         state.pipeline.forget(&account_id);
-        match crate::server::pipeline::posts::release_held(state, &account_id, "held-post release: credits are back").await {
+        match crate::server::pipeline::posts::release_held(state, &account_id, "held-post release: credits are back")
+            .await
+        {
             Ok(released) => probed.released += released.published,
             Err(e) => tracing::error!(account_id, error = ?e, "releasing the posts held for credits failed"),
         }
@@ -157,7 +159,11 @@ async fn x_incident(state: &AppState, now: i64, probed: &mut Probed) -> Result<(
                 tracing::info!(cause = incident.cause.as_str(), "X incident probe: X still fails the same way");
                 return Ok(());
             }
-            tracing::info!(cause = incident.cause.as_str(), held = incident.held.len(), "X answers normally again: verifying the held accounts");
+            tracing::info!(
+                cause = incident.cause.as_str(),
+                held = incident.held.len(),
+                "X answers normally again: verifying the held accounts"
+            );
             apps::x_recovered(&state.pool, client_id, started).await?;
             started
         }
@@ -189,11 +195,14 @@ async fn x_incident(state: &AppState, now: i64, probed: &mut Probed) -> Result<(
 
 /// Asks X for `account_id` what failed: whether it answers normally again.
 async fn answers_normally(state: &AppState, account_id: &str, kind: ProbeKind) -> Result<bool, AccountError> {
-    let refreshed = |r: &Result<Refreshed, std::sync::Arc<AccountError>>| matches!(r, Ok(Refreshed::Saved { .. } | Refreshed::LostRace { .. }));
+    let refreshed = |r: &Result<Refreshed, std::sync::Arc<AccountError>>| {
+        matches!(r, Ok(Refreshed::Saved { .. } | Refreshed::LostRace { .. }))
+    };
     match kind {
         ProbeKind::Refresh => Ok(refreshed(&state.engine.refresh(state, account_id, "X incident probe", None).await)),
         ProbeKind::UsersMe => {
-            let expires_at = crate::server::db::accounts::summary(&state.pool, account_id).await?.map_or(0, |s| s.expires_at);
+            let expires_at =
+                crate::server::db::accounts::summary(&state.pool, account_id).await?.map_or(0, |s| s.expires_at);
             if expires_at <= now_ms() + state.pipeline.min_token_lifetime_ms()
                 && !refreshed(&state.engine.refresh(state, account_id, "X incident probe", None).await)
             {

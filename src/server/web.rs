@@ -3,22 +3,22 @@
 //! serves the pages, the server functions, the pipeline API and, in demo
 //! mode, the emulator. The top of the server: nothing below imports it.
 
+use super::config::{Config, XMode};
+use super::demo::EMULATOR_MOUNT;
+use super::AppState;
+use super::{auth, auth_x, config, crypto, db, demo, lifecycle, metrics, notify, pipeline, probe, secret, snapshot, x};
 use crate::app::{shell, App};
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
-use tower_http::set_header::SetResponseHeaderLayer;
 use axum::routing::get;
 use axum::Router;
-use super::config::{Config, XMode};
-use super::demo::EMULATOR_MOUNT;
-use super::{auth, auth_x, config, crypto, db, demo, lifecycle, metrics, notify, pipeline, probe, secret, snapshot, x};
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use super::AppState;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 use tower_sessions_sqlx_store::SqliteStore;
@@ -157,7 +157,11 @@ impl Server {
     }
 
     /// Serves on `listener` until `shutdown` completes.
-    pub async fn serve_with(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
+    pub async fn serve_with(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartError> {
         let config = &self.state.config;
         tracing::info!(
             addr = %listener.local_addr().map_err(StartError::Serve)?,
@@ -167,7 +171,10 @@ impl Server {
             "authwatch listening"
         );
         // The peer address feeds the sign-in throttle.
-        let cleanup = tokio::spawn(db::sessions::delete_expired_every(self.state.sessions.clone(), db::sessions::DELETE_EXPIRED_EVERY));
+        let cleanup = tokio::spawn(db::sessions::delete_expired_every(
+            self.state.sessions.clone(),
+            db::sessions::DELETE_EXPIRED_EVERY,
+        ));
         let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(StartError::Serve);
         cleanup.abort();
@@ -266,8 +273,14 @@ pub fn router(state: AppState) -> Router {
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"),
         ))
-        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
-        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")));
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ));
     if https {
         // Browsers that once reached authwatch over https never try plain http
         // again for a year, so no first request can be downgraded or stripped.
@@ -285,9 +298,10 @@ pub fn router(state: AppState) -> Router {
 fn page_context(page_csp: String) -> impl Fn() + Clone + Send + 'static {
     move || {
         if let Some(nonce) = leptos::nonce::use_nonce() {
-            if let (Ok(value), Some(response)) =
-                (HeaderValue::from_str(&page_csp.replace("{nonce}", &nonce)), use_context::<leptos_axum::ResponseOptions>())
-            {
+            if let (Ok(value), Some(response)) = (
+                HeaderValue::from_str(&page_csp.replace("{nonce}", &nonce)),
+                use_context::<leptos_axum::ResponseOptions>(),
+            ) {
                 response.insert_header(header::CONTENT_SECURITY_POLICY, value);
             }
         }

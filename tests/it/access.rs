@@ -5,7 +5,9 @@
 
 use crate::support as common;
 
-use authwatch::api::{AddUser, AssignOwners, RemoveUser, CheckNow, CreateReconnectLink, LoadDashboard, RefreshNow, RunDemoAction};
+use authwatch::api::{
+    AddUser, AssignOwners, CheckNow, CreateReconnectLink, LoadDashboard, RefreshNow, RemoveUser, RunDemoAction,
+};
 use authwatch::server::auth::password;
 use authwatch::server::db::users::{self, Role};
 use common::TestApp;
@@ -48,10 +50,16 @@ async fn snapshot(app: &TestApp) -> Snapshot {
     let pool = &app.state.pool;
     Snapshot {
         events: sqlx::query_scalar("SELECT COUNT(*) FROM events").fetch_one(pool).await.unwrap(),
-        generations: sqlx::query_as("SELECT account_id, generation FROM token_sets ORDER BY account_id").fetch_all(pool).await.unwrap(),
+        generations: sqlx::query_as("SELECT account_id, generation FROM token_sets ORDER BY account_id")
+            .fetch_all(pool)
+            .await
+            .unwrap(),
         users: sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(pool).await.unwrap(),
         links: sqlx::query_scalar("SELECT COUNT(*) FROM reconnect_links").fetch_one(pool).await.unwrap(),
-        owners: sqlx::query_as("SELECT id, owner_id, backup_owner_id FROM accounts ORDER BY id").fetch_all(pool).await.unwrap(),
+        owners: sqlx::query_as("SELECT id, owner_id, backup_owner_id FROM accounts ORDER BY id")
+            .fetch_all(pool)
+            .await
+            .unwrap(),
     }
 }
 
@@ -130,8 +138,17 @@ async fn the_access_matrix() {
         async move { c.get(url).send().await.unwrap() }
     })
     .await;
-    row(&w, "GET /settings", [303, 403, 403, 200, 303], |_, c| async move { c.get(app.url("/settings")).send().await.unwrap() }).await;
-    row(&w, "GET /users", [303, 403, 403, 200, 303], |_, c| async move { c.get(app.url("/users")).send().await.unwrap() }).await;
+    row(&w, "GET /settings", [303, 403, 403, 200, 303], |_, c| async move {
+        c.get(app.url("/settings")).send().await.unwrap()
+    })
+    .await;
+    row(
+        &w,
+        "GET /users",
+        [303, 403, 403, 200, 303],
+        |_, c| async move { c.get(app.url("/users")).send().await.unwrap() },
+    )
+    .await;
     row(&w, "server fn load_dashboard", [401, 200, 200, 200, 401], |_, c| async move {
         c.post(app.url(LoadDashboard::PATH)).form(&[("query[search]", ""), ("query[page]", "1")]).send().await.unwrap()
     })
@@ -154,7 +171,12 @@ async fn the_access_matrix() {
     row(&w, "server fn add_user", [401, 403, 403, 200, 401], |actor, c| async move {
         let email = format!("new-{actor:?}@example.com").to_lowercase();
         c.post(app.url(AddUser::PATH))
-            .form(&[("email", email.as_str()), ("name", "New Person"), ("role", "Manager"), ("password", "a-long-enough-password")])
+            .form(&[
+                ("email", email.as_str()),
+                ("name", "New Person"),
+                ("role", "Manager"),
+                ("password", "a-long-enough-password"),
+            ])
             .send()
             .await
             .unwrap()
@@ -187,7 +209,10 @@ async fn the_access_matrix() {
     })
     .await;
     // Last: reassigning changes who owns @acme_jobs.
-    let sam: String = sqlx::query_scalar("SELECT id FROM users WHERE email = 'sam@demo.authwatch'").fetch_one(&app.state.pool).await.unwrap();
+    let sam: String = sqlx::query_scalar("SELECT id FROM users WHERE email = 'sam@demo.authwatch'")
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap();
     row(&w, "server fn assign_owners", [401, 403, 403, 200, 401], |_, c| {
         let (jobs, sam) = (jobs.clone(), sam.clone());
         async move {
@@ -224,13 +249,25 @@ async fn a_post_from_another_site_is_refused_and_changes_nothing() {
     let admin = app.admin().await;
     let before = snapshot(&app).await;
     for origin in ["https://evil.example", "null", &format!("http://{}.evil.example", app.addr.ip())] {
-        let r = admin.post(app.url(RefreshNow::PATH)).header("origin", origin).form(&[("id", jobs.as_str())]).send().await.unwrap();
+        let r = admin
+            .post(app.url(RefreshNow::PATH))
+            .header("origin", origin)
+            .form(&[("id", jobs.as_str())])
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 403, "Origin {origin}");
         assert!(r.text().await.unwrap().contains("CSRF"));
     }
     // No Origin: Sec-Fetch-Site or Referer must vouch for it; neither is refused too.
-    let bare = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let r = bare.post(app.url("/auth/sign-in")).form(&[("email", "ada@demo.authwatch"), ("password", "demo-admin-password")]).send().await.unwrap();
+    let bare =
+        reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let r = bare
+        .post(app.url("/auth/sign-in"))
+        .form(&[("email", "ada@demo.authwatch"), ("password", "demo-admin-password")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 403, "a sign-in with no Origin at all (login CSRF)");
     let r = bare.post(app.url("/auth/sign-out")).header("sec-fetch-site", "cross-site").send().await.unwrap();
     assert_eq!(r.status(), 403);
@@ -255,7 +292,12 @@ async fn signing_in_out_and_the_throttle() {
     assert!(page.contains("demo-manager-password"), "demo mode shows the demo users");
 
     // The session cookie: HttpOnly, SameSite=Lax (not Secure over plain http).
-    let r = browser.post(app.url("/auth/sign-in")).form(&[("email", "DANA@demo.authwatch "), ("password", "demo-manager-password"), ("next", "/accounts/x")]).send().await.unwrap();
+    let r = browser
+        .post(app.url("/auth/sign-in"))
+        .form(&[("email", "DANA@demo.authwatch "), ("password", "demo-manager-password"), ("next", "/accounts/x")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 303);
     assert_eq!(r.headers()["location"], "/accounts/x", "back to where they were going");
     let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
@@ -266,21 +308,39 @@ async fn signing_in_out_and_the_throttle() {
     assert_eq!(browser.get(app.url("/")).send().await.unwrap().status(), 303, "signed out");
 
     // An open redirect is not possible through `next`.
-    let r = browser.post(app.url("/auth/sign-in")).form(&[("email", "dana@demo.authwatch"), ("password", "demo-manager-password"), ("next", "//evil.example")]).send().await.unwrap();
+    let r = browser
+        .post(app.url("/auth/sign-in"))
+        .form(&[("email", "dana@demo.authwatch"), ("password", "demo-manager-password"), ("next", "//evil.example")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.headers()["location"], "/");
 
     // Five wrong passwords block this email for a while, with a clear message,
     // even with the right password; another user is not blocked.
     let guesser = app.browser();
     for i in 0..5 {
-        let r = guesser.post(app.url("/auth/sign-in")).form(&[("email", "dana@demo.authwatch"), ("password", &format!("wrong-{i}"))]).send().await.unwrap();
+        let r = guesser
+            .post(app.url("/auth/sign-in"))
+            .form(&[("email", "dana@demo.authwatch"), ("password", &format!("wrong-{i}"))])
+            .send()
+            .await
+            .unwrap();
         assert!(r.headers()["location"].to_str().unwrap().starts_with("/sign-in?error=invalid"));
     }
-    let r = guesser.post(app.url("/auth/sign-in")).form(&[("email", "dana@demo.authwatch"), ("password", "demo-manager-password")]).send().await.unwrap();
+    let r = guesser
+        .post(app.url("/auth/sign-in"))
+        .form(&[("email", "dana@demo.authwatch"), ("password", "demo-manager-password")])
+        .send()
+        .await
+        .unwrap();
     let to = r.headers()["location"].to_str().unwrap().to_owned();
     assert!(to.starts_with("/sign-in?error=throttled-15"), "{to}");
     let html = guesser.get(app.url(&to)).send().await.unwrap().text().await.unwrap();
-    assert!(html.contains("Too many failed sign-ins") && html.contains("wait 15 min"), "the page says why and for how long");
+    assert!(
+        html.contains("Too many failed sign-ins") && html.contains("wait 15 min"),
+        "the page says why and for how long"
+    );
     app.admin().await;
     // The block ends: once the failures are older than the window, it works.
     sqlx::query("UPDATE sign_in_failures SET at = at - 15 * 60 * 1000").execute(&app.state.pool).await.unwrap();
@@ -292,14 +352,23 @@ async fn removing_a_user_ends_their_session_and_never_the_last_admin() {
     let app = TestApp::demo().await;
     let admin = app.admin().await;
     let dana = app.manager().await;
-    let dana_id: String = sqlx::query_scalar("SELECT id FROM users WHERE email = 'dana@demo.authwatch'").fetch_one(&app.state.pool).await.unwrap();
-    let ada_id: String = sqlx::query_scalar("SELECT id FROM users WHERE email = 'ada@demo.authwatch'").fetch_one(&app.state.pool).await.unwrap();
+    let dana_id: String = sqlx::query_scalar("SELECT id FROM users WHERE email = 'dana@demo.authwatch'")
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap();
+    let ada_id: String = sqlx::query_scalar("SELECT id FROM users WHERE email = 'ada@demo.authwatch'")
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap();
     let r = admin.post(app.url(RemoveUser::PATH)).form(&[("id", ada_id.as_str())]).send().await.unwrap();
     assert_ne!(r.status(), 200, "not oneself");
     let r = admin.post(app.url(RemoveUser::PATH)).form(&[("id", dana_id.as_str())]).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(dana.get(app.url("/")).send().await.unwrap().status(), 303, "her session ended");
-    let unowned: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE owner_id IS NULL").fetch_one(&app.state.pool).await.unwrap();
+    let unowned: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE owner_id IS NULL")
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap();
     assert_eq!(unowned, 4, "her accounts go to the admins");
     assert!(!users::remove(&app.state.pool, &ada_id, "test", 0).await.unwrap(), "the last admin stays");
 }
@@ -349,13 +418,28 @@ async fn the_setup_page_works_once_and_only_while_nobody_can_sign_in() {
         .await
         .unwrap();
     assert_eq!(r.headers()["location"], "/setup?error=short");
-    let form = [("email", "ops@example.com"), ("name", "Ops"), ("password", "long-enough-pass"), ("confirm", "long-enough-pass")];
+    let form = [
+        ("email", "ops@example.com"),
+        ("name", "Ops"),
+        ("password", "long-enough-pass"),
+        ("confirm", "long-enough-pass"),
+    ];
     let r = browser.post(app.url("/auth/setup")).form(&form).send().await.unwrap();
     assert_eq!(r.headers()["location"], "/");
     assert_eq!(browser.get(app.url("/users")).send().await.unwrap().status(), 200, "signed in as the new admin");
     // A second setup, from anyone, is refused.
     let late = app.browser();
-    let r = late.post(app.url("/auth/setup")).form(&[("email", "evil@example.com"), ("name", "E"), ("password", "long-enough-pass"), ("confirm", "long-enough-pass")]).send().await.unwrap();
+    let r = late
+        .post(app.url("/auth/setup"))
+        .form(&[
+            ("email", "evil@example.com"),
+            ("name", "E"),
+            ("password", "long-enough-pass"),
+            ("confirm", "long-enough-pass"),
+        ])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.headers()["location"], "/sign-in?error=set-up");
     let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&app.state.pool).await.unwrap();
     assert_eq!(count, 1);
@@ -365,7 +449,17 @@ async fn the_setup_page_works_once_and_only_while_nobody_can_sign_in() {
 async fn the_cli_adds_the_first_admin() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_authwatch"))
-        .args(["user", "add", "--admin", "--email", "Root@Example.com", "--name", "Root", "--password-stdin", "--data-dir"])
+        .args([
+            "user",
+            "add",
+            "--admin",
+            "--email",
+            "Root@Example.com",
+            "--name",
+            "Root",
+            "--password-stdin",
+            "--data-dir",
+        ])
         .arg(dir.path())
         .env("AUTHWATCH_X_CLIENT_ID", "cli-app")
         .env("AUTHWATCH_X_CLIENT_SECRET", "cli-secret")
@@ -383,13 +477,21 @@ async fn the_cli_adds_the_first_admin() {
     let (user, hash) = users::credentials(&pool, "root@example.com").await.unwrap().unwrap();
     assert_eq!(user.role, Role::Admin);
     assert!(hash.starts_with("$argon2id$"));
-    assert_eq!(password::Passwords::new(1).await.unwrap().verify("a-strong-password".into(), Some(hash)).await, Ok(true));
+    assert_eq!(
+        password::Passwords::new(1).await.unwrap().verify("a-strong-password".into(), Some(hash)).await,
+        Ok(true)
+    );
 }
 
 /// The owner column of every dashboard row, by handle, as the admin's
 /// browser gets it from the server function.
 async fn dashboard_owners(app: &TestApp, admin: &Client) -> Vec<(String, Option<String>)> {
-    let r = admin.post(app.url(LoadDashboard::PATH)).form(&[("query[search]", ""), ("query[page]", "1")]).send().await.unwrap();
+    let r = admin
+        .post(app.url(LoadDashboard::PATH))
+        .form(&[("query[search]", ""), ("query[page]", "1")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let dashboard: authwatch::api::dto::Dashboard = r.json().await.unwrap();
     let mut owners: Vec<_> = dashboard.rows.into_iter().map(|row| (row.handle, row.owner)).collect();
@@ -403,7 +505,8 @@ async fn removing_a_user_with_the_cli_shows_their_accounts_without_an_owner_at_o
     let admin = app.admin().await;
     // The dashboard has been read once, so the server holds its snapshot.
     let before = dashboard_owners(&app, &admin).await;
-    let hers: Vec<&str> = before.iter().filter(|(_, o)| o.as_deref() == Some("Dana Manager")).map(|(h, _)| h.as_str()).collect();
+    let hers: Vec<&str> =
+        before.iter().filter(|(_, o)| o.as_deref() == Some("Dana Manager")).map(|(h, _)| h.as_str()).collect();
     assert_eq!(hers, ["acme_events", "acme_jobs", "acme_news", "acme_sports"], "{before:?}");
 
     // `authwatch user remove`, another process on the same database.
@@ -418,7 +521,11 @@ async fn removing_a_user_with_the_cli_shows_their_accounts_without_an_owner_at_o
 
     let after = dashboard_owners(&app, &admin).await;
     for (handle, owner) in &after {
-        let expected = if hers.contains(&handle.as_str()) { None } else { before.iter().find(|(h, _)| h == handle).unwrap().1.clone() };
+        let expected = if hers.contains(&handle.as_str()) {
+            None
+        } else {
+            before.iter().find(|(h, _)| h == handle).unwrap().1.clone()
+        };
         assert_eq!(owner, &expected, "@{handle}: {after:?}");
     }
     // Each of her accounts says on its timeline why it has no owner.
@@ -434,7 +541,10 @@ async fn removing_a_user_on_the_users_page_shows_their_accounts_without_an_owner
     let admin = app.admin().await;
     let before = dashboard_owners(&app, &admin).await;
     assert_eq!(before.iter().filter(|(_, o)| o.as_deref() == Some("Dana Manager")).count(), 4, "{before:?}");
-    let dana_id: String = sqlx::query_scalar("SELECT id FROM users WHERE email = 'dana@demo.authwatch'").fetch_one(&app.state.pool).await.unwrap();
+    let dana_id: String = sqlx::query_scalar("SELECT id FROM users WHERE email = 'dana@demo.authwatch'")
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap();
     let r = admin.post(app.url(RemoveUser::PATH)).form(&[("id", dana_id.as_str())]).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let after = dashboard_owners(&app, &admin).await;

@@ -91,10 +91,14 @@ async fn tokens_are_encrypted_at_rest_and_never_reach_a_page() {
         pages += &page(&app, &format!("/accounts/{}", s.id)).await.unwrap().text().await.unwrap();
     }
     let ciphertexts: Vec<(String, Option<String>)> =
-        sqlx::query_as("SELECT access_token_ct, refresh_token_ct FROM token_sets").fetch_all(&app.state.pool).await.unwrap();
+        sqlx::query_as("SELECT access_token_ct, refresh_token_ct FROM token_sets")
+            .fetch_all(&app.state.pool)
+            .await
+            .unwrap();
     for s in &summaries {
         let tokens = accounts::tokens(&app.state.pool, &app.state.keyring, &s.id).await.unwrap().unwrap();
-        let secrets = std::iter::once(tokens.access.expose().to_owned()).chain(tokens.refresh.map(|r| r.expose().to_owned()));
+        let secrets =
+            std::iter::once(tokens.access.expose().to_owned()).chain(tokens.refresh.map(|r| r.expose().to_owned()));
         for secret in secrets {
             assert!(secret.len() > 40, "a real X-format token");
             assert!(!contains(&db, secret.as_bytes()), "a token is in the database file in clear");
@@ -165,14 +169,18 @@ async fn the_settings_page_shows_the_callback_and_only_a_fingerprint_of_the_secr
     // script of the page carries it: nothing else inline can run.
     let csp = h["content-security-policy"].to_str().unwrap().to_owned();
     assert!(csp.contains("frame-ancestors 'none'") && csp.contains("object-src 'none'"), "{csp}");
-    let nonce = csp.split("'nonce-").nth(1).and_then(|rest| rest.split('\'').next()).expect("a nonce in the policy").to_owned();
+    let nonce =
+        csp.split("'nonce-").nth(1).and_then(|rest| rest.split('\'').next()).expect("a nonce in the policy").to_owned();
     assert!(nonce.len() >= 16, "{csp}");
     let html = home.text().await.unwrap();
     let scripts = html.matches("<script").count();
     assert!(scripts > 0);
     assert_eq!(html.matches(&format!("nonce=\"{nonce}\"")).count(), scripts, "every script carries the nonce");
     let again = page(&app, "/").await.unwrap();
-    assert!(!again.headers()["content-security-policy"].to_str().unwrap().contains(&nonce), "a fresh nonce per response");
+    assert!(
+        !again.headers()["content-security-policy"].to_str().unwrap().contains(&nonce),
+        "a fresh nonce per response"
+    );
     // Not a page: the strictest policy.
     let health = reqwest::get(app.url("/healthz")).await.unwrap();
     assert!(health.headers()["content-security-policy"].to_str().unwrap().starts_with("default-src 'none'"));
@@ -188,10 +196,17 @@ async fn a_refresh_saves_the_rotated_token_and_x_counts_exactly_one() {
     assert_eq!(done, refresh::Refreshed::Saved { generation: before.generation + 1 });
     assert_eq!(app.emulator().counts().client(authwatch::server::demo::CLIENT_ID).refresh_grants, 1);
     let after = accounts::tokens(&app.state.pool, &app.state.keyring, &id).await.unwrap().unwrap();
-    assert_ne!(after.refresh.as_ref().unwrap(), before.refresh.as_ref().unwrap(), "the rotated refresh token was saved");
+    assert_ne!(
+        after.refresh.as_ref().unwrap(),
+        before.refresh.as_ref().unwrap(),
+        "the rotated refresh token was saved"
+    );
     // The old refresh token is dead at X: the stored one is the one that works.
     assert!(app.state.x.refresh(before.refresh.as_ref().unwrap()).await.is_err());
-    assert!(matches!(app.state.engine.refresh(&app.state, &id, "test", None).await.unwrap(), refresh::Refreshed::Saved { .. }));
+    assert!(matches!(
+        app.state.engine.refresh(&app.state, &id, "test", None).await.unwrap(),
+        refresh::Refreshed::Saved { .. }
+    ));
 }
 
 #[tokio::test]
@@ -219,7 +234,10 @@ async fn a_grant_revoked_at_x_is_found_by_a_check() {
     let id = id_of(&app, "acme_support").await;
     let s = accounts::summary(&app.state.pool, &id).await.unwrap().unwrap();
     app.emulator().revoke_grant(authwatch::server::demo::CLIENT_ID, &s.x_user_id);
-    assert_eq!(check::check(&app.state, &id, "test", check::Proof::AskX).await.unwrap(), check::Checked::Failed { cause: Cause::UserRevoked });
+    assert_eq!(
+        check::check(&app.state, &id, "test", check::Proof::AskX).await.unwrap(),
+        check::Checked::Failed { cause: Cause::UserRevoked }
+    );
     let (health, cause) = health_of(&app, "acme_support").await;
     assert_eq!(health, Health::ActionNeeded(authwatch::domain::health::Action::Reconnect));
     assert_eq!(cause, Some(Cause::UserRevoked));
@@ -229,12 +247,27 @@ async fn a_grant_revoked_at_x_is_found_by_a_check() {
 async fn concurrent_connects_all_land() {
     let app = TestApp::demo().await;
     let users: Vec<_> = (0..8)
-        .map(|i| app.emulator().create_user(authwatch::emulator::NewUser { id: None, username: format!("many_{i}"), name: format!("Many {i}") }))
+        .map(|i| {
+            app.emulator().create_user(authwatch::emulator::NewUser {
+                id: None,
+                username: format!("many_{i}"),
+                name: format!("Many {i}"),
+            })
+        })
         .collect();
     let connects = users.iter().map(|u| {
         let state = app.state.clone();
         let id = u.id.clone();
-        async move { authwatch::server::demo::connect_as(&state, &id, &authwatch::server::lifecycle::connect::Intent::NewAccount, "test", None).await }
+        async move {
+            authwatch::server::demo::connect_as(
+                &state,
+                &id,
+                &authwatch::server::lifecycle::connect::Intent::NewAccount,
+                "test",
+                None,
+            )
+            .await
+        }
     });
     for result in futures::future::join_all(connects).await {
         assert!(result.is_ok(), "{result:?}");
@@ -252,7 +285,11 @@ async fn a_refusal_reads_as_a_sentence_for_a_person_on_the_page_and_to_the_calle
     let r = manager.get(app.url("/settings")).send().await.unwrap();
     assert_eq!(r.status(), 403);
     let html = r.text().await.unwrap();
-    assert!(html.contains("Only admins can see the X app&#x27;s settings.") || html.contains("Only admins can see the X app's settings."), "{html}");
+    assert!(
+        html.contains("Only admins can see the X app&#x27;s settings.")
+            || html.contains("Only admins can see the X app's settings."),
+        "{html}"
+    );
     assert!(!html.contains("error running server function"), "no framework wording before the sentence");
     // The server function called as the page calls it: the status set from
     // the error, and the same sentence.
@@ -273,7 +310,12 @@ async fn a_refused_request_is_not_answered_as_a_server_failure() {
     // A rule the request breaks: 422 and what to change, not a 500.
     let r = admin
         .post(app.url(AddUser::PATH))
-        .form(&[("email", "not an address"), ("name", "Ann"), ("role", "Manager"), ("password", "correct horse battery staple")])
+        .form(&[
+            ("email", "not an address"),
+            ("name", "Ann"),
+            ("role", "Manager"),
+            ("password", "correct horse battery staple"),
+        ])
         .send()
         .await
         .unwrap();

@@ -15,9 +15,9 @@ use authwatch::server::db::{accounts, prompts, users};
 use authwatch::server::demo::{self, CLIENT_ID};
 use authwatch::server::lifecycle::check::{check, Checked, Proof};
 use authwatch::server::lifecycle::connect::Intent;
-use authwatch::server::probe;
 use authwatch::server::lifecycle::refresh::Refreshed;
 use authwatch::server::notify::{deliver_due, reconcile};
+use authwatch::server::probe;
 use authwatch::server::x::now_ms;
 use common::sinks::WebhookSink;
 use common::TestApp;
@@ -29,7 +29,11 @@ const MINUTE: i64 = 60_000;
 /// A demo app with a webhook receiving every prompt's messages.
 async fn with_webhook(seed: bool) -> (TestApp, WebhookSink) {
     let (hooks, url) = WebhookSink::start().await;
-    let app = TestApp::start(vec![("AUTHWATCH_WEBHOOK_URL", url.as_str()), ("AUTHWATCH_WEBHOOK_SECRET", "whsec_test_secret")]).await;
+    let app = TestApp::start(vec![
+        ("AUTHWATCH_WEBHOOK_URL", url.as_str()),
+        ("AUTHWATCH_WEBHOOK_SECRET", "whsec_test_secret"),
+    ])
+    .await;
     if seed {
         demo::seed(&app.state, app.emulator()).await.expect("demo seeding");
     }
@@ -55,7 +59,11 @@ async fn connect_brands(app: &TestApp, n: usize) -> Vec<String> {
     let mut ids = Vec::new();
     for i in 0..n {
         let x_user_id = format!("17000000000000{i:05}");
-        app.emulator().create_user(NewUser { id: Some(x_user_id.clone()), username: format!("brand_{i}"), name: format!("Brand {i}") });
+        app.emulator().create_user(NewUser {
+            id: Some(x_user_id.clone()),
+            username: format!("brand_{i}"),
+            name: format!("Brand {i}"),
+        });
         demo::connect_as(&app.state, &x_user_id, &Intent::NewAccount, "test", owner.as_deref()).await.expect("connect");
         ids.push(accounts::id_by_x_user(&app.state.pool, &x_user_id).await.unwrap().expect("connected"));
     }
@@ -91,15 +99,26 @@ async fn depleted_credits_hold_posts_for_the_admins_and_touch_no_account() {
     let billing: Vec<_> = open.iter().filter(|p| p.subject == APP_BILLING).collect();
     assert_eq!(billing.len(), 1, "{open:?}");
     assert_eq!(billing[0].cause.as_str(), "credits_depleted");
-    assert!(open.iter().all(|p| p.account_id.as_deref() != Some(news.id.as_str())), "no prompt for the account: {open:?}");
+    assert!(
+        open.iter().all(|p| p.account_id.as_deref() != Some(news.id.as_str())),
+        "no prompt for the account: {open:?}"
+    );
     deliver_due(&app.state, now_ms()).await.unwrap();
-    let opened: Vec<_> = messages(&hooks).into_iter().filter(|(e, s, _)| e == "prompt.opened" && s == APP_BILLING).collect();
+    let opened: Vec<_> =
+        messages(&hooks).into_iter().filter(|(e, s, _)| e == "prompt.opened" && s == APP_BILLING).collect();
     assert_eq!(opened.len(), 1);
     let text = opened[0].2["text"].as_str().unwrap().to_owned();
-    for words in ["402 Payment Required", "credits depleted", "top it up in X's developer console", "auto-recharge", "Every account is fine"] {
+    for words in [
+        "402 Payment Required",
+        "credits depleted",
+        "top it up in X's developer console",
+        "auto-recharge",
+        "Every account is fine",
+    ] {
         assert!(text.contains(words), "{words}: {text}");
     }
-    let admins: Vec<&str> = opened[0].2["recipients"].as_array().unwrap().iter().map(|r| r["email"].as_str().unwrap()).collect();
+    let admins: Vec<&str> =
+        opened[0].2["recipients"].as_array().unwrap().iter().map(|r| r["email"].as_str().unwrap()).collect();
     assert_eq!(admins, vec![demo::ADMIN.email], "the admins, not the account's owner");
 
     // The account is untouched: no incident, healthy, and the broker still hands out its token.
@@ -125,12 +144,16 @@ async fn depleted_credits_hold_posts_for_the_admins_and_touch_no_account() {
     assert_eq!(back.released, 1);
     assert_eq!(published(&app), vec!["Launch day"]);
     assert_eq!(pipeline::post_status(&app, held.body["id"].as_i64().unwrap()).await, "published");
-    assert!(prompts::open_for_subject(&app.state.pool, APP_BILLING).await.unwrap().is_none(), "closed without a reconcile");
+    assert!(
+        prompts::open_for_subject(&app.state.pool, APP_BILLING).await.unwrap().is_none(),
+        "closed without a reconcile"
+    );
     let again = probe::run(&app.state, t + 20 * MINUTE).await.unwrap();
     assert_eq!(again, probe::Probed::default(), "nothing left to probe");
     assert_eq!(published(&app), vec!["Launch day"], "published once");
     deliver_due(&app.state, now_ms()).await.unwrap();
-    let recovered = messages(&hooks).into_iter().filter(|(e, s, _)| e == "prompt.recovered" && s == APP_BILLING).count();
+    let recovered =
+        messages(&hooks).into_iter().filter(|(e, s, _)| e == "prompt.recovered" && s == APP_BILLING).count();
     assert_eq!(recovered, 1);
 }
 
@@ -220,7 +243,10 @@ async fn the_daily_check_asks_x_once_per_account_and_utc_day_and_the_settings_sa
     let app = TestApp::empty_demo().await;
     let ids = connect_brands(&app, 4).await;
     // Connected two days ago, as far as authwatch knows: nothing proved them alive today.
-    sqlx::query("UPDATE accounts SET last_verified_at = last_verified_at - 2 * 86400000").execute(&app.state.pool).await.unwrap();
+    sqlx::query("UPDATE accounts SET last_verified_at = last_verified_at - 2 * 86400000")
+        .execute(&app.state.pool)
+        .await
+        .unwrap();
     // One of them refreshed today.
     let refreshed = app.state.engine.refresh(&app.state, &ids[0], "scheduler", None).await.unwrap();
     assert!(matches!(refreshed, Refreshed::Saved { .. }), "{refreshed:?}");

@@ -59,7 +59,8 @@ async fn an_error_in_the_address_is_shown_only_when_its_state_matched_an_attempt
     // A real attempt in another browser: its state is not this browser's.
     let elsewhere = app.admin().await;
     let foreign_to_x = start(&app, &elsewhere, None).await;
-    let foreign_state = url::Url::parse(&foreign_to_x).unwrap().query_pairs().find(|(k, _)| k == "state").unwrap().1.into_owned();
+    let foreign_state =
+        url::Url::parse(&foreign_to_x).unwrap().query_pairs().find(|(k, _)| k == "state").unwrap().1.into_owned();
     let foreign = format!("?error={hostile}&state={}", encoded(&foreign_state));
     for (who, browser) in [("anonymous", app.browser()), ("signed in", signed_in.clone())] {
         for query in queries.iter().chain([&foreign]) {
@@ -75,11 +76,20 @@ async fn an_error_in_the_address_is_shown_only_when_its_state_matched_an_attempt
     // The same words, but answering a sign-in this browser started: X's.
     let to_x = start(&app, &signed_in, None).await;
     let state = url::Url::parse(&to_x).unwrap().query_pairs().find(|(k, _)| k == "state").unwrap().1.into_owned();
-    let (to, html) = result_of(&app, &signed_in, &format!("?state={}&error=temporarily_unavailable&error_description=Try+later", encoded(&state))).await;
+    let (to, html) = result_of(
+        &app,
+        &signed_in,
+        &format!("?state={}&error=temporarily_unavailable&error_description=Try+later", encoded(&state)),
+    )
+    .await;
     assert_eq!(to, "/connect/result");
-    assert!(html.contains("X answered “temporarily_unavailable” (Try later) instead of a code, so nothing changed"), "{html}");
+    assert!(
+        html.contains("X answered “temporarily_unavailable” (Try later) instead of a code, so nothing changed"),
+        "{html}"
+    );
     // Spent: the same answer again is a stranger's.
-    let (_, html) = result_of(&app, &signed_in, &format!("?state={}&error=temporarily_unavailable", encoded(&state))).await;
+    let (_, html) =
+        result_of(&app, &signed_in, &format!("?state={}&error=temporarily_unavailable", encoded(&state))).await;
     assert!(!html.contains("temporarily_unavailable") && html.contains("expired or was already used"));
 }
 
@@ -112,7 +122,14 @@ async fn a_fifty_request_burst_of_anonymous_callbacks_leaves_no_session_row() {
 
     // Nor any other anonymous request that has no reason to keep anything.
     let guest = app.browser();
-    let gets = ["/sign-in", "/no-such-page", "/r/not-a-real-link", "/connect/result", "/connect/result?problem=unknown-state", "/"];
+    let gets = [
+        "/sign-in",
+        "/no-such-page",
+        "/r/not-a-real-link",
+        "/connect/result",
+        "/connect/result?problem=unknown-state",
+        "/",
+    ];
     for path in gets {
         let r = guest.get(app.url(path)).send().await.unwrap();
         assert!(r.headers().get("set-cookie").is_none(), "GET {path} set a cookie");
@@ -122,7 +139,11 @@ async fn a_fifty_request_burst_of_anonymous_callbacks_leaves_no_session_row() {
         let r = guest.post(app.url("/auth/x/start")).form(form).send().await.unwrap();
         assert!(r.headers().get("set-cookie").is_none(), "POST /auth/x/start {form:?} set a cookie");
     }
-    assert_eq!(session_rows(&app).await, before, "no session row for the sign-in page, a 404, an unknown link or a refused start");
+    assert_eq!(
+        session_rows(&app).await,
+        before,
+        "no session row for the sign-in page, a 404, an unknown link or a refused start"
+    );
 }
 
 #[tokio::test]
@@ -189,7 +210,10 @@ async fn expired_sessions_are_deleted_by_the_running_server() {
     vars.push(("AUTHWATCH_DATABASE_URL", url.as_str()));
     let app = TestApp::start(vars).await;
     let ids = || async {
-        sqlx::query_scalar::<_, String>(&format!("SELECT id FROM {} ORDER BY id", sessions::TABLE)).fetch_all(&app.state.pool).await.unwrap()
+        sqlx::query_scalar::<_, String>(&format!("SELECT id FROM {} ORDER BY id", sessions::TABLE))
+            .fetch_all(&app.state.pool)
+            .await
+            .unwrap()
     };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while ids().await.contains(&expired) {
@@ -200,8 +224,10 @@ async fn expired_sessions_are_deleted_by_the_running_server() {
     assert!(sessions::DELETE_EXPIRED_EVERY >= std::time::Duration::from_secs(60), "not a busy loop");
 
     // And again on the timer, not only at start.
-    let later = session_record(&app.state.sessions, time::OffsetDateTime::now_utc() + time::Duration::milliseconds(300)).await;
-    let task = tokio::spawn(sessions::delete_expired_every(app.state.sessions.clone(), std::time::Duration::from_millis(100)));
+    let later =
+        session_record(&app.state.sessions, time::OffsetDateTime::now_utc() + time::Duration::milliseconds(300)).await;
+    let task =
+        tokio::spawn(sessions::delete_expired_every(app.state.sessions.clone(), std::time::Duration::from_millis(100)));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while ids().await.contains(&later) {
         assert!(std::time::Instant::now() < deadline, "not deleted on the next round");
@@ -216,10 +242,15 @@ async fn connect_account_as_an_account_the_user_may_not_reconnect_is_refused_and
     let app = TestApp::demo().await;
     let labs = account(&app, "acme_labs").await;
     assert_ne!(labs.owner_id, None);
-    let dana: String = sqlx::query_scalar("SELECT id FROM users WHERE email = ?").bind(demo::MANAGER.email).fetch_one(&app.state.pool).await.unwrap();
+    let dana: String = sqlx::query_scalar("SELECT id FROM users WHERE email = ?")
+        .bind(demo::MANAGER.email)
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap();
     assert!(!labs.is_owned_by(&dana), "the demo data this test relies on");
     let before = token_rows(&app).await;
-    let events_before: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events").fetch_one(&app.state.pool).await.unwrap();
+    let events_before: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM events").fetch_one(&app.state.pool).await.unwrap();
     app.emulator().reset_counts();
 
     let manager = app.manager().await;
@@ -234,7 +265,11 @@ async fn connect_account_as_an_account_the_user_may_not_reconnect_is_refused_and
     assert!(html.contains("Ask Ada Admin or an admin"), "{html}");
     assert_eq!(token_rows(&app).await, before, "tokens and generations unchanged");
     let after = account(&app, "acme_labs").await;
-    assert_eq!((after.owner_id, after.backup_owner_id), (labs.owner_id.clone(), labs.backup_owner_id.clone()), "owners unchanged");
+    assert_eq!(
+        (after.owner_id, after.backup_owner_id),
+        (labs.owner_id.clone(), labs.backup_owner_id.clone()),
+        "owners unchanged"
+    );
     assert_eq!(after.incident_cause, labs.incident_cause, "still needs its owner");
     let events_after: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events").fetch_one(&app.state.pool).await.unwrap();
     assert_eq!(events_after, events_before, "no reconnect on the timeline");
@@ -280,6 +315,10 @@ async fn an_admin_may_connect_over_any_account_and_a_new_account_is_the_connecti
     let (_, html) = land(&app, &manager, &back).await;
     assert!(html.contains("Connected @acme_careers"));
     let careers = account(&app, "acme_careers").await;
-    let dana: String = sqlx::query_scalar("SELECT id FROM users WHERE email = ?").bind(demo::MANAGER.email).fetch_one(&app.state.pool).await.unwrap();
+    let dana: String = sqlx::query_scalar("SELECT id FROM users WHERE email = ?")
+        .bind(demo::MANAGER.email)
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap();
     assert_eq!(careers.owner_id.as_deref(), Some(dana.as_str()));
 }

@@ -86,7 +86,10 @@ async fn a_grant_without_a_required_scope_is_saved_and_flagged() {
     let (_, html) = land(&app, &browser, &back).await;
     assert!(html.contains("but a permission is missing"));
     assert!(html.contains("X did not grant tweet.write"));
-    assert!(html.contains("the X app&#x27;s permissions need changing") || html.contains("the X app's permissions need changing"));
+    assert!(
+        html.contains("the X app&#x27;s permissions need changing")
+            || html.contains("the X app's permissions need changing")
+    );
     assert_eq!(account(&app, "acme_jobs").await.generation, jobs.generation + 1, "saved: better than nothing");
     assert!(html.contains(r#"data-account="acme_jobs" data-health="reconnect""#));
 }
@@ -163,9 +166,11 @@ async fn a_code_for_another_attempt_fails_pkce_at_x() {
     let second = start(&app, &browser, Some(&labs.id)).await;
     let back = consent(&browser, &first, &labs.x_user_id, "authorize").await;
     let code = url::Url::parse(&back).unwrap().query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
-    let other_state = url::Url::parse(&second).unwrap().query_pairs().find(|(k, _)| k == "state").unwrap().1.into_owned();
+    let other_state =
+        url::Url::parse(&second).unwrap().query_pairs().find(|(k, _)| k == "state").unwrap().1.into_owned();
     let crossed = app.url(&format!("/auth/x/callback?state={other_state}&code={code}"));
-    assert_refused(&app, &browser, &crossed, "Value passed for the code verifier did not match the code challenge.").await;
+    assert_refused(&app, &browser, &crossed, "Value passed for the code verifier did not match the code challenge.")
+        .await;
 }
 
 #[tokio::test]
@@ -193,7 +198,8 @@ async fn a_refused_revoke_is_not_taken_for_a_dead_refresh_token() {
     let app = TestApp::demo().await;
     for status in [400, 401] {
         app.emulator().inject_fault(Fault::new(Endpoint::Revoke, FaultKind::Status(status)).times(1));
-        let refused = app.state.x.revoke(&authwatch::server::secret::Secret::new("a-token-not-kept")).await.unwrap_err();
+        let refused =
+            app.state.x.revoke(&authwatch::server::secret::Secret::new("a-token-not-kept")).await.unwrap_err();
         assert_eq!(refused.status(), Some(status));
         assert_ne!(refused.cause(), Cause::RefreshTokenRejected, "{status}: {refused}");
     }

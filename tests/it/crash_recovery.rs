@@ -5,7 +5,9 @@
 
 use crate::support as common;
 
-use authwatch::emulator::{ClientType, Emulator, EmulatorSettings, Endpoint, Fault, FaultKind, GrantKind, NewApp, NewUser};
+use authwatch::emulator::{
+    ClientType, Emulator, EmulatorSettings, Endpoint, Fault, FaultKind, GrantKind, NewApp, NewUser,
+};
 use authwatch::server::config::{Config, Overrides};
 use authwatch::server::db::{accounts, events};
 use authwatch::server::demo::connect_as;
@@ -89,13 +91,15 @@ async fn a_process_killed_mid_sweep_leaves_every_account_valid_or_flagged() {
     // Connect accounts through the real code path, with 60-second tokens: all due.
     let dir = tempfile::tempdir().unwrap();
     let vars = live_vars(&emulator_base, &public_url, &dir.path().display().to_string());
-    let config = Config::load(&Vars(vars.clone()), format!("127.0.0.1:{port}").parse().unwrap(), Overrides::default()).unwrap();
+    let config =
+        Config::load(&Vars(vars.clone()), format!("127.0.0.1:{port}").parse().unwrap(), Overrides::default()).unwrap();
     let options = LeptosOptions::builder().output_name("authwatch").build();
     let server = Server::new(config, options).await.unwrap();
     let state = server.state().clone();
     emulator.update_settings(|s| s.access_token_ttl_secs = 60);
     for i in 0..ACCOUNTS {
-        let user = emulator.create_user(NewUser { id: None, username: format!("crash_{i}"), name: format!("Crash {i}") });
+        let user =
+            emulator.create_user(NewUser { id: None, username: format!("crash_{i}"), name: format!("Crash {i}") });
         connect_as(&state, &user.id, &Intent::NewAccount, "test", None).await.unwrap();
     }
     emulator.update_settings(|s| s.access_token_ttl_secs = 7200);
@@ -130,7 +134,8 @@ async fn a_process_killed_mid_sweep_leaves_every_account_valid_or_flagged() {
             let s = accounts::summary(&state.pool, id).await.unwrap().unwrap();
             let last = events::recent(&state.pool, id, 1).await.unwrap().remove(0);
             let valid = s.incident_cause.is_none() && s.expires_at > authwatch::server::x::now_ms() + 15 * 60_000;
-            settled &= (valid || s.incident_cause.is_some()) && !(last.kind.as_str() == "refresh" && last.outcome.as_str() == "started");
+            settled &= (valid || s.incident_cause.is_some())
+                && !(last.kind.as_str() == "refresh" && last.outcome.as_str() == "started");
         }
         if settled {
             break;

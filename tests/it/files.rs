@@ -78,7 +78,8 @@ async fn an_existing_open_directory_and_database_are_made_private() {
 
 async fn start_in(data: &Path) -> Result<Server, String> {
     let addr = "127.0.0.1:0".parse().unwrap();
-    let mut vars: Vec<(String, String)> = common::LIVE.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    let mut vars: Vec<(String, String)> =
+        common::LIVE.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
     vars.push(("AUTHWATCH_DATA_DIR".into(), data.display().to_string()));
     let vars = Vars(vars);
     let config = Config::load(&vars, addr, Overrides::default()).unwrap();
@@ -96,7 +97,10 @@ async fn a_key_file_others_can_read_stops_the_start_naming_the_file_and_the_fix(
     drop(first);
     set_mode(&key, 0o644);
     let err = start_in(data.path()).await.err().expect("refused");
-    assert!(err.contains(&format!("encryption key file {} can be read by other users (mode 644)", key.display())), "{err}");
+    assert!(
+        err.contains(&format!("encryption key file {} can be read by other users (mode 644)", key.display())),
+        "{err}"
+    );
     assert!(err.contains(&format!("`chmod 600 {}`", key.display())), "{err}");
     assert_eq!(mode(&key), 0o644, "left for the person to fix, not silently changed");
 

@@ -61,7 +61,12 @@ async fn every_router_answers_with_the_security_headers() {
     let app = TestApp::demo().await;
     let anonymous = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     // The pages' router, the pipeline API, the emulated X and its control API.
-    for (path, status) in [("/healthz", 200), ("/api/v1/accounts", 401), ("/x-emulator/2/users/me", 401), ("/x-emulator/_control/counts", 303)] {
+    for (path, status) in [
+        ("/healthz", 200),
+        ("/api/v1/accounts", 401),
+        ("/x-emulator/2/users/me", 401),
+        ("/x-emulator/_control/counts", 303),
+    ] {
         let r = anonymous.get(app.url(path)).send().await.unwrap();
         assert_eq!(r.status(), status, "{path}");
         let h = r.headers();
@@ -72,7 +77,13 @@ async fn every_router_answers_with_the_security_headers() {
         assert!(csp.starts_with("default-src 'none'") && csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
     }
     // The pipeline API takes no cookie and no origin check: a bearer key alone.
-    let r = anonymous.post(app.url("/api/v1/accounts/x/posts")).header("origin", "https://evil.example").json(&serde_json::json!({"text": "hi"})).send().await.unwrap();
+    let r = anonymous
+        .post(app.url("/api/v1/accounts/x/posts"))
+        .header("origin", "https://evil.example")
+        .json(&serde_json::json!({"text": "hi"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401, "refused for its missing key, not as cross-site");
 }
 
@@ -180,9 +191,17 @@ async fn an_active_session_outlives_the_idle_limit_and_an_idle_one_does_not() {
     let browser = app.admin().await;
     let started = std::time::Instant::now();
     while started.elapsed() < Duration::from_secs(4) {
-        assert_eq!(browser.get(app.url("/settings")).send().await.unwrap().status(), 200, "active: kept alive past the idle limit");
+        assert_eq!(
+            browser.get(app.url("/settings")).send().await.unwrap().status(),
+            200,
+            "active: kept alive past the idle limit"
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    assert_eq!(browser.get(app.url("/settings")).send().await.unwrap().status(), 303, "then idle for longer than the limit");
+    assert_eq!(
+        browser.get(app.url("/settings")).send().await.unwrap().status(),
+        303,
+        "then idle for longer than the limit"
+    );
 }

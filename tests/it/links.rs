@@ -28,7 +28,8 @@ async fn a_link_reconnects_once_and_refuses_the_wrong_account_without_being_spen
     let events = account(&app, "acme_events").await;
     let secret = make_link(&app, &events.id).await;
     // Only a hash of the secret is stored.
-    let stored: Vec<String> = sqlx::query_scalar("SELECT token_hash FROM reconnect_links").fetch_all(&app.state.pool).await.unwrap();
+    let stored: Vec<String> =
+        sqlx::query_scalar("SELECT token_hash FROM reconnect_links").fetch_all(&app.state.pool).await.unwrap();
     assert_eq!(stored.len(), 1);
     assert_ne!(stored[0], secret);
     assert!(!String::from_utf8_lossy(&app.database_bytes()).contains(&secret));
@@ -38,7 +39,10 @@ async fn a_link_reconnects_once_and_refuses_the_wrong_account_without_being_spen
     assert_eq!(page.status(), 200);
     // Leptos marks text-node boundaries with `<!>`; read the text without them.
     let html = page.text().await.unwrap().replace("<!>", "");
-    assert!(html.contains("Reconnect @acme_events to authwatch") && html.contains("Sign in there as <strong>@acme_events"), "names the account: {html}");
+    assert!(
+        html.contains("Reconnect @acme_events to authwatch") && html.contains("Sign in there as <strong>@acme_events"),
+        "names the account: {html}"
+    );
 
     // The wrong X account: refused, nothing saved, and the link still works.
     let before = token_rows(&app).await;
@@ -49,7 +53,11 @@ async fn a_link_reconnects_once_and_refuses_the_wrong_account_without_being_spen
     assert!(html.contains("You signed in to X as @acme_careers, but this reconnect is for @acme_events"));
     assert!(html.contains("Open your reconnect link again"));
     assert_eq!(token_rows(&app).await, before);
-    assert_eq!(guest.get(app.url(&format!("/r/{secret}"))).send().await.unwrap().status(), 200, "not spent by a refusal");
+    assert_eq!(
+        guest.get(app.url(&format!("/r/{secret}"))).send().await.unwrap().status(),
+        200,
+        "not spent by a refusal"
+    );
 
     // The right one: saved, shown on the result page (not the dashboard).
     let to_x = start_with(&app, &guest, &[("link", &secret)]).await;
@@ -61,7 +69,11 @@ async fn a_link_reconnects_once_and_refuses_the_wrong_account_without_being_spen
     assert_eq!(after.generation, events.generation + 1);
     assert_eq!(after.incident_cause, None);
     let recent = authwatch::server::db::events::recent(&app.state.pool, &events.id, 1).await.unwrap();
-    assert!(recent[0].actor.starts_with("reconnect link lnk_"), "the timeline says it came by link: {}", recent[0].actor);
+    assert!(
+        recent[0].actor.starts_with("reconnect link lnk_"),
+        "the timeline says it came by link: {}",
+        recent[0].actor
+    );
 
     // Spent: the page says when, with 410; starting again is refused.
     let page = guest.get(app.url(&format!("/r/{secret}"))).send().await.unwrap();
@@ -97,9 +109,15 @@ async fn expired_unknown_and_foreign_links_explain_themselves() {
     // A manager who does not own the account cannot make a link for it.
     let labs = account(&app, "acme_labs").await;
     let manager = app.manager().await;
-    let r = manager.post(app.url(CreateReconnectLink::PATH)).form(&[("account_id", labs.id.as_str())]).send().await.unwrap();
+    let r = manager
+        .post(app.url(CreateReconnectLink::PATH))
+        .form(&[("account_id", labs.id.as_str())])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 403);
-    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM reconnect_links").fetch_one(&app.state.pool).await.unwrap();
+    let count: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM reconnect_links").fetch_one(&app.state.pool).await.unwrap();
     assert_eq!(count, 1);
 }
 
@@ -108,16 +126,19 @@ async fn an_owner_can_revoke_an_unused_link() {
     let app = TestApp::demo().await;
     let events = account(&app, "acme_events").await;
     let secret = make_link(&app, &events.id).await;
-    let link_id: String = sqlx::query_scalar("SELECT id FROM reconnect_links").fetch_one(&app.state.pool).await.unwrap();
+    let link_id: String =
+        sqlx::query_scalar("SELECT id FROM reconnect_links").fetch_one(&app.state.pool).await.unwrap();
     let guest = app.browser();
     let r = guest.post(app.url(RevokeReconnectLink::PATH)).form(&[("link_id", link_id.as_str())]).send().await.unwrap();
     assert_eq!(r.status(), 401, "not signed in");
     let manager = app.manager().await;
-    let r = manager.post(app.url(RevokeReconnectLink::PATH)).form(&[("link_id", link_id.as_str())]).send().await.unwrap();
+    let r =
+        manager.post(app.url(RevokeReconnectLink::PATH)).form(&[("link_id", link_id.as_str())]).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let page = guest.get(app.url(&format!("/r/{secret}"))).send().await.unwrap();
     assert_eq!(page.status(), 410, "revoked: it has expired");
-    let r = manager.post(app.url(RevokeReconnectLink::PATH)).form(&[("link_id", link_id.as_str())]).send().await.unwrap();
+    let r =
+        manager.post(app.url(RevokeReconnectLink::PATH)).form(&[("link_id", link_id.as_str())]).send().await.unwrap();
     assert_ne!(r.status(), 200, "twice is refused");
     let timeline = authwatch::server::db::events::recent(&app.state.pool, &events.id, 1).await.unwrap();
     assert_eq!(timeline[0].detail.as_deref(), Some(format!("reconnect link {link_id} revoked").as_str()));

@@ -45,7 +45,10 @@ async fn setup() -> Setup {
 
 /// The mails to `who` whose subject line contains `subject`.
 fn mails_to(smtp: &SmtpSink, who: &str, subject: &str) -> usize {
-    smtp.mails().iter().filter(|m| m.to == [who] && m.data.lines().any(|l| l.starts_with("Subject:") && l.contains(subject))).count()
+    smtp.mails()
+        .iter()
+        .filter(|m| m.to == [who] && m.data.lines().any(|l| l.starts_with("Subject:") && l.contains(subject)))
+        .count()
 }
 
 #[tokio::test]
@@ -80,8 +83,11 @@ async fn one_prompt_per_incident_escalation_and_recovery() {
         assert_eq!(hook.headers["x-authwatch-signature"].to_str().unwrap(), expected);
         assert_eq!(hook.headers["x-authwatch-event"], "prompt.opened");
     }
-    let jobs_hook: serde_json::Value =
-        received.iter().map(|h| serde_json::from_str::<serde_json::Value>(&h.body).unwrap()).find(|v| v["account"]["handle"] == "acme_jobs").unwrap();
+    let jobs_hook: serde_json::Value = received
+        .iter()
+        .map(|h| serde_json::from_str::<serde_json::Value>(&h.body).unwrap())
+        .find(|v| v["account"]["handle"] == "acme_jobs")
+        .unwrap();
     assert_eq!(jobs_hook["recipients"][0]["email"], "dana@demo.authwatch");
     assert_eq!(jobs_hook["cause"], "scope_missing");
     // Slack gets its own payload shape.
@@ -124,7 +130,8 @@ async fn one_prompt_per_incident_escalation_and_recovery() {
 /// the returned time and nothing delivered yet.
 async fn prompts_raised_with_a_webhook() -> (TestApp, WebhookSink, i64) {
     let (hooks, hook_url) = WebhookSink::start().await;
-    let app = TestApp::start(vec![("AUTHWATCH_WEBHOOK_URL", hook_url.as_str()), ("AUTHWATCH_WEBHOOK_SECRET", SECRET)]).await;
+    let app =
+        TestApp::start(vec![("AUTHWATCH_WEBHOOK_URL", hook_url.as_str()), ("AUTHWATCH_WEBHOOK_SECRET", SECRET)]).await;
     demo::seed(&app.state, app.emulator()).await.unwrap();
     let t0 = now_ms();
     assert_eq!(reconcile(&app.state, t0).await.unwrap().raised, 4);
@@ -140,14 +147,19 @@ async fn failed_deliveries_are_retried_with_backoff_and_recorded() {
     assert_eq!(deliver_due(state, t0).await.unwrap(), 0);
     let rows = prompts::all_notifications(&state.pool).await.unwrap();
     assert_eq!(rows.len(), 4);
-    assert!(rows.iter().all(|n| n.attempts == 1 && n.next_attempt_at == t0 + 30_000 && n.last_error.as_deref() == Some("the receiver answered HTTP 500")));
+    assert!(rows.iter().all(|n| n.attempts == 1
+        && n.next_attempt_at == t0 + 30_000
+        && n.last_error.as_deref() == Some("the receiver answered HTTP 500")));
     assert_eq!(deliver_due(state, t0 + 29_999).await.unwrap(), 0, "not before the backoff");
     assert_eq!(hooks.received().len(), 4);
     assert_eq!(deliver_due(state, t0 + 30_000).await.unwrap(), 0);
     assert_eq!(deliver_due(state, t0 + 30_000 + 120_000).await.unwrap(), 4, "the third try gets through");
     let rows = prompts::all_notifications(&state.pool).await.unwrap();
     assert!(rows.iter().all(|n| n.attempts == 3 && n.delivered_at == Some(t0 + 150_000)));
-    assert!(rows.iter().all(|n| n.last_error.as_deref() == Some("the receiver answered HTTP 503")), "the last failure stays on record");
+    assert!(
+        rows.iter().all(|n| n.last_error.as_deref() == Some("the receiver answered HTTP 503")),
+        "the last failure stays on record"
+    );
     assert_eq!(hooks.received().len(), 12);
     assert_eq!(deliver_due(state, t0 + 10 * HOUR).await.unwrap(), 0, "delivered once");
 }
@@ -163,7 +175,9 @@ async fn a_receiver_that_never_answers_well_is_given_up_on_and_recorded() {
         at += 2 * HOUR;
     }
     let rows = prompts::all_notifications(&state.pool).await.unwrap();
-    assert!(rows.iter().all(|n| n.gave_up_at.is_some() && n.delivered_at.is_none() && n.attempts == authwatch::server::notify::MAX_ATTEMPTS));
+    assert!(rows.iter().all(|n| n.gave_up_at.is_some()
+        && n.delivered_at.is_none()
+        && n.attempts == authwatch::server::notify::MAX_ATTEMPTS));
     let calls = hooks.received().len();
     deliver_due(state, at + 10 * HOUR).await.unwrap();
     assert_eq!(hooks.received().len(), calls, "given up: no more tries");

@@ -24,7 +24,8 @@ async fn calls_without_a_valid_bearer_key_are_refused_and_cookies_do_not_count()
     none.assert_problem(401, "missing-api-key");
     assert_eq!(none.headers.get("www-authenticate").unwrap(), "Bearer");
     api.with_key("awk_not-a-key").get("/accounts").await.assert_problem(401, "invalid-api-key");
-    let basic = reply(http.get(app.url("/api/v1/accounts")).basic_auth("user", Some(&api.key)).send().await.unwrap()).await;
+    let basic =
+        reply(http.get(app.url("/api/v1/accounts")).basic_auth("user", Some(&api.key)).send().await.unwrap()).await;
     basic.assert_problem(401, "missing-api-key");
 
     // A browser signed in to the dashboard is no API client: its cookie counts for nothing here.
@@ -39,7 +40,10 @@ async fn calls_without_a_valid_bearer_key_are_refused_and_cookies_do_not_count()
 
     // Only the hash is stored.
     let bytes = app.database_bytes();
-    assert!(!bytes.windows(api.key.len()).any(|w| w == api.key.as_bytes()), "the key itself is nowhere in the database");
+    assert!(
+        !bytes.windows(api.key.len()).any(|w| w == api.key.as_bytes()),
+        "the key itself is nowhere in the database"
+    );
     let hash = authwatch::server::pipeline::auth::hash(&api.key);
     assert!(bytes.windows(hash.len()).any(|w| w == hash.as_bytes()));
 }
@@ -157,7 +161,11 @@ async fn revoking_a_key_on_the_command_line_cancels_the_posts_it_holds() {
         .output()
         .expect("run authwatch");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("cancelled 1 held post(s)"), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("cancelled 1 held post(s)"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     assert_eq!(pipeline::post_status(&app, held.body["id"].as_i64().unwrap()).await, "cancelled");
     assert!(authwatch::server::db::posts::held(&app.state.pool, &labs.id).await.unwrap().is_empty());
     let events = authwatch::server::db::events::recent(&app.state.pool, &labs.id, 5).await.unwrap();
@@ -178,10 +186,15 @@ async fn the_openapi_document_describes_what_the_api_answers() {
     let paths: BTreeSet<String> = doc["paths"].as_object().unwrap().keys().cloned().collect();
     assert_eq!(
         paths,
-        ["/api/v1/accounts", "/api/v1/accounts/{id}/auth-failures", "/api/v1/accounts/{id}/posts", "/api/v1/accounts/{id}/token"]
-            .into_iter()
-            .map(String::from)
-            .collect()
+        [
+            "/api/v1/accounts",
+            "/api/v1/accounts/{id}/auth-failures",
+            "/api/v1/accounts/{id}/posts",
+            "/api/v1/accounts/{id}/token"
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect()
     );
     // Every $ref resolves, and every operation is secured and has responses.
     let mut refs = Vec::new();
@@ -213,9 +226,14 @@ async fn the_openapi_document_describes_what_the_api_answers() {
         (
             "post",
             "/api/v1/accounts/{id}/auth-failures".into(),
-            api.post(&format!("/accounts/{}/auth-failures", news.id), &json!({"status": 401, "body": "Unauthorized"})).await,
+            api.post(&format!("/accounts/{}/auth-failures", news.id), &json!({"status": 401, "body": "Unauthorized"}))
+                .await,
         ),
-        ("post", "/api/v1/accounts/{id}/auth-failures".into(), api.post(&format!("/accounts/{}/auth-failures", news.id), &json!([])).await),
+        (
+            "post",
+            "/api/v1/accounts/{id}/auth-failures".into(),
+            api.post(&format!("/accounts/{}/auth-failures", news.id), &json!([])).await,
+        ),
         ("post", "/api/v1/accounts/{id}/auth-failures".into(), over_the_report_budget(&api, &labs.id).await),
         ("post", "/api/v1/accounts/{id}/posts".into(), discarded_then_replayed(&app, &api, &labs.id).await),
     ];
@@ -223,7 +241,12 @@ async fn the_openapi_document_describes_what_the_api_answers() {
     for (method, path, reply) in &calls {
         let operation = &doc["paths"][path.as_str()][*method];
         let response = &operation["responses"][reply.status.to_string()];
-        assert!(response.is_object(), "{method} {path} answered {} which the document does not list: {:?}", reply.status, reply.body);
+        assert!(
+            response.is_object(),
+            "{method} {path} answered {} which the document does not list: {:?}",
+            reply.status,
+            reply.body
+        );
         let content = response["content"].as_object().expect("documented content");
         let (media, schema) = content.iter().next().unwrap();
         assert_eq!(reply.content_type(), media, "{method} {path} {}", reply.status);
@@ -342,7 +365,9 @@ async fn admins_create_list_and_revoke_keys_on_the_settings_page_and_nobody_else
     let admin = app.admin().await;
     let manager = app.manager().await;
     let anonymous = app.browser();
-    let create = |c: &reqwest::Client| c.post(app.url(CreateApiKey::PATH)).form(&[("name", "scheduler"), ("accounts", "")]).send();
+    let create = |c: &reqwest::Client| {
+        c.post(app.url(CreateApiKey::PATH)).form(&[("name", "scheduler"), ("accounts", "")]).send()
+    };
 
     assert_eq!(create(&anonymous).await.unwrap().status(), 401);
     assert_eq!(create(&manager).await.unwrap().status(), 403);
@@ -358,7 +383,10 @@ async fn admins_create_list_and_revoke_keys_on_the_settings_page_and_nobody_else
 
     let listed: Value = admin.post(app.url(LoadApiKeys::PATH)).send().await.unwrap().json().await.unwrap();
     let mine = listed.as_array().unwrap().iter().find(|k| k["id"] == created["id"]).unwrap().clone();
-    assert_eq!((mine["name"].as_str(), mine["scope"].as_str(), mine["revoked"].as_bool()), (Some("scheduler"), Some("all accounts"), Some(false)));
+    assert_eq!(
+        (mine["name"].as_str(), mine["scope"].as_str(), mine["revoked"].as_bool()),
+        (Some("scheduler"), Some("all accounts"), Some(false))
+    );
     assert!(!listed.to_string().contains(&key), "the list never shows a key");
     let page = admin.get(app.url("/settings")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("Pipeline API keys") && page.contains("scheduler") && !page.contains(&key));
@@ -380,8 +408,27 @@ async fn only_people_who_may_act_on_an_account_release_its_held_posts() {
     assert_eq!(api.publish(&labs.id, "h1", "Held for labs").await.status, 202);
 
     let anonymous = app.browser();
-    assert_eq!(anonymous.post(app.url(LoadHeldPosts::PATH)).form(&[("account_id", labs.id.as_str())]).send().await.unwrap().status(), 401);
-    let held: Value = app.manager().await.post(app.url(LoadHeldPosts::PATH)).form(&[("account_id", labs.id.as_str())]).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        anonymous
+            .post(app.url(LoadHeldPosts::PATH))
+            .form(&[("account_id", labs.id.as_str())])
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    let held: Value = app
+        .manager()
+        .await
+        .post(app.url(LoadHeldPosts::PATH))
+        .form(&[("account_id", labs.id.as_str())])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(held[0]["text"], "Held for labs", "everyone signed in sees them");
     let release = |c: reqwest::Client| {
         let url = app.url(ReleaseHeldPosts::PATH);
@@ -423,7 +470,14 @@ async fn owners_and_admins_discard_a_held_post_and_nobody_else_can() {
     let pool = app.state.pool.clone();
     let timeline = |id: String| {
         let pool = pool.clone();
-        async move { authwatch::server::db::events::recent(&pool, &id, 50).await.unwrap().into_iter().filter(|e| e.kind.as_str() == "discard").collect::<Vec<_>>() }
+        async move {
+            authwatch::server::db::events::recent(&pool, &id, 50)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|e| e.kind.as_str() == "discard")
+                .collect::<Vec<_>>()
+        }
     };
     assert!(timeline(labs.id.clone()).await.is_empty());
 
@@ -456,6 +510,7 @@ async fn the_account_page_offers_discard_per_held_post_to_those_who_may_act() {
         assert!(page.contains(&format!("data-discard=\"{id}\"")), "a discard button for post {id}");
     }
     // The manager does not own @acme_labs: she sees the posts, not the buttons.
-    let hers = app.manager().await.get(app.url(&format!("/accounts/{}", labs.id))).send().await.unwrap().text().await.unwrap();
+    let hers =
+        app.manager().await.get(app.url(&format!("/accounts/{}", labs.id))).send().await.unwrap().text().await.unwrap();
     assert!(hers.contains("First held") && !hers.contains("data-discard"));
 }

@@ -69,7 +69,11 @@ async fn a_token_with_more_than_a_minute_left_is_handed_out_without_calling_x() 
     assert_eq!(r.body["scopes"], serde_json::json!(["offline.access", "tweet.read", "tweet.write", "users.read"]));
     let expires_in = r.body["expires_in"].as_i64().unwrap();
     assert!((60..=120).contains(&expires_in), "{expires_in}");
-    let expires_at = time::OffsetDateTime::parse(r.body["expires_at"].as_str().unwrap(), &time::format_description::well_known::Rfc3339).unwrap();
+    let expires_at = time::OffsetDateTime::parse(
+        r.body["expires_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
     assert!((expires_at.unix_timestamp() * 1000 - before.expires_at).abs() < 1000, "RFC 3339 of the stored expiry");
     assert_eq!(x_calls(&app).await, (0, 0));
 }
@@ -86,7 +90,11 @@ async fn accounts_that_need_a_person_get_409_with_cause_and_action_never_a_token
         let a = account(&app, handle).await;
         let r = api.get(&format!("/accounts/{}/token", a.id)).await;
         r.assert_problem(409, "person-must-act");
-        assert_eq!((r.body["cause"].as_str(), r.body["action"].as_str(), r.body["who"].as_str()), (Some(cause), Some(action), Some(who)), "{handle}");
+        assert_eq!(
+            (r.body["cause"].as_str(), r.body["action"].as_str(), r.body["who"].as_str()),
+            (Some(cause), Some(action), Some(who)),
+            "{handle}"
+        );
         assert!(r.body.get("access_token").is_none());
     }
     // An expired token whose refresh token works is refreshed, not refused.

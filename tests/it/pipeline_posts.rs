@@ -71,7 +71,12 @@ async fn a_second_401_on_the_fresh_token_stops_with_no_third_call_as_xs_incident
     // Sending the same request again (same key) once X accepts tokens: it
     // goes out once, with the token the refresh saved.
     let again = api.publish(&news.id, "k1", "Refused twice").await;
-    assert_eq!((again.status, again.body["x_calls"].clone()), (201, json!(3)), "three calls in all, one of them now: {:?}", again.body);
+    assert_eq!(
+        (again.status, again.body["x_calls"].clone()),
+        (201, json!(3)),
+        "three calls in all, one of them now: {:?}",
+        again.body
+    );
     assert_eq!(x_calls(&app).await, (3, 1), "no further refresh");
     assert_eq!(published(&app), vec!["Refused twice"]);
     assert_eq!(account(&app, "acme_news").await.incident_cause, None, "X accepting the token clears it");
@@ -87,7 +92,10 @@ async fn a_revoked_grant_holds_posts_until_the_reconnect_then_each_is_published_
 
     let first = api.publish(&news.id, "held-1", "Held, first").await;
     assert_eq!(first.status, 202, "{:?}", first.body);
-    assert_eq!(first.body["cause"], "user_revoked", "the 401, then X refused the refresh token and the old access token too");
+    assert_eq!(
+        first.body["cause"], "user_revoked",
+        "the 401, then X refused the refresh token and the old access token too"
+    );
     assert_eq!(first.body["action"], "reconnect");
     assert_eq!(x_calls(&app).await, (1, 1), "one post, one refresh: the retry never happened without a token");
     let second = api.publish(&news.id, "held-2", "Held, second").await;
@@ -126,7 +134,8 @@ async fn held_posts_wait_for_a_person_when_configured_so() {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert!(published(&app).is_empty(), "not released by the reconnect");
     assert_eq!(posts::held(&app.state.pool, &news.id).await.unwrap().len(), 1);
-    let page = app.admin().await.get(app.url(&format!("/accounts/{}", news.id))).send().await.unwrap().text().await.unwrap();
+    let page =
+        app.admin().await.get(app.url(&format!("/accounts/{}", news.id))).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("Held posts") && page.contains("Waits for a person"), "listed on the account page");
 
     let released = authwatch::server::pipeline::posts::release_held(&app.state, &news.id, "test").await.unwrap();
@@ -177,7 +186,11 @@ async fn x_trouble_leaves_the_post_retryable_under_the_same_key_and_content_refu
     let r = api.publish(&news.id, "outage", "After the outage").await;
     r.assert_problem(503, "x-unavailable");
     assert!(r.headers.get("retry-after").is_some());
-    assert_eq!(account(&app, "acme_news").await.incident_cause.map(Cause::as_str), None, "X's outage is no reason to reconnect");
+    assert_eq!(
+        account(&app, "acme_news").await.incident_cause.map(Cause::as_str),
+        None,
+        "X's outage is no reason to reconnect"
+    );
     let retried = api.publish(&news.id, "outage", "After the outage").await;
     assert_eq!(retried.status, 201, "the same key tries again after passing trouble: {:?}", retried.body);
     assert_eq!(published(&app), vec!["After the outage"]);
@@ -200,7 +213,13 @@ async fn a_post_whose_request_died_mid_publish_is_never_sent_again_and_frees_its
         use sha2::{Digest, Sha256};
         hex::encode(Sha256::digest(format!("{}\nInterrupted", news.id).as_bytes()))
     };
-    let claimed = posts::NewPost { account_id: &news.id, api_key_id: &key_id, idempotency_key: "crash", request_hash: &hash, text: "Interrupted" };
+    let claimed = posts::NewPost {
+        account_id: &news.id,
+        api_key_id: &key_id,
+        idempotency_key: "crash",
+        request_hash: &hash,
+        text: "Interrupted",
+    };
     let minute_ago = authwatch::server::x::now_ms() - 60_000;
     assert!(matches!(posts::claim(&app.state.pool, &claimed, minute_ago).await.unwrap(), posts::Claim::Mine(_)));
 
@@ -263,7 +282,9 @@ async fn a_release_publishes_nothing_for_a_key_revoked_since_and_cancels_it_on_t
     assert_eq!(held.status, 202);
     // Revoked behind the release's back (another process, an old database):
     // the held post is still there.
-    authwatch::server::db::api_keys::revoke(&app.state.pool, &api.key_id, authwatch::server::x::now_ms()).await.unwrap();
+    authwatch::server::db::api_keys::revoke(&app.state.pool, &api.key_id, authwatch::server::x::now_ms())
+        .await
+        .unwrap();
     let post_id = held.body["id"].as_i64().unwrap();
     assert_eq!(pipeline::post_status(&app, post_id).await, "held");
 
@@ -290,11 +311,20 @@ async fn publishing_held_posts_by_hand_rechecks_each_posts_key() {
     app.emulator().revoke_grant(CLIENT_ID, &news.x_user_id);
     assert_eq!(revoked.publish(&news.id, "a", "From the revoked key").await.status, 202);
     assert_eq!(live.publish(&news.id, "b", "From the live key").await.status, 202);
-    authwatch::server::db::api_keys::revoke(&app.state.pool, &revoked.key_id, authwatch::server::x::now_ms()).await.unwrap();
+    authwatch::server::db::api_keys::revoke(&app.state.pool, &revoked.key_id, authwatch::server::x::now_ms())
+        .await
+        .unwrap();
     reconnect_in_browser(&app, &news.id, &news.x_user_id).await;
     assert!(published(&app).is_empty(), "waiting for a person");
 
-    let r = app.admin().await.post(app.url(ReleaseHeldPosts::PATH)).form(&[("account_id", news.id.as_str())]).send().await.unwrap();
+    let r = app
+        .admin()
+        .await
+        .post(app.url(ReleaseHeldPosts::PATH))
+        .form(&[("account_id", news.id.as_str())])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let said: String = r.json().await.unwrap();
     assert!(said.contains("Published 1") && said.contains("1 cancelled"), "{said}");

@@ -29,7 +29,11 @@ async fn a_401_is_retried_once_with_a_fresh_token_and_the_next_report_is_told_to
     assert_eq!(first.status, 200, "{:?}", first.body);
     assert_eq!(first.body["verdict"], "retry_once");
     assert_eq!(first.body["cause"], "user_revoked");
-    assert_eq!((first.body["who"].as_str(), first.body["action"].as_str()), (Some("system"), None), "a retry is authwatch's to give");
+    assert_eq!(
+        (first.body["who"].as_str(), first.body["action"].as_str()),
+        (Some("system"), None),
+        "a retry is authwatch's to give"
+    );
     assert_eq!(first.body["token"]["generation"], news.generation + 1, "a fresh token to retry with");
     assert_eq!(x_calls(&app).await.1, 1, "one refresh at X");
     assert_eq!(account(&app, "acme_news").await.incident_cause, None, "a first 401 is not yet an incident");
@@ -43,7 +47,12 @@ async fn a_401_is_retried_once_with_a_fresh_token_and_the_next_report_is_told_to
     // so the account is not condemned on the pipeline's word.
     let retried = api.post(&path, &json!({ "status": 401, "body": UNAUTHORIZED })).await;
     assert_eq!(retried.body["verdict"], "stop", "{:?}", retried.body);
-    assert_eq!((retried.body["who"].as_str(), retried.body["action"].as_str()), (Some("nobody"), None), "{:?}", retried.body);
+    assert_eq!(
+        (retried.body["who"].as_str(), retried.body["action"].as_str()),
+        (Some("nobody"), None),
+        "{:?}",
+        retried.body
+    );
     assert_eq!(x_calls(&app).await.1, 1, "no further refresh");
     assert_eq!(users_me_calls(&app).await, 1, "X was asked once");
     let after = account(&app, "acme_news").await;
@@ -52,7 +61,10 @@ async fn a_401_is_retried_once_with_a_fresh_token_and_the_next_report_is_told_to
 
     let reports: Vec<_> = timeline(&app, &news.id).await.into_iter().filter(|e| e.0 == "report").collect();
     assert_eq!(reports.len(), 3, "every report is on the timeline");
-    assert!(reports.iter().all(|e| e.1 == "failed" && e.2.is_none()), "a report is no classification of the account: {reports:?}");
+    assert!(
+        reports.iter().all(|e| e.1 == "failed" && e.2.is_none()),
+        "a report is no classification of the account: {reports:?}"
+    );
     let report = last_report(&app, &news.id).await;
     assert_eq!(report.x_error, None, "the pipeline's body is not X's answer");
     let detail = report.detail.unwrap();
@@ -67,26 +79,43 @@ async fn a_403_is_never_retried_a_fresh_token_has_the_same_scopes() {
     let news = account(&app, "acme_news").await;
     app.emulator().reset_counts();
     let forbidden = json!({"title":"Forbidden","type":"about:blank","status":403,"detail":"Forbidden"});
-    let r = api.post(&format!("/accounts/{}/auth-failures", news.id), &json!({ "status": 403, "body": forbidden })).await;
+    let r =
+        api.post(&format!("/accounts/{}/auth-failures", news.id), &json!({ "status": 403, "body": forbidden })).await;
     // The grant has every scope posting needs: X's generic 403 is no evidence
     // of a missing scope, and X accepts the token: the 403 was about that
     // request (its content), not the account.
-    assert_eq!((r.body["verdict"].as_str(), r.body["cause"].as_str()), (Some("stop"), Some("content_refused")), "{:?}", r.body);
+    assert_eq!(
+        (r.body["verdict"].as_str(), r.body["cause"].as_str()),
+        (Some("stop"), Some("content_refused")),
+        "{:?}",
+        r.body
+    );
     assert_eq!(x_calls(&app).await.1, 0, "no refresh");
     assert_eq!(r.body["who"], "nobody", "{:?}", r.body);
     assert_eq!(account(&app, "acme_news").await.incident_cause, None);
     // X's duplicate-content 403, reported: the post's problem, in X's words' sense.
     let duplicate = json!({"detail":"You are not allowed to create a Tweet with duplicate content.","type":"about:blank","title":"Forbidden","status":403});
-    let r = api.post(&format!("/accounts/{}/auth-failures", news.id), &json!({ "status": 403, "body": duplicate })).await;
-    assert_eq!((r.body["verdict"].as_str(), r.body["cause"].as_str(), r.body["who"].as_str()), (Some("stop"), Some("content_refused"), Some("nobody")), "{:?}", r.body);
+    let r =
+        api.post(&format!("/accounts/{}/auth-failures", news.id), &json!({ "status": 403, "body": duplicate })).await;
+    assert_eq!(
+        (r.body["verdict"].as_str(), r.body["cause"].as_str(), r.body["who"].as_str()),
+        (Some("stop"), Some("content_refused"), Some("nobody")),
+        "{:?}",
+        r.body
+    );
     assert_eq!(account(&app, "acme_news").await.incident_cause, None);
 
     // "The app is not in a Project", while X accepts the app's token: no
     // app incident either.
     let support = account(&app, "acme_support").await;
     let not_enrolled = json!({"client_id":"x","title":"Client Forbidden","reason":"client-not-enrolled","type":"https://api.x.com/2/problems/client-forbidden","detail":"…"});
-    let r = api.post(&format!("/accounts/{}/auth-failures", support.id), &json!({ "status": 403, "body": not_enrolled })).await;
-    assert_eq!((r.body["cause"].as_str(), r.body["who"].as_str(), r.body["action"].as_str()), (Some("app_credentials_rejected"), Some("nobody"), None));
+    let r = api
+        .post(&format!("/accounts/{}/auth-failures", support.id), &json!({ "status": 403, "body": not_enrolled }))
+        .await;
+    assert_eq!(
+        (r.body["cause"].as_str(), r.body["who"].as_str(), r.body["action"].as_str()),
+        (Some("app_credentials_rejected"), Some("nobody"), None)
+    );
     assert_eq!(account(&app, "acme_support").await.incident_cause, None);
 }
 
@@ -99,7 +128,12 @@ async fn when_x_itself_refuses_the_token_the_report_ends_in_xs_verdict() {
     app.emulator().inject_fault(Fault::new(Endpoint::UsersMe, FaultKind::Status(403)).times(1));
     let forbidden = json!({"title":"Forbidden","type":"about:blank","status":403,"detail":"Forbidden"});
     let r = api.report(&support.id, 403, &forbidden).await;
-    assert_eq!((r.body["verdict"].as_str(), r.body["cause"].as_str()), (Some("stop"), Some("scope_missing")), "{:?}", r.body);
+    assert_eq!(
+        (r.body["verdict"].as_str(), r.body["cause"].as_str()),
+        (Some("stop"), Some("scope_missing")),
+        "{:?}",
+        r.body
+    );
     assert_eq!((r.body["who"].as_str(), r.body["action"].as_str()), (Some("owner"), Some("reconnect")));
     let after = account(&app, "acme_support").await;
     assert_eq!(after.incident_cause.map(Cause::as_str), Some("scope_missing"));
@@ -115,9 +149,16 @@ async fn reports_of_a_dead_grant_stop_with_the_reconnect_cause() {
     let api = Api::new(&app).await;
     let news = account(&app, "acme_news").await;
     app.emulator().revoke_grant(authwatch::server::demo::CLIENT_ID, &news.x_user_id);
-    let r = api.post(&format!("/accounts/{}/auth-failures", news.id), &json!({ "status": 401, "body": UNAUTHORIZED })).await;
+    let r = api
+        .post(&format!("/accounts/{}/auth-failures", news.id), &json!({ "status": 401, "body": UNAUTHORIZED }))
+        .await;
     // X refused the refresh token, and the access token of the same generation too.
-    assert_eq!((r.body["verdict"].as_str(), r.body["cause"].as_str()), (Some("stop"), Some("user_revoked")), "{:?}", r.body);
+    assert_eq!(
+        (r.body["verdict"].as_str(), r.body["cause"].as_str()),
+        (Some("stop"), Some("user_revoked")),
+        "{:?}",
+        r.body
+    );
     assert_eq!(r.body["action"], "reconnect");
     assert_eq!(account(&app, "acme_news").await.incident_cause.map(Cause::as_str), Some("user_revoked"));
     api.get(&format!("/accounts/{}/token", news.id)).await.assert_problem(409, "person-must-act");
@@ -134,12 +175,21 @@ async fn a_403_after_x_really_revoked_the_grant_ends_in_the_verdict_x_gives() {
     let forbidden = json!({"title":"Forbidden","type":"about:blank","status":403,"detail":"Forbidden"});
     let r = api.report(&news.id, 403, &forbidden).await;
     // Asked, X refuses the token and then the refresh token: a reconnect.
-    assert_eq!((r.body["verdict"].as_str(), r.body["cause"].as_str()), (Some("stop"), Some("user_revoked")), "{:?}", r.body);
+    assert_eq!(
+        (r.body["verdict"].as_str(), r.body["cause"].as_str()),
+        (Some("stop"), Some("user_revoked")),
+        "{:?}",
+        r.body
+    );
     assert_eq!((r.body["who"].as_str(), r.body["action"].as_str()), (Some("owner"), Some("reconnect")));
     assert_eq!((users_me_calls(&app).await, x_calls(&app).await.1), (1, 1), "one question to X, one refresh");
     assert_eq!(account(&app, "acme_news").await.incident_cause.map(Cause::as_str), Some("user_revoked"));
     api.get(&format!("/accounts/{}/token", news.id)).await.assert_problem(409, "person-must-act");
-    assert_eq!(api.publish(&news.id, "after", "Held until the reconnect").await.status, 202, "posts wait for the owner");
+    assert_eq!(
+        api.publish(&news.id, "after", "Held until the reconnect").await.status,
+        202,
+        "posts wait for the owner"
+    );
     assert!(open_prompts(&app, &news.id).await.contains(&"user_revoked".to_owned()));
 }
 
@@ -151,7 +201,8 @@ async fn assert_still_healthy(app: &TestApp, api: &Api, handle: &str) {
     let token = api.get(&format!("/accounts/{}/token", now.id)).await;
     assert_eq!(token.status, 200, "the broker still hands out the token: {:?}", token.body);
     assert!(open_prompts(app, &now.id).await.is_empty(), "nobody is prompted");
-    let post = api.publish(&now.id, &format!("after-forgery-{handle}"), &format!("Still publishing as @{handle}")).await;
+    let post =
+        api.publish(&now.id, &format!("after-forgery-{handle}"), &format!("Still publishing as @{handle}")).await;
     assert_eq!((post.status, post.body["status"].as_str()), (201, Some("published")), "{:?}", post.body);
     assert!(posts::held(&app.state.pool, &now.id).await.unwrap().is_empty(), "nothing held");
 }
@@ -170,7 +221,12 @@ async fn a_forged_403_burst_leaves_a_healthy_account_healthy_and_x_is_asked_once
     });
     for r in futures::future::join_all(burst).await.into_iter().map(Result::unwrap) {
         assert_eq!(r.status, 200, "{:?}", r.body);
-        assert_eq!((r.body["verdict"].as_str(), r.body["who"].as_str()), (Some("stop"), Some("nobody")), "{:?}", r.body);
+        assert_eq!(
+            (r.body["verdict"].as_str(), r.body["who"].as_str()),
+            (Some("stop"), Some("nobody")),
+            "{:?}",
+            r.body
+        );
         assert!(r.body["action"].is_null());
     }
     assert_eq!(users_me_calls(&app).await, 1, "one verification at X for the whole burst");
@@ -196,17 +252,31 @@ async fn a_forged_401_burst_leaves_a_healthy_account_healthy() {
             let api = api.with_key(&key);
             let (id, forged) = (id.clone(), forged.clone());
             tokio::spawn(async move {
-                api.post(&format!("/accounts/{id}/auth-failures"), &json!({ "status": 401, "body": forged, "generation": generation })).await
+                api.post(
+                    &format!("/accounts/{id}/auth-failures"),
+                    &json!({ "status": 401, "body": forged, "generation": generation }),
+                )
+                .await
             })
         })
     };
-    let first: Vec<_> = futures::future::join_all(burst(news.generation)).await.into_iter().map(Result::unwrap).collect();
+    let first: Vec<_> =
+        futures::future::join_all(burst(news.generation)).await.into_iter().map(Result::unwrap).collect();
     assert!(first.iter().all(|r| r.status == 200), "{first:?}");
-    assert_eq!(first.iter().filter(|r| r.body["verdict"] == "retry_once").count(), 1, "one retry for the refused token");
+    assert_eq!(
+        first.iter().filter(|r| r.body["verdict"] == "retry_once").count(),
+        1,
+        "one retry for the refused token"
+    );
     let fresh = news.generation + 1;
     let second: Vec<_> = futures::future::join_all(burst(fresh)).await.into_iter().map(Result::unwrap).collect();
     for r in &second {
-        assert_eq!((r.status, r.body["verdict"].as_str(), r.body["who"].as_str()), (200, Some("stop"), Some("nobody")), "{:?}", r.body);
+        assert_eq!(
+            (r.status, r.body["verdict"].as_str(), r.body["who"].as_str()),
+            (200, Some("stop"), Some("nobody")),
+            "{:?}",
+            r.body
+        );
     }
     assert_eq!(x_calls(&app).await.1, 1, "one refresh, for the first report");
     assert_eq!(users_me_calls(&app).await, 1, "one verification at X for the fresh token's reports");
@@ -254,7 +324,10 @@ async fn the_account_page_shows_what_a_report_said_as_the_pipelines_words_never_
         "detail": format!("Account suspended for fraud: call 555-0100 now. Sent with Bearer {leaked_key}"),
     });
     assert_eq!(api.report(&news.id, 403, &forged).await.status, 200);
-    assert_eq!(api.report(&news.id, 401, &json!(format!("Account suspended for fraud {}", "!".repeat(2000)))).await.status, 200);
+    assert_eq!(
+        api.report(&news.id, 401, &json!(format!("Account suspended for fraud {}", "!".repeat(2000)))).await.status,
+        200
+    );
 
     let page = account_page(&app, &news.id).await;
     assert!(page.contains("reported by the pipeline (nightly scheduler)"), "labelled as the pipeline's words");
@@ -273,7 +346,12 @@ async fn the_account_page_shows_what_a_report_said_as_the_pipelines_words_never_
 }
 
 async fn last_report(app: &TestApp, account_id: &str) -> events::Event {
-    events::recent(&app.state.pool, account_id, 50).await.unwrap().into_iter().find(|e| e.kind.as_str() == "report").expect("a report")
+    events::recent(&app.state.pool, account_id, 50)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.kind.as_str() == "report")
+        .expect("a report")
 }
 
 #[tokio::test]
@@ -283,7 +361,9 @@ async fn reports_that_are_not_auth_failures_are_refused_clearly() {
     let news = account(&app, "acme_news").await;
     let path = format!("/accounts/{}/auth-failures", news.id);
     api.post(&path, &json!({ "status": 500, "body": "oops" })).await.assert_problem(422, "invalid-request");
-    api.post(&path, &json!({ "status": 401, "body": "x", "generation": news.generation + 5 })).await.assert_problem(409, "unknown-generation");
+    api.post(&path, &json!({ "status": 401, "body": "x", "generation": news.generation + 5 }))
+        .await
+        .assert_problem(409, "unknown-generation");
     api.post(&path, &json!({ "body": "no status" })).await.assert_problem(400, "malformed-request");
     assert!(timeline(&app, &news.id).await.iter().all(|e| e.0 != "report"), "nothing recorded");
 }

@@ -7,10 +7,10 @@ use crate::support as common;
 
 use authwatch::domain::health::{diagnose, Cause, Health};
 use authwatch::emulator::{Endpoint, Fault, FaultKind, GrantKind, NewUser};
+use authwatch::server::config::EngineSettings;
 use authwatch::server::db::{self, accounts, apps, events};
 use authwatch::server::demo::{self, CLIENT_ID};
 use authwatch::server::lifecycle::connect::Intent;
-use authwatch::server::config::EngineSettings;
 use authwatch::server::lifecycle::engine::Engine;
 use authwatch::server::lifecycle::refresh::Refreshed;
 use authwatch::server::x::now_ms;
@@ -37,7 +37,8 @@ async fn connect_due_accounts(app: &TestApp, n: usize) -> Vec<String> {
     app.emulator().update_settings(|s| s.access_token_ttl_secs = 300);
     let mut ids = Vec::new();
     for i in 0..n {
-        let user = app.emulator().create_user(NewUser { id: None, username: format!("due_{i}"), name: format!("Due {i}") });
+        let user =
+            app.emulator().create_user(NewUser { id: None, username: format!("due_{i}"), name: format!("Due {i}") });
         match demo::connect_as(&app.state, &user.id, &Intent::NewAccount, "test", None).await.unwrap() {
             authwatch::server::lifecycle::connect::Completed::Saved { connected, .. } => ids.push(connected.account_id),
             other => panic!("{other:?}"),
@@ -102,7 +103,8 @@ async fn two_engines_on_one_database_refresh_each_account_once() {
 async fn a_refresh_answer_lost_after_rotation_is_flagged_then_verified_dead() {
     let app = TestApp::demo().await;
     let id = id_of(&app, "acme_sports").await;
-    app.emulator().inject_fault(Fault::new(Endpoint::Token, FaultKind::RotateAndDrop).grant(GrantKind::RefreshToken).times(1));
+    app.emulator()
+        .inject_fault(Fault::new(Endpoint::Token, FaultKind::RotateAndDrop).grant(GrantKind::RefreshToken).times(1));
     let first = app.state.engine.refresh(&app.state, &id, "test", None).await.unwrap();
     assert!(matches!(first, Refreshed::Failed { cause: Cause::RefreshAnswerLost, .. }), "{first:?}");
     let (h, cause) = health(&app, &id).await;
@@ -112,14 +114,18 @@ async fn a_refresh_answer_lost_after_rotation_is_flagged_then_verified_dead() {
     let sweep = app.state.engine.sweep(&app.state).await;
     assert_eq!(sweep.failed, 1);
     let (h, cause) = health(&app, &id).await;
-    assert_eq!((h, cause), (Health::ActionNeeded(authwatch::domain::health::Action::Reconnect), Some(Cause::RotationLost)));
+    assert_eq!(
+        (h, cause),
+        (Health::ActionNeeded(authwatch::domain::health::Action::Reconnect), Some(Cause::RotationLost))
+    );
 }
 
 #[tokio::test]
 async fn a_dropped_answer_without_rotation_is_verified_alive() {
     let app = TestApp::demo().await;
     let id = id_of(&app, "acme_sports").await;
-    app.emulator().inject_fault(Fault::new(Endpoint::Token, FaultKind::DropConnection).grant(GrantKind::RefreshToken).times(1));
+    app.emulator()
+        .inject_fault(Fault::new(Endpoint::Token, FaultKind::DropConnection).grant(GrantKind::RefreshToken).times(1));
     let first = app.state.engine.refresh(&app.state, &id, "test", None).await.unwrap();
     assert!(matches!(first, Refreshed::Failed { cause: Cause::RefreshAnswerLost, .. }), "{first:?}");
     // Verification happens at the next sweep, without waiting for the backoff
@@ -182,7 +188,9 @@ async fn an_unfinished_refresh_found_at_start_is_flagged_and_verified() {
         actor: "scheduler".into(),
         ..Default::default()
     };
-    events::append(&app.state.pool, &id, now_ms(), &started, authwatch::domain::health::AttemptResult::Inconclusive).await.unwrap();
+    events::append(&app.state.pool, &id, now_ms(), &started, authwatch::domain::health::AttemptResult::Inconclusive)
+        .await
+        .unwrap();
     assert_eq!(app.state.engine.recover(&app.state).await, 1);
     assert_eq!(health(&app, &id).await.1, Some(Cause::RefreshAnswerLost));
     app.state.engine.sweep(&app.state).await;
@@ -197,7 +205,8 @@ async fn metrics_describe_accounts_and_refreshes() {
     authwatch::server::demo::seed(&app.state, app.emulator()).await.expect("demo seeding");
     let id = id_of(&app, "acme_news").await;
     app.state.engine.refresh(&app.state, &id, "test", None).await.unwrap();
-    let text = reqwest::Client::new().get(app.url("/metrics")).bearer_auth(token).send().await.unwrap().text().await.unwrap();
+    let text =
+        reqwest::Client::new().get(app.url("/metrics")).bearer_auth(token).send().await.unwrap().text().await.unwrap();
     for needle in [
         "authwatch_accounts{health=\"healthy\"}",
         "authwatch_accounts{health=\"reconnect\"}",
@@ -208,7 +217,9 @@ async fn metrics_describe_accounts_and_refreshes() {
     ] {
         assert!(text.contains(needle), "missing {needle}");
     }
-    assert!(!text.contains(&accounts::tokens(&app.state.pool, &app.state.keyring, &id).await.unwrap().unwrap().access.expose().to_owned()));
+    assert!(!text.contains(
+        &accounts::tokens(&app.state.pool, &app.state.keyring, &id).await.unwrap().unwrap().access.expose().to_owned()
+    ));
 }
 
 #[tokio::test]
@@ -216,7 +227,10 @@ async fn the_daily_check_takes_a_recent_refresh_as_proof_and_asks_x_otherwise() 
     let app = TestApp::demo().await;
     // Connected two days ago, as far as authwatch knows: a connect proves the
     // grant alive too, and one today would spare the check.
-    sqlx::query("UPDATE accounts SET last_verified_at = last_verified_at - 2 * 86400000").execute(&app.state.pool).await.unwrap();
+    sqlx::query("UPDATE accounts SET last_verified_at = last_verified_at - 2 * 86400000")
+        .execute(&app.state.pool)
+        .await
+        .unwrap();
     let news = id_of(&app, "acme_news").await;
     app.state.engine.refresh(&app.state, &news, "test", None).await.unwrap();
     app.emulator().reset_counts();
@@ -236,10 +250,24 @@ async fn a_401_for_a_token_valid_only_by_a_slow_clock_is_clock_drift() {
     let id = id_of(&app, "acme_sports").await; // 10 minutes left by our clock
     app.emulator().set_clock_offset(3600); // X is an hour ahead
     app.emulator().expire_access_tokens(CLIENT_ID, None); // and, by its clock, the token is expired
-    // Measure the offset, as any answer from X does.
+                                                          // Measure the offset, as any answer from X does.
     let support = id_of(&app, "acme_support").await;
-    authwatch::server::lifecycle::check::check(&app.state, &support, "test", authwatch::server::lifecycle::check::Proof::AskX).await.unwrap();
-    let checked = authwatch::server::lifecycle::check::check(&app.state, &id, "test", authwatch::server::lifecycle::check::Proof::AskX).await.unwrap();
+    authwatch::server::lifecycle::check::check(
+        &app.state,
+        &support,
+        "test",
+        authwatch::server::lifecycle::check::Proof::AskX,
+    )
+    .await
+    .unwrap();
+    let checked = authwatch::server::lifecycle::check::check(
+        &app.state,
+        &id,
+        "test",
+        authwatch::server::lifecycle::check::Proof::AskX,
+    )
+    .await
+    .unwrap();
     assert_eq!(checked, authwatch::server::lifecycle::check::Checked::Failed { cause: Cause::ClockDrift });
 }
 
@@ -262,7 +290,19 @@ async fn concurrent_events_on_one_account_sum_up_as_if_recorded_one_after_anothe
     };
     let start = summary(app.state.pool.clone(), id.clone()).await;
 
-    let failed = |kind, cause, status| (NewEvent { kind, outcome: Outcome::Failed, cause: Some(cause), http_status: Some(status), x_error: Some(format!("{status}")), ..NewEvent::default() }, AttemptResult::Failed(cause));
+    let failed = |kind, cause, status| {
+        (
+            NewEvent {
+                kind,
+                outcome: Outcome::Failed,
+                cause: Some(cause),
+                http_status: Some(status),
+                x_error: Some(format!("{status}")),
+                ..NewEvent::default()
+            },
+            AttemptResult::Failed(cause),
+        )
+    };
     let ok = |kind, result| (NewEvent { kind, outcome: Outcome::Ok, ..NewEvent::default() }, result);
     let kinds = [
         ok(EventKind::Refresh, AttemptResult::Renewed),
@@ -271,7 +311,10 @@ async fn concurrent_events_on_one_account_sum_up_as_if_recorded_one_after_anothe
         failed(EventKind::Check, Cause::UserRevoked, 401),
         failed(EventKind::Refresh, Cause::RefreshTokenRejected, 400),
         ok(EventKind::Report, AttemptResult::Inconclusive),
-        (NewEvent { kind: EventKind::Refresh, outcome: Outcome::Started, ..NewEvent::default() }, AttemptResult::Inconclusive),
+        (
+            NewEvent { kind: EventKind::Refresh, outcome: Outcome::Started, ..NewEvent::default() },
+            AttemptResult::Inconclusive,
+        ),
         failed(EventKind::Check, Cause::ClockDrift, 401),
     ];
     let base = now_ms();
@@ -279,7 +322,11 @@ async fn concurrent_events_on_one_account_sum_up_as_if_recorded_one_after_anothe
         .map(|i| {
             let (event, result) = kinds[(i * 5 + i / 8) % kinds.len()].clone();
             // Times out of step with the order they land in: the summary follows the order recorded.
-            (NewEvent { actor: "burst".into(), detail: Some(format!("{i}")), ..event }, result, base + (i as i64 * 7919) % 64)
+            (
+                NewEvent { actor: "burst".into(), detail: Some(format!("{i}")), ..event },
+                result,
+                base + (i as i64 * 7919) % 64,
+            )
         })
         .collect();
 
@@ -301,7 +348,8 @@ async fn concurrent_events_on_one_account_sum_up_as_if_recorded_one_after_anothe
 
     let mut recorded = events::recent(&app.state.pool, &id, 1000).await.unwrap();
     recorded.reverse();
-    let order: Vec<usize> = recorded.iter().filter(|e| e.actor == "burst").map(|e| e.detail.as_deref().unwrap().parse().unwrap()).collect();
+    let order: Vec<usize> =
+        recorded.iter().filter(|e| e.actor == "burst").map(|e| e.detail.as_deref().unwrap().parse().unwrap()).collect();
     assert_eq!(order.len(), planned.len(), "every event is on the timeline once");
     let sequential = order.iter().fold(start, |s, &i| {
         let (event, result, at) = &planned[i];
@@ -316,15 +364,28 @@ async fn an_unknown_stored_spelling_is_an_error_naming_the_column_and_the_value(
     let pool = &app.state.pool;
     let news = id_of(&app, "acme_news").await;
     // Rows as a newer version, or a hand edit, might leave them.
-    sqlx::query("UPDATE accounts SET incident_cause = 'gremlins', incident_since = 1 WHERE id = ?").bind(&news).execute(pool).await.unwrap();
+    sqlx::query("UPDATE accounts SET incident_cause = 'gremlins', incident_since = 1 WHERE id = ?")
+        .bind(&news)
+        .execute(pool)
+        .await
+        .unwrap();
     let e = accounts::summary(pool, &news).await.unwrap_err().to_string();
     assert!(e.contains("\"incident_cause\"") && e.contains("\"gremlins\""), "{e}");
 
-    sqlx::query("INSERT INTO events (account_id, at, kind, outcome, actor) VALUES (?, 1, 'rfresh', 'ok', 'hand')").bind(&news).execute(pool).await.unwrap();
+    sqlx::query("INSERT INTO events (account_id, at, kind, outcome, actor) VALUES (?, 1, 'rfresh', 'ok', 'hand')")
+        .bind(&news)
+        .execute(pool)
+        .await
+        .unwrap();
     let e = events::recent(pool, &news, 5).await.unwrap_err().to_string();
     assert!(e.contains("\"kind\"") && e.contains("\"rfresh\""), "{e}");
 
-    sqlx::query("INSERT INTO prompts (subject, account_id, cause, opened_at) VALUES ('account:hand', NULL, 'gremlins', 1)").execute(pool).await.unwrap();
+    sqlx::query(
+        "INSERT INTO prompts (subject, account_id, cause, opened_at) VALUES ('account:hand', NULL, 'gremlins', 1)",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
     let e = authwatch::server::db::prompts::open(pool).await.unwrap_err().to_string();
     assert!(e.contains("\"cause\"") && e.contains("\"gremlins\""), "{e}");
 }
@@ -367,7 +428,10 @@ async fn a_caller_that_goes_away_mid_flight_neither_stops_nor_stalls_the_refresh
         if generation == before + 2 && !leased {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "the refresh stalled with nobody waiting: generation {generation}, leased {leased}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the refresh stalled with nobody waiting: generation {generation}, leased {leased}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert_eq!(refreshes(&app), 2);
@@ -390,7 +454,9 @@ async fn refresh_now_that_meets_the_schedulers_flight_reports_a_refresh_not_not_
     let scheduler = {
         let state = app.state.clone();
         let id = id.clone();
-        tokio::spawn(async move { state.engine.refresh(&state, &id, "scheduler", Some(now_ms() + state.policy.refresh_lead_ms)).await })
+        tokio::spawn(async move {
+            state.engine.refresh(&state, &id, "scheduler", Some(now_ms() + state.policy.refresh_lead_ms)).await
+        })
     };
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let now = {
@@ -414,10 +480,16 @@ async fn the_daily_check_decides_on_a_recent_proof_before_opening_the_tokens() {
     app.state.engine.refresh(&app.state, &news, "test", None).await.unwrap();
     // Its tokens now name a key this process does not hold: opening them
     // fails. A proof of life this recent needs no token at all.
-    sqlx::query("UPDATE token_sets SET key_id = 'a-retired-key' WHERE account_id = ?").bind(&news).execute(&app.state.pool).await.unwrap();
+    sqlx::query("UPDATE token_sets SET key_id = 'a-retired-key' WHERE account_id = ?")
+        .bind(&news)
+        .execute(&app.state.pool)
+        .await
+        .unwrap();
     assert!(accounts::tokens(&app.state.pool, &app.state.keyring, &news).await.is_err(), "the tokens cannot be opened");
     app.emulator().reset_counts();
-    let proof = authwatch::server::lifecycle::check::Proof::ProvedToday(app.state.engine.settings().proof_of_life.as_millis() as i64);
+    let proof = authwatch::server::lifecycle::check::Proof::ProvedToday(
+        app.state.engine.settings().proof_of_life.as_millis() as i64,
+    );
     let checked = authwatch::server::lifecycle::check::check(&app.state, &news, "daily check", proof).await;
     assert_eq!(checked.unwrap(), authwatch::server::lifecycle::check::Checked::Alive);
     assert_eq!(app.emulator().counts().client(CLIENT_ID).users_me, 0);

@@ -61,7 +61,12 @@ async fn raw_rows(pool: &Pool) -> Vec<(String, i64, String, Option<String>, Stri
 /// The database a live server with X app `client` would have.
 async fn database(dir: &Path) -> Pool {
     let pool = db::open(&format!("sqlite://{}", dir.join("authwatch.db").display())).await.unwrap();
-    let app = db::apps::AppRecord { client_id: "client", client_type: "public", environment: "test", secret_fingerprint: None };
+    let app = db::apps::AppRecord {
+        client_id: "client",
+        client_type: "public",
+        environment: "test",
+        secret_fingerprint: None,
+    };
     db::apps::upsert(&pool, &app, 1_000).await.unwrap();
     pool
 }
@@ -94,7 +99,11 @@ async fn reseal_moves_every_token_to_the_current_key_and_a_second_run_changes_no
     let after = raw_rows(&pool).await;
     for (was, is) in before.iter().zip(&after) {
         assert_eq!((&was.0, was.1, &was.5), (&is.0, is.1, &is.5), "same account, generation and token");
-        assert_eq!(was.3.is_some(), is.3.is_some(), "a missing refresh token stays missing, a present one is never blanked");
+        assert_eq!(
+            was.3.is_some(),
+            is.3.is_some(),
+            "a missing refresh token stays missing, a present one is never blanked"
+        );
         if was.4 == a {
             assert_ne!(was.2, is.2, "sealed again");
         } else {
@@ -192,6 +201,10 @@ async fn the_command_line_reseals_and_says_what_it_did() {
     // Pointed at the wrong directory: refused, and no empty database left there.
     let wrong = cli_in(elsewhere.path(), B, &[A]);
     assert!(!wrong.status.success());
-    assert!(String::from_utf8_lossy(&wrong.stderr).contains("no database at"), "{}", String::from_utf8_lossy(&wrong.stderr));
+    assert!(
+        String::from_utf8_lossy(&wrong.stderr).contains("no database at"),
+        "{}",
+        String::from_utf8_lossy(&wrong.stderr)
+    );
     assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
 }

@@ -15,7 +15,8 @@ async fn sign_in(browser: &reqwest::Client, app: &TestApp, email: &str, password
         .send()
         .await
         .expect("sign in");
-    let location = r.headers().get("location").map(|l| l.to_str().expect("a Location is text").to_owned()).unwrap_or_default();
+    let location =
+        r.headers().get("location").map(|l| l.to_str().expect("a Location is text").to_owned()).unwrap_or_default();
     (r.status().as_u16(), location)
 }
 
@@ -25,7 +26,11 @@ fn error_of(location: &str) -> Option<&str> {
 }
 
 async fn failures_for(app: &TestApp, email: &str) -> i64 {
-    sqlx::query_scalar("SELECT COUNT(*) FROM sign_in_failures WHERE email = ?").bind(email).fetch_one(&app.state.pool).await.unwrap()
+    sqlx::query_scalar("SELECT COUNT(*) FROM sign_in_failures WHERE email = ?")
+        .bind(email)
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -38,10 +43,13 @@ async fn a_burst_of_guesses_for_one_email_gets_five_checked_and_the_right_passwo
         async move { sign_in(&browser, app, MANAGER.email, &format!("wrong-guess-{i}"), "/").await }
     });
     let answers = futures::future::join_all(guesses).await;
-    let codes: Vec<&str> = answers.iter().map(|(status, location)| {
-        assert_eq!(*status, 303, "{location}");
-        error_of(location).unwrap_or_else(|| panic!("a wrong password signed in: {location}"))
-    }).collect();
+    let codes: Vec<&str> = answers
+        .iter()
+        .map(|(status, location)| {
+            assert_eq!(*status, 303, "{location}");
+            error_of(location).unwrap_or_else(|| panic!("a wrong password signed in: {location}"))
+        })
+        .collect();
     let invalid = codes.iter().filter(|c| **c == "invalid").count();
     let throttled = codes.iter().filter(|c| c.starts_with("throttled-")).count();
     let busy = codes.iter().filter(|c| **c == "busy").count();
@@ -62,11 +70,18 @@ async fn a_burst_of_guesses_for_one_email_gets_five_checked_and_the_right_passwo
     let (_, location) = sign_in(&browser, &app, MANAGER.email, MANAGER.password, "/").await;
     assert!(location.starts_with("/sign-in?error=throttled-15"), "the right password waits too: {location}");
     let html = browser.get(app.url(&location)).send().await.unwrap().text().await.unwrap();
-    assert!(html.contains("Too many failed sign-ins") && html.contains("wait 15 min"), "the page says why and for how long");
+    assert!(
+        html.contains("Too many failed sign-ins") && html.contains("wait 15 min"),
+        "the page says why and for how long"
+    );
     assert_eq!(app.state.passwords.verifications() - verified_before, 5, "nor was the right password checked");
 
     // Once the window has passed, it works, and a success clears the email's failures.
-    sqlx::query("UPDATE sign_in_failures SET at = at - ?").bind(THROTTLE_WINDOW_MS).execute(&app.state.pool).await.unwrap();
+    sqlx::query("UPDATE sign_in_failures SET at = at - ?")
+        .bind(THROTTLE_WINDOW_MS)
+        .execute(&app.state.pool)
+        .await
+        .unwrap();
     assert_eq!(sign_in(&browser, &app, MANAGER.email, MANAGER.password, "/").await, (303, "/".to_owned()));
     assert_eq!(failures_for(&app, MANAGER.email).await, 0);
 }
@@ -87,12 +102,19 @@ async fn with_every_argon2_slot_taken_a_sign_in_is_answered_busy_and_not_counted
     let (_, location) = sign_in(&browser, &app, MANAGER.email, MANAGER.password, "/").await;
     assert_eq!(error_of(&location), Some("busy"));
     let html = browser.get(app.url(&location)).send().await.unwrap().text().await.unwrap();
-    assert!(html.contains("busy checking other sign-ins") && html.contains("Try again in a moment"), "the page says what to do");
+    assert!(
+        html.contains("busy checking other sign-ins") && html.contains("Try again in a moment"),
+        "the page says what to do"
+    );
     assert_eq!(passwords.verifications(), verified_before, "no argon2 ran");
     assert_eq!(failures_for(&app, MANAGER.email).await, 0, "a busy answer is not a failure");
 
     drop(held);
-    assert_eq!(sign_in(&browser, &app, MANAGER.email, MANAGER.password, "/").await, (303, "/".to_owned()), "free again: signed in");
+    assert_eq!(
+        sign_in(&browser, &app, MANAGER.email, MANAGER.password, "/").await,
+        (303, "/".to_owned()),
+        "free again: signed in"
+    );
     assert_eq!(passwords.verifications(), verified_before + 1);
 }
 
@@ -138,7 +160,14 @@ async fn no_next_leads_off_the_site() {
         assert_eq!(location, "/", "next = {next:?}");
         assert_eq!(resolved(&app, &location).origin(), origin, "next = {next:?}");
         // The sign-in page does not carry it into its form either.
-        let page = browser.get(format!("{}?next={}", app.url("/sign-in"), urlencode(next))).send().await.unwrap().text().await.unwrap();
+        let page = browser
+            .get(format!("{}?next={}", app.url("/sign-in"), urlencode(next)))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         assert!(page.contains(r#"name="next" value="/""#), "next = {next:?} is reflected: {}", form_of(&page));
     }
 
@@ -153,8 +182,19 @@ async fn no_next_leads_off_the_site() {
         assert_eq!(sign_in(&browser, &app, ADMIN.email, ADMIN.password, next).await, (303, location.to_owned()));
         // (The router decodes query values twice, so a `%20` reaches the page as a space.)
         if !next.contains('%') {
-            let page = browser.get(format!("{}?next={}", app.url("/sign-in"), urlencode(next))).send().await.unwrap().text().await.unwrap();
-            assert!(page.contains(&format!(r#"name="next" value="{}""#, next.replace('&', "&amp;"))), "{next:?}: {}", form_of(&page));
+            let page = browser
+                .get(format!("{}?next={}", app.url("/sign-in"), urlencode(next)))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            assert!(
+                page.contains(&format!(r#"name="next" value="{}""#, next.replace('&', "&amp;"))),
+                "{next:?}: {}",
+                form_of(&page)
+            );
         }
     }
     // Nor does the way back to the form after a wrong password (unknown

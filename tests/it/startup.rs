@@ -19,11 +19,21 @@ use std::time::Duration;
 fn serve(args: &[&str], vars: &[(&str, &str)]) -> (Output, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let mut command = Command::new(env!("CARGO_BIN_EXE_authwatch"));
-    command.arg("serve").args(args).arg("--data-dir").arg(dir.path()).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+    command
+        .arg("serve")
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
     for (k, v) in vars {
         command.env(k, v);
     }
-    let mut child = command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().expect("start authwatch");
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start authwatch");
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while child.try_wait().unwrap().is_none() {
         if std::time::Instant::now() > deadline {
@@ -44,7 +54,10 @@ fn with_no_x_app_and_no_demo_start_up_stops_and_names_both_ways_out() {
     let (out, dir) = serve(&[], &[("LEPTOS_SITE_ADDR", "127.0.0.1:0")]);
     assert!(!out.status.success());
     let err = stderr(&out);
-    assert!(err.contains("AUTHWATCH_X_CLIENT_ID") && err.contains("--demo") && err.contains("AUTHWATCH_DEMO=1"), "{err}");
+    assert!(
+        err.contains("AUTHWATCH_X_CLIENT_ID") && err.contains("--demo") && err.contains("AUTHWATCH_DEMO=1"),
+        "{err}"
+    );
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing written: {err}");
 }
 
@@ -75,8 +88,10 @@ fn demo_refuses_a_database_production_another_address_and_an_x_app() {
 #[tokio::test]
 async fn demo_writes_only_its_own_database_file() {
     let app = TestApp::demo().await;
-    let mut names: Vec<String> =
-        std::fs::read_dir(app.data_dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<String> = std::fs::read_dir(app.data_dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     names.sort();
     assert!(names.iter().all(|n| n == "demo.db" || n == "demo.db-wal" || n == "demo.db-shm"), "{names:?}");
     assert!(names.contains(&"demo.db".to_owned()));
@@ -99,10 +114,16 @@ async fn live_mode_refuses_a_database_holding_demo_users_and_says_how_to_remove_
             ("AUTHWATCH_X_CLIENT_SECRET", "live-secret"),
             ("AUTHWATCH_DATA_DIR", dir.to_str().unwrap()),
         ];
-        Config::load(&Vars(vars.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()), addr, Overrides::default()).unwrap()
+        Config::load(
+            &Vars(vars.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()),
+            addr,
+            Overrides::default(),
+        )
+        .unwrap()
     };
     let options = LeptosOptions::builder().output_name("authwatch").site_addr(addr).build();
-    let Err(StartError::DemoUsers(message)) = Server::new(live(live_dir.path()), options.clone()).await.map(|_| ()) else {
+    let Err(StartError::DemoUsers(message)) = Server::new(live(live_dir.path()), options.clone()).await.map(|_| ())
+    else {
         panic!("a live server started on a database with demo users");
     };
     assert!(message.contains("ada@demo.authwatch") && message.contains("dana@demo.authwatch"), "{message}");
@@ -132,7 +153,10 @@ async fn live_mode_refuses_a_database_holding_demo_users_and_says_how_to_remove_
     let out = cli(&["user", "remove", "--email", "ada@demo.authwatch"], None);
     assert!(!out.status.success(), "the only admin is not removed");
     assert!(stderr(&out).contains("last admin"), "{}", stderr(&out));
-    let out = cli(&["user", "add", "--admin", "--email", "ops@example.com", "--name", "Ops", "--password-stdin"], Some("a real admin password\n"));
+    let out = cli(
+        &["user", "add", "--admin", "--email", "ops@example.com", "--name", "Ops", "--password-stdin"],
+        Some("a real admin password\n"),
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     for email in ["ada@demo.authwatch", "dana@demo.authwatch"] {
         let out = cli(&["user", "remove", "--email", email], None);

@@ -223,7 +223,8 @@ async fn an_unreadable_refresh_answer_is_a_lost_answer_and_blanks_nothing() {
 #[tokio::test]
 async fn a_reconnect_answered_as_text_plain_or_with_a_string_expiry_is_saved() {
     let app = demo_app().await;
-    for (handle, kind) in [("acme_news", FaultKind::SuccessAsTextPlain), ("acme_support", FaultKind::ExpiresInAsString)] {
+    for (handle, kind) in [("acme_news", FaultKind::SuccessAsTextPlain), ("acme_support", FaultKind::ExpiresInAsString)]
+    {
         let id = account_id(&app, handle).await;
         let before = stored(&app, &id).await;
 

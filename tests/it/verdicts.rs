@@ -45,7 +45,13 @@ async fn diagnosis(app: &TestApp, id: &str) -> Diagnosis {
 /// The account's prompts still open after the notifier looked at everything.
 async fn open_prompts(app: &TestApp, id: &str) -> Vec<String> {
     reconcile(&app.state, now_ms()).await.unwrap();
-    prompts::for_account(&app.state.pool, id, 10).await.unwrap().into_iter().filter(|p| p.closed_at.is_none()).map(|p| p.cause.as_str().to_owned()).collect()
+    prompts::for_account(&app.state.pool, id, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|p| p.closed_at.is_none())
+        .map(|p| p.cause.as_str().to_owned())
+        .collect()
 }
 
 fn refreshes(app: &TestApp) -> u64 {
@@ -53,7 +59,11 @@ fn refreshes(app: &TestApp) -> u64 {
 }
 
 async fn connect_new(app: &TestApp, username: &str) -> String {
-    let user = app.emulator().create_user(authwatch::emulator::NewUser { id: None, username: username.into(), name: username.into() });
+    let user = app.emulator().create_user(authwatch::emulator::NewUser {
+        id: None,
+        username: username.into(),
+        name: username.into(),
+    });
     match demo::connect_as(&app.state, &user.id, &Intent::NewAccount, "test", None).await.unwrap() {
         Completed::Saved { connected, .. } => connected.account_id,
         other => panic!("{other:?}"),
@@ -78,8 +88,15 @@ async fn an_access_token_refused_early_is_fixed_by_one_refresh_and_nobody_is_pro
     assert_eq!((after.generation, after.incident_cause.map(Cause::as_str)), (news.generation + 1, None));
     assert_eq!(diagnosis(&app, &news.id).await.health, Health::Healthy);
     let timeline = events::recent(&app.state.pool, &news.id, 10).await.unwrap();
-    let fixed = timeline.iter().find(|e| e.kind.as_str() == "check" && e.outcome.as_str() == "ok").expect("a check that worked");
-    assert!(fixed.detail.as_deref().unwrap().starts_with("X refused the access token early; a refresh fixed it."), "{:?}", fixed.detail);
+    let fixed = timeline
+        .iter()
+        .find(|e| e.kind.as_str() == "check" && e.outcome.as_str() == "ok")
+        .expect("a check that worked");
+    assert!(
+        fixed.detail.as_deref().unwrap().starts_with("X refused the access token early; a refresh fixed it."),
+        "{:?}",
+        fixed.detail
+    );
     assert!(open_prompts(&app, &news.id).await.is_empty(), "no prompt");
 
     // The pipeline's path follows the same rule: a post with a token X
@@ -111,10 +128,17 @@ async fn in_xs_auth_outage_no_account_is_sent_to_reconnect_and_nobody_is_prompte
     let list = Api::new(&app).await.get("/accounts").await.body;
     for id in &ids {
         let d = diagnosis(&app, id).await;
-        assert_eq!((d.health, d.cause, d.who), (Health::XUnavailable, Some(Cause::XRefusesValidTokens), Who::Nobody), "{id}");
+        assert_eq!(
+            (d.health, d.cause, d.who),
+            (Health::XUnavailable, Some(Cause::XRefusesValidTokens), Who::Nobody),
+            "{id}"
+        );
         assert!(open_prompts(&app, id).await.is_empty(), "{id}: no prompt");
         let view = list.as_array().unwrap().iter().find(|a| a["id"] == id.as_str()).unwrap();
-        assert_eq!((view["cause"].as_str(), view["who"].as_str(), view["action"].as_str()), (Some("x_refuses_valid_tokens"), Some("nobody"), None));
+        assert_eq!(
+            (view["cause"].as_str(), view["who"].as_str(), view["action"].as_str()),
+            (Some("x_refuses_valid_tokens"), Some("nobody"), None)
+        );
         assert_eq!(view["publishable"], true);
     }
     let d = diagnosis(&app, &ids[0]).await;
@@ -131,7 +155,10 @@ async fn a_post_during_xs_auth_outage_fails_with_xs_cause_never_a_reconnect() {
     let app = TestApp::demo().await;
     let api = Api::new(&app).await;
     let news = account(&app, "acme_news").await;
-    app.emulator().inject_fault(authwatch::emulator::Fault::new(authwatch::emulator::Endpoint::V2, authwatch::emulator::FaultKind::AuthOutage));
+    app.emulator().inject_fault(authwatch::emulator::Fault::new(
+        authwatch::emulator::Endpoint::V2,
+        authwatch::emulator::FaultKind::AuthOutage,
+    ));
     app.emulator().reset_counts();
 
     let r = api.publish(&news.id, "outage-1", "Posted in an outage").await;
@@ -164,7 +191,10 @@ async fn a_duplicate_post_is_the_posts_problem_and_the_account_stays_healthy() {
 
     let r = api.publish(&news.id, "dup-2", "Same words twice").await;
     r.assert_problem(422, "content-refused");
-    assert_eq!(r.body["x_error"], r#"{"title":"Forbidden","type":"about:blank","status":403,"detail":"You are not allowed to create a Tweet with duplicate content."}"#);
+    assert_eq!(
+        r.body["x_error"],
+        r#"{"title":"Forbidden","type":"about:blank","status":403,"detail":"You are not allowed to create a Tweet with duplicate content."}"#
+    );
     assert_eq!(r.body["cause"], "content_refused");
     assert!(r.body.get("action").is_none());
     assert_eq!(x_calls(&app).await, (1, 0), "one call, no refresh, no retry");
@@ -189,7 +219,11 @@ async fn a_403_on_a_grant_with_tweet_write_is_not_a_missing_scope() {
     assert!(news.scopes.contains("tweet.write"));
     // X's generic 403, the one it gives for a missing scope.
     app.emulator().inject_fault(
-        authwatch::emulator::Fault::new(authwatch::emulator::Endpoint::Tweets, authwatch::emulator::FaultKind::Status(403)).times(1),
+        authwatch::emulator::Fault::new(
+            authwatch::emulator::Endpoint::Tweets,
+            authwatch::emulator::FaultKind::Status(403),
+        )
+        .times(1),
     );
     let r = api.publish(&news.id, "f-1", "Refused for some reason").await;
     assert_ne!(r.body["cause"], "scope_missing", "{:?}", r.body);
@@ -207,10 +241,18 @@ async fn a_grant_without_tweet_write_is_a_missing_scope() {
     let id = connect_new(&app, "no_write").await;
     let api = Api::new(&app).await;
     let r = api.publish(&id, "s-1", "Cannot be posted").await;
-    assert_eq!((r.status, r.body["cause"].as_str(), r.body["action"].as_str()), (202, Some("scope_missing"), Some("reconnect")), "{:?}", r.body);
+    assert_eq!(
+        (r.status, r.body["cause"].as_str(), r.body["action"].as_str()),
+        (202, Some("scope_missing"), Some("reconnect")),
+        "{:?}",
+        r.body
+    );
     assert_eq!(r.body["x_calls"], 0, "the grant's scopes are evidence enough");
     let d = diagnosis(&app, &id).await;
-    assert_eq!((d.health, d.cause, d.missing_scopes), (Health::ActionNeeded(Action::Reconnect), Some(Cause::ScopeMissing), vec!["tweet.write".to_owned()]));
+    assert_eq!(
+        (d.health, d.cause, d.missing_scopes),
+        (Health::ActionNeeded(Action::Reconnect), Some(Cause::ScopeMissing), vec!["tweet.write".to_owned()])
+    );
 }
 
 #[tokio::test]
@@ -234,7 +276,10 @@ async fn a_refresh_token_spent_by_a_copy_of_the_tokens_says_so() {
     let said = server_fn(&app, &admin, RefreshNow::PATH, &news.id).await;
     assert!(said.contains("Another system refreshed this account: a copy of these tokens exists"), "{said}");
     let d = diagnosis(&app, &news.id).await;
-    assert_eq!((d.health, d.cause, d.who), (Health::ActionNeeded(Action::Reconnect), Some(Cause::TokensCopied), Who::Owner));
+    assert_eq!(
+        (d.health, d.cause, d.who),
+        (Health::ActionNeeded(Action::Reconnect), Some(Cause::TokensCopied), Who::Owner)
+    );
     assert!(d.next_step.contains("find it and stop it"), "{}", d.next_step);
     // Nothing was overwritten by the failed refresh.
     let after = accounts::tokens(&app.state.pool, &app.state.keyring, &news.id).await.unwrap().unwrap();
@@ -250,7 +295,10 @@ async fn a_refresh_token_spent_by_a_copy_of_the_tokens_says_so() {
     );
     let view = Api::new(&app).await.get("/accounts").await.body;
     let news_view = view.as_array().unwrap().iter().find(|a| a["handle"] == "acme_news").unwrap().clone();
-    assert_eq!((news_view["cause"].as_str(), news_view["who"].as_str(), news_view["action"].as_str()), (Some("tokens_copied"), Some("owner"), Some("reconnect")));
+    assert_eq!(
+        (news_view["cause"].as_str(), news_view["who"].as_str(), news_view["action"].as_str()),
+        (Some("tokens_copied"), Some("owner"), Some("reconnect"))
+    );
 }
 
 #[tokio::test]
@@ -260,17 +308,33 @@ async fn a_refresh_token_about_six_months_old_expired() {
     let news = account(&app, "acme_news").await;
     // The consent was 181 days ago, by authwatch's record and X's clock.
     let ago = 181 * DAY_SECS * 1000;
-    sqlx::query("UPDATE events SET at = at - ? WHERE account_id = ? AND kind = 'connect'").bind(ago).bind(&news.id).execute(&app.state.pool).await.unwrap();
-    sqlx::query("UPDATE accounts SET connected_at = connected_at - ? WHERE id = ?").bind(ago).bind(&news.id).execute(&app.state.pool).await.unwrap();
+    sqlx::query("UPDATE events SET at = at - ? WHERE account_id = ? AND kind = 'connect'")
+        .bind(ago)
+        .bind(&news.id)
+        .execute(&app.state.pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE accounts SET connected_at = connected_at - ? WHERE id = ?")
+        .bind(ago)
+        .bind(&news.id)
+        .execute(&app.state.pool)
+        .await
+        .unwrap();
     control(&app, &admin, "/time/advance", json!({"seconds": 181 * DAY_SECS})).await;
 
     let said = server_fn(&app, &admin, RefreshNow::PATH, &news.id).await;
     assert!(said.contains("The refresh token expired: X's refresh tokens last about 6 months"), "{said}");
     let d = diagnosis(&app, &news.id).await;
-    assert_eq!((d.health, d.cause, d.who), (Health::ActionNeeded(Action::Reconnect), Some(Cause::RefreshTokenExpired), Who::Owner));
+    assert_eq!(
+        (d.health, d.cause, d.who),
+        (Health::ActionNeeded(Action::Reconnect), Some(Cause::RefreshTokenExpired), Who::Owner)
+    );
     let failed = events::recent(&app.state.pool, &news.id, 1).await.unwrap().remove(0);
     assert!(failed.detail.unwrap().contains("181 days after the consent"), "the evidence");
-    assert_eq!(failed.x_error.as_deref(), Some(r#"{"error":"invalid_request","error_description":"Value passed for the token was invalid."}"#));
+    assert_eq!(
+        failed.x_error.as_deref(),
+        Some(r#"{"error":"invalid_request","error_description":"Value passed for the token was invalid."}"#)
+    );
 }
 
 #[tokio::test]

@@ -31,9 +31,14 @@ impl Role {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Principal<'a> {
     Anonymous,
-    User { id: &'a str, role: Role },
+    User {
+        id: &'a str,
+        role: Role,
+    },
     /// Someone holding a valid reconnect link for this account, and nothing else.
-    LinkHolder { account_id: &'a str },
+    LinkHolder {
+        account_id: &'a str,
+    },
 }
 
 /// What they want to do.
@@ -82,7 +87,9 @@ pub fn decide(who: Principal<'_>, what: Permission<'_>) -> Decision {
             }
         }
         (Principal::User { .. }, Permission::Administer) => Decision::Forbidden,
-        (Principal::LinkHolder { account_id }, Permission::Reconnect(account)) if account.id == account_id => Decision::Allow,
+        (Principal::LinkHolder { account_id }, Permission::Reconnect(account)) if account.id == account_id => {
+            Decision::Allow
+        }
         // A link opens one reconnect, not the dashboard: to anything else the
         // holder is anonymous.
         (Principal::LinkHolder { .. } | Principal::Anonymous, _) => Decision::SignIn,
@@ -147,8 +154,14 @@ mod tests {
     #[test]
     fn an_unowned_account_is_the_admins_alone() {
         let unowned = AccountOwners { id: "acc_3", owner: None, backup_owner: None };
-        assert_eq!(decide(Principal::User { id: "sam", role: Role::Manager }, Permission::ActOn(unowned)), Decision::Forbidden);
-        assert_eq!(decide(Principal::User { id: "ada", role: Role::Admin }, Permission::ActOn(unowned)), Decision::Allow);
+        assert_eq!(
+            decide(Principal::User { id: "sam", role: Role::Manager }, Permission::ActOn(unowned)),
+            Decision::Forbidden
+        );
+        assert_eq!(
+            decide(Principal::User { id: "ada", role: Role::Admin }, Permission::ActOn(unowned)),
+            Decision::Allow
+        );
     }
 
     #[test]

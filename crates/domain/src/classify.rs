@@ -148,7 +148,8 @@ mod tests {
 
     #[test]
     fn an_empty_balance_is_billing_on_every_call() {
-        let payment = XAnswer { status: Some(402), error: None, problem: Some("https://api.x.com/2/problems/credits-depleted") };
+        let payment =
+            XAnswer { status: Some(402), error: None, problem: Some("https://api.x.com/2/problems/credits-depleted") };
         for call in [XCall::UsersMe, XCall::Post, XCall::Refresh] {
             assert_eq!(classify(call, payment), Some(Cause::CreditsDepleted), "{call:?}");
         }
@@ -172,14 +173,21 @@ mod tests {
             (XCall::Post, Some(" forbidden "), Cause::ScopeMissing),
             (XCall::Post, None, Cause::ScopeMissing),
             (XCall::Post, Some("Missing scope tweet.write"), Cause::ScopeMissing),
-            (XCall::UsersMe, Some("You are not allowed to create a Tweet with duplicate content."), Cause::ScopeMissing),
+            (
+                XCall::UsersMe,
+                Some("You are not allowed to create a Tweet with duplicate content."),
+                Cause::ScopeMissing,
+            ),
         ];
         for (call, detail, want) in cases {
             assert_eq!(classify_answer(*call, forbidden, *detail), Some(*want), "{call:?} {detail:?}");
         }
         // The app outside a Project has a long detail too: still the app's problem.
         let not_enrolled = XAnswer { status: Some(403), error: None, problem: Some("client-not-enrolled") };
-        assert_eq!(classify_answer(XCall::Post, not_enrolled, Some("When authenticating requests…")), Some(Cause::AppCredentialsRejected));
+        assert_eq!(
+            classify_answer(XCall::Post, not_enrolled, Some("When authenticating requests…")),
+            Some(Cause::AppCredentialsRejected)
+        );
         assert_eq!(classify_answer(XCall::Post, XAnswer { status: Some(201), ..Default::default() }, None), None);
     }
 

@@ -185,7 +185,9 @@ impl Cause {
             Cause::AppCredentialsRejected | Cause::CreditsDepleted => Who::Admin,
             Cause::ClockDrift => Who::Operations,
             // Whoever wrote a refused post changes it; for the account, nobody.
-            Cause::XUnavailable | Cause::RateLimited | Cause::XRefusesValidTokens | Cause::ContentRefused => Who::Nobody,
+            Cause::XUnavailable | Cause::RateLimited | Cause::XRefusesValidTokens | Cause::ContentRefused => {
+                Who::Nobody
+            }
         }
     }
 
@@ -840,7 +842,11 @@ mod tests {
             let d = run(&with_incident(cause));
             match cause.incident_step() {
                 Some(step) => {
-                    assert_eq!((d.cause, d.who, d.health), (Some(cause), cause.who(), cause.who().health_of_incident()), "{cause:?}");
+                    assert_eq!(
+                        (d.cause, d.who, d.health),
+                        (Some(cause), cause.who(), cause.who().health_of_incident()),
+                        "{cause:?}"
+                    );
                     assert_eq!(d.next_step, step);
                 }
                 // Never an account's incident: the account is judged as if it had none.

@@ -99,7 +99,8 @@ pub struct Correlation {
 /// own (a refresh that is due); not a 429, which is per user and waited out.
 pub fn correlates(cause: Cause) -> bool {
     // A refused post is that post's problem: a thousand duplicates are no incident.
-    !matches!(cause.who(), Who::Admin | Who::Operations | Who::System) && !matches!(cause, Cause::RateLimited | Cause::ContentRefused)
+    !matches!(cause.who(), Who::Admin | Who::Operations | Who::System)
+        && !matches!(cause, Cause::RateLimited | Cause::ContentRefused)
 }
 
 /// How a probe asks X whether it answers normally again for an incident of
@@ -148,7 +149,9 @@ pub fn correlate(accounts: &[Observed<'_>], ongoing: Option<&Ongoing>, t: &Thres
     let asked_since = |since: i64| {
         accounts
             .iter()
-            .filter(|a| a.last_asked_at.is_some_and(|at| at >= since) || a.incident.as_ref().is_some_and(|i| i.since >= since))
+            .filter(|a| {
+                a.last_asked_at.is_some_and(|at| at >= since) || a.incident.as_ref().is_some_and(|i| i.since >= since)
+            })
             .count()
     };
     let failing_since = |cause: Cause, since: i64| {
@@ -161,9 +164,17 @@ pub fn correlate(accounts: &[Observed<'_>], ongoing: Option<&Ongoing>, t: &Thres
         let members: Vec<&Observed<'_>> = failing_since(o.cause, o.opened_at - t.window_ms).collect();
         let held: Vec<String> = members.iter().filter(|a| !verified(a)).map(|a| a.account_id.to_owned()).collect();
         if !held.is_empty() {
-            let since = members.iter().filter_map(|a| a.incident.as_ref().map(|i| i.since)).min().unwrap_or(o.opened_at);
+            let since =
+                members.iter().filter_map(|a| a.incident.as_ref().map(|i| i.since)).min().unwrap_or(o.opened_at);
             let asked = asked_since(since);
-            let incident = XIncident { cause: o.cause, since, failing: members.len(), asked, held: held.clone(), recovered_at: recovered };
+            let incident = XIncident {
+                cause: o.cause,
+                since,
+                failing: members.len(),
+                asked,
+                held: held.clone(),
+                recovered_at: recovered,
+            };
             return Correlation { incident: Some(incident), held };
         }
     }
@@ -185,14 +196,25 @@ pub fn correlate(accounts: &[Observed<'_>], ongoing: Option<&Ongoing>, t: &Thres
         }
     }
     // The largest group; on a tie, the cause seen first.
-    let best = groups.iter().enumerate().max_by_key(|(n, (_, members))| (members.len(), std::cmp::Reverse(*n))).map(|(_, g)| g);
+    let best = groups
+        .iter()
+        .enumerate()
+        .max_by_key(|(n, (_, members))| (members.len(), std::cmp::Reverse(*n)))
+        .map(|(_, g)| g);
     if let Some((cause, members)) = best {
         let since = members.iter().filter_map(|a| a.incident.as_ref().map(|i| i.since)).min().unwrap_or(now);
         let asked = asked_since(since);
         let share_ok = members.len() * 100 >= t.min_share_percent as usize * asked;
         if members.len() >= t.min_accounts.max(1) && share_ok {
             let held: Vec<String> = members.iter().map(|a| a.account_id.to_owned()).collect();
-            let incident = XIncident { cause: *cause, since, failing: members.len(), asked, held: held.clone(), recovered_at: None };
+            let incident = XIncident {
+                cause: *cause,
+                since,
+                failing: members.len(),
+                asked,
+                held: held.clone(),
+                recovered_at: None,
+            };
             return Correlation { incident: Some(incident), held };
         }
     }
@@ -200,7 +222,11 @@ pub fn correlate(accounts: &[Observed<'_>], ongoing: Option<&Ongoing>, t: &Thres
     // failing the same way, wait (at most one window) for it to become one
     // or not. Two at once are still each their account's story.
     let forming = |m: &Vec<&Observed<'_>>| m.len() > 2 && m.len() * 2 >= t.min_accounts;
-    let held = groups.iter().filter(|(_, m)| forming(m)).flat_map(|(_, m)| m.iter().map(|a| a.account_id.to_owned())).collect();
+    let held = groups
+        .iter()
+        .filter(|(_, m)| forming(m))
+        .flat_map(|(_, m)| m.iter().map(|a| a.account_id.to_owned()))
+        .collect();
     Correlation { incident: None, held }
 }
 
@@ -224,36 +250,95 @@ mod tests {
     }
 
     fn healthy(ids: &'static [&'static str], asked_at: i64) -> Vec<Observed<'static>> {
-        ids.iter().map(|id| Observed { account_id: id, incident: None, last_asked_at: Some(asked_at), last_refresh_at: Some(asked_at) }).collect()
+        ids.iter()
+            .map(|id| Observed {
+                account_id: id,
+                incident: None,
+                last_asked_at: Some(asked_at),
+                last_refresh_at: Some(asked_at),
+            })
+            .collect()
     }
 
     const EIGHT: &[&str] = &["a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7"];
     const FOUR: &[&str] = &["a0", "a1", "a2", "a3"];
     const TWO: &[&str] = &["h0", "h1"];
-    const MANY: &[&str] = &["h0", "h1", "h2", "h3", "h4", "h5", "h6", "h7", "h8", "h9", "h10", "h11", "h12", "h13", "h14", "h15", "h16", "h17", "h18", "h19", "h20", "h21", "h22", "h23", "h24", "h25", "h26", "h27", "h28", "h29", "h30", "h31"];
+    const MANY: &[&str] = &[
+        "h0", "h1", "h2", "h3", "h4", "h5", "h6", "h7", "h8", "h9", "h10", "h11", "h12", "h13", "h14", "h15", "h16",
+        "h17", "h18", "h19", "h20", "h21", "h22", "h23", "h24", "h25", "h26", "h27", "h28", "h29", "h30", "h31",
+    ];
 
     #[test]
     fn when_failures_are_an_x_incident() {
         let t = Thresholds::default();
         let cases: Vec<(&str, Vec<Observed<'static>>, Option<Cause>, usize)> = vec![
-            ("8 of 10 revoked within a minute", [failing(EIGHT, Cause::UserRevoked, NOW - MIN), healthy(TWO, NOW - MIN)].concat(), Some(Cause::UserRevoked), 8),
-            ("4 are fewer than 5: no incident, but their prompts wait", [failing(FOUR, Cause::UserRevoked, NOW - MIN), healthy(TWO, NOW)].concat(), None, 4),
-            ("8 of 40 asked since is a fifth, under a quarter", [failing(EIGHT, Cause::RefreshTokenRejected, NOW - MIN), healthy(MANY, NOW)].concat(), None, 8),
+            (
+                "8 of 10 revoked within a minute",
+                [failing(EIGHT, Cause::UserRevoked, NOW - MIN), healthy(TWO, NOW - MIN)].concat(),
+                Some(Cause::UserRevoked),
+                8,
+            ),
+            (
+                "4 are fewer than 5: no incident, but their prompts wait",
+                [failing(FOUR, Cause::UserRevoked, NOW - MIN), healthy(TWO, NOW)].concat(),
+                None,
+                4,
+            ),
+            (
+                "8 of 40 asked since is a fifth, under a quarter",
+                [failing(EIGHT, Cause::RefreshTokenRejected, NOW - MIN), healthy(MANY, NOW)].concat(),
+                None,
+                8,
+            ),
             (
                 "8 of 40 accounts, of which only 10 were asked since the first failure",
-                [failing(EIGHT, Cause::RefreshTokenRejected, NOW - MIN), healthy(TWO, NOW), healthy(&MANY[2..], NOW - 2 * MIN)].concat(),
+                [
+                    failing(EIGHT, Cause::RefreshTokenRejected, NOW - MIN),
+                    healthy(TWO, NOW),
+                    healthy(&MANY[2..], NOW - 2 * MIN),
+                ]
+                .concat(),
                 Some(Cause::RefreshTokenRejected),
                 8,
             ),
-            ("failures older than the window", [failing(EIGHT, Cause::UserRevoked, NOW - 11 * MIN), healthy(TWO, NOW)].concat(), None, 0),
+            (
+                "failures older than the window",
+                [failing(EIGHT, Cause::UserRevoked, NOW - 11 * MIN), healthy(TWO, NOW)].concat(),
+                None,
+                0,
+            ),
             ("X's 5xx storm", failing(EIGHT, Cause::XUnavailable, NOW - MIN), Some(Cause::XUnavailable), 8),
-            ("429s are per user: waited out, never an incident", failing(EIGHT, Cause::RateLimited, NOW - MIN), None, 0),
-            ("rejected app credentials are the app's incident already", failing(EIGHT, Cause::AppCredentialsRejected, NOW - MIN), None, 0),
-            ("a single failure is its account's: prompted at once", failing(&EIGHT[..1], Cause::UserRevoked, NOW - MIN), None, 0),
-            ("two at once are still each their own", [failing(&EIGHT[..2], Cause::UserRevoked, NOW - MIN), healthy(TWO, NOW)].concat(), None, 0),
+            (
+                "429s are per user: waited out, never an incident",
+                failing(EIGHT, Cause::RateLimited, NOW - MIN),
+                None,
+                0,
+            ),
+            (
+                "rejected app credentials are the app's incident already",
+                failing(EIGHT, Cause::AppCredentialsRejected, NOW - MIN),
+                None,
+                0,
+            ),
+            (
+                "a single failure is its account's: prompted at once",
+                failing(&EIGHT[..1], Cause::UserRevoked, NOW - MIN),
+                None,
+                0,
+            ),
+            (
+                "two at once are still each their own",
+                [failing(&EIGHT[..2], Cause::UserRevoked, NOW - MIN), healthy(TWO, NOW)].concat(),
+                None,
+                0,
+            ),
             (
                 "different causes are different stories",
-                [failing(&EIGHT[..3], Cause::UserRevoked, NOW - MIN), failing(&EIGHT[3..6], Cause::RefreshTokenRejected, NOW - MIN)].concat(),
+                [
+                    failing(&EIGHT[..3], Cause::UserRevoked, NOW - MIN),
+                    failing(&EIGHT[3..6], Cause::RefreshTokenRejected, NOW - MIN),
+                ]
+                .concat(),
                 None,
                 6,
             ),

@@ -124,14 +124,26 @@ mod tests {
 
     #[test]
     fn what_no_fresh_token_can_cure_is_never_retried() {
-        for cause in [Cause::ScopeMissing, Cause::AppCredentialsRejected, Cause::XUnavailable, Cause::RateLimited, Cause::RefreshTokenRejected] {
+        for cause in [
+            Cause::ScopeMissing,
+            Cause::AppCredentialsRejected,
+            Cause::XUnavailable,
+            Cause::RateLimited,
+            Cause::RefreshTokenRejected,
+        ] {
             assert_eq!(after_refusal(cause, false), Next::Stop(cause), "{cause:?}");
         }
     }
 
     #[test]
     fn posts_wait_for_people_not_for_outages() {
-        for cause in [Cause::UserRevoked, Cause::RefreshTokenRejected, Cause::RotationLost, Cause::ScopeMissing, Cause::NoRefreshToken] {
+        for cause in [
+            Cause::UserRevoked,
+            Cause::RefreshTokenRejected,
+            Cause::RotationLost,
+            Cause::ScopeMissing,
+            Cause::NoRefreshToken,
+        ] {
             assert_eq!(fate(cause), Fate::Hold, "{cause:?}: the owner reconnects");
         }
         assert_eq!(fate(Cause::AppCredentialsRejected), Fate::Hold);

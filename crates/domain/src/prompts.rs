@@ -60,12 +60,18 @@ pub fn needs<'a>(diagnosed: impl IntoIterator<Item = (&'a str, &'a Diagnosis)>, 
                 cause: d.cause.unwrap_or(Cause::RefreshTokenRejected),
                 audience: Audience::Owners,
             }),
-            Health::ActionNeeded(Action::FixApp) => {
-                push(Need { subject: APP_CREDENTIALS.into(), account_id: None, cause: Cause::AppCredentialsRejected, audience: Audience::Admins })
-            }
-            Health::ActionNeeded(Action::FixClock) => {
-                push(Need { subject: APP_CLOCK.into(), account_id: None, cause: Cause::ClockDrift, audience: Audience::Admins })
-            }
+            Health::ActionNeeded(Action::FixApp) => push(Need {
+                subject: APP_CREDENTIALS.into(),
+                account_id: None,
+                cause: Cause::AppCredentialsRejected,
+                audience: Audience::Admins,
+            }),
+            Health::ActionNeeded(Action::FixClock) => push(Need {
+                subject: APP_CLOCK.into(),
+                account_id: None,
+                cause: Cause::ClockDrift,
+                audience: Audience::Admins,
+            }),
             _ => {}
         }
     }
@@ -107,14 +113,22 @@ pub fn plan(needs: &[Need], open: &[OpenPrompt], now: i64, escalate_after_ms: i6
 /// incident. Their needs are neither raised nor escalated while held (one
 /// incident, one prompt: no storm of prompts, no storm of escalations), and
 /// a prompt already open for one of them still closes when it recovers.
-pub fn plan_holding(needs: &[Need], open: &[OpenPrompt], now: i64, escalate_after_ms: i64, held: &[String]) -> Vec<Change> {
+pub fn plan_holding(
+    needs: &[Need],
+    open: &[OpenPrompt],
+    now: i64,
+    escalate_after_ms: i64,
+    held: &[String],
+) -> Vec<Change> {
     let is_held = |subject: &str| held.iter().any(|h| h == subject);
     let mut changes = Vec::new();
     for p in open {
         match needs.iter().find(|n| n.subject == p.subject) {
             None => changes.push(Change::Close { prompt_id: p.id }),
             Some(_) if is_held(&p.subject) => {}
-            Some(_) if !p.escalated && now - p.opened_at >= escalate_after_ms => changes.push(Change::Escalate { prompt_id: p.id }),
+            Some(_) if !p.escalated && now - p.opened_at >= escalate_after_ms => {
+                changes.push(Change::Escalate { prompt_id: p.id })
+            }
             Some(_) => {}
         }
     }
@@ -132,7 +146,14 @@ mod tests {
     use crate::health::Who;
 
     fn diagnosis(health: Health, cause: Option<Cause>) -> Diagnosis {
-        Diagnosis { health, cause, summary: String::new(), next_step: String::new(), who: Who::Owner, missing_scopes: vec![] }
+        Diagnosis {
+            health,
+            cause,
+            summary: String::new(),
+            next_step: String::new(),
+            who: Who::Owner,
+            missing_scopes: vec![],
+        }
     }
 
     #[test]
@@ -154,7 +175,12 @@ mod tests {
     #[test]
     fn one_prompt_per_incident_then_escalation_then_closing() {
         const H: i64 = 3600 * 1000;
-        let need = Need { subject: "account:a".into(), account_id: Some("a".into()), cause: Cause::UserRevoked, audience: Audience::Owners };
+        let need = Need {
+            subject: "account:a".into(),
+            account_id: Some("a".into()),
+            cause: Cause::UserRevoked,
+            audience: Audience::Owners,
+        };
         let needs = std::slice::from_ref(&need);
         assert_eq!(plan(needs, &[], 0, 4 * H), vec![Change::Raise(need.clone())]);
         let open = [OpenPrompt { id: 7, subject: "account:a".into(), opened_at: 0, escalated: false }];
@@ -177,7 +203,11 @@ mod tests {
         let incident = x_incident_need(Cause::UserRevoked);
         let needs = vec![account("a"), account("b"), incident.clone()];
         let held = vec![account_subject("a"), account_subject("b")];
-        assert_eq!(plan_holding(&needs, &[], 0, 4 * H, &held), vec![Change::Raise(incident)], "one prompt for the incident");
+        assert_eq!(
+            plan_holding(&needs, &[], 0, 4 * H, &held),
+            vec![Change::Raise(incident)],
+            "one prompt for the incident"
+        );
 
         // `a` had a prompt before the incident: it is not escalated while held…
         let open = [OpenPrompt { id: 3, subject: account_subject("a"), opened_at: 0, escalated: false }];
@@ -191,6 +221,14 @@ mod tests {
         let fine = diagnosis(Health::Healthy, None);
         let billing = AppWarning { cause: Cause::CreditsDepleted, message: String::new() };
         let n = needs([("a", &fine), ("b", &fine)], &[billing]);
-        assert_eq!(n, vec![Need { subject: APP_BILLING.into(), account_id: None, cause: Cause::CreditsDepleted, audience: Audience::Admins }]);
+        assert_eq!(
+            n,
+            vec![Need {
+                subject: APP_BILLING.into(),
+                account_id: None,
+                cause: Cause::CreditsDepleted,
+                audience: Audience::Admins
+            }]
+        );
     }
 }

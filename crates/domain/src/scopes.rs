@@ -80,11 +80,7 @@ impl Scopes {
 
     /// Names in this set that X does not document.
     pub fn unknown(&self) -> Vec<String> {
-        self.0
-            .iter()
-            .filter(|s| !KNOWN_SCOPES.contains(&s.as_str()))
-            .cloned()
-            .collect()
+        self.0.iter().filter(|s| !KNOWN_SCOPES.contains(&s.as_str())).cloned().collect()
     }
 }
 

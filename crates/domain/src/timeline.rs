@@ -191,9 +191,18 @@ mod tests {
         assert_eq!((s.last_refresh_at, s.last_refresh_ok, s.last_verified_at), (Some(10), Some(true), Some(10)));
         assert_eq!((s.last_check_at, s.last_check_ok), (None, None));
 
-        let s = next_summary(&s, &failed(EventKind::Check, Cause::XUnavailable, 503, "down"), 20, AttemptResult::Failed(Cause::XUnavailable));
+        let s = next_summary(
+            &s,
+            &failed(EventKind::Check, Cause::XUnavailable, 503, "down"),
+            20,
+            AttemptResult::Failed(Cause::XUnavailable),
+        );
         assert_eq!((s.last_check_at, s.last_check_ok), (Some(20), Some(false)));
-        assert_eq!((s.last_refresh_at, s.last_refresh_ok, s.last_verified_at), (Some(10), Some(true), Some(10)), "untouched");
+        assert_eq!(
+            (s.last_refresh_at, s.last_refresh_ok, s.last_verified_at),
+            (Some(10), Some(true), Some(10)),
+            "untouched"
+        );
     }
 
     #[test]
@@ -208,19 +217,28 @@ mod tests {
         let dead = failed(EventKind::Refresh, Cause::RefreshTokenRejected, 400, "invalid_grant");
         let s = next_summary(&Summary::default(), &dead, 10, AttemptResult::Failed(Cause::RefreshTokenRejected));
         assert_eq!(s.incident, Some(OpenIncident { cause: Cause::RefreshTokenRejected, since: 10 }));
-        assert_eq!((s.incident_status, s.incident_x_error.as_deref(), s.incident_at), (Some(400), Some("invalid_grant"), Some(10)));
+        assert_eq!(
+            (s.incident_status, s.incident_x_error.as_deref(), s.incident_at),
+            (Some(400), Some("invalid_grant"), Some(10))
+        );
 
         // An outage neither replaces the dead grant nor its body.
         let outage = failed(EventKind::Check, Cause::XUnavailable, 503, "down");
         let s = next_summary(&s, &outage, 20, AttemptResult::Failed(Cause::XUnavailable));
         assert_eq!(s.incident, Some(OpenIncident { cause: Cause::RefreshTokenRejected, since: 10 }));
-        assert_eq!((s.incident_status, s.incident_x_error.as_deref(), s.incident_at), (Some(400), Some("invalid_grant"), Some(10)));
+        assert_eq!(
+            (s.incident_status, s.incident_x_error.as_deref(), s.incident_at),
+            (Some(400), Some("invalid_grant"), Some(10))
+        );
 
         // The same cause again: the incident continues, its body is the latest.
         let again = failed(EventKind::Refresh, Cause::RefreshTokenRejected, 401, "again");
         let s = next_summary(&s, &again, 30, AttemptResult::Failed(Cause::RefreshTokenRejected));
         assert_eq!(s.incident.as_ref().map(|i| i.since), Some(10));
-        assert_eq!((s.incident_status, s.incident_x_error.as_deref(), s.incident_at), (Some(401), Some("again"), Some(30)));
+        assert_eq!(
+            (s.incident_status, s.incident_x_error.as_deref(), s.incident_at),
+            (Some(401), Some("again"), Some(30))
+        );
 
         // An event that says nothing keeps everything.
         let owner = ok(EventKind::Owner);

@@ -274,7 +274,9 @@ pub fn why(f: &WhyFacts<'_>) -> String {
         if e.cause == cause {
             return match (e.detail.map(str::trim).filter(|s| !s.is_empty()), e.status) {
                 (Some(detail), _) => sentence(detail),
-                (None, Some(status)) => format!("X answered HTTP {status} at {}: {}", utc(e.at), lower_first(cause.describe())),
+                (None, Some(status)) => {
+                    format!("X answered HTTP {status} at {}: {}", utc(e.at), lower_first(cause.describe()))
+                }
                 (None, None) => format!("At {}: {}", utc(e.at), lower_first(cause.describe())),
             };
         }
@@ -292,7 +294,10 @@ pub fn why(f: &WhyFacts<'_>) -> String {
             None => format!("The access token is valid until {} and nothing has failed.", utc(f.expires_at)),
         },
         (Health::RefreshDue, None) => {
-            format!("The access token expires at {}, within the refresh lead time, and nothing has failed.", utc(f.expires_at))
+            format!(
+                "The access token expires at {}, within the refresh lead time, and nothing has failed.",
+                utc(f.expires_at)
+            )
         }
         (Health::ExpiredRefreshable, _) => {
             format!("The access token expired at {} and X has not refused the refresh token.", utc(f.expires_at))
@@ -315,7 +320,9 @@ fn lower_first(text: &str) -> String {
     let mut chars = text.chars();
     match (chars.next(), chars.clone().next()) {
         // Keep acronyms and names ("X rejected…") as they are.
-        (Some(first), Some(second)) if !second.is_uppercase() && first != 'X' => first.to_lowercase().chain(chars).collect(),
+        (Some(first), Some(second)) if !second.is_uppercase() && first != 'X' => {
+            first.to_lowercase().chain(chars).collect()
+        }
         _ => text.to_owned(),
     }
 }
@@ -328,7 +335,13 @@ mod tests {
     const MIN: i64 = 60_000;
 
     fn rejected(access: Probe) -> RejectedRefresh {
-        RejectedRefresh { refused_at: T, generation: 7, granted_at: T - 30 * DAY_MS, unanswered_refresh_at: None, access }
+        RejectedRefresh {
+            refused_at: T,
+            generation: 7,
+            granted_at: T - 30 * DAY_MS,
+            unanswered_refresh_at: None,
+            access,
+        }
     }
 
     #[test]
@@ -341,16 +354,40 @@ mod tests {
             ("access refused too", rejected(refused), Cause::UserRevoked),
             ("access not tried", rejected(Probe::Untested), Cause::RefreshTokenRejected),
             ("old grant", RejectedRefresh { granted_at: aged, ..rejected(refused) }, Cause::RefreshTokenExpired),
-            ("old grant, access works", RejectedRefresh { granted_at: aged, ..rejected(works) }, Cause::RefreshTokenExpired),
-            ("just under 170 days", RejectedRefresh { granted_at: T - 169 * DAY_MS, ..rejected(works) }, Cause::TokensCopied),
-            ("exactly 170 days", RejectedRefresh { granted_at: T - REFRESH_TOKEN_AGE_SUSPECT_MS, ..rejected(works) }, Cause::RefreshTokenExpired),
-            ("lost answer", RejectedRefresh { unanswered_refresh_at: Some(T - MIN), ..rejected(works) }, Cause::RotationLost),
-            ("lost answer, old grant", RejectedRefresh { unanswered_refresh_at: Some(T - MIN), granted_at: aged, ..rejected(refused) }, Cause::RotationLost),
+            (
+                "old grant, access works",
+                RejectedRefresh { granted_at: aged, ..rejected(works) },
+                Cause::RefreshTokenExpired,
+            ),
+            (
+                "just under 170 days",
+                RejectedRefresh { granted_at: T - 169 * DAY_MS, ..rejected(works) },
+                Cause::TokensCopied,
+            ),
+            (
+                "exactly 170 days",
+                RejectedRefresh { granted_at: T - REFRESH_TOKEN_AGE_SUSPECT_MS, ..rejected(works) },
+                Cause::RefreshTokenExpired,
+            ),
+            (
+                "lost answer",
+                RejectedRefresh { unanswered_refresh_at: Some(T - MIN), ..rejected(works) },
+                Cause::RotationLost,
+            ),
+            (
+                "lost answer, old grant",
+                RejectedRefresh { unanswered_refresh_at: Some(T - MIN), granted_at: aged, ..rejected(refused) },
+                Cause::RotationLost,
+            ),
         ];
         for (what, facts, want) in cases {
             let v = after_rejected_refresh(facts);
             assert_eq!(v.cause, *want, "{what}");
-            assert!(v.why.starts_with("X refused the refresh token of generation 7 at 2027-01-15 08:00:00 UTC"), "{what}: {}", v.why);
+            assert!(
+                v.why.starts_with("X refused the refresh token of generation 7 at 2027-01-15 08:00:00 UTC"),
+                "{what}: {}",
+                v.why
+            );
         }
     }
 
@@ -361,9 +398,13 @@ mod tests {
             copied.why,
             "X refused the refresh token of generation 7 at 2027-01-15 08:00:00 UTC while the access token of the same generation still worked at 2027-01-15 08:00:02 UTC: another copy of these tokens refreshed it."
         );
-        let expired = after_rejected_refresh(&RejectedRefresh { granted_at: T - 183 * DAY_MS, ..rejected(Probe::Untested) });
+        let expired =
+            after_rejected_refresh(&RejectedRefresh { granted_at: T - 183 * DAY_MS, ..rejected(Probe::Untested) });
         assert!(expired.why.contains("183 days after the consent of 2026-07-16 08:00:00 UTC"), "{}", expired.why);
-        let lost = after_rejected_refresh(&RejectedRefresh { unanswered_refresh_at: Some(T - MIN), ..rejected(Probe::Untested) });
+        let lost = after_rejected_refresh(&RejectedRefresh {
+            unanswered_refresh_at: Some(T - MIN),
+            ..rejected(Probe::Untested)
+        });
         assert!(lost.why.contains("sent at 2027-01-15 07:59:00 UTC never got its answer"), "{}", lost.why);
         for v in [copied, expired, lost] {
             assert_eq!(v.why.matches(". ").count(), 0, "one sentence: {}", v.why);
@@ -460,7 +501,12 @@ mod tests {
         let copied = diagnosis(Health::ActionNeeded(Action::Reconnect), Some(Cause::TokensCopied));
         let evidence = after_rejected_refresh(&rejected(Probe::Works { at: T })).why;
         let deciding = Deciding { cause: Cause::TokensCopied, at: T, status: Some(400), detail: Some(&evidence) };
-        let facts = |d, deciding| WhyFacts { diagnosis: d, deciding, last_verified_at: Some(T - MIN), expires_at: T + 60 * MIN };
+        let facts = |d, deciding| WhyFacts {
+            diagnosis: d,
+            deciding,
+            last_verified_at: Some(T - MIN),
+            expires_at: T + 60 * MIN,
+        };
         assert_eq!(why(&facts(&copied, Some(deciding))), evidence);
 
         // A failure that recorded no sentence: X's status and time.
@@ -472,9 +518,17 @@ mod tests {
         );
         // An event of another cause is not this verdict's evidence.
         assert_eq!(why(&facts(&revoked, Some(deciding))), Cause::UserRevoked.describe());
-        let recovery = Deciding { cause: Cause::RefreshAnswerLost, at: T, status: None, detail: Some("a refresh of generation 3 started and never recorded an answer") };
+        let recovery = Deciding {
+            cause: Cause::RefreshAnswerLost,
+            at: T,
+            status: None,
+            detail: Some("a refresh of generation 3 started and never recorded an answer"),
+        };
         let lost = diagnosis(Health::RefreshDue, Some(Cause::RefreshAnswerLost));
-        assert_eq!(why(&facts(&lost, Some(recovery))), "A refresh of generation 3 started and never recorded an answer.");
+        assert_eq!(
+            why(&facts(&lost, Some(recovery))),
+            "A refresh of generation 3 started and never recorded an answer."
+        );
 
         let healthy = diagnosis(Health::Healthy, None);
         assert_eq!(

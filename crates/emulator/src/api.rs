@@ -17,9 +17,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::faults::{dropped_response, Call, Endpoint, FaultKind};
-use super::http::{
-    plan_fault, raw_json_response, FaultPlan, Problem, RateHeaders, Stamp, JSON, PROBLEM_JSON,
-};
+use super::http::{plan_fault, raw_json_response, FaultPlan, Problem, RateHeaders, Stamp, JSON, PROBLEM_JSON};
 use super::state::{Bucket, Caller, RateView, State as World};
 use super::Emulator;
 
@@ -35,9 +33,7 @@ const DAY_MS: u64 = 24 * 60 * 60 * 1000;
 fn bearer(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.trim().split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim().to_owned())
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned())
 }
 
 /// An answer of a v2 endpoint, before headers.
@@ -51,12 +47,7 @@ struct Answer {
 
 impl Answer {
     fn problem(status: u16, rate: RateHeaders) -> Self {
-        Self {
-            status,
-            content_type: PROBLEM_JSON,
-            body: to_json(&Problem::status(status)),
-            rate,
-        }
+        Self { status, content_type: PROBLEM_JSON, body: to_json(&Problem::status(status)), rate }
     }
 }
 
@@ -111,16 +102,9 @@ fn invalid_request(message: impl Into<String>, rate: RateHeaders) -> Answer {
         title: "Invalid Request",
         detail: "One or more parameters to your request was invalid.",
         kind: "https://api.x.com/2/problems/invalid-request",
-        errors: vec![ErrorEntry {
-            message: message.into(),
-        }],
+        errors: vec![ErrorEntry { message: message.into() }],
     };
-    Answer {
-        status: 400,
-        content_type: PROBLEM_JSON,
-        body: to_json(&body),
-        rate,
-    }
+    Answer { status: 400, content_type: PROBLEM_JSON, body: to_json(&body), rate }
 }
 
 /// The buckets an endpoint reports in its headers: (header prefix, bucket,
@@ -130,25 +114,11 @@ type BucketSpec = (&'static str, Bucket, String, u32, u64);
 fn buckets(world: &World, endpoint: Endpoint, caller: Option<&Caller>) -> Vec<BucketSpec> {
     let s = &world.settings;
     let window = s.rate_window_secs * 1000;
-    let user_key = caller
-        .map(|c| format!("{}:{}", c.client_id, c.user.id))
-        .unwrap_or_default();
+    let user_key = caller.map(|c| format!("{}:{}", c.client_id, c.user.id)).unwrap_or_default();
     match endpoint {
         Endpoint::Tweets => vec![
-            (
-                "x-rate-limit",
-                Bucket::TweetsUser,
-                user_key.clone(),
-                s.tweets_limit_per_user,
-                window,
-            ),
-            (
-                "x-user-limit-24hour",
-                Bucket::TweetsUser24h,
-                user_key,
-                s.tweets_limit_per_user_24h,
-                DAY_MS,
-            ),
+            ("x-rate-limit", Bucket::TweetsUser, user_key.clone(), s.tweets_limit_per_user, window),
+            ("x-user-limit-24hour", Bucket::TweetsUser24h, user_key, s.tweets_limit_per_user_24h, DAY_MS),
             (
                 "x-app-limit-24hour",
                 Bucket::TweetsApp24h,
@@ -157,13 +127,7 @@ fn buckets(world: &World, endpoint: Endpoint, caller: Option<&Caller>) -> Vec<Bu
                 DAY_MS,
             ),
         ],
-        _ => vec![(
-            "x-rate-limit",
-            Bucket::UsersMe,
-            user_key,
-            s.users_me_limit,
-            window,
-        )],
+        _ => vec![("x-rate-limit", Bucket::UsersMe, user_key, s.users_me_limit, window)],
     }
 }
 
@@ -171,33 +135,22 @@ fn buckets(world: &World, endpoint: Endpoint, caller: Option<&Caller>) -> Vec<Bu
 /// fresh window.
 fn peek(world: &World, specs: &[BucketSpec], exhausted: bool) -> RateHeaders {
     let now = world.clock.now_ms();
-    specs.iter().fold(
-        RateHeaders::default(),
-        |headers, (prefix, bucket, key, limit, window)| {
-            let mut view = if key.is_empty() {
-                RateView {
-                    limit: *limit,
-                    remaining: *limit,
-                    reset_ms: now + window,
-                }
-            } else {
-                world.rate.view(*bucket, key, *limit, *window, now)
-            };
-            if exhausted {
-                view.remaining = 0;
-            }
-            headers.with(prefix, view, &world.clock)
-        },
-    )
+    specs.iter().fold(RateHeaders::default(), |headers, (prefix, bucket, key, limit, window)| {
+        let mut view = if key.is_empty() {
+            RateView { limit: *limit, remaining: *limit, reset_ms: now + window }
+        } else {
+            world.rate.view(*bucket, key, *limit, *window, now)
+        };
+        if exhausted {
+            view.remaining = 0;
+        }
+        headers.with(prefix, view, &world.clock)
+    })
 }
 
 /// Authenticates the caller and uses one call of each bucket; the early
 /// answer (401, 403 not enrolled, 429) if the call goes no further.
-fn admit(
-    world: &mut World,
-    endpoint: Endpoint,
-    token: Option<&str>,
-) -> Result<(Caller, RateHeaders), Answer> {
+fn admit(world: &mut World, endpoint: Endpoint, token: Option<&str>) -> Result<(Caller, RateHeaders), Answer> {
     let caller = token.and_then(|t| world.caller(t));
     let specs = buckets(world, endpoint, caller.as_ref());
     let Some(caller) = caller else {
@@ -213,13 +166,9 @@ fn admit(
         });
     }
     let now = world.clock.now_ms();
-    let exhausted = specs.iter().any(|(_, bucket, key, limit, window)| {
-        world
-            .rate
-            .view(*bucket, key, *limit, *window, now)
-            .remaining
-            == 0
-    });
+    let exhausted = specs
+        .iter()
+        .any(|(_, bucket, key, limit, window)| world.rate.view(*bucket, key, *limit, *window, now).remaining == 0);
     if exhausted {
         return Err(Answer::problem(429, peek(world, &specs, false)));
     }
@@ -243,45 +192,21 @@ async fn serve_v2(
     let (fault, fault_answer) = {
         let mut world = emulator.lock();
         let client_id = token.as_deref().and_then(|t| world.token_client(t));
-        let call = Call {
-            endpoint,
-            grant: None,
-            client_id: client_id.as_deref(),
-            consent: false,
-        };
+        let call = Call { endpoint, grant: None, client_id: client_id.as_deref(), consent: false };
         world.counts.record(&call);
         let fault = world.faults.take(&call);
         // Injected answers report the caller's buckets, exhausted for a 429.
         let answer = match &fault {
-            Some(FaultKind::Status(status)) => Some(injected(
-                &world,
-                endpoint,
-                token.as_deref(),
-                *status,
-                started,
-            )),
-            Some(FaultKind::RateLimited) => {
-                Some(injected(&world, endpoint, token.as_deref(), 429, started))
-            }
-            Some(FaultKind::AuthOutage) => {
-                Some(injected(&world, endpoint, token.as_deref(), 401, started))
-            }
-            Some(FaultKind::CreditsDepleted) => Some(credits_depleted(
-                &world,
-                endpoint,
-                token.as_deref(),
-                started,
-            )),
+            Some(FaultKind::Status(status)) => Some(injected(&world, endpoint, token.as_deref(), *status, started)),
+            Some(FaultKind::RateLimited) => Some(injected(&world, endpoint, token.as_deref(), 429, started)),
+            Some(FaultKind::AuthOutage) => Some(injected(&world, endpoint, token.as_deref(), 401, started)),
+            Some(FaultKind::CreditsDepleted) => Some(credits_depleted(&world, endpoint, token.as_deref(), started)),
             _ => None,
         };
         (fault, answer)
     };
     let mut fault_answer = fault_answer;
-    let drop_after = match plan_fault(fault, |_| {
-        fault_answer.take().unwrap_or_else(dropped_response)
-    })
-    .await
-    {
+    let drop_after = match plan_fault(fault, |_| fault_answer.take().unwrap_or_else(dropped_response)).await {
         FaultPlan::Respond(response) => return response,
         FaultPlan::Proceed { drop_after, .. } => drop_after,
     };
@@ -300,20 +225,11 @@ async fn serve_v2(
 }
 
 /// The answer of an injected error status; a 429 shows no call left.
-fn injected(
-    world: &World,
-    endpoint: Endpoint,
-    token: Option<&str>,
-    status: u16,
-    started: Instant,
-) -> Response {
+fn injected(world: &World, endpoint: Endpoint, token: Option<&str>, status: u16, started: Instant) -> Response {
     let caller = token.and_then(|t| world.caller(t));
     let specs = buckets(world, endpoint, caller.as_ref());
     let rate = peek(world, &specs, status == 429);
-    render(
-        Answer::problem(status, rate),
-        &Stamp::new(started, &world.clock),
-    )
+    render(Answer::problem(status, rate), &Stamp::new(started, &world.clock))
 }
 
 /// X's 402 when the app's pay-per-use credits are used up; field order as X sends it.
@@ -325,12 +241,7 @@ struct PaymentRequired {
     kind: &'static str,
 }
 
-fn credits_depleted(
-    world: &World,
-    endpoint: Endpoint,
-    token: Option<&str>,
-    started: Instant,
-) -> Response {
+fn credits_depleted(world: &World, endpoint: Endpoint, token: Option<&str>, started: Instant) -> Response {
     let caller = token.and_then(|t| world.caller(t));
     let specs = buckets(world, endpoint, caller.as_ref());
     let body = PaymentRequired {
@@ -338,12 +249,8 @@ fn credits_depleted(
         detail: "credits depleted",
         kind: "https://api.x.com/2/problems/credits-depleted",
     };
-    let answer = Answer {
-        status: 402,
-        content_type: PROBLEM_JSON,
-        body: to_json(&body),
-        rate: peek(world, &specs, false),
-    };
+    let answer =
+        Answer { status: 402, content_type: PROBLEM_JSON, body: to_json(&body), rate: peek(world, &specs, false) };
     render(answer, &Stamp::new(started, &world.clock))
 }
 
@@ -365,22 +272,11 @@ fn duplicate_content(rate: RateHeaders) -> Answer {
         title: "Forbidden",
         status: 403,
     };
-    Answer {
-        status: 403,
-        content_type: PROBLEM_JSON,
-        body: to_json(&body),
-        rate,
-    }
+    Answer { status: 403, content_type: PROBLEM_JSON, body: to_json(&body), rate }
 }
 
 fn render(answer: Answer, stamp: &Stamp) -> Response {
-    raw_json_response(
-        answer.status,
-        answer.content_type,
-        answer.body,
-        stamp,
-        &answer.rate,
-    )
+    raw_json_response(answer.status, answer.content_type, answer.body, stamp, &answer.rate)
 }
 
 #[derive(Serialize)]
@@ -409,78 +305,41 @@ pub(crate) async fn users_me(State(emulator): State<Emulator>, headers: HeaderMa
             return Answer::problem(403, rate);
         }
         let user = &caller.user;
-        let body = Data {
-            data: UserData {
-                id: &user.id,
-                name: &user.name,
-                username: &user.username,
-            },
-        };
-        Answer {
-            status: 200,
-            content_type: JSON,
-            body: to_json(&body),
-            rate,
-        }
+        let body = Data { data: UserData { id: &user.id, name: &user.name, username: &user.username } };
+        Answer { status: 200, content_type: JSON, body: to_json(&body), rate }
     })
     .await
 }
 
 /// `POST /2/tweets`: answers 201 with the new post.
-pub(crate) async fn create_tweet(
-    State(emulator): State<Emulator>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    serve_v2(
-        emulator,
-        Endpoint::Tweets,
-        headers,
-        move |world, caller, rate| {
-            if !caller.has_scopes(TWEETS_SCOPES) {
-                return Answer::problem(403, rate);
-            }
-            let text = match serde_json::from_slice::<Value>(&body) {
-                Err(_) => return invalid_request("The request body is not valid JSON.", rate),
-                Ok(Value::Object(fields)) => match fields.get("text") {
-                    None | Some(Value::Null) => {
-                        return invalid_request(
-                            "Requires at least one of text, media, poll, quote_tweet_id.",
-                            rate,
-                        )
-                    }
-                    Some(Value::String(text)) if text.is_empty() => {
-                        return invalid_request(
-                            "Requires at least one of text, media, poll, quote_tweet_id.",
-                            rate,
-                        )
-                    }
-                    Some(Value::String(text)) => text.clone(),
-                    Some(_) => return invalid_request("$.text: expected a string.", rate),
-                },
-                Ok(_) => return invalid_request("The request body must be a JSON object.", rate),
-            };
-            if text.chars().count() > MAX_TWEET_CHARS {
-                return invalid_request("Text is too long: at most 280 characters.", rate);
-            }
-            if world.settings.reject_duplicate_posts && world.has_posted(&caller.user.id, &text) {
-                return duplicate_content(rate);
-            }
-            let tweet = world.post_tweet(&caller, text);
-            let body = Data {
-                data: TweetData {
-                    id: &tweet.id,
-                    text: &tweet.text,
-                    edit_history_tweet_ids: [&tweet.id],
-                },
-            };
-            Answer {
-                status: 201,
-                content_type: JSON,
-                body: to_json(&body),
-                rate,
-            }
-        },
-    )
+pub(crate) async fn create_tweet(State(emulator): State<Emulator>, headers: HeaderMap, body: Bytes) -> Response {
+    serve_v2(emulator, Endpoint::Tweets, headers, move |world, caller, rate| {
+        if !caller.has_scopes(TWEETS_SCOPES) {
+            return Answer::problem(403, rate);
+        }
+        let text = match serde_json::from_slice::<Value>(&body) {
+            Err(_) => return invalid_request("The request body is not valid JSON.", rate),
+            Ok(Value::Object(fields)) => match fields.get("text") {
+                None | Some(Value::Null) => {
+                    return invalid_request("Requires at least one of text, media, poll, quote_tweet_id.", rate)
+                }
+                Some(Value::String(text)) if text.is_empty() => {
+                    return invalid_request("Requires at least one of text, media, poll, quote_tweet_id.", rate)
+                }
+                Some(Value::String(text)) => text.clone(),
+                Some(_) => return invalid_request("$.text: expected a string.", rate),
+            },
+            Ok(_) => return invalid_request("The request body must be a JSON object.", rate),
+        };
+        if text.chars().count() > MAX_TWEET_CHARS {
+            return invalid_request("Text is too long: at most 280 characters.", rate);
+        }
+        if world.settings.reject_duplicate_posts && world.has_posted(&caller.user.id, &text) {
+            return duplicate_content(rate);
+        }
+        let tweet = world.post_tweet(&caller, text);
+        let body = Data { data: TweetData { id: &tweet.id, text: &tweet.text, edit_history_tweet_ids: [&tweet.id] } };
+        Answer { status: 201, content_type: JSON, body: to_json(&body), rate }
+    })
     .await
 }

@@ -28,10 +28,7 @@ pub(crate) fn router() -> Router<Emulator> {
         .route("/tokens/invalidate", post(invalidate_tokens))
         .route("/clock", post(set_clock))
         .route("/time/advance", post(advance_time))
-        .route(
-            "/faults",
-            get(list_faults).post(inject_fault).delete(clear_faults),
-        )
+        .route("/faults", get(list_faults).post(inject_fault).delete(clear_faults))
         .route("/counts", get(counts))
         .route("/counts/reset", post(reset_counts))
         .route("/settings", get(settings).patch(patch_settings))
@@ -59,8 +56,7 @@ impl From<EmulatorError> for ControlError {
 
 /// JSON bodies, with a JSON error for a bad one.
 fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ControlError> {
-    serde_json::from_slice(body)
-        .map_err(|e| ControlError(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
+    serde_json::from_slice(body).map_err(|e| ControlError(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
 }
 
 fn require_app(emulator: &Emulator, client_id: &str) -> Result<(), ControlError> {
@@ -75,10 +71,7 @@ async fn list_users(State(emulator): State<Emulator>) -> Response {
     Json(emulator.users()).into_response()
 }
 
-async fn create_user(
-    State(emulator): State<Emulator>,
-    body: axum::body::Bytes,
-) -> Result<Response, ControlError> {
+async fn create_user(State(emulator): State<Emulator>, body: axum::body::Bytes) -> Result<Response, ControlError> {
     let new: NewUser = parse(&body)?;
     if let Some(id) = &new.id {
         if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
@@ -92,10 +85,7 @@ async fn list_apps(State(emulator): State<Emulator>) -> Response {
     Json(emulator.apps()).into_response()
 }
 
-async fn create_app(
-    State(emulator): State<Emulator>,
-    body: axum::body::Bytes,
-) -> Result<Response, ControlError> {
+async fn create_app(State(emulator): State<Emulator>, body: axum::body::Bytes) -> Result<Response, ControlError> {
     let new: NewApp = parse(&body)?;
     Ok((StatusCode::CREATED, Json(emulator.create_app(new)?)).into_response())
 }
@@ -137,10 +127,7 @@ struct GrantBody {
     user_id: String,
 }
 
-async fn revoke_grant(
-    State(emulator): State<Emulator>,
-    body: axum::body::Bytes,
-) -> Result<StatusCode, ControlError> {
+async fn revoke_grant(State(emulator): State<Emulator>, body: axum::body::Bytes) -> Result<StatusCode, ControlError> {
     let GrantBody { client_id, user_id } = parse(&body)?;
     require_app(&emulator, &client_id)?;
     emulator.revoke_grant(&client_id, &user_id);
@@ -154,10 +141,7 @@ struct ExpireBody {
     user_id: Option<String>,
 }
 
-async fn expire_tokens(
-    State(emulator): State<Emulator>,
-    body: axum::body::Bytes,
-) -> Result<StatusCode, ControlError> {
+async fn expire_tokens(State(emulator): State<Emulator>, body: axum::body::Bytes) -> Result<StatusCode, ControlError> {
     let ExpireBody { client_id, user_id } = parse(&body)?;
     require_app(&emulator, &client_id)?;
     emulator.expire_access_tokens(&client_id, user_id.as_deref());
@@ -197,10 +181,7 @@ struct ClockBody {
     offset_seconds: i64,
 }
 
-async fn set_clock(
-    State(emulator): State<Emulator>,
-    body: axum::body::Bytes,
-) -> Result<StatusCode, ControlError> {
+async fn set_clock(State(emulator): State<Emulator>, body: axum::body::Bytes) -> Result<StatusCode, ControlError> {
     let ClockBody { offset_seconds } = parse(&body)?;
     emulator.set_clock_offset(offset_seconds);
     Ok(StatusCode::NO_CONTENT)
@@ -211,10 +192,7 @@ struct AdvanceBody {
     seconds: u64,
 }
 
-async fn advance_time(
-    State(emulator): State<Emulator>,
-    body: axum::body::Bytes,
-) -> Result<StatusCode, ControlError> {
+async fn advance_time(State(emulator): State<Emulator>, body: axum::body::Bytes) -> Result<StatusCode, ControlError> {
     let AdvanceBody { seconds } = parse(&body)?;
     emulator.advance_time(seconds);
     Ok(StatusCode::NO_CONTENT)
@@ -224,10 +202,7 @@ async fn list_faults(State(emulator): State<Emulator>) -> Response {
     Json(emulator.faults()).into_response()
 }
 
-async fn inject_fault(
-    State(emulator): State<Emulator>,
-    body: axum::body::Bytes,
-) -> Result<StatusCode, ControlError> {
+async fn inject_fault(State(emulator): State<Emulator>, body: axum::body::Bytes) -> Result<StatusCode, ControlError> {
     let fault: Fault = parse(&body)?;
     emulator.inject_fault(fault);
     Ok(StatusCode::NO_CONTENT)
@@ -253,16 +228,10 @@ async fn settings(State(emulator): State<Emulator>) -> Response {
 
 /// Merges the given fields into the current settings; unknown fields or
 /// wrong types are refused and nothing changes.
-async fn patch_settings(
-    State(emulator): State<Emulator>,
-    body: axum::body::Bytes,
-) -> Result<Response, ControlError> {
+async fn patch_settings(State(emulator): State<Emulator>, body: axum::body::Bytes) -> Result<Response, ControlError> {
     let patch: Value = parse(&body)?;
     let Value::Object(patch) = patch else {
-        return Err(ControlError(
-            StatusCode::BAD_REQUEST,
-            "settings patch must be a JSON object".into(),
-        ));
+        return Err(ControlError(StatusCode::BAD_REQUEST, "settings patch must be a JSON object".into()));
     };
     let mut merged = serde_json::to_value(emulator.settings())
         .map_err(|e| ControlError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;

@@ -32,8 +32,7 @@ pub enum Endpoint {
 impl Endpoint {
     /// Whether a fault aimed at `self` hits a call to `called`.
     fn hits(self, called: Endpoint) -> bool {
-        self == called
-            || (self == Endpoint::V2 && matches!(called, Endpoint::UsersMe | Endpoint::Tweets))
+        self == called || (self == Endpoint::V2 && matches!(called, Endpoint::UsersMe | Endpoint::Tweets))
     }
 }
 
@@ -129,13 +128,7 @@ pub struct Fault {
 impl Fault {
     /// A fault hitting every call to `endpoint` until cleared.
     pub fn new(endpoint: Endpoint, kind: FaultKind) -> Self {
-        Self {
-            endpoint,
-            kind,
-            times: None,
-            grant: None,
-            client_id: None,
-        }
+        Self { endpoint, kind, times: None, grant: None, client_id: None }
     }
 
     /// Hits only the next `times` matching calls.
@@ -160,10 +153,7 @@ impl Fault {
         self.endpoint.hits(call.endpoint)
             && self.times != Some(0)
             && self.grant.is_none_or(|g| call.grant == Some(g))
-            && self
-                .client_id
-                .as_deref()
-                .is_none_or(|c| call.client_id == Some(c))
+            && self.client_id.as_deref().is_none_or(|c| call.client_id == Some(c))
     }
 }
 
@@ -269,10 +259,7 @@ impl CallCounts {
     pub(crate) fn record(&mut self, call: &Call<'_>) {
         self.total.record(call);
         if let Some(client_id) = call.client_id {
-            self.by_client
-                .entry(client_id.to_owned())
-                .or_default()
-                .record(call);
+            self.by_client.entry(client_id.to_owned()).or_default().record(call);
         }
     }
 

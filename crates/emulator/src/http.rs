@@ -27,24 +27,13 @@ pub(crate) struct Stamp {
 
 impl Stamp {
     pub fn new(started: Instant, clock: &Clock) -> Self {
-        Self {
-            started,
-            date: clock.date_header(),
-        }
+        Self { started, date: clock.date_header() }
     }
 
     fn apply(&self, headers: &mut HeaderMap) {
         insert(headers, DATE, &httpdate::fmt_http_date(self.date));
-        insert(
-            headers,
-            HeaderName::from_static("x-transaction-id"),
-            &random_hex(8),
-        );
-        insert(
-            headers,
-            HeaderName::from_static("x-response-time"),
-            &self.started.elapsed().as_millis().to_string(),
-        );
+        insert(headers, HeaderName::from_static("x-transaction-id"), &random_hex(8));
+        insert(headers, HeaderName::from_static("x-response-time"), &self.started.elapsed().as_millis().to_string());
     }
 }
 
@@ -94,8 +83,7 @@ pub(crate) fn raw_json_response(
     rate: &RateHeaders,
 ) -> Response {
     let mut response = Response::new(Body::from(bytes));
-    *response.status_mut() =
-        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     stamp.apply(headers);
@@ -105,23 +93,12 @@ pub(crate) fn raw_json_response(
 
 /// A token endpoint answer: JSON, never cached (RFC 6749 §5.1).
 pub(crate) fn token_response(status: u16, body: &impl Serialize, stamp: &Stamp) -> Response {
-    token_bytes_response(
-        status,
-        JSON,
-        serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec()),
-        stamp,
-    )
+    token_bytes_response(status, JSON, serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec()), stamp)
 }
 
 /// A token endpoint answer from bytes, under `content_type`.
-pub(crate) fn token_bytes_response(
-    status: u16,
-    content_type: &'static str,
-    bytes: Vec<u8>,
-    stamp: &Stamp,
-) -> Response {
-    let mut response =
-        raw_json_response(status, content_type, bytes, stamp, &RateHeaders::default());
+pub(crate) fn token_bytes_response(status: u16, content_type: &'static str, bytes: Vec<u8>, stamp: &Stamp) -> Response {
+    let mut response = raw_json_response(status, content_type, bytes, stamp, &RateHeaders::default());
     let headers = response.headers_mut();
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
@@ -141,16 +118,8 @@ pub(crate) struct Problem {
 impl Problem {
     /// The body X sends for `status`, titled with its reason phrase.
     pub fn status(status: u16) -> Self {
-        let reason = StatusCode::from_u16(status)
-            .ok()
-            .and_then(|s| s.canonical_reason())
-            .unwrap_or("Error");
-        Self {
-            title: reason,
-            kind: "about:blank",
-            status,
-            detail: reason,
-        }
+        let reason = StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("Error");
+        Self { title: reason, kind: "about:blank", status, detail: reason }
     }
 }
 
@@ -158,10 +127,7 @@ impl Problem {
 pub(crate) enum FaultPlan {
     /// Process the request; if `drop_after`, then lose the answer; if
     /// `mangle`, mangle a token endpoint's success answer.
-    Proceed {
-        drop_after: bool,
-        mangle: Option<Mangle>,
-    },
+    Proceed { drop_after: bool, mangle: Option<Mangle> },
     /// The fault answers in place of the endpoint.
     Respond(Response),
 }
@@ -169,10 +135,7 @@ pub(crate) enum FaultPlan {
 /// Applies the non-answering parts of a fault (the delay) and turns the
 /// answering ones into a plan. `answer` builds the endpoint's own
 /// rendering of an error status (JSON problem or HTML page).
-pub(crate) async fn plan_fault(
-    fault: Option<FaultKind>,
-    answer: impl FnOnce(u16) -> Response,
-) -> FaultPlan {
+pub(crate) async fn plan_fault(fault: Option<FaultKind>, answer: impl FnOnce(u16) -> Response) -> FaultPlan {
     let proceed = |drop_after, mangle| FaultPlan::Proceed { drop_after, mangle };
     match fault {
         None => proceed(false, None),

@@ -77,9 +77,7 @@ use axum::routing::{get, post};
 use axum::Router;
 
 pub use faults::{CallCounts, Endpoint, EndpointCounts, Fault, FaultKind, GrantKind};
-pub use model::{
-    ClientType, EmulatedApp, EmulatedUser, EmulatorError, NewApp, NewUser, PostedTweet,
-};
+pub use model::{ClientType, EmulatedApp, EmulatedUser, EmulatorError, NewApp, NewUser, PostedTweet};
 pub use settings::EmulatorSettings;
 
 use state::State;
@@ -109,9 +107,7 @@ impl std::fmt::Debug for Emulator {
 impl Emulator {
     /// An empty X (no users, no apps) behaving as `settings` say.
     pub fn new(settings: EmulatorSettings) -> Self {
-        Self {
-            state: Arc::new(Mutex::new(State::new(settings))),
-        }
+        Self { state: Arc::new(Mutex::new(State::new(settings))) }
     }
 
     /// Default settings, one confidential app ([`SAMPLE_CLIENT_ID`],
@@ -124,10 +120,7 @@ impl Emulator {
             client_id: Some(SAMPLE_CLIENT_ID.to_owned()),
             client_secret: Some(SAMPLE_CLIENT_SECRET.to_owned()),
             client_type: ClientType::Confidential,
-            callbacks: vec![
-                SAMPLE_CALLBACK.to_owned(),
-                "http://localhost:3000/auth/x/callback".to_owned(),
-            ],
+            callbacks: vec![SAMPLE_CALLBACK.to_owned(), "http://localhost:3000/auth/x/callback".to_owned()],
             in_project: true,
         };
         if let Err(e) = emulator.create_app(sample) {
@@ -152,20 +145,14 @@ impl Emulator {
     /// state stays consistent between statements, so a poisoned lock is safe
     /// to reuse.
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The X endpoints, and the control API under `/_control` when
     /// `control_enabled` (read now: changing it later does not remount).
     pub fn router(&self) -> Router {
         let router = self.x_routes();
-        let router = if self.settings().control_enabled {
-            router.nest("/_control", control::router())
-        } else {
-            router
-        };
+        let router = if self.settings().control_enabled { router.nest("/_control", control::router()) } else { router };
         router.with_state(self.clone())
     }
 
@@ -183,10 +170,7 @@ impl Emulator {
 
     fn x_routes(&self) -> Router<Emulator> {
         Router::new()
-            .route(
-                "/i/oauth2/authorize",
-                get(oauth::authorize_page).post(oauth::authorize_submit),
-            )
+            .route("/i/oauth2/authorize", get(oauth::authorize_page).post(oauth::authorize_submit))
             .route("/2/oauth2/token", post(oauth::token))
             .route("/2/oauth2/revoke", post(oauth::revoke))
             .route("/2/users/me", get(api::users_me))

@@ -14,9 +14,7 @@ use axum_extra::extract::CookieJar;
 use serde::Serialize;
 
 use super::faults::{dropped_response, Call, Endpoint, GrantKind, Mangle};
-use super::http::{
-    plan_fault, token_bytes_response, token_response, FaultPlan, Problem, Stamp, JSON, TEXT_PLAIN,
-};
+use super::http::{plan_fault, token_bytes_response, token_response, FaultPlan, Problem, Stamp, JSON, TEXT_PLAIN};
 use super::pages;
 use super::state::{AuthorizeParams, Issued, TokenError};
 use super::tokens::BasicCredentials;
@@ -48,8 +46,7 @@ pub(crate) async fn authorize_page(
     jar: CookieJar,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let params: AuthorizeParams =
-        serde_urlencoded::from_str(query.as_deref().unwrap_or("")).unwrap_or_default();
+    let params: AuthorizeParams = serde_urlencoded::from_str(query.as_deref().unwrap_or("")).unwrap_or_default();
     let drop_after = match authorize_call(&emulator, params.client_id.as_deref(), false).await {
         Ok(drop_after) => drop_after,
         Err(fault_answer) => return fault_answer,
@@ -82,11 +79,7 @@ struct ConsentForm {
 
 /// `POST /i/oauth2/authorize`: the consent form. Authorize redirects with a
 /// code, Cancel without one.
-pub(crate) async fn authorize_submit(
-    State(emulator): State<Emulator>,
-    jar: CookieJar,
-    body: Bytes,
-) -> Response {
+pub(crate) async fn authorize_submit(State(emulator): State<Emulator>, jar: CookieJar, body: Bytes) -> Response {
     let form: ConsentForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     let drop_after = match authorize_call(&emulator, form.params.client_id.as_deref(), true).await {
         Ok(drop_after) => drop_after,
@@ -104,12 +97,7 @@ pub(crate) async fn authorize_submit(
                     }
                     Ok((redirect_to(&request.redirect_uri, &query), None))
                 }
-                Some("authorize") => match form
-                    .user_id
-                    .as_deref()
-                    .and_then(|id| state.user(id))
-                    .cloned()
-                {
+                Some("authorize") => match form.user_id.as_deref().and_then(|id| state.user(id)).cloned() {
                     None => Err("user_id does not name an emulated account"),
                     Some(user) => {
                         let code = state.issue_code(&request, &user.id);
@@ -128,13 +116,9 @@ pub(crate) async fn authorize_submit(
         Err(reason) => Html(pages::something_went_wrong(reason)).into_response(),
         Ok((location, user_id)) => {
             let jar = match user_id {
-                Some(id) => jar.add(
-                    Cookie::build((USER_COOKIE, id))
-                        .path("/")
-                        .http_only(true)
-                        .same_site(SameSite::Lax)
-                        .build(),
-                ),
+                Some(id) => {
+                    jar.add(Cookie::build((USER_COOKIE, id)).path("/").http_only(true).same_site(SameSite::Lax).build())
+                }
                 None => jar,
             };
             let mut response = (jar, StatusCode::FOUND).into_response();
@@ -150,8 +134,7 @@ pub(crate) async fn authorize_submit(
 fn redirect_to(redirect_uri: &str, query: &[(&str, String)]) -> String {
     match url::Url::parse(redirect_uri) {
         Ok(mut url) => {
-            url.query_pairs_mut()
-                .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+            url.query_pairs_mut().extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
             url.to_string()
         }
         Err(_) => redirect_uri.to_owned(),
@@ -241,14 +224,7 @@ struct ErrorBody {
 }
 
 fn token_error(error: &TokenError, stamp: &Stamp) -> Response {
-    token_response(
-        error.status(),
-        &ErrorBody {
-            error: error.error(),
-            error_description: error.description(),
-        },
-        stamp,
-    )
+    token_response(error.status(), &ErrorBody { error: error.error(), error_description: error.description() }, stamp)
 }
 
 /// Injected error statuses on the token and revoke endpoints.
@@ -280,40 +256,27 @@ async fn form_call(
 }
 
 /// `POST /2/oauth2/token`.
-pub(crate) async fn token(
-    State(emulator): State<Emulator>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+pub(crate) async fn token(State(emulator): State<Emulator>, headers: HeaderMap, body: Bytes) -> Response {
     let started = Instant::now();
     let form = parse_form(&body);
     let field = |name: &str| form.get(name).map(String::as_str);
-    let basic =
-        BasicCredentials::from_header(headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()));
+    let basic = BasicCredentials::from_header(headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()));
     let grant = grant_kind(field("grant_type"));
     let client_id = basic.client_id().or(field("client_id"));
-    let (drop_after, mangle) =
-        match form_call(&emulator, Endpoint::Token, grant, client_id, started).await {
-            Ok(plan) => plan,
-            Err(fault_answer) => return fault_answer,
-        };
+    let (drop_after, mangle) = match form_call(&emulator, Endpoint::Token, grant, client_id, started).await {
+        Ok(plan) => plan,
+        Err(fault_answer) => return fault_answer,
+    };
     let (result, stamp) = {
         let mut state = emulator.lock();
-        let result = state
-            .authenticate_client(&basic, field("client_id"))
-            .and_then(|client_id| match grant {
-                Some(GrantKind::AuthorizationCode) => state.exchange_code(
-                    &client_id,
-                    field("code"),
-                    field("redirect_uri"),
-                    field("code_verifier"),
-                ),
-                Some(GrantKind::RefreshToken) => state.refresh(&client_id, field("refresh_token")),
-                None if field("grant_type").is_none() => {
-                    Err(TokenError::MissingParameter("grant_type"))
-                }
-                None => Err(TokenError::UnsupportedGrantType),
-            });
+        let result = state.authenticate_client(&basic, field("client_id")).and_then(|client_id| match grant {
+            Some(GrantKind::AuthorizationCode) => {
+                state.exchange_code(&client_id, field("code"), field("redirect_uri"), field("code_verifier"))
+            }
+            Some(GrantKind::RefreshToken) => state.refresh(&client_id, field("refresh_token")),
+            None if field("grant_type").is_none() => Err(TokenError::MissingParameter("grant_type")),
+            None => Err(TokenError::UnsupportedGrantType),
+        });
         (result, Stamp::new(started, &state.clock))
     };
     if drop_after {
@@ -331,16 +294,11 @@ struct RevokedBody {
 }
 
 /// `POST /2/oauth2/revoke`.
-pub(crate) async fn revoke(
-    State(emulator): State<Emulator>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+pub(crate) async fn revoke(State(emulator): State<Emulator>, headers: HeaderMap, body: Bytes) -> Response {
     let started = Instant::now();
     let form = parse_form(&body);
     let field = |name: &str| form.get(name).map(String::as_str);
-    let basic =
-        BasicCredentials::from_header(headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()));
+    let basic = BasicCredentials::from_header(headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()));
     let client_id = basic.client_id().or(field("client_id"));
     let drop_after = match form_call(&emulator, Endpoint::Revoke, None, client_id, started).await {
         Ok((drop_after, _)) => drop_after,
@@ -348,15 +306,11 @@ pub(crate) async fn revoke(
     };
     let (result, stamp) = {
         let mut state = emulator.lock();
-        let result = state
-            .authenticate_client(&basic, field("client_id"))
-            .and_then(|client_id| {
-                let token = field("token")
-                    .filter(|t| !t.is_empty())
-                    .ok_or(TokenError::MissingParameter("token"))?;
-                state.revoke_token(&client_id, token);
-                Ok(())
-            });
+        let result = state.authenticate_client(&basic, field("client_id")).and_then(|client_id| {
+            let token = field("token").filter(|t| !t.is_empty()).ok_or(TokenError::MissingParameter("token"))?;
+            state.revoke_token(&client_id, token);
+            Ok(())
+        });
         (result, Stamp::new(started, &state.clock))
     };
     if drop_after {

@@ -35,11 +35,7 @@ pub(crate) fn something_went_wrong(reason: &str) -> String {
 /// The consent page: which app asks for what, as which account, and the two
 /// buttons. The form posts back to the same path with the original
 /// parameters as hidden fields.
-pub(crate) fn consent(
-    request: &AuthorizeRequest,
-    users: &[EmulatedUser],
-    signed_in: Option<&EmulatedUser>,
-) -> String {
+pub(crate) fn consent(request: &AuthorizeRequest, users: &[EmulatedUser], signed_in: Option<&EmulatedUser>) -> String {
     let mut html = String::with_capacity(4096);
     let app = escape(&request.app_name);
     let _ = write!(
@@ -61,8 +57,7 @@ pub(crate) fn consent(
                 escape(&user.username)
             );
         }
-        None => html
-            .push_str("<p id=\"x-signed-in\">You are not signed in to X: pick an account.</p>\n"),
+        None => html.push_str("<p id=\"x-signed-in\">You are not signed in to X: pick an account.</p>\n"),
     }
     html.push_str("<h2>It will be able to:</h2>\n<ul id=\"x-scopes\">\n");
     for scope in &request.scopes {
@@ -87,24 +82,16 @@ pub(crate) fn consent(
         ("code_challenge", request.code_challenge.as_str()),
         ("code_challenge_method", method),
     ] {
-        let _ = writeln!(
-            html,
-            r#"<input type="hidden" name="{name}" value="{}">"#,
-            escape(value)
-        );
+        let _ = writeln!(html, r#"<input type="hidden" name="{name}" value="{}">"#, escape(value));
     }
     if users.is_empty() {
-        html.push_str("<p id=\"x-no-users\">The emulator has no X accounts yet: create one through its control API.</p>\n");
-    } else {
         html.push_str(
-            "<label for=\"x-user\">Account</label>\n<select id=\"x-user\" name=\"user_id\">\n",
+            "<p id=\"x-no-users\">The emulator has no X accounts yet: create one through its control API.</p>\n",
         );
+    } else {
+        html.push_str("<label for=\"x-user\">Account</label>\n<select id=\"x-user\" name=\"user_id\">\n");
         for user in users {
-            let selected = if signed_in.is_some_and(|s| s.id == user.id) {
-                " selected"
-            } else {
-                ""
-            };
+            let selected = if signed_in.is_some_and(|s| s.id == user.id) { " selected" } else { "" };
             let _ = writeln!(
                 html,
                 r#"<option value="{id}"{selected}>@{username} ({name})</option>"#,

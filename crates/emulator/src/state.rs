@@ -8,9 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::faults::{CallCounts, Faults};
-use super::model::{
-    ClientType, EmulatedApp, EmulatedUser, EmulatorError, NewApp, NewUser, PostedTweet,
-};
+use super::model::{ClientType, EmulatedApp, EmulatedUser, EmulatorError, NewApp, NewUser, PostedTweet};
 use super::settings::EmulatorSettings;
 use super::tokens::{new_token, random_alphanumeric, BasicCredentials, ChallengeMethod, TokenKind};
 
@@ -54,10 +52,7 @@ impl Clock {
     /// The `date` header's clock in Unix seconds, for `x-rate-limit-reset`
     /// values consistent with it.
     pub fn date_header_unix_secs(&self) -> u64 {
-        self.date_header()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0)
+        self.date_header().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
     }
 
     /// Converts an instant of the emulator's clock to Unix seconds on the
@@ -69,10 +64,7 @@ impl Clock {
 }
 
 fn real_now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 /// A validated authorization request (the query of the consent page).
@@ -136,13 +128,10 @@ impl TokenError {
     pub fn description(&self) -> String {
         match self {
             Self::InvalidCode => "Value passed for the authorization code was invalid.".into(),
-            Self::VerifierMismatch => {
-                "Value passed for the code verifier did not match the code challenge.".into()
-            }
+            Self::VerifierMismatch => "Value passed for the code verifier did not match the code challenge.".into(),
             Self::VerifierMissing => "Missing required parameter [code_verifier].".into(),
             Self::RedirectMismatch => {
-                "Value passed for the redirect uri did not match the uri of the authorization code."
-                    .into()
+                "Value passed for the redirect uri did not match the uri of the authorization code.".into()
             }
             Self::InvalidToken => "Value passed for the token was invalid.".into(),
             Self::MissingAuthHeader => "Missing valid authorization header".into(),
@@ -256,56 +245,23 @@ pub(crate) struct RateLimits {
 
 impl RateLimits {
     /// The bucket's state now, without using it.
-    pub fn view(
-        &self,
-        bucket: Bucket,
-        key: &str,
-        limit: u32,
-        window_ms: u64,
-        now_ms: u64,
-    ) -> RateView {
+    pub fn view(&self, bucket: Bucket, key: &str, limit: u32, window_ms: u64, now_ms: u64) -> RateView {
         match self.windows.get(&(bucket, key.to_owned())) {
-            Some(w) if now_ms < w.start_ms + window_ms => RateView {
-                limit,
-                remaining: limit.saturating_sub(w.used),
-                reset_ms: w.start_ms + window_ms,
-            },
-            _ => RateView {
-                limit,
-                remaining: limit,
-                reset_ms: now_ms + window_ms,
-            },
+            Some(w) if now_ms < w.start_ms + window_ms => {
+                RateView { limit, remaining: limit.saturating_sub(w.used), reset_ms: w.start_ms + window_ms }
+            }
+            _ => RateView { limit, remaining: limit, reset_ms: now_ms + window_ms },
         }
     }
 
     /// Uses one call of the bucket; the view after it.
-    pub fn consume(
-        &mut self,
-        bucket: Bucket,
-        key: &str,
-        limit: u32,
-        window_ms: u64,
-        now_ms: u64,
-    ) -> RateView {
-        let window = self
-            .windows
-            .entry((bucket, key.to_owned()))
-            .or_insert(Window {
-                start_ms: now_ms,
-                used: 0,
-            });
+    pub fn consume(&mut self, bucket: Bucket, key: &str, limit: u32, window_ms: u64, now_ms: u64) -> RateView {
+        let window = self.windows.entry((bucket, key.to_owned())).or_insert(Window { start_ms: now_ms, used: 0 });
         if now_ms >= window.start_ms + window_ms {
-            *window = Window {
-                start_ms: now_ms,
-                used: 0,
-            };
+            *window = Window { start_ms: now_ms, used: 0 };
         }
         window.used = window.used.saturating_add(1);
-        RateView {
-            limit,
-            remaining: limit.saturating_sub(window.used),
-            reset_ms: window.start_ms + window_ms,
-        }
+        RateView { limit, remaining: limit.saturating_sub(window.used), reset_ms: window.start_ms + window_ms }
     }
 
     pub fn clear(&mut self) {
@@ -336,10 +292,7 @@ pub(crate) struct State {
 
 impl State {
     pub fn new(settings: EmulatorSettings) -> Self {
-        Self {
-            settings,
-            ..Self::default()
-        }
+        Self { settings, ..Self::default() }
     }
 
     // ---- clock -------------------------------------------------------
@@ -349,29 +302,16 @@ impl State {
     }
 
     pub fn advance_time(&mut self, seconds: u64) {
-        self.clock.advanced_ms = self
-            .clock
-            .advanced_ms
-            .saturating_add(seconds.saturating_mul(1000));
+        self.clock.advanced_ms = self.clock.advanced_ms.saturating_add(seconds.saturating_mul(1000));
     }
 
     // ---- users and apps ----------------------------------------------
 
     pub fn create_user(&mut self, new: NewUser) -> EmulatedUser {
         self.next_user += 1;
-        let id = new
-            .id
-            .unwrap_or_else(|| (1_500_000_000_000_000_000u64 + self.next_user).to_string());
-        let username = if new.username.is_empty() {
-            format!("user{}", self.next_user)
-        } else {
-            new.username
-        };
-        let name = if new.name.is_empty() {
-            username.clone()
-        } else {
-            new.name
-        };
+        let id = new.id.unwrap_or_else(|| (1_500_000_000_000_000_000u64 + self.next_user).to_string());
+        let username = if new.username.is_empty() { format!("user{}", self.next_user) } else { new.username };
+        let name = if new.name.is_empty() { username.clone() } else { new.name };
         let user = EmulatedUser { id, username, name };
         match self.users.iter_mut().find(|u| u.id == user.id) {
             Some(existing) => *existing = user.clone(),
@@ -393,10 +333,7 @@ impl State {
             return Err(EmulatorError::TooManyCallbacks(new.callbacks.len()));
         }
         for cb in &new.callbacks {
-            let invalid = |reason| EmulatorError::InvalidCallback {
-                url: cb.clone(),
-                reason,
-            };
+            let invalid = |reason| EmulatorError::InvalidCallback { url: cb.clone(), reason };
             let url = url::Url::parse(cb).map_err(|_| invalid("not an absolute URL"))?;
             if url.query().is_some() {
                 return Err(invalid("X does not allow a query string in callback URLs"));
@@ -418,13 +355,7 @@ impl State {
             callbacks: new.callbacks,
             in_project: new.in_project,
         };
-        self.apps.insert(
-            client_id,
-            AppRecord {
-                app: app.clone(),
-                withheld: Vec::new(),
-            },
-        );
+        self.apps.insert(client_id, AppRecord { app: app.clone(), withheld: Vec::new() });
         Ok(app)
     }
 
@@ -436,31 +367,17 @@ impl State {
         self.apps.contains_key(client_id)
     }
 
-    pub fn set_client_secret(
-        &mut self,
-        client_id: &str,
-        secret: &str,
-    ) -> Result<(), EmulatorError> {
-        let record = self
-            .apps
-            .get_mut(client_id)
-            .ok_or_else(|| EmulatorError::UnknownApp(client_id.into()))?;
+    pub fn set_client_secret(&mut self, client_id: &str, secret: &str) -> Result<(), EmulatorError> {
+        let record = self.apps.get_mut(client_id).ok_or_else(|| EmulatorError::UnknownApp(client_id.into()))?;
         record.app.client_secret = secret.to_owned();
         Ok(())
     }
 
-    pub fn withhold_scopes(
-        &mut self,
-        client_id: &str,
-        scopes: Vec<String>,
-    ) -> Result<(), EmulatorError> {
+    pub fn withhold_scopes(&mut self, client_id: &str, scopes: Vec<String>) -> Result<(), EmulatorError> {
         if let Some(unknown) = scopes.iter().find(|s| !KNOWN_SCOPES.contains(&s.as_str())) {
             return Err(EmulatorError::UnknownScope(unknown.clone()));
         }
-        let record = self
-            .apps
-            .get_mut(client_id)
-            .ok_or_else(|| EmulatorError::UnknownApp(client_id.into()))?;
+        let record = self.apps.get_mut(client_id).ok_or_else(|| EmulatorError::UnknownApp(client_id.into()))?;
         record.withheld = scopes;
         Ok(())
     }
@@ -534,20 +451,10 @@ impl State {
 
     /// Checks an authorization request. `Err` carries why, for the error
     /// page's hidden detail: X itself only ever shows "Something went wrong".
-    pub fn validate_authorize(
-        &self,
-        params: &AuthorizeParams,
-    ) -> Result<AuthorizeRequest, &'static str> {
-        let client_id = params
-            .client_id
-            .as_deref()
-            .filter(|s| !s.is_empty())
-            .ok_or("client_id is missing")?;
+    pub fn validate_authorize(&self, params: &AuthorizeParams) -> Result<AuthorizeRequest, &'static str> {
+        let client_id = params.client_id.as_deref().filter(|s| !s.is_empty()).ok_or("client_id is missing")?;
         let record = self.apps.get(client_id).ok_or("unknown client_id")?;
-        let redirect_uri = params
-            .redirect_uri
-            .as_deref()
-            .ok_or("redirect_uri is missing")?;
+        let redirect_uri = params.redirect_uri.as_deref().ok_or("redirect_uri is missing")?;
         if !record.app.callbacks.iter().any(|cb| cb == redirect_uri) {
             return Err("redirect_uri is not a registered callback URL of this app");
         }
@@ -567,19 +474,12 @@ impl State {
         if scopes.is_empty() {
             return Err("scope is missing");
         }
-        let state = params
-            .state
-            .as_deref()
-            .filter(|s| !s.is_empty())
-            .ok_or("state is missing")?;
+        let state = params.state.as_deref().filter(|s| !s.is_empty()).ok_or("state is missing")?;
         if state.chars().count() > MAX_STATE_LEN {
             return Err("state is longer than 500 characters");
         }
-        let code_challenge = params
-            .code_challenge
-            .as_deref()
-            .filter(|s| !s.is_empty())
-            .ok_or("code_challenge is missing")?;
+        let code_challenge =
+            params.code_challenge.as_deref().filter(|s| !s.is_empty()).ok_or("code_challenge is missing")?;
         let method = params
             .code_challenge_method
             .as_deref()
@@ -599,17 +499,8 @@ impl State {
     /// The user consented: a code for what they granted — what was asked
     /// minus what the app's withheld scopes leave out.
     pub fn issue_code(&mut self, request: &AuthorizeRequest, user_id: &str) -> String {
-        let withheld = self
-            .apps
-            .get(&request.client_id)
-            .map(|r| r.withheld.clone())
-            .unwrap_or_default();
-        let scopes = request
-            .scopes
-            .iter()
-            .filter(|s| !withheld.contains(s))
-            .cloned()
-            .collect();
+        let withheld = self.apps.get(&request.client_id).map(|r| r.withheld.clone()).unwrap_or_default();
+        let scopes = request.scopes.iter().filter(|s| !withheld.contains(s)).cloned().collect();
         let now = self.clock.now_ms();
         let code = new_token(TokenKind::AuthorizationCode, now);
         self.codes.insert(
@@ -640,14 +531,8 @@ impl State {
         body_client_id: Option<&str>,
     ) -> Result<String, TokenError> {
         match basic {
-            BasicCredentials::Present {
-                client_id,
-                client_secret,
-            } => {
-                let record = self
-                    .apps
-                    .get(client_id)
-                    .ok_or(TokenError::ClientAuthFailed)?;
+            BasicCredentials::Present { client_id, client_secret } => {
+                let record = self.apps.get(client_id).ok_or(TokenError::ClientAuthFailed)?;
                 match record.app.client_type {
                     ClientType::Confidential if record.app.client_secret != *client_secret => {
                         Err(TokenError::ClientAuthFailed)
@@ -657,13 +542,8 @@ impl State {
             }
             BasicCredentials::Malformed => Err(TokenError::MissingAuthHeader),
             BasicCredentials::Absent => {
-                let client_id = body_client_id
-                    .filter(|s| !s.is_empty())
-                    .ok_or(TokenError::MissingAuthHeader)?;
-                let record = self
-                    .apps
-                    .get(client_id)
-                    .ok_or(TokenError::ClientAuthFailed)?;
+                let client_id = body_client_id.filter(|s| !s.is_empty()).ok_or(TokenError::MissingAuthHeader)?;
+                let record = self.apps.get(client_id).ok_or(TokenError::ClientAuthFailed)?;
                 match record.app.client_type {
                     ClientType::Public => Ok(client_id.to_owned()),
                     ClientType::Confidential => Err(TokenError::MissingAuthHeader),
@@ -681,13 +561,9 @@ impl State {
         redirect_uri: Option<&str>,
         verifier: Option<&str>,
     ) -> Result<Issued, TokenError> {
-        let code = code
-            .filter(|s| !s.is_empty())
-            .ok_or(TokenError::MissingParameter("code"))?;
+        let code = code.filter(|s| !s.is_empty()).ok_or(TokenError::MissingParameter("code"))?;
         let redirect_uri = redirect_uri.ok_or(TokenError::MissingParameter("redirect_uri"))?;
-        let verifier = verifier
-            .filter(|s| !s.is_empty())
-            .ok_or(TokenError::VerifierMissing)?;
+        let verifier = verifier.filter(|s| !s.is_empty()).ok_or(TokenError::VerifierMissing)?;
         let now = self.clock.now_ms();
         let record = self.codes.get(code).ok_or(TokenError::InvalidCode)?;
         if record.used || now >= record.expires_ms || record.client_id != client_id {
@@ -710,13 +586,7 @@ impl State {
         let grant = self.next_grant;
         self.grants.insert(
             grant,
-            GrantRecord {
-                client_id: client_id.to_owned(),
-                user_id,
-                scopes,
-                created_ms: now,
-                revoked: false,
-            },
+            GrantRecord { client_id: client_id.to_owned(), user_id, scopes, created_ms: now, revoked: false },
         );
         Ok(self.issue_tokens(grant))
     }
@@ -724,24 +594,14 @@ impl State {
     /// `grant_type=refresh_token`: rotation. The old refresh token dies in
     /// the same critical section that checks it, so of any number of
     /// concurrent refreshes with one token exactly one wins.
-    pub fn refresh(
-        &mut self,
-        client_id: &str,
-        refresh_token: Option<&str>,
-    ) -> Result<Issued, TokenError> {
-        let token = refresh_token
-            .filter(|s| !s.is_empty())
-            .ok_or(TokenError::MissingParameter("refresh_token"))?;
+    pub fn refresh(&mut self, client_id: &str, refresh_token: Option<&str>) -> Result<Issued, TokenError> {
+        let token = refresh_token.filter(|s| !s.is_empty()).ok_or(TokenError::MissingParameter("refresh_token"))?;
         let now = self.clock.now_ms();
         let grace_ms = self.settings.refresh_grace_seconds * 1000;
         let record = self.refresh.get(token).ok_or(TokenError::InvalidToken)?;
         let grant_id = record.grant;
         let grant = self.grants.get(&grant_id).ok_or(TokenError::InvalidToken)?;
-        if grant.revoked
-            || grant.client_id != client_id
-            || record.revoked
-            || now >= record.expires_ms
-        {
+        if grant.revoked || grant.client_id != client_id || record.revoked || now >= record.expires_ms {
             return Err(TokenError::InvalidToken);
         }
         if let Some(spent_ms) = record.spent_ms {
@@ -786,11 +646,7 @@ impl State {
             },
         );
         let refresh_token = scopes.iter().any(|s| s == "offline.access").then(|| {
-            let start = if self.settings.refresh_token_sliding {
-                now
-            } else {
-                created_ms
-            };
+            let start = if self.settings.refresh_token_sliding { now } else { created_ms };
             let token = new_token(TokenKind::RefreshToken, now);
             self.refresh.insert(
                 token.clone(),
@@ -803,12 +659,7 @@ impl State {
             );
             token
         });
-        Issued {
-            access_token,
-            refresh_token,
-            scope: scopes.join(" "),
-            expires_in: self.settings.access_token_ttl_secs,
-        }
+        Issued { access_token, refresh_token, scope: scopes.join(" "), expires_in: self.settings.access_token_ttl_secs }
     }
 
     /// `POST /2/oauth2/revoke`. Revoking a refresh token ends its whole grant
@@ -817,17 +668,11 @@ impl State {
     pub fn revoke_token(&mut self, client_id: &str, token: &str) {
         let grants = &mut self.grants;
         if let Some(record) = self.access.get_mut(token) {
-            if grants
-                .get(&record.grant)
-                .is_some_and(|g| g.client_id == client_id)
-            {
+            if grants.get(&record.grant).is_some_and(|g| g.client_id == client_id) {
                 record.revoked = true;
             }
         } else if let Some(record) = self.refresh.get_mut(token) {
-            if let Some(grant) = grants
-                .get_mut(&record.grant)
-                .filter(|g| g.client_id == client_id)
-            {
+            if let Some(grant) = grants.get_mut(&record.grant).filter(|g| g.client_id == client_id) {
                 record.revoked = true;
                 grant.revoked = true;
             }
@@ -880,19 +725,12 @@ impl State {
 
     /// Whether `author_id` already posted exactly `text`.
     pub fn has_posted(&self, author_id: &str, text: &str) -> bool {
-        self.tweets
-            .iter()
-            .any(|t| t.author_id == author_id && t.text == text)
+        self.tweets.iter().any(|t| t.author_id == author_id && t.text == text)
     }
 
     /// Every access token, refresh token and authorization code issued so
     /// far, live or dead.
     pub fn issued_secrets(&self) -> Vec<String> {
-        self.access
-            .keys()
-            .chain(self.refresh.keys())
-            .chain(self.codes.keys())
-            .cloned()
-            .collect()
+        self.access.keys().chain(self.refresh.keys()).chain(self.codes.keys()).cloned().collect()
     }
 }

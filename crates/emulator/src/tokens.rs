@@ -30,11 +30,7 @@ pub(crate) fn new_token(kind: TokenKind, now_ms: u64) -> String {
 
 /// `len` random ASCII letters and digits from the thread-local CSPRNG.
 pub(crate) fn random_alphanumeric(len: usize) -> String {
-    rand::thread_rng()
-        .sample_iter(&Alphanumeric)
-        .take(len)
-        .map(char::from)
-        .collect()
+    rand::thread_rng().sample_iter(&Alphanumeric).take(len).map(char::from).collect()
 }
 
 /// A random lower-case hex string of `bytes` bytes.
@@ -79,10 +75,7 @@ pub(crate) enum BasicCredentials {
     /// A header that is not well-formed HTTP Basic.
     Malformed,
     /// `Basic base64(client_id:client_secret)`.
-    Present {
-        client_id: String,
-        client_secret: String,
-    },
+    Present { client_id: String, client_secret: String },
 }
 
 impl BasicCredentials {
@@ -96,15 +89,11 @@ impl BasicCredentials {
         if !scheme.eq_ignore_ascii_case("basic") {
             return Self::Malformed;
         }
-        let decoded = STANDARD
-            .decode(encoded.trim())
-            .ok()
-            .and_then(|bytes| String::from_utf8(bytes).ok());
+        let decoded = STANDARD.decode(encoded.trim()).ok().and_then(|bytes| String::from_utf8(bytes).ok());
         match decoded.as_deref().and_then(|s| s.split_once(':')) {
-            Some((id, secret)) if !id.is_empty() => Self::Present {
-                client_id: id.to_owned(),
-                client_secret: secret.to_owned(),
-            },
+            Some((id, secret)) if !id.is_empty() => {
+                Self::Present { client_id: id.to_owned(), client_secret: secret.to_owned() }
+            }
             _ => Self::Malformed,
         }
     }
@@ -125,8 +114,7 @@ mod tests {
     #[test]
     fn token_has_xs_shape() {
         let token = new_token(TokenKind::RefreshToken, 1_700_000_000_123);
-        let decoded =
-            String::from_utf8(URL_SAFE_NO_PAD.decode(&token).expect("base64url")).expect("utf8");
+        let decoded = String::from_utf8(URL_SAFE_NO_PAD.decode(&token).expect("base64url")).expect("utf8");
         let parts: Vec<&str> = decoded.split(':').collect();
         assert_eq!(parts.len(), 6);
         assert_eq!(parts[0].len(), 43);
@@ -150,18 +138,9 @@ mod tests {
         let header = format!("Basic {}", STANDARD.encode("id:se:cret"));
         assert_eq!(
             BasicCredentials::from_header(Some(&header)),
-            BasicCredentials::Present {
-                client_id: "id".into(),
-                client_secret: "se:cret".into()
-            }
+            BasicCredentials::Present { client_id: "id".into(), client_secret: "se:cret".into() }
         );
-        assert_eq!(
-            BasicCredentials::from_header(Some("Bearer x")),
-            BasicCredentials::Malformed
-        );
-        assert_eq!(
-            BasicCredentials::from_header(None),
-            BasicCredentials::Absent
-        );
+        assert_eq!(BasicCredentials::from_header(Some("Bearer x")), BasicCredentials::Malformed);
+        assert_eq!(BasicCredentials::from_header(None), BasicCredentials::Absent);
     }
 }

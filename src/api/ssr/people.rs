@@ -5,8 +5,8 @@ use crate::domain::access::{decide, AccountOwners, Decision, Permission, Princip
 use crate::domain::prompts::{APP_BILLING, APP_CLOCK, APP_X_INCIDENT};
 use crate::server::db::accounts::AccountSummary;
 use crate::server::db::prompts::{self, Prompt};
-use crate::server::db::{links, users};
 use crate::server::db::users::User;
+use crate::server::db::{links, users};
 use crate::server::snapshot::Entry;
 use crate::server::AppState;
 
@@ -28,7 +28,10 @@ pub fn can_act(viewer: &User, s: &AccountSummary) -> bool {
 fn addressed_to(viewer: &User, p: &Prompt, account: Option<&AccountSummary>) -> bool {
     let admin = viewer.role == Role::Admin;
     match account {
-        Some(a) => a.is_owned_by(&viewer.id) || (admin && (p.escalated_at.is_some() || (a.owner_id.is_none() && a.backup_owner_id.is_none()))),
+        Some(a) => {
+            a.is_owned_by(&viewer.id)
+                || (admin && (p.escalated_at.is_some() || (a.owner_id.is_none() && a.backup_owner_id.is_none())))
+        }
         None => admin,
     }
 }
@@ -76,7 +79,8 @@ pub async fn needs_you(state: &AppState, viewer: &User, entries: &[Entry]) -> Re
     Ok(open
         .iter()
         .filter_map(|p| {
-            let account = p.account_id.as_deref().and_then(|id| entries.iter().find(|(s, _)| s.id == id).map(|(s, _)| s));
+            let account =
+                p.account_id.as_deref().and_then(|id| entries.iter().find(|(s, _)| s.id == id).map(|(s, _)| s));
             if p.account_id.is_some() && account.is_none() {
                 return None;
             }
@@ -100,7 +104,11 @@ pub async fn account_people(state: &AppState, s: &AccountSummary, viewer: &User)
     let can_assign = decide(principal(viewer), Permission::Administer) == Decision::Allow;
     let can_act = can_act(viewer, s);
     let users = if can_assign {
-        users::list(&state.pool).await?.into_iter().map(|u| UserRef { id: u.id, name: format!("{} ({})", u.name, u.email) }).collect()
+        users::list(&state.pool)
+            .await?
+            .into_iter()
+            .map(|u| UserRef { id: u.id, name: format!("{} ({})", u.name, u.email) })
+            .collect()
     } else {
         Vec::new()
     };
@@ -110,13 +118,24 @@ pub async fn account_people(state: &AppState, s: &AccountSummary, viewer: &User)
             .into_iter()
             .map(|l| {
                 let open = crate::server::links::usable(&l, crate::server::x::now_ms()).is_ok();
-                LinkView { id: l.id, created_by: l.created_by_name, created_at: l.created_at, expires_at: l.expires_at, used_at: l.used_at, open }
+                LinkView {
+                    id: l.id,
+                    created_by: l.created_by_name,
+                    created_at: l.created_at,
+                    expires_at: l.expires_at,
+                    used_at: l.used_at,
+                    open,
+                }
             })
             .collect()
     } else {
         Vec::new()
     };
-    let prompt = prompts::for_account(&state.pool, &s.id, 1).await?.into_iter().find(|p| p.closed_at.is_none()).map(|p| prompt_view(&p, Some(s)));
+    let prompt = prompts::for_account(&state.pool, &s.id, 1)
+        .await?
+        .into_iter()
+        .find(|p| p.closed_at.is_none())
+        .map(|p| prompt_view(&p, Some(s)));
     Ok(AccountPeople {
         owner: user_ref(&s.owner_id, &s.owner_name),
         backup_owner: user_ref(&s.backup_owner_id, &s.backup_owner_name),

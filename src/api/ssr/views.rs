@@ -6,8 +6,8 @@ use crate::domain::scopes::{Scopes, PUBLISHING};
 use crate::domain::verdict::{why, Deciding, WhyFacts};
 use crate::server::config::XMode;
 use crate::server::db::accounts::{self, AccountSummary};
-use crate::server::db::users::User;
 use crate::server::db::events::{EventKind, Outcome};
+use crate::server::db::users::User;
 use crate::server::db::{apps, events};
 use crate::server::x::now_ms;
 use crate::server::AppState;
@@ -21,10 +21,8 @@ pub async fn dashboard(state: &AppState, query: &DashboardQuery, viewer: &User) 
     let app = apps::facts(&state.pool, &state.x.app().client_id).await?;
     let required = &state.x.app().required_scopes;
     let entries = state.snapshot.get(&state.pool).await?;
-    let mut diagnosed: Vec<(&AccountSummary, Diagnosis)> = entries
-        .iter()
-        .map(|(s, facts)| (s, diagnose(facts, &app, required, now, &state.policy)))
-        .collect();
+    let mut diagnosed: Vec<(&AccountSummary, Diagnosis)> =
+        entries.iter().map(|(s, facts)| (s, diagnose(facts, &app, required, now, &state.policy))).collect();
 
     let counts = Health::ALL
         .into_iter()
@@ -68,17 +66,7 @@ pub async fn dashboard(state: &AppState, query: &DashboardQuery, viewer: &User) 
     if let Some(i) = crate::server::notify::correlation(state, &entries, &open, now).await?.incident {
         warnings.push(x_incident_warning(&i));
     }
-    Ok(Dashboard {
-        needs_you,
-        now,
-        total,
-        counts,
-        warnings,
-        rows,
-        matching: matching as u32,
-        page,
-        pages,
-    })
+    Ok(Dashboard { needs_you, now, total, counts, warnings, rows, matching: matching as u32, page, pages })
 }
 
 /// An X incident, above every account: what it is and why nobody is asked
@@ -280,8 +268,12 @@ fn answers(s: &AccountSummary, d: &Diagnosis, timeline: &[events::Event], now: i
     );
 
     let refresh = |e: &&events::Event| e.kind == EventKind::Refresh;
-    let since_success =
-        timeline.iter().filter(refresh).take_while(|e| e.outcome != Outcome::Ok).filter(|e| e.outcome != Outcome::Started).count();
+    let since_success = timeline
+        .iter()
+        .filter(refresh)
+        .take_while(|e| e.outcome != Outcome::Ok)
+        .filter(|e| e.outcome != Outcome::Started)
+        .count();
     ask(
         "Were refreshes retried, and how often?",
         match since_success {
@@ -357,7 +349,11 @@ pub async fn settings(state: &AppState) -> Result<SettingsView, sqlx::Error> {
         revoke_url: app.endpoints.revoke_url.to_string(),
         api_base: app.endpoints.api_base.to_string(),
         secret_fingerprint: app.client_secret.as_ref().map(|s| s.fingerprint()),
-        database: if config.database_url.is_some() { "AUTHWATCH_DATABASE_URL".into() } else { config.default_database_file().display().to_string() },
+        database: if config.database_url.is_some() {
+            "AUTHWATCH_DATABASE_URL".into()
+        } else {
+            config.default_database_file().display().to_string()
+        },
         refresh_lead_minutes: state.policy.refresh_lead_ms / 60_000,
         clock_drift_threshold_seconds: state.policy.clock_drift_threshold_ms / 1000,
         problems,

@@ -16,7 +16,11 @@ pub fn HeldPosts(account_id: String, can_act: bool) -> impl IntoView {
         |(id, _, _)| load_held_posts(id),
     );
     let message = move || {
-        let latest = if release.version().get() >= discard.version().get() { release.value().get() } else { discard.value().get() };
+        let latest = if release.version().get() >= discard.version().get() {
+            release.value().get()
+        } else {
+            discard.value().get()
+        };
         latest.map(|r| r.unwrap_or_else(|e| e.to_string()))
     };
     view! {

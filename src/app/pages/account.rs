@@ -3,14 +3,14 @@
 
 use crate::api::dto::{AccountDetail, AccountPeople, UserRef};
 use crate::api::{load_account, AssignOwners, CheckNow, CreateReconnectLink, RefreshNow, RevokeReconnectLink};
-use crate::app::components::copy::CopyButton;
 use crate::app::components::badge::HealthBadge;
+use crate::app::components::copy::CopyButton;
 use crate::app::components::held_posts::HeldPosts;
 use crate::app::components::live::{poll, Ticker};
-use crate::app::components::time::Ago;
-use crate::app::format::{duration, utc};
-use crate::app::components::warnings::Warnings;
 use crate::app::components::not_found::NotFound;
+use crate::app::components::time::Ago;
+use crate::app::components::warnings::Warnings;
+use crate::app::format::{duration, utc};
 use crate::domain::health::{Action, Health};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
@@ -60,7 +60,8 @@ fn Detail(
     let busy = move || refresh.pending().get() || check.pending().get();
     let people = detail.people.clone();
     let message = move || {
-        let latest = if refresh.version().get() >= check.version().get() { refresh.value().get() } else { check.value().get() };
+        let latest =
+            if refresh.version().get() >= check.version().get() { refresh.value().get() } else { check.value().get() };
         latest.map(|r| r.unwrap_or_else(|e| e.to_string()))
     };
     view! {
@@ -178,7 +179,9 @@ fn People(account_id: String, people: AccountPeople, now: Signal<i64>) -> impl I
     let create = ServerAction::<CreateReconnectLink>::new();
     let revoke = ServerAction::<RevokeReconnectLink>::new();
     let assign = ServerAction::<AssignOwners>::new();
-    let name = |u: &Option<UserRef>| u.as_ref().map(|u| u.name.clone()).unwrap_or_else(|| "nobody (the admins are asked)".into());
+    let name = |u: &Option<UserRef>| {
+        u.as_ref().map(|u| u.name.clone()).unwrap_or_else(|| "nobody (the admins are asked)".into())
+    };
     let owner_id = people.owner.as_ref().map(|u| u.id.clone()).unwrap_or_default();
     let backup_id = people.backup_owner.as_ref().map(|u| u.id.clone()).unwrap_or_default();
     let link_account = account_id.clone();

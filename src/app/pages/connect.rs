@@ -121,4 +121,3 @@ pub fn ConnectResultPage() -> impl IntoView {
     }
     .into_any()
 }
-

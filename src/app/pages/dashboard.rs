@@ -2,14 +2,14 @@
 //! problems first. Filters and search live in the URL, so a view can be shared.
 
 use crate::api::dto::{AccountRow, Dashboard as DashboardDto, DashboardQuery, DemoAction, PromptView};
-use crate::domain::access::Role;
 use crate::api::{load_dashboard, take_flash, RunDemoAction};
-use crate::app::components::flash::FlashView;
-use crate::app::components::warnings::Warnings;
 use crate::app::components::badge::HealthBadge;
+use crate::app::components::flash::FlashView;
 use crate::app::components::live::{poll, Ticker};
 use crate::app::components::time::Ago;
+use crate::app::components::warnings::Warnings;
 use crate::app::format::{countdown, duration, life_used, utc};
+use crate::domain::access::Role;
 use crate::domain::health::{Action, Health};
 use leptos::prelude::*;
 use leptos_router::components::{Form, A};
@@ -167,8 +167,23 @@ fn NeedsYou(prompts: Vec<PromptView>, now: Signal<i64>) -> impl IntoView {
 
 #[component]
 fn Row(row: AccountRow, now: Signal<i64>) -> impl IntoView {
-    let AccountRow { id, handle, name, health, summary, issued_at, expires_at, scopes, last_refresh, last_check, owner, can_act, .. } = row;
-    let reconnect = (can_act && health == Health::ActionNeeded(Action::Reconnect)).then(|| format!("/accounts/{id}/reconnect"));
+    let AccountRow {
+        id,
+        handle,
+        name,
+        health,
+        summary,
+        issued_at,
+        expires_at,
+        scopes,
+        last_refresh,
+        last_check,
+        owner,
+        can_act,
+        ..
+    } = row;
+    let reconnect =
+        (can_act && health == Health::ActionNeeded(Action::Reconnect)).then(|| format!("/accounts/{id}/reconnect"));
     let expires = move || {
         let n = now.get();
         if n >= expires_at {
@@ -296,7 +311,11 @@ mod tests {
             let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes()).into_owned().collect();
             assert_eq!(
                 pairs,
-                [("page".into(), "3".into()), ("health".into(), "reconnect".into()), ("search".into(), search.to_owned())],
+                [
+                    ("page".into(), "3".into()),
+                    ("health".into(), "reconnect".into()),
+                    ("search".into(), search.to_owned())
+                ],
                 "{href}"
             );
         }

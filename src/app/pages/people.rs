@@ -80,7 +80,9 @@ fn setup_error(code: &str) -> Option<&'static str> {
         "name" => "Give your name.",
         "mismatch" => "The two passwords differ.",
         "short" => "The password must be at least 12 characters.",
-        "busy" => "authwatch is busy checking other passwords at this moment; nothing was created. Try again in a moment.",
+        "busy" => {
+            "authwatch is busy checking other passwords at this moment; nothing was created. Try again in a moment."
+        }
         _ => "Setting up failed. Try again.",
     })
 }

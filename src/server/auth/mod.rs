@@ -14,8 +14,8 @@ pub mod routes;
 pub use permit::{ActOn, OnAccount, Permit, Reconnect};
 
 use crate::domain::access::{decide, Decision, Permission, Principal};
-use crate::server::db::users::{self, User};
 use crate::server::config::PeopleConfig;
+use crate::server::db::users::{self, User};
 use crate::server::x::now_ms;
 use crate::server::AppState;
 use axum::extract::{Request, State};
@@ -70,7 +70,9 @@ fn touch_every(people: &PeopleConfig) -> i64 {
 /// lifetime and not idle past the limit (keeping the last-seen time fresh).
 /// A session without these times predates them and is ended.
 async fn still_alive(session: &Session, people: &PeopleConfig, now: i64) -> bool {
-    let (Ok(Some(signed_in_at)), Ok(Some(seen_at))) = (session.get::<i64>(SIGNED_IN_AT).await, session.get::<i64>(SEEN_AT).await) else {
+    let (Ok(Some(signed_in_at)), Ok(Some(seen_at))) =
+        (session.get::<i64>(SIGNED_IN_AT).await, session.get::<i64>(SEEN_AT).await)
+    else {
         return false;
     };
     let max_ms = people.session_max.as_millis() as i64;
@@ -115,7 +117,9 @@ pub async fn require_admin(request: Request, next: Next) -> Response {
     match decide(user.principal(), Permission::Administer) {
         Decision::Allow => next.run(request).await,
         Decision::SignIn => (StatusCode::UNAUTHORIZED, "Sign in first.").into_response(),
-        Decision::Forbidden => (StatusCode::FORBIDDEN, "Only an admin can control the demo's X emulator.").into_response(),
+        Decision::Forbidden => {
+            (StatusCode::FORBIDDEN, "Only an admin can control the demo's X emulator.").into_response()
+        }
     }
 }
 
@@ -149,7 +153,8 @@ pub async fn gate(State(state): State<AppState>, session: Session, mut request: 
             }
             Err(e) => {
                 tracing::error!(error = %e, "loading the signed-in user");
-                return (StatusCode::SERVICE_UNAVAILABLE, "The database is unavailable; try again shortly.").into_response();
+                return (StatusCode::SERVICE_UNAVAILABLE, "The database is unavailable; try again shortly.")
+                    .into_response();
             }
         },
         Ok(None) => None,
@@ -169,7 +174,8 @@ pub async fn gate(State(state): State<AppState>, session: Session, mut request: 
             return Redirect::to("/setup").into_response();
         }
         let back = request.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
-        let target = format!("/sign-in?next={}", url::form_urlencoded::byte_serialize(back.as_bytes()).collect::<String>());
+        let target =
+            format!("/sign-in?next={}", url::form_urlencoded::byte_serialize(back.as_bytes()).collect::<String>());
         return Redirect::to(&target).into_response();
     }
     (StatusCode::UNAUTHORIZED, "Sign in first.").into_response()
@@ -191,7 +197,9 @@ fn same_origin(headers: &HeaderMap, state: &AppState) -> Result<(), &'static str
     if let Some(site) = headers.get("sec-fetch-site") {
         return if site.as_bytes() == b"same-origin" { Ok(()) } else { Err("cross-site Sec-Fetch-Site") };
     }
-    if let Some(referer) = headers.get(header::REFERER).and_then(|r| r.to_str().ok()).and_then(|r| url::Url::parse(r).ok()) {
+    if let Some(referer) =
+        headers.get(header::REFERER).and_then(|r| r.to_str().ok()).and_then(|r| url::Url::parse(r).ok())
+    {
         return if matches(&referer.origin().ascii_serialization()) { Ok(()) } else { Err("foreign Referer") };
     }
     Err("no Origin, Sec-Fetch-Site or Referer")

@@ -70,7 +70,10 @@ pub struct Passwords {
 
 impl std::fmt::Debug for Passwords {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Passwords").field("capacity", &self.capacity).field("verifications", &self.verifications()).finish_non_exhaustive()
+        f.debug_struct("Passwords")
+            .field("capacity", &self.capacity)
+            .field("verifications", &self.verifications())
+            .finish_non_exhaustive()
     }
 }
 
@@ -106,9 +109,11 @@ impl Passwords {
 
     async fn hash_bytes(&self, secret: Vec<u8>) -> Result<String, PasswordError> {
         let mut slot = self.slot().await?;
-        tokio::task::spawn_blocking(move || hash_in(&mut slot.memory, &secret).map_err(|e| PasswordError::Hash(e.to_string())))
-            .await
-            .map_err(|e| PasswordError::Hash(e.to_string()))?
+        tokio::task::spawn_blocking(move || {
+            hash_in(&mut slot.memory, &secret).map_err(|e| PasswordError::Hash(e.to_string()))
+        })
+        .await
+        .map_err(|e| PasswordError::Hash(e.to_string()))?
     }
 
     /// Whether `password` matches `phc`. With `None` (no such user) it
@@ -250,13 +255,18 @@ mod tests {
         assert!(Argon2::default().verify_password(b"correct horse batter", &parsed).is_err());
         let salt = SaltString::encode_b64(&[3u8; 16]).unwrap();
         let theirs = Argon2::default().hash_password(b"correct horse battery", &salt).unwrap().to_string();
-        assert_eq!(ours.split('$').take(4).collect::<Vec<_>>(), theirs.split('$').take(4).collect::<Vec<_>>(), "same variant, version, parameters");
+        assert_eq!(
+            ours.split('$').take(4).collect::<Vec<_>>(),
+            theirs.split('$').take(4).collect::<Vec<_>>(),
+            "same variant, version, parameters"
+        );
         assert_eq!(verify_in(&mut memory, b"correct horse battery", &theirs), Ok(true));
         assert_eq!(verify_in(&mut memory, b"correct horse battery!", &theirs), Ok(false));
         assert_eq!(memory.len(), Params::default().block_count(), "one buffer, reused");
         // Other parameters (a stronger hash from later): the buffer grows.
         let params = Params::new(32 * 1024, 1, 1, None).unwrap();
-        let stronger = Argon2::new(Algorithm::Argon2id, Version::V0x13, params).hash_password(b"pw", &salt).unwrap().to_string();
+        let stronger =
+            Argon2::new(Algorithm::Argon2id, Version::V0x13, params).hash_password(b"pw", &salt).unwrap().to_string();
         assert_eq!(verify_in(&mut memory, b"pw", &stronger), Ok(true));
         assert_eq!(memory.len(), 32 * 1024);
         assert!(verify_in(&mut memory, b"pw", "$argon2id$v=19$m=19456,t=2,p=1$bm9oYXNo").is_err(), "no hash in it");
@@ -290,7 +300,10 @@ mod tests {
         let slow = tokio::task::spawn_blocking(|| {
             let params = argon2::Params::new(19 * 1024, 20, 1, None).unwrap();
             let salt = SaltString::encode_b64(&[7u8; 16]).unwrap();
-            Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params).hash_password(b"secret", &salt).unwrap().to_string()
+            Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+                .hash_password(b"secret", &salt)
+                .unwrap()
+                .to_string()
         })
         .await
         .unwrap();

@@ -45,7 +45,11 @@ impl<P: OnAccount> Permit<P> {
     /// The permit, if `access::decide` allows `user` to do `P` on `account`;
     /// else what it decided instead.
     pub fn decide(user: &CurrentUser, account: AccountSummary) -> Result<Self, Decision> {
-        let target = AccountOwners { id: &account.id, owner: account.owner_id.as_deref(), backup_owner: account.backup_owner_id.as_deref() };
+        let target = AccountOwners {
+            id: &account.id,
+            owner: account.owner_id.as_deref(),
+            backup_owner: account.backup_owner_id.as_deref(),
+        };
         match decide(user.principal(), P::permission(target)) {
             Decision::Allow => {}
             refused => return Err(refused),

@@ -43,11 +43,14 @@ fn safe_next(next: &str, public_url: &Url) -> String {
     let Some(path) = local_path(next) else { return "/".into() };
     let Ok(resolved) = public_url.join(path) else { return "/".into() };
     let prefix = public_url.path().trim_end_matches('/');
-    let under_prefix = resolved.path().strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+    let under_prefix =
+        resolved.path().strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
     // Resolving can make a path anew (`/..//evil.example` becomes
     // `//evil.example`): what is sent is judged again.
     match &resolved[Position::BeforePath..] {
-        path if resolved.origin() == public_url.origin() && under_prefix && local_path(path).is_some() => path.to_owned(),
+        path if resolved.origin() == public_url.origin() && under_prefix && local_path(path).is_some() => {
+            path.to_owned()
+        }
         _ => "/".into(),
     }
 }
@@ -103,18 +106,21 @@ async fn sign_in_form(
     // The attempt is counted before its password is checked, so a burst of
     // concurrent guesses gets no more checks than the budget.
     let since = now - THROTTLE_WINDOW_MS;
-    let attempt = match sign_in::reserve(&state.pool, &email, &ip, now, since, |by_email, by_ip| throttled(by_email, by_ip, now)).await {
-        Ok(Reservation::Reserved(attempt)) => attempt,
-        Ok(Reservation::Refused { wait_ms }) => {
-            tracing::warn!(%ip, "sign-in throttled");
-            let minutes = (wait_ms + 59_999) / 60_000;
-            return back_to_sign_in(&format!("throttled-{minutes}"), &form.next, public_url);
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "reserving a sign-in attempt");
-            return back_to_sign_in("unavailable", &form.next, public_url);
-        }
-    };
+    let attempt =
+        match sign_in::reserve(&state.pool, &email, &ip, now, since, |by_email, by_ip| throttled(by_email, by_ip, now))
+            .await
+        {
+            Ok(Reservation::Reserved(attempt)) => attempt,
+            Ok(Reservation::Refused { wait_ms }) => {
+                tracing::warn!(%ip, "sign-in throttled");
+                let minutes = (wait_ms + 59_999) / 60_000;
+                return back_to_sign_in(&format!("throttled-{minutes}"), &form.next, public_url);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "reserving a sign-in attempt");
+                return back_to_sign_in("unavailable", &form.next, public_url);
+            }
+        };
     let found = match users::credentials(&state.pool, &email).await {
         Ok(found) => found,
         Err(e) => {

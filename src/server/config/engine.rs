@@ -12,8 +12,12 @@ pub(super) fn policy(src: &dyn Source) -> Result<Policy, ConfigError> {
     // AUTHWATCH_REFRESH_LEAD_SECS: refresh this many seconds before expiry. Default 900 (15 min).
     let refresh_lead = secs(src, "AUTHWATCH_REFRESH_LEAD_SECS", default_secs(defaults.refresh_lead_ms))?;
     // AUTHWATCH_CLOCK_DRIFT_THRESHOLD_SECS: warn when X's clock and ours differ by more. Default 30.
-    let clock_drift_threshold = secs(src, "AUTHWATCH_CLOCK_DRIFT_THRESHOLD_SECS", default_secs(defaults.clock_drift_threshold_ms))?;
-    Ok(Policy { refresh_lead_ms: refresh_lead.as_millis() as i64, clock_drift_threshold_ms: clock_drift_threshold.as_millis() as i64 })
+    let clock_drift_threshold =
+        secs(src, "AUTHWATCH_CLOCK_DRIFT_THRESHOLD_SECS", default_secs(defaults.clock_drift_threshold_ms))?;
+    Ok(Policy {
+        refresh_lead_ms: refresh_lead.as_millis() as i64,
+        clock_drift_threshold_ms: clock_drift_threshold.as_millis() as i64,
+    })
 }
 
 /// The engine's settings; its leases last twice `x_timeout`.

@@ -74,7 +74,6 @@ pub struct Config {
     pub probe_every: Duration,
 }
 
-
 /// What happens to an account's held posts once it is reconnected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HeldPosts {
@@ -133,13 +132,11 @@ impl Config {
         let x = match (demo, non_empty(src, "AUTHWATCH_X_CLIENT_ID")) {
             (true, None) => XMode::Demo,
             (false, Some(client_id)) => XMode::Live(Box::new(x::x_app(src, client_id, &public_url)?)),
-            (true, Some(_)) => {
-                return Err(ConfigError::new(
-                    "AUTHWATCH_DEMO",
-                    "demo mode runs against the built-in X emulator, but AUTHWATCH_X_CLIENT_ID configures a real X app: \
+            (true, Some(_)) => return Err(ConfigError::new(
+                "AUTHWATCH_DEMO",
+                "demo mode runs against the built-in X emulator, but AUTHWATCH_X_CLIENT_ID configures a real X app: \
                      unset one of them (AUTHWATCH_DEMO / --demo, or AUTHWATCH_X_CLIENT_ID)",
-                ))
-            }
+            )),
             (false, None) => {
                 return Err(ConfigError::new(
                     "AUTHWATCH_X_CLIENT_ID",
@@ -192,7 +189,10 @@ impl Config {
         let api_cache_ttl = match non_empty(src, "AUTHWATCH_API_CACHE_MS") {
             None => Duration::from_millis(1000),
             Some(v) => v.parse::<u64>().ok().filter(|n| *n <= 60_000).map(Duration::from_millis).ok_or_else(|| {
-                ConfigError::new("AUTHWATCH_API_CACHE_MS", format!("`{v}` is not a number of milliseconds between 0 and 60000"))
+                ConfigError::new(
+                    "AUTHWATCH_API_CACHE_MS",
+                    format!("`{v}` is not a number of milliseconds between 0 and 60000"),
+                )
             })?,
         };
         // AUTHWATCH_HELD_POSTS: `release` publishes an account's held posts, oldest
@@ -202,7 +202,10 @@ impl Config {
             None | Some("release") => HeldPosts::Release,
             Some("wait") => HeldPosts::Wait,
             Some(other) => {
-                return Err(ConfigError::new("AUTHWATCH_HELD_POSTS", format!("`{other}` is neither `release` nor `wait`")))
+                return Err(ConfigError::new(
+                    "AUTHWATCH_HELD_POSTS",
+                    format!("`{other}` is neither `release` nor `wait`"),
+                ))
             }
         };
 
@@ -212,7 +215,10 @@ impl Config {
         let metrics_token = match non_empty(src, "AUTHWATCH_METRICS_TOKEN") {
             None => None,
             Some(v) if v.len() < 16 => {
-                return Err(ConfigError::new("AUTHWATCH_METRICS_TOKEN", "too short to be a secret: use at least 16 random characters"))
+                return Err(ConfigError::new(
+                    "AUTHWATCH_METRICS_TOKEN",
+                    "too short to be a secret: use at least 16 random characters",
+                ))
             }
             Some(v) => Some(Secret::new(v)),
         };
@@ -223,9 +229,16 @@ impl Config {
         // account. Defaults 5, 25 and 600 (see domain::incidents::Thresholds).
         let defaults = crate::domain::incidents::Thresholds::default();
         let incidents = crate::domain::incidents::Thresholds {
-            min_accounts: bounded(src, "AUTHWATCH_INCIDENT_MIN_ACCOUNTS", defaults.min_accounts as u64, 1..=100_000)? as usize,
-            min_share_percent: bounded(src, "AUTHWATCH_INCIDENT_MIN_SHARE_PERCENT", u64::from(defaults.min_share_percent), 0..=100)? as u32,
-            window_ms: secs(src, "AUTHWATCH_INCIDENT_WINDOW_SECS", defaults.window_ms as u64 / 1000)?.as_millis() as i64,
+            min_accounts: bounded(src, "AUTHWATCH_INCIDENT_MIN_ACCOUNTS", defaults.min_accounts as u64, 1..=100_000)?
+                as usize,
+            min_share_percent: bounded(
+                src,
+                "AUTHWATCH_INCIDENT_MIN_SHARE_PERCENT",
+                u64::from(defaults.min_share_percent),
+                0..=100,
+            )? as u32,
+            window_ms: secs(src, "AUTHWATCH_INCIDENT_WINDOW_SECS", defaults.window_ms as u64 / 1000)?.as_millis()
+                as i64,
         };
         // AUTHWATCH_PROBE_INTERVAL_SECS: while X refuses the app's calls for billing
         // (402) or an X incident is open, X is asked at most this often whether it is
@@ -277,7 +290,6 @@ impl Config {
         join(public_url, "auth/x/callback")
     }
 }
-
 
 /// Demo mode publishes its admin password on the sign-in page and resets its
 /// database at every start: it must never touch a real database, call itself

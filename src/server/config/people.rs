@@ -45,7 +45,6 @@ pub struct Smtp {
     pub from: String,
 }
 
-
 pub(super) fn people(src: &dyn Source) -> Result<PeopleConfig, ConfigError> {
     // AUTHWATCH_SESSION_IDLE_SECS: sign-in sessions end after this long without a
     // request (to within a minute). Default 1800 (30 min, OWASP ASVS level 2).
@@ -66,9 +65,12 @@ pub(super) fn people(src: &dyn Source) -> Result<PeopleConfig, ConfigError> {
         None => None,
         Some(v) => {
             let url = parse_url("AUTHWATCH_WEBHOOK_URL", &v)?;
-            let secret = non_empty(src, "AUTHWATCH_WEBHOOK_SECRET")
-                .map(Secret::new)
-                .ok_or_else(|| ConfigError::new("AUTHWATCH_WEBHOOK_SECRET", "required with AUTHWATCH_WEBHOOK_URL: receivers check the signature"))?;
+            let secret = non_empty(src, "AUTHWATCH_WEBHOOK_SECRET").map(Secret::new).ok_or_else(|| {
+                ConfigError::new(
+                    "AUTHWATCH_WEBHOOK_SECRET",
+                    "required with AUTHWATCH_WEBHOOK_URL: receivers check the signature",
+                )
+            })?;
             Some(Webhook { url, secret })
         }
     };
@@ -95,8 +97,21 @@ pub(super) fn people(src: &dyn Source) -> Result<PeopleConfig, ConfigError> {
     let forwarded_for_hops = match non_empty(src, "AUTHWATCH_FORWARDED_FOR_HOPS") {
         None => 0,
         Some(v) => v.parse::<usize>().ok().filter(|n| *n <= 10).ok_or_else(|| {
-            ConfigError::new("AUTHWATCH_FORWARDED_FOR_HOPS", format!("`{v}` is not a number of proxies between 0 and 10"))
+            ConfigError::new(
+                "AUTHWATCH_FORWARDED_FOR_HOPS",
+                format!("`{v}` is not a number of proxies between 0 and 10"),
+            )
         })?,
     };
-    Ok(PeopleConfig { session_idle, session_max, escalate_after, link_ttl, notify_every, webhook, slack_webhook_url, smtp, forwarded_for_hops })
+    Ok(PeopleConfig {
+        session_idle,
+        session_max,
+        escalate_after,
+        link_ttl,
+        notify_every,
+        webhook,
+        slack_webhook_url,
+        smtp,
+        forwarded_for_hops,
+    })
 }

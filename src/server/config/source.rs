@@ -77,7 +77,12 @@ pub(super) fn secs(src: &dyn Source, var: &'static str, default: u64) -> Result<
     }
 }
 
-pub(super) fn bounded(src: &dyn Source, var: &'static str, default: u64, range: std::ops::RangeInclusive<u64>) -> Result<u64, ConfigError> {
+pub(super) fn bounded(
+    src: &dyn Source,
+    var: &'static str,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, ConfigError> {
     match non_empty(src, var) {
         None => Ok(default),
         Some(v) => v.parse::<u64>().ok().filter(|n| range.contains(n)).ok_or_else(|| {

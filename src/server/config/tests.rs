@@ -35,7 +35,10 @@ fn demo_mode_refuses_what_would_make_it_dangerous() {
         Config::load(&Vars::of(&vars), site.parse().unwrap(), Overrides::default()).map(|_| ())
     };
     let var = |r: Result<(), ConfigError>| r.unwrap_err().var;
-    assert_eq!(var(demo(&[("AUTHWATCH_DATABASE_URL", "sqlite://data/authwatch.db")], "127.0.0.1:3000")), "AUTHWATCH_DATABASE_URL");
+    assert_eq!(
+        var(demo(&[("AUTHWATCH_DATABASE_URL", "sqlite://data/authwatch.db")], "127.0.0.1:3000")),
+        "AUTHWATCH_DATABASE_URL"
+    );
     assert_eq!(var(demo(&[("AUTHWATCH_ENVIRONMENT", "Production")], "127.0.0.1:3000")), "AUTHWATCH_ENVIRONMENT");
     assert_eq!(var(demo(&[], "0.0.0.0:3000")), "LEPTOS_SITE_ADDR");
     assert_eq!(var(demo(&[], "192.0.2.10:3000")), "LEPTOS_SITE_ADDR");
@@ -71,11 +74,19 @@ fn errors_name_the_variable() {
         (&[("AUTHWATCH_X_CLIENT_ID", "abc")], "AUTHWATCH_X_CLIENT_SECRET"),
         (&[("AUTHWATCH_X_CLIENT_ID", "a"), ("AUTHWATCH_X_CLIENT_TYPE", "web")], "AUTHWATCH_X_CLIENT_TYPE"),
         (
-            &[("AUTHWATCH_X_CLIENT_ID", "a"), ("AUTHWATCH_X_CLIENT_TYPE", "public"), ("AUTHWATCH_X_TOKEN_URL", "not a url")],
+            &[
+                ("AUTHWATCH_X_CLIENT_ID", "a"),
+                ("AUTHWATCH_X_CLIENT_TYPE", "public"),
+                ("AUTHWATCH_X_TOKEN_URL", "not a url"),
+            ],
             "AUTHWATCH_X_TOKEN_URL",
         ),
         (
-            &[("AUTHWATCH_X_CLIENT_ID", "a"), ("AUTHWATCH_X_CLIENT_TYPE", "public"), ("AUTHWATCH_X_REQUIRED_SCOPES", "tweet.read tweets.write")],
+            &[
+                ("AUTHWATCH_X_CLIENT_ID", "a"),
+                ("AUTHWATCH_X_CLIENT_TYPE", "public"),
+                ("AUTHWATCH_X_REQUIRED_SCOPES", "tweet.read tweets.write"),
+            ],
             "AUTHWATCH_X_REQUIRED_SCOPES",
         ),
         (&[("AUTHWATCH_DATABASE_URL", "mysql://x")], "AUTHWATCH_DATABASE_URL"),

@@ -157,7 +157,9 @@ const SUMMARY_SELECT: &str = "SELECT a.id, a.x_user_id, a.handle, a.display_name
 pub type ChangeToken = (i64, i64);
 
 pub async fn change_token(pool: &Pool) -> Result<ChangeToken, sqlx::Error> {
-    sqlx::query_as("SELECT (SELECT COALESCE(MAX(id), 0) FROM events), (SELECT COUNT(*) FROM accounts)").fetch_one(pool).await
+    sqlx::query_as("SELECT (SELECT COALESCE(MAX(id), 0) FROM events), (SELECT COUNT(*) FROM accounts)")
+        .fetch_one(pool)
+        .await
 }
 
 /// Every account, for the dashboard.
@@ -259,7 +261,14 @@ pub struct Owners {
 
 /// Changes an account's owners, with an event on its timeline naming who
 /// did it (the event also makes the dashboard's snapshot reload).
-pub async fn set_owners(pool: &Pool, account_id: &str, owners: &Owners, detail: &str, actor: &str, now: i64) -> Result<bool, sqlx::Error> {
+pub async fn set_owners(
+    pool: &Pool,
+    account_id: &str,
+    owners: &Owners,
+    detail: &str,
+    actor: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let changed = sqlx::query("UPDATE accounts SET owner_id = ?, backup_owner_id = ? WHERE id = ?")
         .bind(&owners.owner)
@@ -271,7 +280,13 @@ pub async fn set_owners(pool: &Pool, account_id: &str, owners: &Owners, detail: 
     if changed == 0 {
         return Ok(false);
     }
-    let event = NewEvent { kind: EventKind::Owner, outcome: Outcome::Ok, actor: actor.to_owned(), detail: Some(detail.to_owned()), ..NewEvent::default() };
+    let event = NewEvent {
+        kind: EventKind::Owner,
+        outcome: Outcome::Ok,
+        actor: actor.to_owned(),
+        detail: Some(detail.to_owned()),
+        ..NewEvent::default()
+    };
     events::record(&mut tx, account_id, now, &event, AttemptResult::Inconclusive).await?;
     tx.commit().await?;
     Ok(true)
@@ -366,8 +381,15 @@ pub async fn tokens(pool: &Pool, keyring: &Keyring, account_id: &str) -> Result<
     .bind(account_id)
     .fetch_optional(pool)
     .await?;
-    let Some(SealedTokens { generation, access_token_ct: access_ct, refresh_token_ct: refresh_ct, key_id, scopes, issued_at, expires_at }) =
-        row
+    let Some(SealedTokens {
+        generation,
+        access_token_ct: access_ct,
+        refresh_token_ct: refresh_ct,
+        key_id,
+        scopes,
+        issued_at,
+        expires_at,
+    }) = row
     else {
         return Ok(None);
     };
@@ -514,13 +536,16 @@ fn resealed_row(keyring: &Keyring, row: &SealedRow) -> Result<(Sealed, Option<Se
         _ => ResealError::Undecryptable { account_id: account_id.clone(), key_id: key_id.clone() },
     };
     let reseal = |ciphertext: &String, field: &str| {
-        keyring.reseal(&Sealed { key_id: key_id.clone(), ciphertext: ciphertext.clone() }, &context(account_id, field)).map_err(refused)
+        keyring
+            .reseal(&Sealed { key_id: key_id.clone(), ciphertext: ciphertext.clone() }, &context(account_id, field))
+            .map_err(refused)
     };
     Ok((reseal(access_ct, "access")?, refresh_ct.as_ref().map(|ct| reseal(ct, "refresh")).transpose()?))
 }
 
 /// How many token sets each key sealed.
 pub async fn key_counts(pool: &Pool) -> Result<KeyCounts, sqlx::Error> {
-    let rows: Vec<(String, i64)> = sqlx::query_as("SELECT key_id, COUNT(*) FROM token_sets GROUP BY key_id").fetch_all(pool).await?;
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("SELECT key_id, COUNT(*) FROM token_sets GROUP BY key_id").fetch_all(pool).await?;
     Ok(rows.into_iter().map(|(id, n)| (id, u64::try_from(n).unwrap_or(0))).collect())
 }

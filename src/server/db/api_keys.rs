@@ -70,10 +70,8 @@ pub async fn create(pool: &Pool, key: &NewKey<'_>, now: i64) -> Result<(), Creat
     .execute(&mut *tx)
     .await?;
     for account_id in key.accounts.unwrap_or_default() {
-        let known: Option<i64> = sqlx::query_scalar("SELECT 1 FROM accounts WHERE id = ?")
-            .bind(account_id)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let known: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM accounts WHERE id = ?").bind(account_id).fetch_optional(&mut *tx).await?;
         if known.is_none() {
             return Err(CreateError::UnknownAccount(account_id.clone()));
         }

@@ -80,10 +80,11 @@ pub async fn credentials_rejected(pool: &Pool, client_id: &str, x_error: &str, a
 pub async fn credentials_accepted(pool: &Pool, client_id: &str) -> Result<(), sqlx::Error> {
     // Read first: an UPDATE that matches nothing still queues for SQLite's
     // single write lock, and this runs after every successful refresh.
-    let open: Option<Option<i64>> = sqlx::query_scalar("SELECT credentials_rejected_since FROM x_apps WHERE client_id = ?")
-        .bind(client_id)
-        .fetch_optional(pool)
-        .await?;
+    let open: Option<Option<i64>> =
+        sqlx::query_scalar("SELECT credentials_rejected_since FROM x_apps WHERE client_id = ?")
+            .bind(client_id)
+            .fetch_optional(pool)
+            .await?;
     if open.flatten().is_none() {
         return Ok(());
     }
@@ -146,13 +147,18 @@ pub struct Probes {
 }
 
 pub async fn probes(pool: &Pool, client_id: &str) -> Result<Probes, sqlx::Error> {
-    let row: Option<(Option<i64>, Option<i64>, Option<i64>)> =
-        sqlx::query_as("SELECT credits_probed_at, x_incident_probed_at, x_recovered_at FROM x_apps WHERE client_id = ?")
-            .bind(client_id)
-            .fetch_optional(pool)
-            .await?;
+    let row: Option<(Option<i64>, Option<i64>, Option<i64>)> = sqlx::query_as(
+        "SELECT credits_probed_at, x_incident_probed_at, x_recovered_at FROM x_apps WHERE client_id = ?",
+    )
+    .bind(client_id)
+    .fetch_optional(pool)
+    .await?;
     Ok(row
-        .map(|(credits_probed_at, x_incident_probed_at, x_recovered_at)| Probes { credits_probed_at, x_incident_probed_at, x_recovered_at })
+        .map(|(credits_probed_at, x_incident_probed_at, x_recovered_at)| Probes {
+            credits_probed_at,
+            x_incident_probed_at,
+            x_recovered_at,
+        })
         .unwrap_or_default())
 }
 
@@ -163,11 +169,22 @@ pub async fn take_credits_probe(pool: &Pool, client_id: &str, at: i64, due_befor
 }
 
 /// The same for the X incident's probe.
-pub async fn take_x_incident_probe(pool: &Pool, client_id: &str, at: i64, due_before: i64) -> Result<bool, sqlx::Error> {
+pub async fn take_x_incident_probe(
+    pool: &Pool,
+    client_id: &str,
+    at: i64,
+    due_before: i64,
+) -> Result<bool, sqlx::Error> {
     take_probe(pool, client_id, at, due_before, "x_incident_probed_at").await
 }
 
-async fn take_probe(pool: &Pool, client_id: &str, at: i64, due_before: i64, column: &'static str) -> Result<bool, sqlx::Error> {
+async fn take_probe(
+    pool: &Pool,
+    client_id: &str,
+    at: i64,
+    due_before: i64,
+    column: &'static str,
+) -> Result<bool, sqlx::Error> {
     // `column` is one of two constants above, never input.
     let done = sqlx::query(&format!(
         "UPDATE x_apps SET {column} = ? WHERE client_id = ? AND ({column} IS NULL OR {column} <= ? OR {column} > ?)"
@@ -183,6 +200,10 @@ async fn take_probe(pool: &Pool, client_id: &str, at: i64, due_before: i64, colu
 
 /// A probe found X answering normally again at `at`.
 pub async fn x_recovered(pool: &Pool, client_id: &str, at: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE x_apps SET x_recovered_at = ? WHERE client_id = ?").bind(at).bind(client_id).execute(pool).await?;
+    sqlx::query("UPDATE x_apps SET x_recovered_at = ? WHERE client_id = ?")
+        .bind(at)
+        .bind(client_id)
+        .execute(pool)
+        .await?;
     Ok(())
 }

@@ -130,7 +130,13 @@ pub async fn record(
 }
 
 /// Appends an event in its own transaction.
-pub async fn append(pool: &Pool, account_id: &str, at: i64, event: &NewEvent, result: AttemptResult) -> Result<(), sqlx::Error> {
+pub async fn append(
+    pool: &Pool,
+    account_id: &str,
+    at: i64,
+    event: &NewEvent,
+    result: AttemptResult,
+) -> Result<(), sqlx::Error> {
     // IMMEDIATE: the write lock up front, so that concurrent events wait
     // their turn rather than read a summary another is about to replace.
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
@@ -160,18 +166,21 @@ pub async fn granted_at(pool: &Pool, account_id: &str) -> Result<Option<i64>, sq
         .bind(EventKind::Reconnect.as_str())
         .bind(Outcome::Ok.as_str())
         .fetch_one(pool)
-    .await
+        .await
 }
 
 /// When a refresh of `generation` was sent and never answered: the
 /// account's newest refresh event is that refresh's `started`, with no
 /// outcome after it (a process died while waiting for X).
 pub async fn unanswered_refresh(pool: &Pool, account_id: &str, generation: i64) -> Result<Option<i64>, sqlx::Error> {
-    let last: Option<(i64, Spelled<Outcome>, Option<i64>)> =
-        sqlx::query_as("SELECT at, outcome, generation_before FROM events WHERE account_id = ? AND kind = ? ORDER BY id DESC LIMIT 1")
-            .bind(account_id)
-            .bind(EventKind::Refresh.as_str())
-            .fetch_optional(pool)
-            .await?;
-    Ok(last.and_then(|(at, outcome, before)| (Outcome::from(outcome) == Outcome::Started && before == Some(generation)).then_some(at)))
+    let last: Option<(i64, Spelled<Outcome>, Option<i64>)> = sqlx::query_as(
+        "SELECT at, outcome, generation_before FROM events WHERE account_id = ? AND kind = ? ORDER BY id DESC LIMIT 1",
+    )
+    .bind(account_id)
+    .bind(EventKind::Refresh.as_str())
+    .fetch_optional(pool)
+    .await?;
+    Ok(last.and_then(|(at, outcome, before)| {
+        (Outcome::from(outcome) == Outcome::Started && before == Some(generation)).then_some(at)
+    }))
 }

@@ -14,7 +14,8 @@ pub struct Link {
     pub used_at: Option<i64>,
 }
 
-const SELECT: &str = "SELECT l.id, l.account_id, l.created_by, u.name AS created_by_name, l.created_at, l.expires_at, l.used_at
+const SELECT: &str =
+    "SELECT l.id, l.account_id, l.created_by, u.name AS created_by_name, l.created_at, l.expires_at, l.used_at
     FROM reconnect_links l LEFT JOIN users u ON u.id = l.created_by";
 
 pub struct NewLink<'a> {
@@ -63,13 +64,14 @@ pub async fn for_account(pool: &Pool, account_id: &str, limit: i64) -> Result<Ve
 /// it was used (or claimed) already, or has expired: only one reconnect can
 /// ever go through a link.
 pub async fn claim(pool: &Pool, id: &str, now: i64) -> Result<bool, sqlx::Error> {
-    let claimed = sqlx::query("UPDATE reconnect_links SET used_at = ? WHERE id = ? AND used_at IS NULL AND expires_at > ?")
-        .bind(now)
-        .bind(id)
-        .bind(now)
-        .execute(pool)
-        .await?
-        .rows_affected();
+    let claimed =
+        sqlx::query("UPDATE reconnect_links SET used_at = ? WHERE id = ? AND used_at IS NULL AND expires_at > ?")
+            .bind(now)
+            .bind(id)
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected();
     Ok(claimed == 1)
 }
 
@@ -86,12 +88,13 @@ pub async fn release(pool: &Pool, id: &str, claimed_at: i64) -> Result<(), sqlx:
 
 /// Ends an unused link now. `false` if it was used or had expired already.
 pub async fn revoke(pool: &Pool, id: &str, now: i64) -> Result<bool, sqlx::Error> {
-    let changed = sqlx::query("UPDATE reconnect_links SET expires_at = ? WHERE id = ? AND used_at IS NULL AND expires_at > ?")
-        .bind(now)
-        .bind(id)
-        .bind(now)
-        .execute(pool)
-        .await?
-        .rows_affected();
+    let changed =
+        sqlx::query("UPDATE reconnect_links SET expires_at = ? WHERE id = ? AND used_at IS NULL AND expires_at > ?")
+            .bind(now)
+            .bind(id)
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected();
     Ok(changed == 1)
 }

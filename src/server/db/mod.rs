@@ -1,10 +1,10 @@
 //! The database: connecting, migrating, and one repository module per table.
 //! SQL lives only here; callers pass a pool or a transaction.
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use crate::domain::health::Cause;
 use crate::domain::spelling::UnknownSpelling;
 use crate::domain::timeline::{EventKind, Outcome};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -77,7 +77,9 @@ fn private_database_files(options: &SqliteConnectOptions, url: &str) -> std::io:
 pub async fn open(url: &str) -> Result<Pool, sqlx::Error> {
     let options = SqliteConnectOptions::from_str(url)?;
     private_database_files(&options, url).map_err(|e| {
-        sqlx::Error::Configuration(format!("cannot create the database file {} privately: {e}", options.get_filename().display()).into())
+        sqlx::Error::Configuration(
+            format!("cannot create the database file {} privately: {e}", options.get_filename().display()).into(),
+        )
     })?;
     let options = options
         .create_if_missing(true)
@@ -162,11 +164,11 @@ pub mod accounts;
 pub mod api_keys;
 pub mod apps;
 pub mod events;
-pub mod posts;
-pub mod refresh_state;
 pub mod links;
+pub mod posts;
 pub mod prompts;
+pub mod reads;
+pub mod refresh_state;
 pub mod sessions;
 pub mod sign_in;
 pub mod users;
-pub mod reads;

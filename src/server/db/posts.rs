@@ -226,11 +226,12 @@ pub async fn claim_held(tx: &mut Transaction<'_, Sqlite>, id: i64, now: i64) -> 
     if claimed.rows_affected() == 1 {
         return Ok(HeldClaim::Claimed);
     }
-    let cancelled = sqlx::query("UPDATE posts SET status = 'cancelled', updated_at = ? WHERE id = ? AND status = 'held'")
-        .bind(now)
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
+    let cancelled =
+        sqlx::query("UPDATE posts SET status = 'cancelled', updated_at = ? WHERE id = ? AND status = 'held'")
+            .bind(now)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
     Ok(if cancelled.rows_affected() == 1 { HeldClaim::KeyRevoked } else { HeldClaim::Gone })
 }
 
@@ -243,7 +244,11 @@ pub struct CancelledPost {
 
 /// Cancels every post API key `key_id` queued that is still held, oldest
 /// first. A post being published at this moment is not held and goes on.
-pub async fn cancel_held_of_key(tx: &mut Transaction<'_, Sqlite>, key_id: &str, now: i64) -> Result<Vec<CancelledPost>, sqlx::Error> {
+pub async fn cancel_held_of_key(
+    tx: &mut Transaction<'_, Sqlite>,
+    key_id: &str,
+    now: i64,
+) -> Result<Vec<CancelledPost>, sqlx::Error> {
     let mut cancelled: Vec<CancelledPost> = sqlx::query_as(
         "UPDATE posts SET status = 'cancelled', updated_at = ? WHERE api_key_id = ? AND status = 'held' RETURNING id, account_id",
     )
@@ -257,13 +262,20 @@ pub async fn cancel_held_of_key(tx: &mut Transaction<'_, Sqlite>, key_id: &str, 
 
 /// Cancels post `id` if it is still held for `account_id` (a person
 /// discarded it). Returns whether it was.
-pub async fn discard_held(tx: &mut Transaction<'_, Sqlite>, account_id: &str, id: i64, now: i64) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("UPDATE posts SET status = 'cancelled', updated_at = ? WHERE id = ? AND account_id = ? AND status = 'held'")
-        .bind(now)
-        .bind(id)
-        .bind(account_id)
-        .execute(&mut **tx)
-        .await?;
+pub async fn discard_held(
+    tx: &mut Transaction<'_, Sqlite>,
+    account_id: &str,
+    id: i64,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE posts SET status = 'cancelled', updated_at = ? WHERE id = ? AND account_id = ? AND status = 'held'",
+    )
+    .bind(now)
+    .bind(id)
+    .bind(account_id)
+    .execute(&mut **tx)
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -276,12 +288,13 @@ pub async fn get(pool: &Pool, id: i64) -> Result<Option<Post>, sqlx::Error> {
 /// answered `retry_once`: then `generation` is the fresh token handed out
 /// for that retry.
 pub async fn retried_before(pool: &Pool, account_id: &str, generation: i64) -> Result<bool, sqlx::Error> {
-    let previous: Option<String> =
-        sqlx::query_scalar("SELECT first_verdict FROM auth_failure_reports WHERE account_id = ? AND generation = ? - 1")
-            .bind(account_id)
-            .bind(generation)
-            .fetch_optional(pool)
-            .await?;
+    let previous: Option<String> = sqlx::query_scalar(
+        "SELECT first_verdict FROM auth_failure_reports WHERE account_id = ? AND generation = ? - 1",
+    )
+    .bind(account_id)
+    .bind(generation)
+    .fetch_optional(pool)
+    .await?;
     Ok(previous.as_deref() == Some("retry_once"))
 }
 
@@ -297,7 +310,12 @@ pub struct ReportCount {
 /// Counts a 401/403 report for `generation`, in one statement: the first
 /// report stores `verdict` (its answer) with the count, so every later one
 /// learns it, however close behind.
-pub async fn count_report(pool: &Pool, account_id: &str, generation: i64, verdict: &str) -> Result<ReportCount, sqlx::Error> {
+pub async fn count_report(
+    pool: &Pool,
+    account_id: &str,
+    generation: i64,
+    verdict: &str,
+) -> Result<ReportCount, sqlx::Error> {
     let (reports, first_verdict): (i64, String) = sqlx::query_as(
         "INSERT INTO auth_failure_reports (account_id, generation, reports, first_verdict) VALUES (?, ?, 1, ?)
          ON CONFLICT (account_id, generation) DO UPDATE SET reports = auth_failure_reports.reports + 1
@@ -313,8 +331,10 @@ pub async fn count_report(pool: &Pool, account_id: &str, generation: i64, verdic
 
 /// The accounts holding posts for `cause`, the one holding the oldest first.
 pub async fn accounts_holding(pool: &Pool, cause: &str) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT account_id FROM posts WHERE status = 'held' AND cause = ? GROUP BY account_id ORDER BY MIN(id)")
-        .bind(cause)
-        .fetch_all(pool)
-        .await
+    sqlx::query_scalar(
+        "SELECT account_id FROM posts WHERE status = 'held' AND cause = ? GROUP BY account_id ORDER BY MIN(id)",
+    )
+    .bind(cause)
+    .fetch_all(pool)
+    .await
 }

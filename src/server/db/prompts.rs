@@ -26,12 +26,19 @@ pub async fn open(pool: &Pool) -> Result<Vec<Prompt>, sqlx::Error> {
 
 /// The open prompt of `subject`, if any.
 pub async fn open_for_subject(pool: &Pool, subject: &str) -> Result<Option<Prompt>, sqlx::Error> {
-    sqlx::query_as(&format!("{SELECT} WHERE subject = ? AND closed_at IS NULL")).bind(subject).fetch_optional(pool).await
+    sqlx::query_as(&format!("{SELECT} WHERE subject = ? AND closed_at IS NULL"))
+        .bind(subject)
+        .fetch_optional(pool)
+        .await
 }
 
 /// The newest prompts of an account, open or closed.
 pub async fn for_account(pool: &Pool, account_id: &str, limit: i64) -> Result<Vec<Prompt>, sqlx::Error> {
-    sqlx::query_as(&format!("{SELECT} WHERE account_id = ? ORDER BY id DESC LIMIT ?")).bind(account_id).bind(limit).fetch_all(pool).await
+    sqlx::query_as(&format!("{SELECT} WHERE account_id = ? ORDER BY id DESC LIMIT ?"))
+        .bind(account_id)
+        .bind(limit)
+        .fetch_all(pool)
+        .await
 }
 
 /// A message to queue with a prompt change.
@@ -74,7 +81,14 @@ pub async fn raise(
 /// Marks an open prompt escalated and queues the admins' messages; `false`
 /// if it was escalated or closed meanwhile.
 pub async fn escalate(pool: &Pool, id: i64, now: i64, messages: &[NewNotification]) -> Result<bool, sqlx::Error> {
-    transition(pool, id, now, "UPDATE prompts SET escalated_at = ? WHERE id = ? AND escalated_at IS NULL AND closed_at IS NULL", messages).await
+    transition(
+        pool,
+        id,
+        now,
+        "UPDATE prompts SET escalated_at = ? WHERE id = ? AND escalated_at IS NULL AND closed_at IS NULL",
+        messages,
+    )
+    .await
 }
 
 /// Closes an open prompt and queues the recovery notices; `false` if it was
@@ -83,7 +97,13 @@ pub async fn close(pool: &Pool, id: i64, now: i64, messages: &[NewNotification])
     transition(pool, id, now, "UPDATE prompts SET closed_at = ? WHERE id = ? AND closed_at IS NULL", messages).await
 }
 
-async fn transition(pool: &Pool, id: i64, now: i64, update: &str, messages: &[NewNotification]) -> Result<bool, sqlx::Error> {
+async fn transition(
+    pool: &Pool,
+    id: i64,
+    now: i64,
+    update: &str,
+    messages: &[NewNotification],
+) -> Result<bool, sqlx::Error> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let changed = sqlx::query(update).bind(now).bind(id).execute(&mut *tx).await?.rows_affected();
     if changed == 0 {
@@ -94,7 +114,12 @@ async fn transition(pool: &Pool, id: i64, now: i64, update: &str, messages: &[Ne
     Ok(true)
 }
 
-async fn queue(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, prompt_id: i64, now: i64, messages: &[NewNotification]) -> Result<(), sqlx::Error> {
+async fn queue(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    prompt_id: i64,
+    now: i64,
+    messages: &[NewNotification],
+) -> Result<(), sqlx::Error> {
     for m in messages {
         sqlx::query(
             "INSERT INTO notifications (prompt_id, kind, channel, recipient, payload, created_at, next_attempt_at)

@@ -26,11 +26,13 @@ pub async fn acquire(pool: &Pool, account_id: &str, owner: &str, now: i64, until
 
 /// Releases the lease, only if `owner` still holds it.
 pub async fn release(pool: &Pool, account_id: &str, owner: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE refresh_state SET lease_owner = NULL, lease_until = NULL WHERE account_id = ? AND lease_owner = ?")
-        .bind(account_id)
-        .bind(owner)
-        .execute(pool)
-        .await?;
+    sqlx::query(
+        "UPDATE refresh_state SET lease_owner = NULL, lease_until = NULL WHERE account_id = ? AND lease_owner = ?",
+    )
+    .bind(account_id)
+    .bind(owner)
+    .execute(pool)
+    .await?;
     Ok(())
 }
 

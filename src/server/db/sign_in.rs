@@ -44,7 +44,10 @@ pub async fn reserve(
         .bind(email)
         .fetch_all(&mut *tx)
         .await?;
-    let by_ip: Vec<i64> = sqlx::query_scalar("SELECT at FROM sign_in_failures WHERE ip = ? ORDER BY at").bind(ip).fetch_all(&mut *tx).await?;
+    let by_ip: Vec<i64> = sqlx::query_scalar("SELECT at FROM sign_in_failures WHERE ip = ? ORDER BY at")
+        .bind(ip)
+        .fetch_all(&mut *tx)
+        .await?;
     if let Some(wait_ms) = refuse(&by_email, &by_ip) {
         tx.rollback().await?;
         return Ok(Reservation::Refused { wait_ms });

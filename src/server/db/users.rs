@@ -2,8 +2,8 @@
 
 use super::events::{self, EventKind, NewEvent, Outcome};
 use super::Pool;
-use crate::domain::health::AttemptResult;
 pub use crate::domain::access::Role;
+use crate::domain::health::AttemptResult;
 use rand::distributions::{Alphanumeric, DistString};
 
 /// A user as stored, without the password hash.
@@ -27,7 +27,8 @@ struct Row {
 
 impl Row {
     fn into_user(self) -> Result<User, sqlx::Error> {
-        let role = Role::parse(&self.role).ok_or_else(|| sqlx::Error::Decode(format!("unknown role `{}`", self.role).into()))?;
+        let role = Role::parse(&self.role)
+            .ok_or_else(|| sqlx::Error::Decode(format!("unknown role `{}`", self.role).into()))?;
         Ok(User { id: self.id, email: self.email, name: self.name, role, created_at: self.created_at })
     }
 }
@@ -50,18 +51,26 @@ pub fn normalize_email(email: &str) -> String {
 }
 
 /// Adds a user; `password_hash` is an argon2id PHC string.
-pub async fn add(pool: &Pool, email: &str, name: &str, password_hash: &str, role: Role, now: i64) -> Result<User, AddUserError> {
+pub async fn add(
+    pool: &Pool,
+    email: &str,
+    name: &str,
+    password_hash: &str,
+    role: Role,
+    now: i64,
+) -> Result<User, AddUserError> {
     let id = format!("usr_{}", Alphanumeric.sample_string(&mut rand::thread_rng(), 12).to_lowercase());
     let email = normalize_email(email);
-    let result = sqlx::query("INSERT INTO users (id, email, name, password_hash, role, created_at) VALUES (?, ?, ?, ?, ?, ?)")
-        .bind(&id)
-        .bind(&email)
-        .bind(name.trim())
-        .bind(password_hash)
-        .bind(role.as_str())
-        .bind(now)
-        .execute(pool)
-        .await;
+    let result =
+        sqlx::query("INSERT INTO users (id, email, name, password_hash, role, created_at) VALUES (?, ?, ?, ?, ?, ?)")
+            .bind(&id)
+            .bind(&email)
+            .bind(name.trim())
+            .bind(password_hash)
+            .bind(role.as_str())
+            .bind(now)
+            .execute(pool)
+            .await;
     match result {
         Ok(_) => Ok(User { id, email, name: name.trim().to_owned(), role, created_at: now }),
         // SQLite names no constraint in its error; the email is the only
@@ -73,7 +82,13 @@ pub async fn add(pool: &Pool, email: &str, name: &str, password_hash: &str, role
 
 /// Adds the first admin, only if there is no user at all (one statement, so
 /// two racing set-ups cannot both succeed). `None` when someone was first.
-pub async fn add_first_admin(pool: &Pool, email: &str, name: &str, password_hash: &str, now: i64) -> Result<Option<User>, sqlx::Error> {
+pub async fn add_first_admin(
+    pool: &Pool,
+    email: &str,
+    name: &str,
+    password_hash: &str,
+    now: i64,
+) -> Result<Option<User>, sqlx::Error> {
     let id = format!("usr_{}", Alphanumeric.sample_string(&mut rand::thread_rng(), 12).to_lowercase());
     let email = normalize_email(email);
     let added = sqlx::query(
@@ -97,7 +112,12 @@ pub async fn any(pool: &Pool) -> Result<bool, sqlx::Error> {
 }
 
 pub async fn by_id(pool: &Pool, id: &str) -> Result<Option<User>, sqlx::Error> {
-    sqlx::query_as::<_, Row>(&format!("{SELECT} WHERE id = ?")).bind(id).fetch_optional(pool).await?.map(Row::into_user).transpose()
+    sqlx::query_as::<_, Row>(&format!("{SELECT} WHERE id = ?"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+        .map(Row::into_user)
+        .transpose()
 }
 
 /// The user and their password hash, for signing in.
@@ -107,7 +127,10 @@ pub async fn credentials(pool: &Pool, email: &str) -> Result<Option<(User, Strin
             .bind(normalize_email(email))
             .fetch_optional(pool)
             .await?;
-    row.map(|(id, email, name, role, created_at, hash)| Ok((Row { id, email, name, role, created_at }.into_user()?, hash))).transpose()
+    row.map(|(id, email, name, role, created_at, hash)| {
+        Ok((Row { id, email, name, role, created_at }.into_user()?, hash))
+    })
+    .transpose()
 }
 
 /// Every user, admins first, then by name.
@@ -141,10 +164,11 @@ pub async fn remove(pool: &Pool, id: &str, actor: &str, now: i64) -> Result<bool
     else {
         return Ok(false);
     };
-    let owned: Vec<String> = sqlx::query_scalar("SELECT id FROM accounts WHERE owner_id = ?1 OR backup_owner_id = ?1 ORDER BY id")
-        .bind(id)
-        .fetch_all(&mut *tx)
-        .await?;
+    let owned: Vec<String> =
+        sqlx::query_scalar("SELECT id FROM accounts WHERE owner_id = ?1 OR backup_owner_id = ?1 ORDER BY id")
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await?;
     let removed = sqlx::query(
         "DELETE FROM users WHERE id = ?
            AND NOT (role = 'admin' AND (SELECT COUNT(*) FROM users WHERE role = 'admin') = 1)",

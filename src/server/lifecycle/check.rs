@@ -6,7 +6,7 @@ use super::{observe_billing, observe_clock, AccountError};
 use crate::domain::checks::must_ask;
 use crate::domain::classify::{forbidden_given, XCall};
 use crate::domain::health::{AttemptResult, Cause};
-use crate::domain::verdict::{after_access_refused, refused_access, Confirmation, Confirmed, RefusedAccess, Refusal};
+use crate::domain::verdict::{after_access_refused, refused_access, Confirmation, Confirmed, Refusal, RefusedAccess};
 use crate::server::db::accounts;
 use crate::server::db::apps;
 use crate::server::db::events::{self, EventKind, NewEvent, Outcome};
@@ -38,7 +38,9 @@ pub enum Proof {
 pub async fn check(state: &AppState, account_id: &str, actor: &str, proof: Proof) -> Result<Checked, AccountError> {
     // Decide first whether X needs asking at all: a recent proof of life
     // needs no token, so none is opened for it.
-    let summary = accounts::summary(&state.pool, account_id).await?.ok_or_else(|| AccountError::UnknownAccount(account_id.to_owned()))?;
+    let summary = accounts::summary(&state.pool, account_id)
+        .await?
+        .ok_or_else(|| AccountError::UnknownAccount(account_id.to_owned()))?;
     if let (Proof::ProvedToday(window), Some(at)) = (proof, summary.last_verified_at) {
         let now = now_ms();
         if !must_ask(Some(at), now, window) {
@@ -47,7 +49,10 @@ pub async fn check(state: &AppState, account_id: &str, actor: &str, proof: Proof
                 generation_before: Some(summary.generation),
                 generation_after: Some(summary.generation),
                 actor: actor.to_owned(),
-                detail: Some(format!("proof of life: X proved the grant alive at {}; X was not asked", crate::domain::format::utc(at))),
+                detail: Some(format!(
+                    "proof of life: X proved the grant alive at {}; X was not asked",
+                    crate::domain::format::utc(at)
+                )),
                 ..NewEvent::default()
             };
             events::append(&state.pool, account_id, now, &ok, AttemptResult::Verified).await?;
@@ -90,7 +95,8 @@ pub async fn check(state: &AppState, account_id: &str, actor: &str, proof: Proof
                     Refusal::Expired => cause = Cause::AccessTokenExpired,
                     Refusal::ClockDrift => cause = Cause::ClockDrift,
                     Refusal::Confirm => {
-                        let refused = RefusedAccess { at: now, generation: tokens.generation, valid_until: tokens.expires_at };
+                        let refused =
+                            RefusedAccess { at: now, generation: tokens.generation, valid_until: tokens.expires_at };
                         return confirm(state, account_id, actor, &refused, &error, base).await;
                     }
                 }
@@ -102,7 +108,11 @@ pub async fn check(state: &AppState, account_id: &str, actor: &str, proof: Proof
                 x_error: Some(error.body()),
                 ..base
             };
-            let result = if cause == Cause::AccessTokenExpired { AttemptResult::Inconclusive } else { AttemptResult::Failed(cause) };
+            let result = if cause == Cause::AccessTokenExpired {
+                AttemptResult::Inconclusive
+            } else {
+                AttemptResult::Failed(cause)
+            };
             events::append(&state.pool, account_id, now, &failed, result).await?;
             Ok(Checked::Failed { cause })
         }
@@ -183,7 +193,11 @@ async fn confirm(
             let who = fresh_user.map(|u| format!(" X says this token is @{u}.")).unwrap_or_default();
             let ok = NewEvent { detail: Some(format!("{note}{who}")), ..base };
             events::append(&state.pool, account_id, now, &ok, AttemptResult::Verified).await?;
-            tracing::info!(account_id, generation = fresh_generation, "X refused a valid access token; a refresh fixed it");
+            tracing::info!(
+                account_id,
+                generation = fresh_generation,
+                "X refused a valid access token; a refresh fixed it"
+            );
             Ok(Checked::Alive)
         }
         // The refresh recorded its own verdict, with X's answer: nothing to add.
@@ -200,7 +214,11 @@ async fn confirm(
                 ..base
             };
             events::append(&state.pool, account_id, now, &failed, AttemptResult::Failed(verdict.cause)).await?;
-            tracing::warn!(account_id, cause = verdict.cause.as_str(), "X refused a valid access token and the refresh did not clear it");
+            tracing::warn!(
+                account_id,
+                cause = verdict.cause.as_str(),
+                "X refused a valid access token and the refresh did not clear it"
+            );
             Ok(Checked::Failed { cause: verdict.cause })
         }
     }

@@ -23,9 +23,16 @@ pub enum Intent {
 /// How a connect ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Completed {
-    Saved { connected: Connected, handle: String, missing_scopes: Vec<String> },
+    Saved {
+        connected: Connected,
+        handle: String,
+        missing_scopes: Vec<String>,
+    },
     /// Signed in to X as someone else: nothing was saved and the new token was revoked.
-    WrongAccount { signed_in_as: String, expected: String },
+    WrongAccount {
+        signed_in_as: String,
+        expected: String,
+    },
 }
 
 /// Why a connect failed. No stored token changed.
@@ -101,7 +108,8 @@ pub async fn complete(
     }
 
     let issued_at = granted.received_at;
-    let expires_at = issued_at + i64::try_from(granted.expires_in.min(Duration::from_secs(86_400 * 365)).as_millis()).unwrap_or(0);
+    let expires_at =
+        issued_at + i64::try_from(granted.expires_in.min(Duration::from_secs(86_400 * 365)).as_millis()).unwrap_or(0);
     let missing = granted.scopes.missing_from(&state.x.app().required_scopes);
     let grant = TokenGrant::new(granted.access, granted.refresh, granted.scopes, issued_at, expires_at)?;
     let account = NewAccount {
@@ -110,7 +118,8 @@ pub async fn complete(
         display_name: user.name,
         client_id: client_id.clone(),
     };
-    let connected = accounts::save_grant(&state.pool, &state.keyring, &account, &grant, actor, owner, issued_at).await?;
+    let connected =
+        accounts::save_grant(&state.pool, &state.keyring, &account, &grant, actor, owner, issued_at).await?;
     tracing::info!(account_id = %connected.account_id, generation = connected.generation, reconnected = connected.reconnected, "account connected");
     // The reconnect that healed the account closes its prompt in the same
     // request: the next page shows no "needs you" for a healthy account.
@@ -138,7 +147,11 @@ async fn may_replace(state: &AppState, x_user_id: &str, owner: Option<&str>) -> 
         Some(u) => Principal::User { id: &u.id, role: u.role },
         None => Principal::Anonymous,
     };
-    let target = AccountOwners { id: &account.id, owner: account.owner_id.as_deref(), backup_owner: account.backup_owner_id.as_deref() };
+    let target = AccountOwners {
+        id: &account.id,
+        owner: account.owner_id.as_deref(),
+        backup_owner: account.backup_owner_id.as_deref(),
+    };
     match decide(principal, Permission::Reconnect(target)) {
         Decision::Allow => Ok(()),
         Decision::SignIn | Decision::Forbidden => Err(ConnectError::NotAllowed {

@@ -15,10 +15,10 @@ use super::check::{check, Proof};
 use super::refresh::{self, Refreshed};
 use super::AccountError;
 use crate::domain::health::{AttemptResult, Cause};
+use crate::server::config::EngineSettings;
 use crate::server::db::events::{self, EventKind, NewEvent, Outcome};
 use crate::server::db::{accounts, refresh_state};
 use crate::server::secret::Secret;
-use crate::server::config::EngineSettings;
 use crate::server::x::now_ms;
 use crate::server::AppState;
 use futures::future::{BoxFuture, FutureExt, Shared};
@@ -110,7 +110,13 @@ impl Engine {
     /// lease. A caller that wants a refresh now and meets a flight that
     /// refreshes only if due (the scheduler's) waits for it and reports what
     /// it did — or, if it found the token not due, refreshes after it.
-    pub async fn refresh(&self, state: &AppState, account_id: &str, actor: &str, due_before: Option<i64>) -> RefreshResult {
+    pub async fn refresh(
+        &self,
+        state: &AppState,
+        account_id: &str,
+        actor: &str,
+        due_before: Option<i64>,
+    ) -> RefreshResult {
         let (joined, result) = self.fly(state, account_id, actor, due_before).await;
         match (joined, &result) {
             // Nothing was sent to X: this caller's refresh is still to do.
@@ -123,7 +129,13 @@ impl Engine {
 
     /// Joins the account's flight, or starts one. Returns, for a joined
     /// flight, the `due_before` it was started with.
-    async fn fly(&self, state: &AppState, account_id: &str, actor: &str, due_before: Option<i64>) -> (Option<Option<i64>>, RefreshResult) {
+    async fn fly(
+        &self,
+        state: &AppState,
+        account_id: &str,
+        actor: &str,
+        due_before: Option<i64>,
+    ) -> (Option<Option<i64>>, RefreshResult) {
         let (joined, flight) = {
             let mut flights = self.flights.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(f) = flights.get(account_id) {
@@ -131,7 +143,14 @@ impl Engine {
             } else {
                 let lease_ms = self.settings.lease.as_millis() as i64;
                 let id = self.next_flight.fetch_add(1, Ordering::Relaxed);
-                let run = leased_refresh(state.clone(), self.owner.clone(), lease_ms, account_id.to_owned(), actor.to_owned(), due_before);
+                let run = leased_refresh(
+                    state.clone(),
+                    self.owner.clone(),
+                    lease_ms,
+                    account_id.to_owned(),
+                    actor.to_owned(),
+                    due_before,
+                );
                 let flights_map = self.flights.clone();
                 let account = account_id.to_owned();
                 let task = tokio::spawn(async move {
@@ -205,7 +224,9 @@ impl Engine {
                 }
                 refresh_state::back_off(&state.pool, account_id, next).await
             }
-            Ok(Refreshed::Saved { .. }) | Ok(Refreshed::Failed { .. }) => refresh_state::clear_backoff(&state.pool, account_id).await,
+            Ok(Refreshed::Saved { .. }) | Ok(Refreshed::Failed { .. }) => {
+                refresh_state::clear_backoff(&state.pool, account_id).await
+            }
             _ => Ok(()),
         };
         if let Err(e) = outcome {
@@ -239,7 +260,9 @@ impl Engine {
                 )),
                 ..NewEvent::default()
             };
-            if let Err(e) = events::append(&state.pool, account_id, now_ms(), &event, AttemptResult::Failed(cause)).await {
+            if let Err(e) =
+                events::append(&state.pool, account_id, now_ms(), &event, AttemptResult::Failed(cause)).await
+            {
                 tracing::error!(account_id, error = %e, "recovery: could not flag the lost refresh");
             } else {
                 tracing::warn!(account_id, generation, "refresh answer lost: flagged for verification");

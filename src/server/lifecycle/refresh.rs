@@ -40,7 +40,8 @@ pub async fn refresh(
         .ok_or_else(|| AccountError::UnknownAccount(account_id.to_owned()))?;
     let generation = tokens.generation;
     let summary = accounts::summary(&state.pool, account_id).await?;
-    let answer_lost_before = summary.as_ref().and_then(|s| s.incident()).is_some_and(|i| i.cause == Cause::RefreshAnswerLost);
+    let answer_lost_before =
+        summary.as_ref().and_then(|s| s.incident()).is_some_and(|i| i.cause == Cause::RefreshAnswerLost);
     if let Some(due_before) = due_before {
         // A lost answer is verified whatever the expiry says.
         if tokens.expires_at > due_before && !answer_lost_before {
@@ -58,8 +59,14 @@ pub async fn refresh(
 
     let Some(refresh_token) = tokens.refresh else {
         let cause = Cause::NoRefreshToken;
-        events::append(&state.pool, account_id, now_ms(), &event(Outcome::Failed, Some(cause)), AttemptResult::Failed(cause))
-            .await?;
+        events::append(
+            &state.pool,
+            account_id,
+            now_ms(),
+            &event(Outcome::Failed, Some(cause)),
+            AttemptResult::Failed(cause),
+        )
+        .await?;
         return Ok(Refreshed::Failed { cause, retry_at: None });
     };
 
@@ -72,7 +79,8 @@ pub async fn refresh(
 
     // Write-ahead: if the answer is lost from here on, the log says a refresh
     // of this generation was in flight.
-    events::append(&state.pool, account_id, now_ms(), &event(Outcome::Started, None), AttemptResult::Inconclusive).await?;
+    events::append(&state.pool, account_id, now_ms(), &event(Outcome::Started, None), AttemptResult::Inconclusive)
+        .await?;
 
     let started = std::time::Instant::now();
     let result = state.x.refresh(&refresh_token).await;
@@ -89,7 +97,8 @@ pub async fn refresh(
             let refresh = granted.refresh.unwrap_or(refresh_token);
             let grant = TokenGrant::new(granted.access, Some(refresh), granted.scopes, issued_at, expires_at)?;
             let mut tx = state.pool.begin().await?;
-            let Some(next) = accounts::replace_tokens(&mut tx, &state.keyring, account_id, generation, &grant).await? else {
+            let Some(next) = accounts::replace_tokens(&mut tx, &state.keyring, account_id, generation, &grant).await?
+            else {
                 tx.rollback().await?;
                 let now = current_generation(state, account_id).await?.unwrap_or(generation);
                 tracing::warn!(account_id, generation, now, "refresh lost a race: another writer saved first");

@@ -173,7 +173,10 @@ impl Message {
                     names(admins)
                 )
             } else {
-                format!("{who} has needed a person for {hours:.1} h and nobody has acted. {cause} Admins ({}): {url}", names(admins))
+                format!(
+                    "{who} has needed a person for {hours:.1} h and nobody has acted. {cause} Admins ({}): {url}",
+                    names(admins)
+                )
             },
             url,
             recipients: recipients(admins),
@@ -228,7 +231,8 @@ impl Channels {
                     .map_err(|e| ChannelError::SmtpUrl(e.to_string()))?
                     .timeout(Some(DELIVERY_TIMEOUT))
                     .build();
-                let from: Mailbox = smtp.from.parse().map_err(|e: lettre::address::AddressError| ChannelError::From(e.to_string()))?;
+                let from: Mailbox =
+                    smtp.from.parse().map_err(|e: lettre::address::AddressError| ChannelError::From(e.to_string()))?;
                 Some((transport, from))
             }
         };
@@ -248,7 +252,12 @@ impl Channels {
         }
         if self.smtp.is_some() {
             for u in to {
-                out.push(NewNotification { kind, channel: "email", recipient: u.email.clone(), payload: payload.clone() });
+                out.push(NewNotification {
+                    kind,
+                    channel: "email",
+                    recipient: u.email.clone(),
+                    payload: payload.clone(),
+                });
             }
         }
         out
@@ -279,7 +288,10 @@ impl Channels {
             }
             "email" => {
                 let (transport, from) = self.smtp.as_ref().ok_or(DeliveryError::NotConfigured)?;
-                let to: Mailbox = n.recipient.parse().map_err(|e: lettre::address::AddressError| DeliveryError::Email(e.to_string()))?;
+                let to: Mailbox = n
+                    .recipient
+                    .parse()
+                    .map_err(|e: lettre::address::AddressError| DeliveryError::Email(e.to_string()))?;
                 let email = lettre::Message::builder()
                     .from(from.clone())
                     .to(to)

@@ -11,11 +11,13 @@ pub mod channels;
 
 use crate::domain::health::{app_warnings, diagnose};
 use crate::domain::incidents::{correlate, Correlation, Observed, Ongoing};
-use crate::domain::prompts::{account_subject, needs, plan_holding, x_incident_need, Audience, Change, Need, OpenPrompt, APP_X_INCIDENT};
+use crate::domain::prompts::{
+    account_subject, needs, plan_holding, x_incident_need, Audience, Change, Need, OpenPrompt, APP_X_INCIDENT,
+};
 use crate::server::db::accounts::{self, AccountSummary};
+use crate::server::db::apps;
 use crate::server::db::prompts::{self, Prompt};
 use crate::server::db::users::{self, User};
-use crate::server::db::apps;
 use crate::server::snapshot::Entry;
 use crate::server::x::now_ms;
 use crate::server::AppState;
@@ -62,7 +64,12 @@ pub async fn reconcile(state: &AppState, now: i64) -> Result<Reconciled, sqlx::E
     let held: Vec<String> = correlation.held.iter().map(|id| account_subject(id)).collect();
     let open_view: Vec<OpenPrompt> = open
         .iter()
-        .map(|p| OpenPrompt { id: p.id, subject: p.subject.clone(), opened_at: p.opened_at, escalated: p.escalated_at.is_some() })
+        .map(|p| OpenPrompt {
+            id: p.id,
+            subject: p.subject.clone(),
+            opened_at: p.opened_at,
+            escalated: p.escalated_at.is_some(),
+        })
         .collect();
     let escalate_after = state.config.people.escalate_after.as_millis() as i64;
     let changes = plan_holding(&needs, &open_view, now, escalate_after, &held);
@@ -70,7 +77,8 @@ pub async fn reconcile(state: &AppState, now: i64) -> Result<Reconciled, sqlx::E
         return Ok(Reconciled::default());
     }
     let admins = users::admins(&state.pool).await?;
-    let account = |id: &Option<String>| id.as_deref().and_then(|id| diagnosed.iter().find(|(s, _)| s.id == id).map(|(s, _)| *s));
+    let account =
+        |id: &Option<String>| id.as_deref().and_then(|id| diagnosed.iter().find(|(s, _)| s.id == id).map(|(s, _)| *s));
     let mut done = Reconciled::default();
     for change in changes {
         match change {
@@ -79,7 +87,10 @@ pub async fn reconcile(state: &AppState, now: i64) -> Result<Reconciled, sqlx::E
                 let recipients = first_recipients(state, &need, summary, &admins).await?;
                 let message = Message::opened(state, &need, summary, &recipients, now);
                 let queued = state.notifier.channels.queue("opened", &message, &recipients);
-                if prompts::raise(&state.pool, &need.subject, need.account_id.as_deref(), need.cause, now, &queued).await?.is_some() {
+                if prompts::raise(&state.pool, &need.subject, need.account_id.as_deref(), need.cause, now, &queued)
+                    .await?
+                    .is_some()
+                {
                     tracing::info!(subject = %need.subject, cause = need.cause.as_str(), "prompt raised");
                     done.raised += 1;
                 }
@@ -131,18 +142,29 @@ pub async fn close_subject(state: &AppState, subject: &str, now: i64) -> Result<
 
 /// The X incident of this app at `now`, if any: every account's facts,
 /// the incident prompt open already, and when X last answered normally.
-pub async fn correlation(state: &AppState, entries: &[Entry], open: &[Prompt], now: i64) -> Result<Correlation, sqlx::Error> {
+pub async fn correlation(
+    state: &AppState,
+    entries: &[Entry],
+    open: &[Prompt],
+    now: i64,
+) -> Result<Correlation, sqlx::Error> {
     let client_id = &state.x.app().client_id;
     let recovered_at = apps::probes(&state.pool, client_id).await?.x_recovered_at;
-    let ongoing =
-        open.iter().find(|p| p.subject == APP_X_INCIDENT).map(|p| Ongoing { cause: p.cause, opened_at: p.opened_at, recovered_at });
+    let ongoing = open.iter().find(|p| p.subject == APP_X_INCIDENT).map(|p| Ongoing {
+        cause: p.cause,
+        opened_at: p.opened_at,
+        recovered_at,
+    });
     let observed: Vec<Observed<'_>> = entries
         .iter()
         .filter(|(s, _)| &s.client_id == client_id)
         .map(|(s, facts)| Observed {
             account_id: &s.id,
             incident: facts.incident.clone(),
-            last_asked_at: [s.last_refresh_at, s.last_check_at, s.incident_at, s.last_verified_at].into_iter().flatten().max(),
+            last_asked_at: [s.last_refresh_at, s.last_check_at, s.incident_at, s.last_verified_at]
+                .into_iter()
+                .flatten()
+                .max(),
             last_refresh_at: s.last_refresh_at,
         })
         .collect();
@@ -167,14 +189,23 @@ pub async fn settle_account(state: &AppState, account_id: &str, now: i64) -> Res
 
 /// The owner and backup owner; the admins for app-level needs and for
 /// accounts nobody owns.
-async fn first_recipients(state: &AppState, need: &Need, account: Option<&AccountSummary>, admins: &[User]) -> Result<Vec<User>, sqlx::Error> {
+async fn first_recipients(
+    state: &AppState,
+    need: &Need,
+    account: Option<&AccountSummary>,
+    admins: &[User],
+) -> Result<Vec<User>, sqlx::Error> {
     if need.audience == Audience::Admins {
         return Ok(admins.to_vec());
     }
     owners_or_admins(state, account, admins).await
 }
 
-async fn owners_or_admins(state: &AppState, account: Option<&AccountSummary>, admins: &[User]) -> Result<Vec<User>, sqlx::Error> {
+async fn owners_or_admins(
+    state: &AppState,
+    account: Option<&AccountSummary>,
+    admins: &[User],
+) -> Result<Vec<User>, sqlx::Error> {
     let mut out: Vec<User> = Vec::new();
     if let Some(a) = account {
         for id in [&a.owner_id, &a.backup_owner_id].into_iter().flatten() {
@@ -190,8 +221,14 @@ async fn owners_or_admins(state: &AppState, account: Option<&AccountSummary>, ad
 
 /// Whoever was asked to act: the owners (or admins), and the admins too
 /// once it was escalated.
-async fn recovery_recipients(state: &AppState, p: &Prompt, account: Option<&AccountSummary>, admins: &[User]) -> Result<Vec<User>, sqlx::Error> {
-    let mut out = if p.account_id.is_some() { owners_or_admins(state, account, admins).await? } else { admins.to_vec() };
+async fn recovery_recipients(
+    state: &AppState,
+    p: &Prompt,
+    account: Option<&AccountSummary>,
+    admins: &[User],
+) -> Result<Vec<User>, sqlx::Error> {
+    let mut out =
+        if p.account_id.is_some() { owners_or_admins(state, account, admins).await? } else { admins.to_vec() };
     if p.escalated_at.is_some() {
         for a in admins {
             if !out.contains(a) {

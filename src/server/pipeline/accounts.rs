@@ -6,10 +6,10 @@ use super::broker::{self, Token};
 use super::dto::{AccountView, TokenView};
 use super::problem::{ApiError, Problem};
 use super::rfc3339;
+use super::Shared;
 use crate::domain::health::{diagnose, Health};
 use crate::server::db::apps;
 use crate::server::x::now_ms;
-use super::Shared;
 use axum::extract::{Path, State};
 use axum::{Extension, Json};
 
@@ -24,8 +24,12 @@ use axum::{Extension, Json};
         (status = 401, description = "Missing, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn list(State(state): State<Shared>, Extension(caller): Extension<Caller>) -> Result<Json<Vec<AccountView>>, ApiError> {
-    let entries = state.snapshot.get(&state.pool).await.map_err(|e| ApiError::internal("listing accounts failed", e))?;
+pub async fn list(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<Vec<AccountView>>, ApiError> {
+    let entries =
+        state.snapshot.get(&state.pool).await.map_err(|e| ApiError::internal("listing accounts failed", e))?;
     let client_id = &state.x.app().client_id;
     let app = apps::facts(&state.pool, client_id).await.map_err(|e| ApiError::internal("reading the app failed", e))?;
     let now = now_ms();

@@ -66,19 +66,18 @@ pub struct Created {
 pub use api_keys::CreateError;
 
 /// Creates a key named `name` for `accounts` (`None`: every account).
-pub async fn create_key(pool: &Pool, name: &str, accounts: Option<&[String]>, created_by: &str) -> Result<Created, CreateError> {
+pub async fn create_key(
+    pool: &Pool,
+    name: &str,
+    accounts: Option<&[String]>,
+    created_by: &str,
+) -> Result<Created, CreateError> {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let key = format!("{KEY_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes));
     let id = format!("key_{}", Alphanumeric.sample_string(&mut rand::thread_rng(), 12).to_lowercase());
-    let new = NewKey {
-        id: &id,
-        name,
-        key_hash: &hash(&key),
-        prefix: &key[..KEY_PREFIX.len() + 6],
-        accounts,
-        created_by,
-    };
+    let new =
+        NewKey { id: &id, name, key_hash: &hash(&key), prefix: &key[..KEY_PREFIX.len() + 6], accounts, created_by };
     api_keys::create(pool, &new, now_ms()).await?;
     tracing::info!(key_id = %id, name, "API key created");
     Ok(Created { id, key: Secret::new(key) })

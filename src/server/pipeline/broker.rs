@@ -3,13 +3,13 @@
 //! single flight, the one refresh path — or a refusal that says who must act.
 //! Never a dead token.
 
+use super::problem::ApiError;
 use crate::domain::health::{diagnose, Action, Cause, Diagnosis, Health};
 use crate::domain::pipeline::{fate, needs_refresh, Fate};
 use crate::domain::scopes::Scopes;
 use crate::server::db::{accounts, apps};
 use crate::server::lifecycle::refresh::Refreshed;
 use crate::server::lifecycle::AccountError;
-use super::problem::ApiError;
 use crate::server::secret::Secret;
 use crate::server::x::now_ms;
 use crate::server::AppState;
@@ -113,7 +113,9 @@ pub async fn token(state: &AppState, account_id: &str, actor: &str) -> Result<Ar
     let result = state.engine.refresh(state, account_id, actor, Some(now_ms() + min_lifetime)).await;
     state.pipeline.forget(account_id);
     match result {
-        Ok(Refreshed::Saved { .. } | Refreshed::NotDue { .. } | Refreshed::LostRace { .. }) => usable(state, account_id, None).await,
+        Ok(Refreshed::Saved { .. } | Refreshed::NotDue { .. } | Refreshed::LostRace { .. }) => {
+            usable(state, account_id, None).await
+        }
         Ok(Refreshed::Failed { cause, retry_at }) => usable(state, account_id, Some((cause, retry_at))).await,
         Err(e) => Err(shared(e)),
     }
@@ -122,7 +124,11 @@ pub async fn token(state: &AppState, account_id: &str, actor: &str) -> Result<Ar
 /// After a refresh: the stored token if a person need not act and it is
 /// still alive (a failed refresh of a token with seconds left still leaves
 /// those seconds), else why not.
-async fn usable(state: &AppState, account_id: &str, failed: Option<(Cause, Option<i64>)>) -> Result<Arc<Token>, ApiError> {
+async fn usable(
+    state: &AppState,
+    account_id: &str,
+    failed: Option<(Cause, Option<i64>)>,
+) -> Result<Arc<Token>, ApiError> {
     let current = state.pipeline.current(state, account_id).await?;
     if let Some(refusal) = needs_person(&current.diagnosis) {
         return Err(refusal);
@@ -137,7 +143,12 @@ async fn usable(state: &AppState, account_id: &str, failed: Option<(Cause, Optio
 /// A token to retry with after X refused the one of `used_generation`: the
 /// stored one if someone already replaced it, else a refresh now (through
 /// the engine, so a refresh already in flight is joined, not repeated).
-pub async fn fresh_after_refusal(state: &AppState, account_id: &str, used_generation: i64, actor: &str) -> Result<Arc<Token>, ApiError> {
+pub async fn fresh_after_refusal(
+    state: &AppState,
+    account_id: &str,
+    used_generation: i64,
+    actor: &str,
+) -> Result<Arc<Token>, ApiError> {
     state.pipeline.forget(account_id);
     let current = load(state, account_id).await?;
     if current.token.generation != used_generation {

@@ -261,7 +261,8 @@ mod tests {
         let doc = serde_json::to_value(super::super::ApiDoc::openapi()).unwrap();
         let schemas = &doc["components"]["schemas"];
         let values = |name: &str| -> Vec<String> {
-            let listed = schemas[name]["enum"].as_array().unwrap_or_else(|| panic!("{name} lists no values: {}", schemas[name]));
+            let listed =
+                schemas[name]["enum"].as_array().unwrap_or_else(|| panic!("{name} lists no values: {}", schemas[name]));
             let mut values: Vec<String> = listed.iter().map(|v| v.as_str().unwrap().to_owned()).collect();
             values.sort();
             values
@@ -292,7 +293,13 @@ mod tests {
 
     #[test]
     fn the_spellings_on_the_wire_stay_as_they_were() {
-        let who = [(Who::System, "system"), (Who::Owner, "owner"), (Who::Admin, "admin"), (Who::Operations, "operations"), (Who::Nobody, "nobody")];
+        let who = [
+            (Who::System, "system"),
+            (Who::Owner, "owner"),
+            (Who::Admin, "admin"),
+            (Who::Operations, "operations"),
+            (Who::Nobody, "nobody"),
+        ];
         for (w, words) in who {
             assert_eq!(spelled(WhoSlug::from(w)), words);
         }

@@ -26,9 +26,9 @@ pub mod verify;
 
 use crate::domain::pipeline::{report_throttled, REPORT_WINDOW_MS};
 use crate::server::config::{Config, HeldPosts};
-use crate::server::x;
 use crate::server::db::api_keys::{self, KeyRecord};
 use crate::server::db::Pool;
+use crate::server::x;
 use crate::server::AppState;
 use axum::http::{header, HeaderValue};
 use axum::middleware::from_fn_with_state;
@@ -166,7 +166,10 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
         // Tokens must never sit in a cache, and nothing here is a page.
         .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
-        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),

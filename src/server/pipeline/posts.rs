@@ -8,6 +8,7 @@ use super::auth::Caller;
 use super::broker;
 use super::dto::{ActionSlug, NewPostRequest, PostState, PostView};
 use super::problem::{ApiError, ApiJson, Problem};
+use super::Shared;
 use crate::domain::classify::{forbidden_given, XCall};
 use crate::domain::health::{AttemptResult, Cause};
 use crate::domain::pipeline::{after_refusal, check_text, fate, Fate, Next, TextProblem, MAX_POST_CHARS};
@@ -16,7 +17,6 @@ use crate::server::db::events::{self, EventKind, NewEvent, Outcome as EventOutco
 use crate::server::db::posts::{self, Claim, Finished, HeldClaim, NewPost, Post, PostStatus};
 use crate::server::x::{now_ms, XError};
 use crate::server::AppState;
-use super::Shared;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -68,7 +68,9 @@ pub async fn publish(
         Ok(()) => {}
         Err(TextProblem::Empty) => return Err(ApiError::Invalid("The post's text is empty.".into())),
         Err(TextProblem::TooLong { chars }) => {
-            return Err(ApiError::Invalid(format!("The post's text is {chars} characters; X allows at most {MAX_POST_CHARS}.")))
+            return Err(ApiError::Invalid(format!(
+                "The post's text is {chars} characters; X allows at most {MAX_POST_CHARS}."
+            )))
         }
     }
     crate::server::db::accounts::summary(&state.pool, &id)
@@ -77,8 +79,17 @@ pub async fn publish(
         .ok_or_else(|| ApiError::UnknownAccount(id.clone()))?;
 
     let request_hash = hex::encode(Sha256::digest(format!("{id}\n{}", request.text).as_bytes()));
-    let new = NewPost { account_id: &id, api_key_id: &caller.0.id, idempotency_key: key, request_hash: &request_hash, text: &request.text };
-    let post_id = match posts::claim(&state.pool, &new, now_ms()).await.map_err(|e| ApiError::internal("storing the post failed", e))? {
+    let new = NewPost {
+        account_id: &id,
+        api_key_id: &caller.0.id,
+        idempotency_key: key,
+        request_hash: &request_hash,
+        text: &request.text,
+    };
+    let post_id = match posts::claim(&state.pool, &new, now_ms())
+        .await
+        .map_err(|e| ApiError::internal("storing the post failed", e))?
+    {
         Claim::Mine(post_id) => post_id,
         Claim::Existing(post) if post.request_hash != request_hash => return Err(ApiError::KeyReused),
         Claim::Existing(post) if post.status() == PostStatus::Publishing && post.updated_at < stale_before(&state) => {
@@ -106,13 +117,13 @@ fn stale_before(state: &AppState) -> i64 {
 
 fn idempotency_key(headers: &HeaderMap) -> Result<&str, ApiError> {
     let value = headers.get(IDEMPOTENCY_KEY).ok_or_else(|| {
-        ApiError::Malformed("The `Idempotency-Key` header is required: a unique value per post, reused when retrying it.".into())
+        ApiError::Malformed(
+            "The `Idempotency-Key` header is required: a unique value per post, reused when retrying it.".into(),
+        )
     })?;
-    value
-        .to_str()
-        .ok()
-        .filter(|k| (1..=200).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
-        .ok_or_else(|| ApiError::Malformed("The `Idempotency-Key` header must be 1 to 200 visible ASCII characters.".into()))
+    value.to_str().ok().filter(|k| (1..=200).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic())).ok_or_else(
+        || ApiError::Malformed("The `Idempotency-Key` header must be 1 to 200 visible ASCII characters.".into()),
+    )
 }
 
 /// The answer a post's state gives, the first time and on every replay.
@@ -133,7 +144,9 @@ fn answer(post: &Post) -> Result<Response, ApiError> {
         }
     };
     match post.status() {
-        PostStatus::Published => Ok((StatusCode::CREATED, Json(view(PostState::Published, "Published on X.".into()))).into_response()),
+        PostStatus::Published => {
+            Ok((StatusCode::CREATED, Json(view(PostState::Published, "Published on X.".into()))).into_response())
+        }
         PostStatus::Held => {
             let why = post.cause().map(Cause::describe).unwrap_or("A person must act on the account.");
             let detail = match post.cause() {
@@ -179,17 +192,35 @@ pub struct PublishAttempt {
 
 #[derive(Debug)]
 pub enum Attempted {
-    Published { x_post_id: Option<String> },
+    Published {
+        x_post_id: Option<String>,
+    },
     /// A person must act; X's answer when there was one.
-    Held { cause: Cause, status: Option<u16>, body: Option<String> },
+    Held {
+        cause: Cause,
+        status: Option<u16>,
+        body: Option<String>,
+    },
     /// X refused the request (400) or the post's content (`ContentRefused`).
-    Rejected { status: u16, body: String, cause: Option<Cause> },
+    Rejected {
+        status: u16,
+        body: String,
+        cause: Option<Cause>,
+    },
     /// X's passing trouble before anything was posted.
-    Retryable { cause: Cause, status: Option<u16>, body: Option<String> },
+    Retryable {
+        cause: Cause,
+        status: Option<u16>,
+        body: Option<String>,
+    },
     /// The request may have reached X: never resend.
-    Unknown { message: String },
+    Unknown {
+        message: String,
+    },
     /// authwatch could not read or record something.
-    Failed { context: String },
+    Failed {
+        context: String,
+    },
 }
 
 /// Publishes `text` as the account: a valid token from the broker, one call
@@ -207,9 +238,13 @@ pub async fn attempt(state: &AppState, account_id: &str, text: &str, actor: &str
         x_calls += 1;
         let error = match state.x.post_tweet(&token.access, text).await {
             Ok(posted) => {
-                let published = format!("published post {} ({x_calls} call(s) to X)", posted.id.as_deref().unwrap_or("?"));
+                let published =
+                    format!("published post {} ({x_calls} call(s) to X)", posted.id.as_deref().unwrap_or("?"));
                 let fixed = first_refusal.map(|refused| {
-                    after_access_refused(&refused, &Confirmation::FreshWorks { generation: token.generation, at: now_ms() })
+                    after_access_refused(
+                        &refused,
+                        &Confirmation::FreshWorks { generation: token.generation, at: now_ms() },
+                    )
                 });
                 let detail = match fixed {
                     Some(Confirmed::Fixed { note }) => format!("{note} Then {published}."),
@@ -224,7 +259,8 @@ pub async fn attempt(state: &AppState, account_id: &str, text: &str, actor: &str
                     ..NewEvent::default()
                 };
                 // The post is out: a failure to log it must not turn into a resend.
-                if let Err(e) = events::append(&state.pool, account_id, now_ms(), &event, AttemptResult::Verified).await {
+                if let Err(e) = events::append(&state.pool, account_id, now_ms(), &event, AttemptResult::Verified).await
+                {
                     tracing::warn!(account_id, error = %e, "could not record the publish event");
                 }
                 return PublishAttempt { outcome: Attempted::Published { x_post_id: posted.id }, x_calls };
@@ -256,7 +292,11 @@ pub async fn attempt(state: &AppState, account_id: &str, text: &str, actor: &str
                 Next::RetryOnce => {
                     retried = true;
                     if now_ms() < token.expires_at {
-                        first_refusal = Some(RefusedAccess { at: now_ms(), generation: token.generation, valid_until: token.expires_at });
+                        first_refusal = Some(RefusedAccess {
+                            at: now_ms(),
+                            generation: token.generation,
+                            valid_until: token.expires_at,
+                        });
                     }
                     match broker::fresh_after_refusal(state, account_id, token.generation, actor).await {
                         Ok(fresh) => {
@@ -285,7 +325,15 @@ pub async fn attempt(state: &AppState, account_id: &str, text: &str, actor: &str
 
 /// X refused the retry too (or refused what no token cures): the failure
 /// becomes the account's incident — the owner's prompt comes from it.
-async fn stop(state: &AppState, account_id: &str, generation: i64, cause: Cause, error: &XError, actor: &str, why: String) {
+async fn stop(
+    state: &AppState,
+    account_id: &str,
+    generation: i64,
+    cause: Cause,
+    error: &XError,
+    actor: &str,
+    why: String,
+) {
     let event = NewEvent {
         kind: EventKind::Publish,
         outcome: EventOutcome::Failed,
@@ -317,18 +365,29 @@ fn refused(refusal: ApiError) -> Attempted {
 /// Records how the attempt ended on post `id`. `when_passing` is the status
 /// for X's passing trouble: `retryable` for a request the caller may send
 /// again, `held` for a held post that must keep its place.
-async fn record(state: &AppState, id: i64, attempt: &PublishAttempt, when_passing: PostStatus) -> Result<Post, ApiError> {
+async fn record(
+    state: &AppState,
+    id: i64,
+    attempt: &PublishAttempt,
+    when_passing: PostStatus,
+) -> Result<Post, ApiError> {
     let (status, x_post_id, cause, http_status, x_error) = match &attempt.outcome {
         Attempted::Published { x_post_id } => (PostStatus::Published, x_post_id.as_deref(), None, None, None),
         Attempted::Held { cause, status, body } => (PostStatus::Held, None, Some(*cause), *status, body.as_deref()),
-        Attempted::Rejected { status, body, cause } => (PostStatus::Rejected, None, *cause, Some(*status), Some(body.as_str())),
+        Attempted::Rejected { status, body, cause } => {
+            (PostStatus::Rejected, None, *cause, Some(*status), Some(body.as_str()))
+        }
         Attempted::Retryable { cause, status, body } => (when_passing, None, Some(*cause), *status, body.as_deref()),
-        Attempted::Unknown { message } => (PostStatus::Unknown, None, Some(Cause::XUnavailable), None, Some(message.as_str())),
+        Attempted::Unknown { message } => {
+            (PostStatus::Unknown, None, Some(Cause::XUnavailable), None, Some(message.as_str()))
+        }
         // Nothing reached X: the same request may try again.
         Attempted::Failed { .. } => (when_passing, None, None, None, None),
     };
     let done = Finished { status, x_post_id, cause, http_status, x_error, x_calls: attempt.x_calls };
-    let post = posts::finish(&state.pool, id, &done, now_ms()).await.map_err(|e| ApiError::internal("recording the post failed", e))?;
+    let post = posts::finish(&state.pool, id, &done, now_ms())
+        .await
+        .map_err(|e| ApiError::internal("recording the post failed", e))?;
     if let Attempted::Failed { context } = &attempt.outcome {
         return Err(ApiError::Internal(context.clone()));
     }
@@ -354,10 +413,12 @@ pub async fn release_held(state: &AppState, account_id: &str, actor: &str) -> Re
     posts::give_up_stale(&state.pool, stale_before(state), now_ms())
         .await
         .map_err(|e| ApiError::internal("recording stale posts failed", e))?;
-    let held = posts::held(&state.pool, account_id).await.map_err(|e| ApiError::internal("listing held posts failed", e))?;
+    let held =
+        posts::held(&state.pool, account_id).await.map_err(|e| ApiError::internal("listing held posts failed", e))?;
     let mut released = Released::default();
     for (i, post) in held.iter().enumerate() {
-        let claimed = claim(state, post, actor).await.map_err(|e| ApiError::internal("claiming a held post failed", e))?;
+        let claimed =
+            claim(state, post, actor).await.map_err(|e| ApiError::internal("claiming a held post failed", e))?;
         match claimed {
             HeldClaim::Claimed => {}
             HeldClaim::KeyRevoked => {

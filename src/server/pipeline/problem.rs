@@ -269,7 +269,9 @@ where
 
 fn describe(rejection: &JsonRejection) -> String {
     match rejection {
-        JsonRejection::MissingJsonContentType(_) => "Send the body as JSON with `Content-Type: application/json`.".into(),
+        JsonRejection::MissingJsonContentType(_) => {
+            "Send the body as JSON with `Content-Type: application/json`.".into()
+        }
         other => format!("The body is not the JSON this endpoint expects: {}", other.body_text()),
     }
 }

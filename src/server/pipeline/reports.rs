@@ -16,15 +16,15 @@ use super::broker;
 use super::dto::{AuthFailureReport, AuthFailureVerdict, Verdict};
 use super::problem::{ApiError, ApiJson, Problem};
 use super::verify::{self, Verification};
+use super::Shared;
 use crate::domain::classify::{classify_answer, forbidden_given, XAnswer, XCall};
-use crate::domain::scopes::Scopes;
 use crate::domain::health::{Action, AttemptResult, Cause, Health, Who};
 use crate::domain::pipeline::{after_refusal, Next};
+use crate::domain::scopes::Scopes;
 use crate::server::db::events::{self, EventKind, NewEvent, Outcome};
 use crate::server::db::posts;
 use crate::server::x::answer::redact;
 use crate::server::x::now_ms;
-use super::Shared;
 use axum::extract::{Path, State};
 use axum::{Extension, Json};
 
@@ -89,8 +89,9 @@ pub async fn report(
     let claimed = classify_report(status, &body, &current.token.scopes);
     // The answer if this is the generation's first report; a later one
     // (another worker, a loop, the fresh token refused too) is told to stop.
-    let retried_before =
-        posts::retried_before(&state.pool, &id, generation).await.map_err(|e| ApiError::internal("reading earlier reports failed", e))?;
+    let retried_before = posts::retried_before(&state.pool, &id, generation)
+        .await
+        .map_err(|e| ApiError::internal("reading earlier reports failed", e))?;
     let first = after_refusal(claimed, retried_before);
     let count = posts::count_report(&state.pool, &id, generation, verdict_slug(first))
         .await
@@ -210,7 +211,12 @@ fn stop(cause: Cause, who: Who, action: Option<Action>, detail: String) -> AuthF
 fn needs_person(health: Health, cause: Option<Cause>) -> Option<AuthFailureVerdict> {
     let Health::ActionNeeded(action) = health else { return None };
     let cause = cause.unwrap_or(Cause::RefreshTokenRejected);
-    Some(stop(cause, cause.who(), Some(action), format!("{} Do not retry with this account until it is fixed.", cause.describe())))
+    Some(stop(
+        cause,
+        cause.who(),
+        Some(action),
+        format!("{} Do not retry with this account until it is fixed.", cause.describe()),
+    ))
 }
 
 /// What the pipeline said, labelled as its words: the body shortened, and

@@ -72,7 +72,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Verifies the account's current token at X, on behalf of a report about
 /// `generation`: from the recent verification of that generation if there
 /// is one, else by joining (or starting) the account's verification.
-pub async fn verify(state: &AppState, account_id: &str, generation: i64, reporter: &str) -> Result<Verification, ApiError> {
+pub async fn verify(
+    state: &AppState,
+    account_id: &str,
+    generation: i64,
+    reporter: &str,
+) -> Result<Verification, ApiError> {
     let verifier = &state.pipeline.verifier;
     if let Some(known) = verifier.recent(account_id, generation) {
         return Ok(known);
@@ -102,7 +107,8 @@ pub async fn verify(state: &AppState, account_id: &str, generation: i64, reporte
 /// One verification: `users/me` with the current token, then, if X refuses
 /// it, a refresh through the engine.
 async fn at_x(state: AppState, account_id: String, reporter: String) -> Result<Verification, Arc<String>> {
-    let current = broker::load(&state, &account_id).await.map_err(|r| Arc::new(format!("loading the account failed: {r:?}")))?;
+    let current =
+        broker::load(&state, &account_id).await.map_err(|r| Arc::new(format!("loading the account failed: {r:?}")))?;
     let generation = current.token.generation;
     // A flight that started just after another one finished.
     if let Some(known) = state.pipeline.verifier.recent(&account_id, generation) {
@@ -145,7 +151,8 @@ async fn at_x(state: AppState, account_id: String, reporter: String) -> Result<V
                     Verification::Refused(cause)
                 }
                 None => {
-                    let detail = format!("asked X: it accepts the current token (@{}); the account is fine", me.user.username);
+                    let detail =
+                        format!("asked X: it accepts the current token (@{}); the account is fine", me.user.username);
                     record(NewEvent { detail: Some(detail), ..base }, AttemptResult::Verified).await?;
                     Verification::Alive
                 }
@@ -163,8 +170,11 @@ async fn at_x(state: AppState, account_id: String, reporter: String) -> Result<V
                 ..base
             };
             if cause.is_transient() {
-                record(NewEvent { detail: Some("X could not answer; nothing is decided".into()), ..refused }, AttemptResult::Inconclusive)
-                    .await?;
+                record(
+                    NewEvent { detail: Some("X could not answer; nothing is decided".into()), ..refused },
+                    AttemptResult::Inconclusive,
+                )
+                .await?;
                 Verification::Unanswered(cause)
             } else if cause == Cause::UserRevoked {
                 // X refuses the token itself: not yet a verdict. Refresh, as
@@ -190,8 +200,14 @@ async fn at_x(state: AppState, account_id: String, reporter: String) -> Result<V
 /// After X refused the current token of `generation`: refresh through the
 /// engine (joining a refresh already in flight), unless someone replaced
 /// the token meanwhile.
-async fn after_refresh(state: &AppState, account_id: &str, generation: i64, actor: &str) -> Result<Verification, Arc<String>> {
-    let now = broker::load(state, account_id).await.map_err(|r| Arc::new(format!("loading the account failed: {r:?}")))?;
+async fn after_refresh(
+    state: &AppState,
+    account_id: &str,
+    generation: i64,
+    actor: &str,
+) -> Result<Verification, Arc<String>> {
+    let now =
+        broker::load(state, account_id).await.map_err(|r| Arc::new(format!("loading the account failed: {r:?}")))?;
     if now.token.generation != generation {
         return Ok(Verification::Alive);
     }
@@ -199,7 +215,9 @@ async fn after_refresh(state: &AppState, account_id: &str, generation: i64, acto
     Ok(match refreshed.map_err(|e| Arc::new(format!("refreshing failed: {e}")))? {
         Refreshed::Saved { .. } | Refreshed::LostRace { .. } | Refreshed::NotDue { .. } => Verification::Alive,
         // X's trouble, or a lost answer the next sweep verifies: nobody must act yet.
-        Refreshed::Failed { cause, .. } if matches!(cause.who(), Who::System | Who::Nobody) => Verification::Unanswered(cause),
+        Refreshed::Failed { cause, .. } if matches!(cause.who(), Who::System | Who::Nobody) => {
+            Verification::Unanswered(cause)
+        }
         Refreshed::Failed { cause, .. } => Verification::Refused(cause),
     })
 }

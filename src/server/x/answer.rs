@@ -62,10 +62,8 @@ pub fn kept(status: u16, body: &str) -> String {
 
 /// `fields`' error fields as one JSON object, or `None` if it has none.
 fn error_fields(fields: &serde_json::Map<String, Value>) -> Option<String> {
-    let mut out: Vec<String> = KEPT_FIELDS
-        .iter()
-        .filter_map(|name| Some(pair(name, &scalar(fields.get(*name)?)?)))
-        .collect();
+    let mut out: Vec<String> =
+        KEPT_FIELDS.iter().filter_map(|name| Some(pair(name, &scalar(fields.get(*name)?)?))).collect();
     if let Some(Value::Array(entries)) = fields.get("errors") {
         let entries: Vec<String> = entries
             .iter()
@@ -207,7 +205,9 @@ pub fn read_tokens(body: &str) -> Option<TokenAnswer> {
     let access = text("access_token").ok()??;
     let refresh = text("refresh_token").ok()?;
     let expires_in = match fields.get("expires_in") {
-        Some(Value::Number(n)) => n.as_u64().or_else(|| n.as_f64().filter(|f| f.is_finite() && *f >= 0.0).map(|f| f as u64)),
+        Some(Value::Number(n)) => {
+            n.as_u64().or_else(|| n.as_f64().filter(|f| f.is_finite() && *f >= 0.0).map(|f| f as u64))
+        }
         Some(Value::String(s)) => s.trim().parse::<u64>().ok(),
         _ => None,
     };
@@ -331,7 +331,10 @@ mod tests {
         assert_eq!(read.access.expose(), format!("{TOKEN}a"));
         assert_eq!(read.refresh.as_ref().map(|r| r.expose().to_owned()), Some(format!("{TOKEN}r")));
         assert_eq!(read.expires_in, Some(Duration::from_secs(7200)));
-        assert_eq!(read.scopes.as_deref(), Some(&["tweet.read".to_owned(), "users.read".to_owned(), "offline.access".to_owned()][..]));
+        assert_eq!(
+            read.scopes.as_deref(),
+            Some(&["tweet.read".to_owned(), "users.read".to_owned(), "offline.access".to_owned()][..])
+        );
         assert!(!format!("{read:?}").contains(TOKEN));
 
         let stringly = xs.replace("7200", "\"5400\"");
@@ -348,7 +351,9 @@ mod tests {
 
     #[test]
     fn an_unusable_token_answer_is_not_read() {
-        let xs = format!(r#"{{"token_type":"bearer","expires_in":7200,"access_token":"{TOKEN}","refresh_token":"{TOKEN}"}}"#);
+        let xs = format!(
+            r#"{{"token_type":"bearer","expires_in":7200,"access_token":"{TOKEN}","refresh_token":"{TOKEN}"}}"#
+        );
         for body in [
             xs[..xs.len() - 1].to_owned(),
             xs[..xs.len() / 2].to_owned(),

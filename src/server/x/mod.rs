@@ -217,7 +217,11 @@ impl XClient {
             .add_scopes(scopes.iter().map(|s| Scope::new(s.to_owned())))
             .set_pkce_challenge(challenge)
             .url();
-        Authorization { url, state: Secret::new(state.secret().clone()), verifier: Secret::new(verifier.secret().clone()) }
+        Authorization {
+            url,
+            state: Secret::new(state.secret().clone()),
+            verifier: Secret::new(verifier.secret().clone()),
+        }
     }
 
     /// Exchanges an authorization code (from the callback) for tokens.
@@ -346,7 +350,13 @@ impl XClient {
 }
 
 impl Granted {
-    fn new(access: Secret, refresh: Option<Secret>, scopes: Option<Vec<String>>, expires_in: Option<Duration>, seen: &Seen) -> Self {
+    fn new(
+        access: Secret,
+        refresh: Option<Secret>,
+        scopes: Option<Vec<String>>,
+        expires_in: Option<Duration>,
+        seen: &Seen,
+    ) -> Self {
         Granted {
             access,
             refresh,
@@ -366,11 +376,21 @@ fn lenient(seen: &Seen, status: u16, name: &'static str) -> Result<Granted, XErr
     let content_type = seen.content_type.as_deref().map(answer::redact);
     match answer::read_tokens(&seen.body) {
         Some(tokens) => {
-            tracing::warn!(call = name, status, content_type, "X's token answer broke OAuth 2.0's rules (content type or field types); read it leniently");
+            tracing::warn!(
+                call = name,
+                status,
+                content_type,
+                "X's token answer broke OAuth 2.0's rules (content type or field types); read it leniently"
+            );
             Ok(Granted::new(tokens.access, tokens.refresh, tokens.scopes, tokens.expires_in, seen))
         }
         None => {
-            tracing::warn!(call = name, status, content_type, "X answered success without tokens authwatch can read; nothing of the answer is kept");
+            tracing::warn!(
+                call = name,
+                status,
+                content_type,
+                "X answered success without tokens authwatch can read; nothing of the answer is kept"
+            );
             Err(XError::Malformed(format!(
                 "X answered HTTP {status} to the {name} request, but not with tokens authwatch can read (nothing of that answer was kept). X may have carried the request out."
             )))
@@ -397,7 +417,11 @@ impl<'c> AsyncHttpClient<'c> for Capturing<'_> {
                 s.date = date_of(response.headers());
                 s.body = String::from_utf8_lossy(response.body()).into_owned();
                 s.rate_limit_reset = rate_limit_reset(response.headers());
-                s.content_type = response.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+                s.content_type = response
+                    .headers()
+                    .get(reqwest::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
             }
             Ok(response)
         })
@@ -411,7 +435,12 @@ fn into_seen(seen: Mutex<Seen>) -> Seen {
 /// Sends one v2 API request and keeps what X answered: status, `Date`, body
 /// and rate-limit reset; records the remaining rate limit for `/metrics`
 /// under `endpoint`. A non-2xx answer is returned as the classified refusal.
-async fn v2(request: reqwest::RequestBuilder, call_name: &'static str, endpoint: &'static str, call: XCall) -> Result<Seen, XError> {
+async fn v2(
+    request: reqwest::RequestBuilder,
+    call_name: &'static str,
+    endpoint: &'static str,
+    call: XCall,
+) -> Result<Seen, XError> {
     let response = request.send().await.map_err(|e| unreachable_error(&e))?;
     let status = response.status().as_u16();
     let date = date_of(response.headers());

@@ -6,10 +6,12 @@ use reqwest::Client;
 
 /// Every account's token set as stored: generation and ciphertexts.
 pub async fn token_rows(app: &TestApp) -> Vec<(String, i64, String, Option<String>)> {
-    sqlx::query_as("SELECT account_id, generation, access_token_ct, refresh_token_ct FROM token_sets ORDER BY account_id")
-        .fetch_all(&app.state.pool)
-        .await
-        .unwrap()
+    sqlx::query_as(
+        "SELECT account_id, generation, access_token_ct, refresh_token_ct FROM token_sets ORDER BY account_id",
+    )
+    .fetch_all(&app.state.pool)
+    .await
+    .unwrap()
 }
 
 pub async fn account(app: &TestApp, handle: &str) -> accounts::AccountSummary {
@@ -17,7 +19,12 @@ pub async fn account(app: &TestApp, handle: &str) -> accounts::AccountSummary {
 }
 
 pub fn location(r: &reqwest::Response) -> String {
-    r.headers().get("location").unwrap_or_else(|| panic!("no redirect: HTTP {}", r.status())).to_str().unwrap().to_owned()
+    r.headers()
+        .get("location")
+        .unwrap_or_else(|| panic!("no redirect: HTTP {}", r.status()))
+        .to_str()
+        .unwrap()
+        .to_owned()
 }
 
 /// Starts a (re)connect in `browser`; returns the X authorize URL it was sent to.
@@ -57,4 +64,3 @@ pub async fn land(app: &TestApp, browser: &Client, callback: &str) -> (String, S
     let html = browser.get(app.url(&to)).send().await.unwrap().text().await.unwrap();
     (to, html)
 }
-

@@ -64,7 +64,11 @@ impl Api {
 
     /// Reports X's `status` and `body` for `account_id` (the current generation).
     pub async fn report(&self, account_id: &str, status: u16, body: &Value) -> Reply {
-        self.post(&format!("/accounts/{account_id}/auth-failures"), &serde_json::json!({ "status": status, "body": body })).await
+        self.post(
+            &format!("/accounts/{account_id}/auth-failures"),
+            &serde_json::json!({ "status": status, "body": body }),
+        )
+        .await
     }
 
     pub async fn get(&self, path: &str) -> Reply {
@@ -73,7 +77,14 @@ impl Api {
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> Reply {
-        let r = self.http.post(format!("{}{path}", self.base)).bearer_auth(&self.key).json(body).send().await.expect("POST");
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.key)
+            .json(body)
+            .send()
+            .await
+            .expect("POST");
         reply(r).await
     }
 
@@ -106,7 +117,8 @@ pub async fn account(app: &TestApp, handle: &str) -> accounts::AccountSummary {
 /// What the emulator's control API counts of the demo app's calls (over
 /// HTTP, as the demo's admin: the control API is an admin's tool).
 async fn demo_counts(app: &TestApp) -> Value {
-    let counts: Value = app.admin().await.get(app.url("/x-emulator/_control/counts")).send().await.unwrap().json().await.unwrap();
+    let counts: Value =
+        app.admin().await.get(app.url("/x-emulator/_control/counts")).send().await.unwrap().json().await.unwrap();
     counts["by_client"][CLIENT_ID].clone()
 }
 

@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 /// cargo built with this target (release under `cargo bench`, debug under
 /// `cargo test`).
 pub fn binary() -> PathBuf {
-    let bin = std::env::var("AUTHWATCH_BENCH_BIN").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from(env!("CARGO_BIN_EXE_authwatch")));
+    let bin = std::env::var("AUTHWATCH_BENCH_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_BIN_EXE_authwatch")));
     assert!(bin.exists(), "no server binary at {}", bin.display());
     bin
 }
@@ -30,7 +32,9 @@ pub fn command(bin: &Path, vars: &[(String, String)]) -> Command {
     for (name, value) in vars {
         cmd.env(name, value);
     }
-    cmd.env("LEPTOS_OUTPUT_NAME", "authwatch").env("LEPTOS_SITE_ROOT", manifest.join("target/site")).env("LEPTOS_ENV", "PROD");
+    cmd.env("LEPTOS_OUTPUT_NAME", "authwatch")
+        .env("LEPTOS_SITE_ROOT", manifest.join("target/site"))
+        .env("LEPTOS_ENV", "PROD");
     cmd
 }
 
@@ -85,7 +89,8 @@ impl ServerProcess {
                     return started.elapsed();
                 }
             }
-            let exited = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).map_or(true, |s| s.contains(") Z "));
+            let exited =
+                std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).map_or(true, |s| s.contains(") Z "));
             if exited || started.elapsed() > Duration::from_secs(60) {
                 panic!("the server did not become healthy:\n{}", self.log_text());
             }

@@ -98,7 +98,11 @@ impl SmtpSink {
             if in_data {
                 if line == "." {
                     in_data = false;
-                    self.mails.lock().unwrap().push(Mail { from: from.clone(), to: std::mem::take(&mut to), data: std::mem::take(&mut data) });
+                    self.mails.lock().unwrap().push(Mail {
+                        from: from.clone(),
+                        to: std::mem::take(&mut to),
+                        data: std::mem::take(&mut data),
+                    });
                     let _ = write.write_all(b"250 OK queued\r\n").await;
                 } else {
                     data.push_str(line.strip_prefix('.').unwrap_or(&line));

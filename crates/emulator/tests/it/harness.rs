@@ -6,9 +6,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-use authwatch_emulator::{
-    ClientType, EmulatedApp, EmulatedUser, Emulator, EmulatorSettings, NewApp, NewUser,
-};
+use authwatch_emulator::{ClientType, EmulatedApp, EmulatedUser, Emulator, EmulatorSettings, NewApp, NewUser};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use reqwest::header::HeaderMap;
@@ -55,10 +53,7 @@ pub struct Tokens {
 
 /// A PKCE verifier and its S256 challenge.
 pub fn pkce() -> (String, String) {
-    let verifier = format!(
-        "verifier-{}-0123456789abcdefghijklmnopqrstuvwxyz",
-        rand_suffix()
-    );
+    let verifier = format!("verifier-{}-0123456789abcdefghijklmnopqrstuvwxyz", rand_suffix());
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
     (verifier, challenge)
 }
@@ -70,17 +65,12 @@ fn rand_suffix() -> u64 {
 }
 
 pub fn basic(app: &EmulatedApp) -> String {
-    format!(
-        "Basic {}",
-        STANDARD.encode(format!("{}:{}", app.client_id, app.client_secret))
-    )
+    format!("Basic {}", STANDARD.encode(format!("{}:{}", app.client_id, app.client_secret)))
 }
 
 /// Serves `router` on a random local port; the base URL.
 pub async fn serve_router(router: axum::Router) -> String {
-    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .expect("bind");
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
         axum::serve(listener, router).await.expect("serve");
@@ -89,10 +79,7 @@ pub async fn serve_router(router: axum::Router) -> String {
 }
 
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
 }
 
 /// The `{"error","error_description"}` body X sends from its token endpoint.
@@ -119,10 +106,7 @@ impl Harness {
             .create_app(NewApp {
                 name: "Pipeline App".into(),
                 client_type: ClientType::Confidential,
-                callbacks: vec![
-                    CALLBACK.into(),
-                    "http://localhost:3000/auth/x/callback".into(),
-                ],
+                callbacks: vec![CALLBACK.into(), "http://localhost:3000/auth/x/callback".into()],
                 ..NewApp::default()
             })
             .expect("app");
@@ -134,26 +118,10 @@ impl Harness {
                 ..NewApp::default()
             })
             .expect("public app");
-        let alice = emulator.create_user(NewUser {
-            id: None,
-            username: "alice".into(),
-            name: "Alice A".into(),
-        });
-        let bob = emulator.create_user(NewUser {
-            id: Some("42".into()),
-            username: "bob".into(),
-            name: "Bob B".into(),
-        });
+        let alice = emulator.create_user(NewUser { id: None, username: "alice".into(), name: "Alice A".into() });
+        let bob = emulator.create_user(NewUser { id: Some("42".into()), username: "bob".into(), name: "Bob B".into() });
         let base = serve_router(emulator.router()).await;
-        Self {
-            emulator,
-            base,
-            http: client(),
-            app,
-            public_app,
-            alice,
-            bob,
-        }
+        Self { emulator, base, http: client(), app, public_app, alice, bob }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -200,13 +168,7 @@ impl Harness {
         let mut form = hidden_inputs(page_html);
         form.push(("user_id".into(), user_id.into()));
         form.push(("action".into(), action.into()));
-        let response = self
-            .http
-            .post(self.url("/i/oauth2/authorize"))
-            .form(&form)
-            .send()
-            .await
-            .expect("consent");
+        let response = self.http.post(self.url("/i/oauth2/authorize")).form(&form).send().await.expect("consent");
         reply(response).await
     }
 
@@ -219,32 +181,19 @@ impl Harness {
         challenge: &str,
         method: &str,
     ) -> HashMap<String, String> {
-        let page = self
-            .get_page(
-                &Self::authorize_query(app, scope, "st-1", challenge, method),
-                None,
-            )
-            .await;
+        let page = self.get_page(&Self::authorize_query(app, scope, "st-1", challenge, method), None).await;
         assert_eq!(page.status, 200, "{}", page.text);
         assert!(page.text.contains("Authorize app"), "{}", page.text);
         let redirect = self.submit_consent(&page.text, &user.id, "authorize").await;
         assert_eq!(redirect.status, 302, "{}", redirect.text);
         let location = redirect.header("location").expect("location");
         let url = url::Url::parse(location).expect("absolute location");
-        assert_eq!(
-            format!("{}{}", url.origin().ascii_serialization(), url.path()),
-            Self::callback(app)
-        );
+        assert_eq!(format!("{}{}", url.origin().ascii_serialization(), url.path()), Self::callback(app));
         url.query_pairs().into_owned().collect()
     }
 
     /// A code for `user` with an S256 challenge; (code, verifier).
-    pub async fn code(
-        &self,
-        app: &EmulatedApp,
-        user: &EmulatedUser,
-        scope: &str,
-    ) -> (String, String) {
+    pub async fn code(&self, app: &EmulatedApp, user: &EmulatedUser, scope: &str) -> (String, String) {
         let (verifier, challenge) = pkce();
         let query = self.consent(app, user, scope, &challenge, "S256").await;
         assert_eq!(query.get("state").map(String::as_str), Some("st-1"));
@@ -276,14 +225,7 @@ impl Harness {
     }
 
     pub async fn refresh(&self, app: &EmulatedApp, refresh_token: &str) -> Reply {
-        self.token(
-            app,
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", refresh_token),
-            ],
-        )
-        .await
+        self.token(app, &[("grant_type", "refresh_token"), ("refresh_token", refresh_token)]).await
     }
 
     /// Consent and code exchange in one go.
@@ -295,15 +237,7 @@ impl Harness {
     }
 
     pub async fn users_me(&self, access_token: &str) -> Reply {
-        reply(
-            self.http
-                .get(self.url("/2/users/me"))
-                .bearer_auth(access_token)
-                .send()
-                .await
-                .expect("users/me"),
-        )
-        .await
+        reply(self.http.get(self.url("/2/users/me")).bearer_auth(access_token).send().await.expect("users/me")).await
     }
 
     pub async fn tweet(&self, access_token: &str, body: &str) -> Reply {
@@ -317,12 +251,7 @@ impl Harness {
     }
 
     pub async fn revoke(&self, app: &EmulatedApp, token: &str, hint: &str) -> Reply {
-        self.token_like(
-            "/2/oauth2/revoke",
-            app,
-            &[("token", token), ("token_type_hint", hint)],
-        )
-        .await
+        self.token_like("/2/oauth2/revoke", app, &[("token", token), ("token_type_hint", hint)]).await
     }
 
     async fn token_like(&self, path: &str, app: &EmulatedApp, params: &[(&str, &str)]) -> Reply {
@@ -338,10 +267,7 @@ impl Harness {
 
 pub fn tokens(reply: &Reply) -> Tokens {
     Tokens {
-        access: reply.body["access_token"]
-            .as_str()
-            .expect("access_token")
-            .to_owned(),
+        access: reply.body["access_token"].as_str().expect("access_token").to_owned(),
         refresh: reply.body["refresh_token"].as_str().map(str::to_owned),
         scope: reply.body["scope"].as_str().expect("scope").to_owned(),
     }
@@ -352,12 +278,7 @@ pub async fn reply(response: reqwest::Response) -> Reply {
     let headers = response.headers().clone();
     let text = response.text().await.expect("body");
     let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-    Reply {
-        status,
-        body,
-        text,
-        headers,
-    }
+    Reply { status, body, text, headers }
 }
 
 /// The `<input type="hidden" name=… value=…>` fields of a page.
@@ -381,9 +302,5 @@ pub fn hidden_inputs(html: &str) -> Vec<(String, String)> {
 }
 
 fn unescape(s: &str) -> String {
-    s.replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
+    s.replace("&quot;", "\"").replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 }

@@ -74,7 +74,10 @@ async fn an_auth_outage_refuses_every_token_even_fresh_ones_while_refreshes_work
     assert!(h.emulator.tweets().is_empty());
 
     let c = counts(&h).await;
-    assert_eq!((c["total"]["users_me"].as_u64(), c["total"]["tweets"].as_u64(), c["total"]["refresh_grants"].as_u64()), (Some(2), Some(1), Some(1)));
+    assert_eq!(
+        (c["total"]["users_me"].as_u64(), c["total"]["tweets"].as_u64(), c["total"]["refresh_grants"].as_u64()),
+        (Some(2), Some(1), Some(1))
+    );
     // Over: the fresh token works (the old one was never really dead either).
     assert_eq!(control(&h, Method::DELETE, "/faults", None).await.status, 204);
     assert_eq!(h.users_me(&fresh.access).await.status, 200);
@@ -122,7 +125,10 @@ async fn credits_depleted_refuses_every_v2_call_of_the_app_with_xs_exact_body() 
     assert_eq!(h.users_me(&other.access).await.status, 200);
     assert!(h.emulator.tweets().is_empty());
     let c = counts(&h).await;
-    assert_eq!((c["by_client"][&h.app.client_id]["users_me"].as_u64(), c["by_client"][&h.app.client_id]["tweets"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(
+        (c["by_client"][&h.app.client_id]["users_me"].as_u64(), c["by_client"][&h.app.client_id]["tweets"].as_u64()),
+        (Some(1), Some(1))
+    );
     let listed = control(&h, Method::GET, "/faults", None).await;
     assert_eq!(listed.body[0]["kind"], "credits_depleted");
     assert_eq!(listed.body[0]["endpoint"], "v2");
@@ -142,7 +148,8 @@ async fn a_second_client_spending_the_refresh_token_leaves_the_old_access_token_
     assert_eq!(counts(&h).await["total"]["refresh_grants"], 2);
 
     // Set otherwise, a refresh ends the grant's earlier access tokens.
-    let patched = control(&h, Method::PATCH, "/settings", Some(json!({"refresh_keeps_previous_access_token": false}))).await;
+    let patched =
+        control(&h, Method::PATCH, "/settings", Some(json!({"refresh_keeps_previous_access_token": false}))).await;
     assert_eq!(patched.status, 200, "{}", patched.text);
     let bob = h.connect(&h.app, &h.bob, ALL_SCOPES).await;
     let copy = tokens(&h.refresh(&h.app, bob.refresh.as_deref().unwrap()).await);

@@ -19,6 +19,13 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
+for component in rustfmt clippy; do
+  if ! rustup component list --installed | grep -q "^$component"; then
+    step "adding the $component component (the test command checks formatting and lints)"
+    rustup component add "$component"
+  fi
+done
+
 if [[ "$(cargo leptos --version 2>/dev/null || true)" != *"$CARGO_LEPTOS_VERSION"* ]]; then
   step "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 22 minutes on 2 cores)"
   cargo install cargo-leptos --locked --version "$CARGO_LEPTOS_VERSION"

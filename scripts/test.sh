@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test: unit and integration tests (cargo leptos test), every
+# Runs every test: the formatting and lint checks, unit and integration tests (cargo leptos test), every
 # benchmark in smoke mode and the API's contract test on that same build, then
 # the release bundle end to end in real Chromium (cargo leptos end-to-end
 # --release), then prints the bundle size. Ends with one line: "tests: N
@@ -25,6 +25,10 @@ fi
 # compiling a second. Not exported: the release build has flags of its own.
 test_build=(env RUSTFLAGS="--cfg erase_components" LEPTOS_OUTPUT_NAME=authwatch)
 
+printf '\n==> formatting (cargo fmt --check)\n'
+cargo fmt --all --check 2>&1 | tee -a "$log"
+fmt_status=${PIPESTATUS[0]}
+
 printf '\n==> unit and integration tests\n'
 # One test at a time: with several tests' servers on their own runtimes in
 # one process, a server-rendered page (any of them, not one page in
@@ -36,6 +40,10 @@ printf '\n==> unit and integration tests\n'
 # their dependencies with fewer features).
 RUST_TEST_THREADS=1 cargo leptos test --bin-cargo-args=--workspace 2>&1 | tee -a "$log"
 unit_status=${PIPESTATUS[0]}
+
+printf '\n==> lints (cargo clippy -D warnings, every target of the workspace)\n'
+"${test_build[@]}" cargo clippy --workspace --features ssr --all-targets -- -D warnings 2>&1 | tee -a "$log"
+clippy_status=${PIPESTATUS[0]}
 
 printf '\n==> every benchmark in smoke mode (seconds each)\n'
 # Built together, on the test build; each runs on its own and counts as one test.
@@ -68,8 +76,9 @@ passed=$(( $(grep -oE 'test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | grep -oE
          + $(grep -oE '^ *[0-9]+ passed \(' "$log" | awk '{s+=$1} END {print s+0}') ))
 failed=$(( $(grep -oE 'test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed' "$log" | grep -oE '[0-9]+ failed' | awk '{s+=$1} END {print s+0}') \
          + $(grep -oE '^ *[0-9]+ failed$' "$log" | awk '{s+=$1} END {print s+0}') ))
-# The contract run and each benchmark's smoke run count as one test each.
-for status in $contract_status "${bench_statuses[@]}"; do
+# The formatting and lint checks, the contract run and each benchmark's smoke
+# run count as one test each.
+for status in $fmt_status $clippy_status $contract_status "${bench_statuses[@]}"; do
   if [[ $status -eq 0 ]]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 done
 if [[ $unit_status -ne 0 || $bench_status -ne 0 || $e2e_status -ne 0 ]] && [[ $failed -eq 0 ]]; then
@@ -77,4 +86,4 @@ if [[ $unit_status -ne 0 || $bench_status -ne 0 || $e2e_status -ne 0 ]] && [[ $f
 fi
 echo "took $(( $(date +%s) - started )) s"
 echo "tests: $passed passed, $failed failed"
-[[ $unit_status -eq 0 && $bench_status -eq 0 && $contract_status -eq 0 && $e2e_status -eq 0 ]]
+[[ $fmt_status -eq 0 && $clippy_status -eq 0 && $unit_status -eq 0 && $bench_status -eq 0 && $contract_status -eq 0 && $e2e_status -eq 0 ]]

@@ -1,5 +1,5 @@
 //! Which [`Cause`] an answer from X means. Pure: status and body fields in,
-//! cause out, tested on X's exact answers (see X_API.md in the project docs).
+//! cause out, tested on X's exact answers (docs/x-behaviour.md).
 
 use crate::health::Cause;
 use crate::scopes::{Scopes, PUBLISHING, USERS_ME};

@@ -5,7 +5,8 @@
 use crate::scopes::Scopes;
 use serde::{Deserialize, Serialize};
 
-/// Why an account cannot publish, or could soon not: DOMAIN.md's table.
+/// Why an account cannot publish, or could soon not (docs/x-behaviour.md,
+/// "Causes and who acts").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Cause {
     /// The access token's 2 hours are over (the system refreshes).

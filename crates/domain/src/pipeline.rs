@@ -1,6 +1,6 @@
 //! The publishing pipeline's rules, as pure decisions: when the token broker
 //! refreshes first, whether a refusal from X is worth exactly one retry with a
-//! fresh token, and whether a failed post waits for a person. DOMAIN.md:
+//! fresh token, and whether a failed post waits for a person. The rules:
 //! refresh before expiry, retry once, surface the error, keep content ready.
 
 use crate::health::{Cause, Who};

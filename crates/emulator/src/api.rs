@@ -255,7 +255,7 @@ fn credits_depleted(world: &World, endpoint: Endpoint, token: Option<&str>, star
 }
 
 /// X's 403 for a post whose text the same account already posted; field
-/// order as X sends it (X_API.md, OBS).
+/// order as X was seen sending it.
 #[derive(Serialize)]
 struct DuplicateContent {
     detail: &'static str,

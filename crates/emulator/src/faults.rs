@@ -86,8 +86,8 @@ pub enum FaultKind {
     /// brace: unreadable JSON that still holds the new tokens, whole. Error
     /// answers and other endpoints are unchanged.
     TruncatedSuccess,
-    /// X's own auth outage (X_API.md, "Failures that are not the
-    /// account's"): the ordinary v2 401 problem for every access token,
+    /// X's own auth outage (docs/x-behaviour.md, "Failures that are not
+    /// the account's"): the ordinary v2 401 problem for every access token,
     /// valid ones and fresh ones included, while the token endpoint keeps
     /// working. Meant for `users_me`, `tweets` or `v2`.
     AuthOutage,

@@ -1,8 +1,8 @@
-//! An emulator of X's OAuth 2.0 and v2 API, as specified in `X_API.md` —
+//! An emulator of X's OAuth 2.0 and v2 API, as authwatch's `docs/x-behaviour.md` describes it —
 //! quirks included (`invalid_request` where RFC 6749 says `invalid_grant`,
 //! single-use rotating refresh tokens, the "Something went wrong" page that
 //! never redirects). Every test of authwatch trusts it, so it follows X, not
-//! any client. Behaviours X_API.md marks unverified are [`EmulatorSettings`].
+//! any client. Behaviours nobody has verified are [`EmulatorSettings`].
 //!
 //! # Endpoints (paths exactly as on X)
 //! - `GET /i/oauth2/authorize` — consent page (`#x-user` account picker,
@@ -42,7 +42,7 @@
 //!   success answers `"success_as_text_plain"`, `"expires_in_as_string"`,
 //!   `"truncated_success"`), clear all. Endpoints `authorize`, `token`,
 //!   `revoke`, `users_me`, `tweets`, and `v2` for both v2 endpoints. X's
-//!   failures that are not the account's (X_API.md):
+//!   failures that are not the account's:
 //!   - X's auth outage: `{"endpoint":"v2","kind":"auth_outage"}` — the
 //!     ordinary 401 for every access token, fresh ones too, while the token
 //!     endpoint keeps refreshing;

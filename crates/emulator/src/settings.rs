@@ -1,11 +1,12 @@
-//! The emulator's knobs: every behaviour X_API.md marks as unverified (UNV),
-//! plus lifetimes and rate limits, each defaulting to what X_API.md states.
+//! The emulator's knobs: every behaviour of X nobody has verified (marked
+//! "assumed" in authwatch's docs/x-behaviour.md), plus lifetimes and rate
+//! limits, each defaulting to what X documents or was seen doing.
 
 use serde::{Deserialize, Serialize};
 
 /// How the emulator behaves where X's behaviour is unverified or tunable.
 ///
-/// `Default` gives X's behaviour as documented in `X_API.md`. The control API
+/// `Default` gives X's behaviour as documented, or as seen. The control API
 /// (`PATCH /_control/settings`) accepts any subset of these fields as JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -36,7 +37,7 @@ pub struct EmulatorSettings {
     /// `POST /2/tweets` calls per user and app per rate window (DOC: 100).
     pub tweets_limit_per_user: u32,
     /// `POST /2/tweets` calls per user and app per 24 hours, reported in the
-    /// `x-user-limit-24hour-*` headers (not in X_API.md; X's long-standing
+    /// `x-user-limit-24hour-*` headers (not in X's current docs; X's long-standing
     /// daily cap of 2,400 posts per account).
     pub tweets_limit_per_user_24h: u32,
     /// `POST /2/tweets` calls per app per 24 hours (DOC: 10,000).

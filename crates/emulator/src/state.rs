@@ -12,7 +12,7 @@ use super::model::{ClientType, EmulatedApp, EmulatedUser, EmulatorError, NewApp,
 use super::settings::EmulatorSettings;
 use super::tokens::{new_token, random_alphanumeric, BasicCredentials, ChallengeMethod, TokenKind};
 
-/// Every scope X's OAuth 2.0 documents (X_API.md, "Scopes"): the same
+/// Every scope X's OAuth 2.0 documents (authwatch's docs/x-behaviour.md): the same
 /// list authwatch validates its configuration against.
 use authwatch_domain::scopes::KNOWN_SCOPES;
 
@@ -92,7 +92,7 @@ pub(crate) struct AuthorizeParams {
     pub code_challenge_method: Option<String>,
 }
 
-/// A token endpoint refusal, each with X's exact wording (X_API.md, "Errors").
+/// A token endpoint refusal, each with X's exact wording (authwatch's docs/x-behaviour.md, "Errors").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum TokenError {
     InvalidCode,

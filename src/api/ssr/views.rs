@@ -170,7 +170,10 @@ fn event_view(e: events::Event) -> EventView {
     }
 }
 
-/// DOMAIN.md's questions, answered from the facts in plain sentences.
+/// What a person asks of a failing account (which failed and since when,
+/// which token, did the refresh token survive, do the scopes cover posting,
+/// was the retry made once, X's exact words, who must act), answered from
+/// the facts in plain sentences.
 fn answers(s: &AccountSummary, d: &Diagnosis, timeline: &[events::Event], now: i64) -> Vec<Answer> {
     let mut out = Vec::new();
     let mut ask = |question: &str, answer: String, ok: bool| {

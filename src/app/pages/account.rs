@@ -1,5 +1,6 @@
-//! `/accounts/:id`: DOMAIN.md's questions answered in sentences, the current
-//! token (by fingerprint), the exact last X error, and the timeline.
+//! `/accounts/:id`: what failed and since when, whether the refresh token
+//! survived, the scopes, the retry and who must act, answered in sentences;
+//! the current token (by fingerprint), the exact last X error, the timeline.
 
 use crate::api::dto::{AccountDetail, AccountPeople, UserRef};
 use crate::api::{load_account, AssignOwners, CheckNow, CreateReconnectLink, RefreshNow, RevokeReconnectLink};

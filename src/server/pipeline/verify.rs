@@ -3,7 +3,7 @@
 //! one, so it is a hint, never a verdict. Before a report may stop an
 //! account, authwatch asks X itself with the account's current token
 //! (`GET /2/users/me`) and, when X refuses that token, refreshes through the
-//! engine's single flight — the way every refusal is handled (DOMAIN.md: a
+//! engine's single flight — the way every refusal is handled (docs/x-behaviour.md: a
 //! 401 on a token that should be valid is not yet a verdict; a reconnect
 //! only when the refresh token itself is refused). Whatever X answers goes
 //! on the timeline as X's words; the account's verdict comes only from that.

@@ -63,7 +63,7 @@ pub enum XError {
 }
 
 impl XError {
-    /// The classified cause (DOMAIN.md's table).
+    /// The classified cause (docs/x-behaviour.md, "Causes and who acts").
     pub fn cause(&self) -> Cause {
         match self {
             XError::Rejected { cause, .. } => *cause,

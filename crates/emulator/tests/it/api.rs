@@ -1,4 +1,4 @@
-//! The emulator's v2 endpoints against X_API.md: bodies, scopes, problem
+//! The emulator's v2 endpoints against X's behaviour (docs/x-behaviour.md): bodies, scopes, problem
 //! errors, headers, rate limits, the `date` header's clock.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -1,4 +1,4 @@
-//! The emulator's OAuth 2.0 endpoints against X_API.md, over real HTTP: the
+//! The emulator's OAuth 2.0 endpoints against X's behaviour (docs/x-behaviour.md), over real HTTP: the
 //! consent page, the token endpoint (every listed error, exactly), rotation,
 //! grants, revocation.
 

@@ -1,5 +1,5 @@
 //! The emulator reproduces X's failures that are not the account's
-//! (X_API.md): access tokens refused early, X's auth outage, duplicate
+//! (docs/x-behaviour.md): access tokens refused early, X's auth outage, duplicate
 //! posts, credits depleted, and a copy of the tokens spending the refresh
 //! token — each over HTTP through the control API, with call counts.
 

@@ -27,6 +27,11 @@ pub struct DashboardQuery {
     pub page: u32,
 }
 
+/// How many of the viewer's prompts the dashboard lists; the others are
+/// one link away (the accounts that need a person). An install with
+/// thousands of failing accounts must not send all of them with every page.
+pub const NEEDS_YOU_SHOWN: usize = 20;
+
 /// The dashboard: counts, app-level warnings, and one page of accounts.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Dashboard {
@@ -37,8 +42,11 @@ pub struct Dashboard {
     pub counts: Vec<HealthCount>,
     pub warnings: Vec<AppWarning>,
     pub rows: Vec<AccountRow>,
-    /// The signed-in user's open prompts, oldest first.
+    /// The signed-in user's oldest open prompts, at most
+    /// [`NEEDS_YOU_SHOWN`]; the rest are counted in `needs_you_total`.
     pub needs_you: Vec<PromptView>,
+    /// All the signed-in user's open prompts.
+    pub needs_you_total: u32,
     /// Accounts matching the filter and search, over all pages.
     pub matching: u32,
     pub page: u32,

@@ -304,3 +304,34 @@ async fn a_prompt_closes_in_the_step_that_heals_its_account() {
     assert!(matches!(refreshed, Refreshed::Saved { .. }));
     assert!(!dashboard().await.contains(r#"data-prompt="@acme_support""#));
 }
+
+#[tokio::test]
+async fn the_dashboard_lists_the_oldest_prompts_and_counts_the_rest() {
+    use authwatch::api::dto::NEEDS_YOU_SHOWN;
+    use authwatch::domain::health::Cause;
+    let app = TestApp::demo().await;
+    let before = prompts::open(&app.state.pool).await.unwrap().len();
+    let extra = NEEDS_YOU_SHOWN + 5;
+    let ids = connect_brands(&app, extra).await;
+    for (i, id) in ids.iter().enumerate() {
+        prompts::raise(
+            &app.state.pool,
+            &authwatch::domain::prompts::account_subject(id),
+            Some(id),
+            Cause::UserRevoked,
+            1_000 + i as i64,
+            &[],
+        )
+        .await
+        .unwrap();
+    }
+    let html = app.manager().await.get(app.url("/")).send().await.unwrap().text().await.unwrap();
+    let section = &html[html.find("needs-you-title").expect("the Needs you list")..];
+    let section = &section[..section.find("</section>").unwrap()];
+    assert_eq!(section.matches("<li data-prompt").count(), NEEDS_YOU_SHOWN, "{section}");
+    let count = section.split("<span class=\"count\">").nth(1).and_then(|r| r.split('<').next()).expect("the count");
+    let count: usize = count.trim().parse().expect("a number");
+    assert!(count >= extra && count <= before + extra, "every prompt counted, {count}: {section}");
+    assert!(section.contains("more: every account that needs a person"), "{section}");
+    assert!(section.contains("href=\"/?health=needs-person\""), "{section}");
+}

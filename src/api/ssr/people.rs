@@ -76,11 +76,13 @@ fn prompt_view(p: &Prompt, account: Option<&AccountSummary>) -> PromptView {
 /// The viewer's open prompts, oldest first.
 pub async fn needs_you(state: &AppState, viewer: &User, entries: &[Entry]) -> Result<Vec<PromptView>, sqlx::Error> {
     let open = prompts::open(&state.pool).await?;
+    // By id: one look-up per prompt, not a scan of every account.
+    let by_id: std::collections::HashMap<&str, &AccountSummary> =
+        entries.iter().map(|(s, _)| (s.id.as_str(), s)).collect();
     Ok(open
         .iter()
         .filter_map(|p| {
-            let account =
-                p.account_id.as_deref().and_then(|id| entries.iter().find(|(s, _)| s.id == id).map(|(s, _)| s));
+            let account = p.account_id.as_deref().and_then(|id| by_id.get(id).copied());
             if p.account_id.is_some() && account.is_none() {
                 return None;
             }

@@ -60,13 +60,26 @@ pub async fn dashboard(state: &AppState, query: &DashboardQuery, viewer: &User) 
         .take(PAGE_SIZE)
         .map(|(s, d)| row(s, &d, required, viewer))
         .collect();
-    let needs_you = super::people::needs_you(state, viewer, &entries).await?;
+    let mut needs_you = super::people::needs_you(state, viewer, &entries).await?;
+    let needs_you_total = needs_you.len() as u32;
+    needs_you.truncate(crate::api::dto::NEEDS_YOU_SHOWN);
     let mut warnings = app_warnings(&app, &state.policy);
     let open = crate::server::db::prompts::open(&state.pool).await?;
     if let Some(i) = crate::server::notify::correlation(state, &entries, &open, now).await?.incident {
         warnings.push(x_incident_warning(&i));
     }
-    Ok(Dashboard { needs_you, now, total, counts, warnings, rows, matching: matching as u32, page, pages })
+    Ok(Dashboard {
+        needs_you,
+        needs_you_total,
+        now,
+        total,
+        counts,
+        warnings,
+        rows,
+        matching: matching as u32,
+        page,
+        pages,
+    })
 }
 
 /// An X incident, above every account: what it is and why nobody is asked

@@ -89,7 +89,7 @@ fn DashboardBody(data: DashboardDto, ticker: Ticker) -> impl IntoView {
     let demo_accounts: Vec<(String, String)> = data.rows.iter().map(|r| (r.id.clone(), r.handle.clone())).collect();
 
     view! {
-        <NeedsYou prompts=data.needs_you.clone() now=now/>
+        <NeedsYou prompts=data.needs_you.clone() total=data.needs_you_total now=now/>
         <Warnings warnings=data.warnings.clone()/>
         <div class="summary" role="group" aria-label="Filter by health">
             {chip("", format!("All {}", data.total))}
@@ -142,12 +142,12 @@ fn DashboardBody(data: DashboardDto, ticker: Ticker) -> impl IntoView {
 /// The signed-in user's open prompts: what only they (or, escalated, the
 /// admins) can fix.
 #[component]
-fn NeedsYou(prompts: Vec<PromptView>, now: Signal<i64>) -> impl IntoView {
+fn NeedsYou(prompts: Vec<PromptView>, total: u32, now: Signal<i64>) -> impl IntoView {
     (!prompts.is_empty()).then(|| {
-        let count = prompts.len();
+        let more = (total as usize).saturating_sub(prompts.len());
         view! {
             <section class="needs-you" aria-labelledby="needs-you-title">
-                <h2 id="needs-you-title">"Needs you " <span class="count">{count}</span></h2>
+                <h2 id="needs-you-title">"Needs you " <span class="count">{total}</span></h2>
                 <ul>
                     {prompts.into_iter().map(|p| { let key = p.what.clone(); view! {
                         <li data-prompt=key>
@@ -160,6 +160,9 @@ fn NeedsYou(prompts: Vec<PromptView>, now: Signal<i64>) -> impl IntoView {
                         </li>
                     }}).collect_view()}
                 </ul>
+                {(more > 0).then(|| view! {
+                    <p class="more"><a href="/?health=needs-person">{format!("{more} more: every account that needs a person")}</a></p>
+                })}
             </section>
         }
     })

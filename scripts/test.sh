@@ -50,7 +50,7 @@ printf '\n==> every benchmark in smoke mode (seconds each)\n'
 "${test_build[@]}" cargo test --features ssr --benches --no-run 2>&1 | tee -a "$log"
 bench_build_status=${PIPESTATUS[0]}
 bench_statuses=()
-for bench in signin verdicts dashboard sweep broker; do
+for bench in signin verdicts dashboard sweep broker serving; do
   printf '\n--> %s\n' "$bench"
   BENCH_SMOKE=1 "${test_build[@]}" cargo test --features ssr --bench "$bench" 2>&1 | tee -a "$log"
   bench_statuses+=("${PIPESTATUS[0]}")

@@ -176,9 +176,24 @@ impl Server {
             db::sessions::DELETE_EXPIRED_EVERY,
         ));
         let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(StartError::Serve);
+        let served =
+            axum::serve(no_delay(listener), app).with_graceful_shutdown(shutdown).await.map_err(StartError::Serve);
         cleanup.abort();
         served
+    }
+}
+
+/// Every accepted connection with `TCP_NODELAY`: a page streamed in several
+/// writes on a kept-alive connection (how a browser loads a page and then its
+/// assets) otherwise waits for the peer's delayed ACK, about 40 ms, at each one.
+pub fn no_delay(listener: TcpListener) -> axum::serve::TapIo<TcpListener, fn(&mut tokio::net::TcpStream)> {
+    use axum::serve::ListenerExt;
+    listener.tap_io(set_no_delay)
+}
+
+fn set_no_delay(tcp: &mut tokio::net::TcpStream) {
+    if let Err(e) = tcp.set_nodelay(true) {
+        tracing::warn!(error = %e, "TCP_NODELAY could not be set on a connection");
     }
 }
 

@@ -324,6 +324,14 @@ pub async fn serve(addr: SocketAddr, emulator: Emulator) -> std::io::Result<()> 
     for user in emulator.users() {
         tracing::info!(id = %user.id, username = %user.username, name = %user.name, "emulated user");
     }
+    // TCP_NODELAY, as authwatch's own server: an answer written in several
+    // pieces must not wait for the client's delayed ACK.
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!(error = %e, "TCP_NODELAY could not be set on a connection");
+        }
+    });
     axum::serve(listener, emulator.router())
         .with_graceful_shutdown(async {
             if let Err(e) = tokio::signal::ctrl_c().await {

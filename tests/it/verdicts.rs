@@ -9,14 +9,13 @@ use crate::support::pipeline;
 
 use authwatch::api::{CheckNow, RefreshNow};
 use authwatch::domain::health::{diagnose, Action, Cause, Diagnosis, Health, Who};
-use authwatch::server::db::{accounts, apps, events, posts, prompts};
+use authwatch::server::db::{accounts, apps, events, posts};
 use authwatch::server::demo::{self, CLIENT_ID};
 use authwatch::server::lifecycle::connect::{Completed, Intent};
-use authwatch::server::notify::reconcile;
 use authwatch::server::x::now_ms;
 use common::TestApp;
 use leptos::server_fn::ServerFn;
-use pipeline::{account, x_calls, Api};
+use pipeline::{account, open_prompts, x_calls, Api};
 use reqwest::Client;
 use serde_json::{json, Value};
 
@@ -40,18 +39,6 @@ async fn diagnosis(app: &TestApp, id: &str) -> Diagnosis {
     let s = accounts::summary(&app.state.pool, id).await.unwrap().unwrap();
     let facts = apps::facts(&app.state.pool, CLIENT_ID).await.unwrap();
     diagnose(&s.facts(), &facts, &app.state.x.app().required_scopes, now_ms(), &app.state.policy)
-}
-
-/// The account's prompts still open after the notifier looked at everything.
-async fn open_prompts(app: &TestApp, id: &str) -> Vec<String> {
-    reconcile(&app.state, now_ms()).await.unwrap();
-    prompts::for_account(&app.state.pool, id, 10)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|p| p.closed_at.is_none())
-        .map(|p| p.cause.as_str().to_owned())
-        .collect()
 }
 
 fn refreshes(app: &TestApp) -> u64 {

@@ -10,6 +10,10 @@
 //!   verified with one refresh through the engine (and the posts held for
 //!   it go out); those still refused are genuine and get their own prompt at
 //!   the next reconcile.
+//!
+//! It uses the lifecycle (checks, refreshes), the pipeline (held posts) and
+//! the prompts, so it sits above all three; the server starts it beside the
+//! notifier.
 
 use crate::domain::health::{diagnose, Cause};
 use crate::domain::incidents::{probe_for, ProbeKind};

@@ -69,8 +69,6 @@ use support::TestApp;
 
 const CLIENT_ID: &str = "bench-client";
 const CLIENT_SECRET: &str = "bench-secret";
-/// Nothing listens here: the dashboard must never call X.
-const UNUSED_X: &str = "http://127.0.0.1:9";
 const MINUTE: i64 = 60_000;
 const HOUR: i64 = 60 * MINUTE;
 const DAY: i64 = 24 * HOUR;
@@ -449,22 +447,10 @@ struct Profile {
 }
 
 fn live_vars(db_url: &str, data_dir: &Path, key: &str) -> Vec<(String, String)> {
-    [
-        ("AUTHWATCH_X_CLIENT_ID", CLIENT_ID.into()),
-        ("AUTHWATCH_X_CLIENT_SECRET", CLIENT_SECRET.into()),
-        ("AUTHWATCH_X_AUTHORIZE_URL", format!("{UNUSED_X}/i/oauth2/authorize")),
-        ("AUTHWATCH_X_TOKEN_URL", format!("{UNUSED_X}/2/oauth2/token")),
-        ("AUTHWATCH_X_REVOKE_URL", format!("{UNUSED_X}/2/oauth2/revoke")),
-        ("AUTHWATCH_X_API_BASE", UNUSED_X.into()),
-        ("AUTHWATCH_ENVIRONMENT", "bench".into()),
-        ("AUTHWATCH_DATABASE_URL", db_url.into()),
-        ("AUTHWATCH_ENCRYPTION_KEY", key.into()),
-        ("AUTHWATCH_DATA_DIR", data_dir.display().to_string()),
-        ("AUTHWATCH_LOG", std::env::var("BENCH_SERVER_LOG").unwrap_or_else(|_| "warn,sqlx::query=debug".into())),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect()
+    let mut vars = process::live_vars(CLIENT_ID, CLIENT_SECRET, db_url, data_dir, key);
+    let log = std::env::var("BENCH_SERVER_LOG").unwrap_or_else(|_| "warn,sqlx::query=debug".into());
+    vars.push(("AUTHWATCH_LOG".into(), log));
+    vars
 }
 
 async fn profile(db_url: &str, data_dir: &Path, key: &str, admin: User) -> Profile {

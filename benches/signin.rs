@@ -50,8 +50,6 @@ use support::process::{self, rss_kb, ServerProcess};
 
 const CLIENT_ID: &str = "bench-client";
 const CLIENT_SECRET: &str = "bench-secret";
-/// Nothing listens here: signing in never calls X.
-const UNUSED_X: &str = "http://127.0.0.1:9";
 const KEY: &str = "YXV0aHdhdGNoLWJlbmNoLWtleS0zMi1ieXRlcy0hISE=";
 const VICTIM: (&str, &str) = ("victim@bench.example", "the-victims-password-1");
 const COLLEAGUE: (&str, &str) = ("colleague@bench.example", "the-colleagues-password-1");
@@ -308,23 +306,10 @@ async fn verifications(client: &reqwest::Client, base: &str) -> Option<u64> {
 // ---------------------------------------------------------------- the server process
 
 fn live_vars(db_url: &str, data_dir: &Path) -> Vec<(String, String)> {
-    [
-        ("AUTHWATCH_X_CLIENT_ID", CLIENT_ID.into()),
-        ("AUTHWATCH_X_CLIENT_SECRET", CLIENT_SECRET.into()),
-        ("AUTHWATCH_X_AUTHORIZE_URL", format!("{UNUSED_X}/i/oauth2/authorize")),
-        ("AUTHWATCH_X_TOKEN_URL", format!("{UNUSED_X}/2/oauth2/token")),
-        ("AUTHWATCH_X_REVOKE_URL", format!("{UNUSED_X}/2/oauth2/revoke")),
-        ("AUTHWATCH_X_API_BASE", UNUSED_X.into()),
-        ("AUTHWATCH_ENVIRONMENT", "bench".into()),
-        ("AUTHWATCH_DATABASE_URL", db_url.into()),
-        ("AUTHWATCH_ENCRYPTION_KEY", KEY.into()),
-        ("AUTHWATCH_DATA_DIR", data_dir.display().to_string()),
-        ("AUTHWATCH_FORWARDED_FOR_HOPS", "1".into()),
-        ("AUTHWATCH_LOG", "error".into()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect()
+    let mut vars = process::live_vars(CLIENT_ID, CLIENT_SECRET, db_url, data_dir, KEY);
+    vars.push(("AUTHWATCH_FORWARDED_FOR_HOPS".into(), "1".into()));
+    vars.push(("AUTHWATCH_LOG".into(), "error".into()));
+    vars
 }
 
 /// `authwatch user add --password-stdin`, as an operator would.

@@ -38,6 +38,38 @@ pub fn command(bin: &Path, vars: &[(String, String)]) -> Command {
     cmd
 }
 
+/// The X of a live-mode benchmark server: a port where nothing listens, so
+/// nothing measured ever waits for X.
+pub const UNREACHABLE_X: &str = "http://127.0.0.1:9";
+
+/// The variables of a live install for a server process: the X app
+/// `client_id`/`client_secret` with every URL at [`UNREACHABLE_X`], the
+/// database at `db_url`, tokens sealed with `key`. Callers add their own
+/// (the log filter, proxies).
+pub fn live_vars(
+    client_id: &str,
+    client_secret: &str,
+    db_url: &str,
+    data_dir: &Path,
+    key: &str,
+) -> Vec<(String, String)> {
+    [
+        ("AUTHWATCH_X_CLIENT_ID", client_id.to_owned()),
+        ("AUTHWATCH_X_CLIENT_SECRET", client_secret.to_owned()),
+        ("AUTHWATCH_X_AUTHORIZE_URL", format!("{UNREACHABLE_X}/i/oauth2/authorize")),
+        ("AUTHWATCH_X_TOKEN_URL", format!("{UNREACHABLE_X}/2/oauth2/token")),
+        ("AUTHWATCH_X_REVOKE_URL", format!("{UNREACHABLE_X}/2/oauth2/revoke")),
+        ("AUTHWATCH_X_API_BASE", UNREACHABLE_X.to_owned()),
+        ("AUTHWATCH_ENVIRONMENT", "bench".to_owned()),
+        ("AUTHWATCH_DATABASE_URL", db_url.to_owned()),
+        ("AUTHWATCH_ENCRYPTION_KEY", key.to_owned()),
+        ("AUTHWATCH_DATA_DIR", data_dir.display().to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
 /// What `/proc/<pid>/status` says of a process's memory.
 pub struct Memory {
     pub rss_mb: f64,

@@ -160,14 +160,7 @@ async fn no_next_leads_off_the_site() {
         assert_eq!(location, "/", "next = {next:?}");
         assert_eq!(resolved(&app, &location).origin(), origin, "next = {next:?}");
         // The sign-in page does not carry it into its form either.
-        let page = browser
-            .get(format!("{}?next={}", app.url("/sign-in"), urlencode(next)))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let page = sign_in_page(&browser, &app, next).await;
         assert!(page.contains(r#"name="next" value="/""#), "next = {next:?} is reflected: {}", form_of(&page));
     }
 
@@ -182,14 +175,7 @@ async fn no_next_leads_off_the_site() {
         assert_eq!(sign_in(&browser, &app, ADMIN.email, ADMIN.password, next).await, (303, location.to_owned()));
         // (The router decodes query values twice, so a `%20` reaches the page as a space.)
         if !next.contains('%') {
-            let page = browser
-                .get(format!("{}?next={}", app.url("/sign-in"), urlencode(next)))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
+            let page = sign_in_page(&browser, &app, next).await;
             assert!(
                 page.contains(&format!(r#"name="next" value="{}""#, next.replace('&', "&amp;"))),
                 "{next:?}: {}",
@@ -235,4 +221,9 @@ fn urlencode(s: &str) -> String {
 fn form_of(page: &str) -> &str {
     let start = page.find(r#"action="/auth/sign-in""#).unwrap_or(0);
     &page[start..page.len().min(start + 400)]
+}
+
+/// The sign-in page as it is served for `?next=<next>`.
+async fn sign_in_page(browser: &reqwest::Client, app: &TestApp, next: &str) -> String {
+    browser.get(format!("{}?next={}", app.url("/sign-in"), urlencode(next))).send().await.unwrap().text().await.unwrap()
 }

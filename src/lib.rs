@@ -18,10 +18,11 @@ pub use authwatch_emulator as emulator;
 #[cfg(feature = "ssr")]
 pub mod server;
 
-/// Entry point of the browser bundle: hydrates the server-rendered page.
+/// Entry point of the browser bundle: the page is the server's; this makes
+/// its islands (the `#[island]` components) live, each where it stands.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    leptos::mount::hydrate_islands();
 }

@@ -44,7 +44,7 @@ export const test = base.extend<{ consoleErrors: string[]; signedInAs: Who | nul
 
 export { expect };
 
-/** Waits until the Leptos app has hydrated (the App sets data-hydrated). */
+/** Waits until the page's islands are live (the last island of every page sets data-hydrated). */
 export async function hydrated(page: Page): Promise<void> {
-  await expect(page.locator(".app")).toHaveAttribute("data-hydrated", "true");
+  await expect(page.locator(".hydration-mark")).toHaveAttribute("data-hydrated", "true");
 }

@@ -51,6 +51,8 @@ pub struct Dashboard {
     pub matching: u32,
     pub page: u32,
     pub pages: u32,
+    /// Demo mode and an admin: the page shows the demo panel.
+    pub demo_panel: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -204,6 +206,15 @@ pub enum DemoAction {
     RotateAppSecret,
     /// X's clock jumps 95 s ahead of ours.
     SkewClock,
+}
+
+/// The result of an action taken by a form post (Refresh now, Revoke, ...):
+/// shown once, at the top of the page the form was on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    /// It did what was asked (its sentence may still report a failure at X).
+    pub ok: bool,
+    pub message: String,
 }
 
 /// The result of a connect or reconnect, shown once on the next page.

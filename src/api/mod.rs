@@ -93,6 +93,8 @@ pub async fn run_demo_action(action: DemoAction, account_id: Option<String>) -> 
     use crate::server::demo::{CLIENT_ID, CLOCK_SKEW_SECS};
     ssr::require(Permission::Administer, "Only admins can use the demo panel.").await?;
     let state = ssr::state()?;
+    // A form's empty choice ("— pick one —") is no account.
+    let account_id = account_id.filter(|a| !a.is_empty());
     let Some(emulator) = &state.emulator else {
         return Err(ApiError::refused("The demo panel only works in demo mode."));
     };
@@ -136,6 +138,14 @@ pub async fn take_flash() -> Result<Option<Flash>, ApiError> {
     let session: tower_sessions::Session = leptos_axum::extract().await?;
     let flash: Option<Flash> = session.remove(crate::server::auth_x::FLASH).await?;
     Ok(flash)
+}
+
+/// The result of the last action posted by a form, once: reading it removes it.
+#[server(prefix = "/api/public")]
+pub async fn take_notice() -> Result<Option<Notice>, ApiError> {
+    let session: tower_sessions::Session = leptos_axum::extract().await?;
+    let notice: Option<Notice> = session.remove(crate::server::forms::NOTICE).await?;
+    Ok(notice)
 }
 
 /// What to tell the person before sending them to X to reconnect `id`.

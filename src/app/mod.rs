@@ -1,4 +1,7 @@
-//! The pages and components, rendered on the server and hydrated in the browser.
+//! The pages and components. Pages are rendered on the server only; the
+//! parts a person interacts with are islands (`#[island]`), the only code
+//! the browser downloads and runs. Every button is also a form that posts,
+//! so a page works before, and without, its wasm.
 
 pub mod clock;
 mod components;
@@ -7,6 +10,8 @@ mod pages;
 pub mod status;
 
 use components::header::Header;
+use components::live::Live;
+use components::notice::NoticeView;
 use components::not_found::NotFound;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -27,7 +32,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <link rel="icon" href="/favicon.ico"/>
                 <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
+                <HydrationScripts options islands=true/>
                 <MetaTags/>
             </head>
             <body>
@@ -41,18 +46,15 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    // Set once the browser has taken over the page, so tests (and people
-    // debugging) can tell a hydrated page from a server-rendered one.
-    let (hydrated, set_hydrated) = signal(false);
-    Effect::new(move |_| set_hydrated.set(true));
 
     view! {
         <Stylesheet id="leptos" href="/pkg/authwatch.css"/>
         <Title text="authwatch"/>
         <Router>
-            <div class="app" data-hydrated=move || hydrated.get().to_string()>
+            <div class="app">
                 <Header/>
                 <main>
+                    <NoticeView/>
                     <Routes fallback=NotFound>
                         // Async: these pages consume a one-time result message from the
                         // session, and the session is saved when the response is
@@ -74,6 +76,7 @@ pub fn App() -> impl IntoView {
                         <Route path=(StaticSegment("connect"), StaticSegment("result")) view=ConnectResultPage ssr=SsrMode::Async/>
                     </Routes>
                 </main>
+                <Live/>
             </div>
         </Router>
     }

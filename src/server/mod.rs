@@ -9,6 +9,7 @@ pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod demo;
+pub mod forms;
 pub mod lifecycle;
 pub mod links;
 pub mod metrics;

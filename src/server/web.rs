@@ -263,6 +263,7 @@ pub fn router(state: AppState) -> Router {
     }
     let mut router = pages
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(page_context(page_csp), shell))
+        .layer(axum::middleware::from_fn(super::forms::plain_form_posts))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::gate))
         .with_state(state.clone())
         .layer(sessions);

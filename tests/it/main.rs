@@ -14,6 +14,7 @@ mod callback;
 mod connect_flow;
 mod crash_recovery;
 mod files;
+mod forms;
 mod hardening;
 mod links;
 mod notifications;

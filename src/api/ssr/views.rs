@@ -79,6 +79,7 @@ pub async fn dashboard(state: &AppState, query: &DashboardQuery, viewer: &User) 
         matching: matching as u32,
         page,
         pages,
+        demo_panel: state.config.is_demo() && viewer.role == crate::domain::access::Role::Admin,
     })
 }
 

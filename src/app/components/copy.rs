@@ -2,6 +2,13 @@
 
 use leptos::prelude::*;
 
+/// The copy button on a page of the server's, with nothing else live around it.
+#[island]
+pub fn CopyIsland(text: String) -> impl IntoView {
+    view! { <CopyButton text=text/> }
+}
+
+/// The copy button inside an island.
 #[component]
 pub fn CopyButton(text: String) -> impl IntoView {
     let copied = RwSignal::new(false);

@@ -1,49 +1,401 @@
-//! Keeping a page live without a reload: a clock that ticks every second
-//! (for countdowns) and a poll counter that bumps every few seconds (for
-//! refetching). Both only run in the browser: effects never run on the server.
+//! Keeping a server-rendered page live. The pages are the server's; one
+//! island, [`Live`], at the end of every page, makes them live in the browser:
+//! - every time on the page (`<time data-ago>`, countdowns, token ages, life
+//!   bars) ticks each second, by the same functions that rendered it;
+//! - a page that asks for it (`data-live-poll` on its section) is fetched
+//!   again every few seconds and its `<main>` replaced, so what the server
+//!   knows shows without a reload;
+//! - links and forms marked `data-live-nav` (filters, pages, search) and
+//!   forms marked `data-live-post` (every button) are fetched in place.
+//!
+//! Everything it does is an ordinary link or form underneath: without the
+//! wasm, or before it loads, the same clicks navigate and post, and the
+//! server answers the same pages (see `server::forms`).
 
 use leptos::prelude::*;
-use std::time::Duration;
 
-/// Milliseconds elapsed since `reset` was last called, ticking every second.
-#[derive(Clone, Copy)]
-pub struct Ticker {
-    elapsed: RwSignal<i64>,
-}
-
-impl Ticker {
-    pub fn new() -> Self {
-        let elapsed = RwSignal::new(0i64);
-        Effect::new(move |_| {
-            let handle = set_interval_with_handle(move || elapsed.update(|e| *e += 1000), Duration::from_secs(1)).ok();
-            on_cleanup(move || {
-                if let Some(h) = handle {
-                    h.clear();
-                }
-            });
-        });
-        Self { elapsed }
-    }
-
-    pub fn elapsed(&self) -> i64 {
-        self.elapsed.get()
-    }
-
-    pub fn reset(&self) {
-        self.elapsed.set(0);
-    }
-}
-
-/// A counter that grows every `every`: use it as a resource source to refetch.
-pub fn poll(every: Duration) -> RwSignal<u32> {
-    let count = RwSignal::new(0u32);
+/// The island that makes the page live; also marks it hydrated
+/// (`data-hydrated`), for tests and for people debugging. It is the last
+/// island of every page: islands hydrate in document order.
+#[island]
+pub fn Live() -> impl IntoView {
+    let (hydrated, set_hydrated) = signal(false);
+    let problem = RwSignal::new(None::<String>);
     Effect::new(move |_| {
-        let handle = set_interval_with_handle(move || count.update(|n| *n += 1), every).ok();
-        on_cleanup(move || {
-            if let Some(h) = handle {
-                h.clear();
+        #[cfg(feature = "hydrate")]
+        browser::start(problem);
+        set_hydrated.set(true);
+    });
+    view! {
+        <p class="live-problem" role="alert" hidden=move || problem.get().is_none()>
+            {move || problem.get().unwrap_or_default()}
+        </p>
+        <span class="hydration-mark" hidden data-hydrated=move || hydrated.get().to_string()></span>
+    }
+}
+
+/// What the browser does for [`Live`]: plain DOM work over the server's HTML.
+#[cfg(feature = "hydrate")]
+mod browser {
+    use crate::app::format::{countdown, duration, life_used, relative};
+    use leptos::prelude::*;
+    use std::cell::Cell;
+    use std::time::Duration;
+    use wasm_bindgen::{JsCast, JsValue};
+    use web_sys::{Document, Element, HtmlFormElement, MouseEvent, SubmitEvent};
+
+    /// Seconds between refetches of a page that asks for them.
+    const POLL_SECS: u64 = 10;
+
+    thread_local! {
+        /// The server's clock minus the browser's, from the last page seen.
+        static OFFSET: Cell<i64> = const { Cell::new(0) };
+        /// Counts navigations and posts: only the newest one's page is shown.
+        static GENERATION: Cell<u64> = const { Cell::new(0) };
+        /// Navigations and posts under way: no poll replaces their page.
+        static BUSY: Cell<u32> = const { Cell::new(0) };
+    }
+
+    /// The event an island sends when it changed what the page shows.
+    pub const CHANGED: &str = "authwatch:changed";
+
+    pub fn start(problem: RwSignal<Option<String>>) {
+        read_clock();
+        let _ = set_interval_with_handle(tick, Duration::from_secs(1));
+        let on_changed = wasm_bindgen::closure::Closure::<dyn Fn()>::new(move || {
+            let href = window().location().href().unwrap_or_default();
+            leptos::task::spawn_local(show(Request::Get(href), None, problem));
+        });
+        let _ = document().add_event_listener_with_callback(CHANGED, on_changed.as_ref().unchecked_ref());
+        on_changed.forget();
+        let poll = move || poll(problem);
+        let _ = set_interval_with_handle(poll, Duration::from_secs(POLL_SECS));
+        let document = document();
+        let on_click = wasm_bindgen::closure::Closure::<dyn Fn(MouseEvent)>::new(move |ev| on_click(ev, problem));
+        let _ = document.add_event_listener_with_callback("click", on_click.as_ref().unchecked_ref());
+        on_click.forget();
+        let on_submit = wasm_bindgen::closure::Closure::<dyn Fn(SubmitEvent)>::new(move |ev| on_submit(ev, problem));
+        let _ = document.add_event_listener_with_callback("submit", on_submit.as_ref().unchecked_ref());
+        on_submit.forget();
+        let on_back = wasm_bindgen::closure::Closure::<dyn Fn()>::new(move || {
+            let href = window().location().href().unwrap_or_default();
+            leptos::task::spawn_local(show(Request::Get(href), None, problem));
+        });
+        let _ = window().add_event_listener_with_callback("popstate", on_back.as_ref().unchecked_ref());
+        on_back.forget();
+    }
+
+    fn now() -> i64 {
+        js_sys::Date::now() as i64 + OFFSET.get()
+    }
+
+    /// The page's section carries the server's clock (`data-now`) when it was made.
+    fn read_clock() {
+        let server_now = document()
+            .query_selector("main [data-now]")
+            .ok()
+            .flatten()
+            .and_then(|e| e.get_attribute("data-now"))
+            .and_then(|n| n.parse::<i64>().ok());
+        if let Some(server_now) = server_now {
+            OFFSET.set(server_now - js_sys::Date::now() as i64);
+        }
+    }
+
+    fn each(selector: &str, mut f: impl FnMut(&Element)) {
+        if let Ok(nodes) = document().query_selector_all(selector) {
+            for i in 0..nodes.length() {
+                if let Some(e) = nodes.item(i).and_then(|n| n.dyn_into::<Element>().ok()) {
+                    f(&e);
+                }
+            }
+        }
+    }
+
+    fn ms(e: &Element, name: &str) -> Option<i64> {
+        e.get_attribute(name)?.parse().ok()
+    }
+
+    /// Brings every time on the page up to now.
+    fn tick() {
+        let now = now();
+        each("[data-ago]", |e| {
+            if let Some(at) = ms(e, "data-ago") {
+                e.set_text_content(Some(&relative(now, at)));
             }
         });
-    });
-    count
+        each("[data-age]", |e| {
+            if let Some(at) = ms(e, "data-age") {
+                e.set_text_content(Some(&duration(now - at)));
+            }
+        });
+        each("[data-countdown]", |e| {
+            if let Some(at) = ms(e, "data-countdown") {
+                e.set_text_content(Some(&super::expiry(now, at, countdown)));
+            }
+        });
+        each("[data-expires]", |e| {
+            if let Some(at) = ms(e, "data-expires") {
+                e.set_text_content(Some(&super::expiry(now, at, |ms| format!("in {}", duration(ms)))));
+            }
+        });
+        each("[data-life-from]", |e| {
+            if let (Some(from), Some(to)) = (ms(e, "data-life-from"), ms(e, "data-life-to")) {
+                let _ = e.set_attribute("style", &super::life_style(life_used(now, from, to)));
+            }
+        });
+    }
+
+    /// Fetches the page again, unless the person is typing on it or waits
+    /// for a navigation or post of their own.
+    fn poll(problem: RwSignal<Option<String>>) {
+        let document = document();
+        let wanted = document.query_selector("main [data-live-poll]").ok().flatten().is_some();
+        let typing = document
+            .active_element()
+            .is_some_and(|e| matches!(e.tag_name().as_str(), "INPUT" | "SELECT" | "TEXTAREA") && e.closest("main").ok().flatten().is_some());
+        if !wanted || typing || document.hidden() || BUSY.get() > 0 {
+            return;
+        }
+        let href = window().location().href().unwrap_or_default();
+        let generation = GENERATION.get();
+        leptos::task::spawn_local(async move {
+            match fetch(&Request::Get(href)).await {
+                Ok(page) if GENERATION.get() == generation && BUSY.get() == 0 => {
+                    problem.set(None);
+                    swap(&page.html);
+                }
+                Ok(_) => {}
+                Err(e) => problem.set(Some(format!("Could not update this page: {e}. It shows what it showed before."))),
+            }
+        });
+    }
+
+    fn on_click(ev: MouseEvent, problem: RwSignal<Option<String>>) {
+        if ev.default_prevented() || ev.button() != 0 || ev.ctrl_key() || ev.meta_key() || ev.shift_key() || ev.alt_key() {
+            return;
+        }
+        let Some(link) = ev
+            .target()
+            .and_then(|t| t.dyn_into::<Element>().ok())
+            .and_then(|e| e.closest("[data-live-nav] a[href], a[data-live-nav][href]").ok().flatten())
+        else {
+            return;
+        };
+        let Some(href) = link.dyn_ref::<web_sys::HtmlAnchorElement>().map(|a| a.href()) else { return };
+        ev.prevent_default();
+        leptos::task::spawn_local(show(Request::Get(href.clone()), Some(href), problem));
+    }
+
+    fn on_submit(ev: SubmitEvent, problem: RwSignal<Option<String>>) {
+        if ev.default_prevented() {
+            return;
+        }
+        let Some(form) = ev.target().and_then(|t| t.dyn_into::<HtmlFormElement>().ok()) else { return };
+        let navigates = form.has_attribute("data-live-nav");
+        if !navigates && !form.has_attribute("data-live-post") {
+            return;
+        }
+        let Ok(data) = web_sys::FormData::new_with_form(&form) else { return };
+        // The button pressed is part of what the form says (the demo panel's actions).
+        if let Some(button) = ev.submitter().and_then(|s| s.dyn_into::<Element>().ok()) {
+            if let (Some(name), Some(value)) = (button.get_attribute("name"), button.get_attribute("value")) {
+                let _ = data.append_with_str(&name, &value);
+            }
+        }
+        let Ok(params) = web_sys::UrlSearchParams::new_with_str_sequence_sequence(&data) else { return };
+        let query: String = params.to_string().into();
+        ev.prevent_default();
+        if navigates {
+            let href = format!("{}?{query}", form.action());
+            leptos::task::spawn_local(show(Request::Get(href.clone()), Some(href), problem));
+        } else {
+            set_busy(&form, true);
+            leptos::task::spawn_local(async move {
+                show(Request::Post { url: form.action(), body: query }, None, problem).await;
+                set_busy(&form, false);
+            });
+        }
+    }
+
+    fn set_busy(form: &HtmlFormElement, busy: bool) {
+        let _ = form.set_attribute("aria-busy", if busy { "true" } else { "false" });
+        if let Ok(buttons) = form.query_selector_all("button") {
+            for i in 0..buttons.length() {
+                if let Some(b) = buttons.item(i).and_then(|n| n.dyn_into::<web_sys::HtmlButtonElement>().ok()) {
+                    b.set_disabled(busy);
+                }
+            }
+        }
+    }
+
+    pub enum Request {
+        Get(String),
+        Post { url: String, body: String },
+    }
+
+    struct Page {
+        html: String,
+        /// Where the answer came from, after redirects.
+        url: String,
+    }
+
+    /// Fetches `request` and shows the page it answers; `push` puts the
+    /// address in the history, as following a link would. A page on another
+    /// path than the one asked for (signed out: the sign-in page) is
+    /// opened for real.
+    async fn show(request: Request, push: Option<String>, problem: RwSignal<Option<String>>) {
+        let generation = GENERATION.get() + 1;
+        GENERATION.set(generation);
+        BUSY.set(BUSY.get() + 1);
+        let asked = match &request {
+            Request::Get(url) => url.clone(),
+            Request::Post { .. } => window().location().href().unwrap_or_default(),
+        };
+        let result = fetch(&request).await;
+        BUSY.set(BUSY.get() - 1);
+        if GENERATION.get() != generation {
+            return;
+        }
+        match result {
+            Ok(page) if path_of(&page.url) != path_of(&asked) => {
+                let _ = window().location().assign(&page.url);
+            }
+            Ok(page) => {
+                problem.set(None);
+                if let Some(href) = push {
+                    if let Ok(history) = window().history() {
+                        let _ = history.push_state_with_url(&JsValue::NULL, "", Some(&href));
+                    }
+                }
+                swap(&page.html);
+            }
+            Err(e) => problem.set(Some(format!("That did not reach authwatch: {e}. Try again."))),
+        }
+    }
+
+    fn path_of(url: &str) -> String {
+        web_sys::Url::new(url).map(|u| u.pathname()).unwrap_or_default()
+    }
+
+    async fn fetch(request: &Request) -> Result<Page, String> {
+        use wasm_bindgen_futures::JsFuture;
+        let init = web_sys::RequestInit::new();
+        let headers = web_sys::Headers::new().map_err(describe)?;
+        headers.set("Accept", "text/html").map_err(describe)?;
+        let url = match request {
+            Request::Get(url) => url,
+            Request::Post { url, body } => {
+                init.set_method("POST");
+                headers.set("Content-Type", "application/x-www-form-urlencoded").map_err(describe)?;
+                init.set_body(&JsValue::from_str(body));
+                url
+            }
+        };
+        init.set_headers(&headers);
+        let answer = JsFuture::from(window().fetch_with_str_and_init(url, &init)).await.map_err(describe)?;
+        let answer: web_sys::Response = answer.dyn_into().map_err(describe)?;
+        let html = JsFuture::from(answer.text().map_err(describe)?).await.map_err(describe)?;
+        // A 404 or 410 is still a page to show (it says what happened); only
+        // authwatch's own failure is not.
+        if answer.status() >= 500 {
+            return Err(format!("HTTP {}", answer.status()));
+        }
+        Ok(Page { html: html.as_string().unwrap_or_default(), url: answer.url() })
+    }
+
+    fn describe(e: JsValue) -> String {
+        e.dyn_ref::<js_sys::Error>()
+            .map(|e| String::from(e.message()))
+            .or_else(|| e.as_string())
+            .unwrap_or_else(|| "the network failed".to_owned())
+    }
+
+    /// Replaces the page's `<main>` and header with the new page's, keeping
+    /// what is marked `data-live-keep` (a secret shown once), and makes the
+    /// new islands live.
+    fn swap(html: &str) {
+        let Ok(parser) = web_sys::DomParser::new() else { return };
+        let Ok(new) = parser.parse_from_string(html, web_sys::SupportedType::TextHtml) else { return };
+        let document = document();
+        for selector in ["main", "header.top"] {
+            let (Some(old), Some(fresh)) =
+                (document.query_selector(selector).ok().flatten(), new.query_selector(selector).ok().flatten())
+            else {
+                continue;
+            };
+            keep_marked(&old, &fresh);
+            let fresh = document.adopt_node(&fresh).ok().and_then(|n| n.dyn_into::<Element>().ok());
+            if let Some(fresh) = fresh {
+                let _ = old.replace_with_with_node_1(&fresh);
+                hydrate_islands(&fresh);
+            }
+        }
+        if let Some(title) = new.query_selector("title").ok().flatten().and_then(|t| t.text_content()) {
+            document.set_title(&title);
+        }
+        read_clock();
+        tick();
+    }
+
+    /// Moves each `data-live-keep` element (with an id) of the old page into
+    /// the new one in place of its namesake: its state, a secret the person
+    /// has not copied yet, survives.
+    fn keep_marked(old: &Element, fresh: &Element) {
+        if let Ok(kept) = old.query_selector_all("[data-live-keep][id]") {
+            for i in 0..kept.length() {
+                let Some(kept) = kept.item(i).and_then(|n| n.dyn_into::<Element>().ok()) else { continue };
+                let selector = format!("[id=\"{}\"]", kept.id());
+                if let Some(namesake) = fresh.query_selector(&selector).ok().flatten() {
+                    let _ = namesake.replace_with_with_node_1(&kept);
+                }
+            }
+        }
+    }
+
+    /// Hydrates the islands of a new part of the page, through the function
+    /// leptos's island script gives the page; kept ones are live already.
+    fn hydrate_islands(root: &Element) {
+        let Ok(hydrate) = js_sys::Reflect::get(&window(), &JsValue::from_str("__hydrateIsland")) else { return };
+        let Ok(hydrate) = hydrate.dyn_into::<js_sys::Function>() else { return };
+        if let Ok(islands) = root.query_selector_all("leptos-island") {
+            for i in 0..islands.length() {
+                let Some(island) = islands.item(i).and_then(|n| n.dyn_into::<Element>().ok()) else { continue };
+                if island.closest("[data-live-keep]").ok().flatten().is_some() {
+                    continue;
+                }
+                let id = island.get_attribute("data-component").unwrap_or_default();
+                let _ = hydrate.call2(&JsValue::NULL, &island, &JsValue::from_str(&id));
+            }
+        }
+    }
+
+    fn document() -> Document {
+        leptos::prelude::document()
+    }
+}
+
+/// Tells [`Live`] that an island changed what the server would show: it
+/// fetches the page again now instead of at the next poll.
+pub fn page_changed() {
+    #[cfg(feature = "hydrate")]
+    {
+        if let Ok(event) = web_sys::Event::new(browser::CHANGED) {
+            let _ = leptos::prelude::document().dispatch_event(&event);
+        }
+    }
+}
+
+/// `expired 3 min ago`, or what `ahead` says of the time left.
+pub fn expiry(now: i64, expires_at: i64, ahead: impl Fn(i64) -> String) -> String {
+    if now >= expires_at {
+        format!("expired {} ago", crate::app::format::duration(now - expires_at))
+    } else {
+        ahead(expires_at - now)
+    }
+}
+
+/// The style of a token's life bar, `used` from 0.0 to 1.0.
+pub fn life_style(used: f64) -> String {
+    format!("width: {:.1}%", used * 100.0)
 }

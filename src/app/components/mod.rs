@@ -8,5 +8,6 @@ pub mod header;
 pub mod held_posts;
 pub mod live;
 pub mod not_found;
+pub mod notice;
 pub mod time;
 pub mod warnings;

@@ -1,72 +1,49 @@
 //! `/accounts/:id`: what failed and since when, whether the refresh token
 //! survived, the scopes, the retry and who must act, answered in sentences;
 //! the current token (by fingerprint), the exact last X error, the timeline.
+//! Rendered by the server and kept live by the [`Live`](crate::app::components::live::Live)
+//! island; every button is a form that posts, with or without the wasm.
 
 use crate::api::dto::{AccountDetail, AccountPeople, UserRef};
 use crate::api::{load_account, AssignOwners, CheckNow, CreateReconnectLink, RefreshNow, RevokeReconnectLink};
 use crate::app::components::badge::HealthBadge;
 use crate::app::components::copy::CopyButton;
 use crate::app::components::held_posts::HeldPosts;
-use crate::app::components::live::{poll, Ticker};
+use crate::app::components::live::page_changed;
 use crate::app::components::not_found::NotFound;
-use crate::app::components::time::Ago;
+use crate::app::components::time::{Ago, Expires};
 use crate::app::components::warnings::Warnings;
-use crate::app::format::{duration, utc};
+use crate::app::format::utc;
 use crate::domain::health::{Action, Health};
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_router::hooks::use_params_map;
-use std::time::Duration;
 
 #[component]
 pub fn AccountPage() -> impl IntoView {
     let params = use_params_map();
-    let id = move || params.read().get("id").unwrap_or_default();
-    let refresh = ServerAction::<RefreshNow>::new();
-    let check = ServerAction::<CheckNow>::new();
-    let polls = poll(Duration::from_secs(10));
-    let data = Resource::new(
-        move || (id(), polls.get(), refresh.version().get(), check.version().get()),
-        |(id, _, _, _)| load_account(id),
-    );
-    let ticker = Ticker::new();
-    Effect::new(move |_| {
-        if data.get().is_some() {
-            ticker.reset();
-        }
-    });
+    let id = params.with_untracked(|p| p.get("id").unwrap_or_default());
+    let data = Resource::new(|| (), move |_| load_account(id.clone()));
     view! {
-        <Transition fallback=|| view! { <p class="loading">"Loading the account…"</p> }>
+        <Suspense fallback=|| view! { <p class="loading">"Loading the account…"</p> }>
             {move || data.get().map(|result| match result {
-                Ok(Some(detail)) => view! { <Detail detail=detail ticker=ticker refresh=refresh check=check/> }.into_any(),
+                Ok(Some(detail)) => view! { <Detail detail=detail/> }.into_any(),
                 Ok(None) => view! { <NotFound/> }.into_any(),
                 Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
             })}
-        </Transition>
+        </Suspense>
     }
 }
 
 #[component]
-fn Detail(
-    detail: AccountDetail,
-    ticker: Ticker,
-    refresh: ServerAction<RefreshNow>,
-    check: ServerAction<CheckNow>,
-) -> impl IntoView {
-    let fetched = detail.now;
-    let now = Signal::derive(move || fetched + ticker.elapsed());
+fn Detail(detail: AccountDetail) -> impl IntoView {
+    let now = detail.now;
     let row = detail.row;
     let id = row.id.clone();
-    let id2 = row.id.clone();
     let expires_at = row.expires_at;
-    let busy = move || refresh.pending().get() || check.pending().get();
     let people = detail.people.clone();
-    let message = move || {
-        let latest =
-            if refresh.version().get() >= check.version().get() { refresh.value().get() } else { check.value().get() };
-        latest.map(|r| r.unwrap_or_else(|e| e.to_string()))
-    };
     view! {
-        <section class="account">
+        <section class="account" data-live-poll data-now=now>
             <p class="crumbs"><a href="/">"← All accounts"</a></p>
             <h1>"@" {row.handle.clone()} " " <span class="name">{row.name.clone()}</span></h1>
             <Warnings warnings=detail.warnings.clone()/>
@@ -81,9 +58,14 @@ fn Detail(
                         {(row.health == Health::ActionNeeded(Action::Reconnect)).then(|| view! {
                             <a class="button" href=format!("/accounts/{}/reconnect", row.id)>"Reconnect"</a>
                         })}
-                        <button type="button" disabled=busy on:click=move |_| { refresh.dispatch(RefreshNow { id: id.clone() }); }>"Refresh now"</button>
-                        <button type="button" disabled=busy on:click=move |_| { check.dispatch(CheckNow { id: id2.clone() }); }>"Check now"</button>
-                        <span class="action-result" role="status">{message}</span>
+                        <form method="post" action=RefreshNow::url() class="inline" data-live-post>
+                            <input type="hidden" name="id" value=id.clone()/>
+                            <button type="submit">"Refresh now"</button>
+                        </form>
+                        <form method="post" action=CheckNow::url() class="inline" data-live-post>
+                            <input type="hidden" name="id" value=id/>
+                            <button type="submit">"Check now"</button>
+                        </form>
                     </div>
                     <p class="muted check-cost">
                         "Check now always asks X (GET /2/users/me), even when a refresh or publish proved the account alive today. X bills $0.010 per account and UTC day however often it is asked, so a second check today costs nothing more. The daily check asks only accounts nothing proved alive that day."
@@ -113,12 +95,7 @@ fn Detail(
                 <dt>"Refresh token"</dt><dd><code>{detail.refresh_fingerprint.unwrap_or_else(|| "none".into())}</code></dd>
                 <dt>"Issued"</dt><dd><Ago now=now at=row.issued_at/></dd>
                 <dt>"Expires"</dt>
-                <dd>
-                    <span title=utc(expires_at)>{move || {
-                        let n = now.get();
-                        if n >= expires_at { format!("expired {} ago", duration(n - expires_at)) } else { format!("in {}", duration(expires_at - n)) }
-                    }}</span>
-                </dd>
+                <dd><Expires now=now expires_at=expires_at/></dd>
                 <dt>"Scopes"</dt>
                 <dd>{row.scopes.into_iter().map(|s| view! {
                     <span class=if s.missing { "scope missing" } else { "scope" }>{s.name}</span>
@@ -176,10 +153,7 @@ fn Detail(
 /// Who owns the account, its open prompt, reconnect links, and (admins)
 /// reassigning owners.
 #[component]
-fn People(account_id: String, people: AccountPeople, now: Signal<i64>) -> impl IntoView {
-    let create = ServerAction::<CreateReconnectLink>::new();
-    let revoke = ServerAction::<RevokeReconnectLink>::new();
-    let assign = ServerAction::<AssignOwners>::new();
+fn People(account_id: String, people: AccountPeople, now: i64) -> impl IntoView {
     let name = |u: &Option<UserRef>| {
         u.as_ref().map(|u| u.name.clone()).unwrap_or_else(|| "nobody (the admins are asked)".into())
     };
@@ -204,21 +178,9 @@ fn People(account_id: String, people: AccountPeople, now: Signal<i64>) -> impl I
             <div class="links">
                 <h3>"Reconnect link"</h3>
                 <p class="muted">"For whoever holds the X login but has no dashboard user (a client, an agency). It works once and expires."</p>
-                <button type="button" disabled=move || create.pending().get()
-                    on:click=move |_| { create.dispatch(CreateReconnectLink { account_id: link_account.clone() }); }>
-                    "Create a reconnect link"
-                </button>
-                {move || create.value().get().map(|r| match r {
-                    Ok(link) => view! {
-                        <div class="new-link" role="status">
-                            <p>"Send this link now: it is shown only once. Valid until " {utc(link.expires_at)} "."</p>
-                            <input type="text" readonly class="link-url" value=link.url.clone() aria-label="Reconnect link"/>
-                            <CopyButton text=link.url/>
-                        </div>
-                    }.into_any(),
-                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                })}
-                <p role="status">{move || revoke.value().get().map(|r| r.unwrap_or_else(|e| e.to_string()))}</p>
+                <div id="new-reconnect-link" data-live-keep>
+                    <NewReconnectLink account_id=link_account/>
+                </div>
                 {(!people.links.is_empty()).then(|| view! {
                     <table class="link-list">
                         <thead><tr><th>"Link"</th><th>"Made by"</th><th>"Made"</th><th>"Status"</th><th></th></tr></thead>
@@ -228,7 +190,7 @@ fn People(account_id: String, people: AccountPeople, now: Signal<i64>) -> impl I
                                     Some(at) => format!("used {}", utc(at)),
                                     None => format!("until {}", utc(l.expires_at)),
                                 };
-                                let id = l.id.clone();
+                                let link_id = l.id.clone();
                                 view! {
                                     <tr>
                                         <td><code>{l.id}</code></td>
@@ -236,8 +198,10 @@ fn People(account_id: String, people: AccountPeople, now: Signal<i64>) -> impl I
                                         <td><Ago now=now at=l.created_at/></td>
                                         <td>{status}</td>
                                         <td>{l.open.then(|| view! {
-                                            <button type="button" class="small"
-                                                on:click=move |_| { revoke.dispatch(RevokeReconnectLink { link_id: id.clone() }); }>"Revoke"</button>
+                                            <form method="post" action=RevokeReconnectLink::url() class="inline" data-live-post>
+                                                <input type="hidden" name="link_id" value=link_id/>
+                                                <button type="submit" class="small">"Revoke"</button>
+                                            </form>
                                         })}</td>
                                     </tr>
                                 }
@@ -253,7 +217,7 @@ fn People(account_id: String, people: AccountPeople, now: Signal<i64>) -> impl I
                 view! { <option value=u.id selected=is>{u.name}</option> }
             }).collect_view();
             view! {
-                <ActionForm action=assign attr:class="assign">
+                <form method="post" action=AssignOwners::url() class="assign" data-live-post>
                     <input type="hidden" name="account_id" value=account_id.clone()/>
                     <label>"Owner "
                         <select name="owner"><option value="">"— nobody —"</option>{options(owner_id.clone())}</select>
@@ -262,10 +226,39 @@ fn People(account_id: String, people: AccountPeople, now: Signal<i64>) -> impl I
                         <select name="backup_owner"><option value="">"— nobody —"</option>{options(backup_id.clone())}</select>
                     </label>
                     <button type="submit">"Save owners"</button>
-                    <span role="status">{move || assign.value().get().map(|r| r.unwrap_or_else(|e| e.to_string()))}</span>
-                </ActionForm>
+                </form>
             }.into_any()
         })}
     }
     .into_any()
+}
+
+/// Creating a reconnect link: the link is a secret shown once, so it lives
+/// in the browser alone (an island), never in the page the server sends
+/// again. Without the wasm the form still posts, and the link is shown on a
+/// page of its own.
+#[island]
+fn NewReconnectLink(account_id: String) -> impl IntoView {
+    let create = ServerAction::<CreateReconnectLink>::new();
+    Effect::new(move |_| {
+        if create.value().get().is_some_and(|r| r.is_ok()) {
+            page_changed();
+        }
+    });
+    view! {
+        <ActionForm action=create attr:class="inline">
+            <input type="hidden" name="account_id" value=account_id/>
+            <button type="submit" disabled=move || create.pending().get()>"Create a reconnect link"</button>
+        </ActionForm>
+        {move || create.value().get().map(|r| match r {
+            Ok(link) => view! {
+                <div class="new-link" role="status">
+                    <p>"Send this link now: it is shown only once. Valid until " {utc(link.expires_at)} "."</p>
+                    <input type="text" readonly class="link-url" value=link.url.clone() aria-label="Reconnect link"/>
+                    <CopyButton text=link.url/>
+                </div>
+            }.into_any(),
+            Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+        })}
+    }
 }

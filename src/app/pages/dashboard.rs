@@ -1,44 +1,28 @@
 //! `/`: every connected X account's auth health at a glance, people's
 //! problems first. Filters and search live in the URL, so a view can be shared.
+//!
+//! Rendered by the server alone. The page asks to be kept live
+//! (`data-live-poll`), and its filters, pages and search are marked
+//! `data-live-nav`: the [`Live`](crate::app::components::live::Live) island
+//! refetches it and follows them in place; without it they navigate.
 
 use crate::api::dto::{AccountRow, Dashboard as DashboardDto, DashboardQuery, DemoAction, PromptView};
 use crate::api::{load_dashboard, take_flash, RunDemoAction};
 use crate::app::components::badge::HealthBadge;
 use crate::app::components::flash::FlashView;
-use crate::app::components::live::{poll, Ticker};
-use crate::app::components::time::Ago;
+use crate::app::components::time::{Age, Ago, Countdown, LifeBar};
 use crate::app::components::warnings::Warnings;
-use crate::app::format::{countdown, duration, life_used, utc};
-use crate::domain::access::Role;
 use crate::domain::health::{Action, Health};
 use leptos::prelude::*;
-use leptos_router::components::{Form, A};
+use leptos::server_fn::ServerFn;
 use leptos_router::hooks::use_query_map;
-use std::time::Duration;
-
-/// How often the dashboard refetches.
-const POLL: Duration = Duration::from_secs(10);
 
 #[component]
 pub fn Dashboard() -> impl IntoView {
     let query = use_query_map();
-    let params = move || {
-        let q = query.read();
-        DashboardQuery {
-            health: q.get("health").filter(|h| !h.is_empty()),
-            search: q.get("search").unwrap_or_default(),
-            page: q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1),
-        }
-    };
-    let polls = poll(POLL);
-    let data = Resource::new(move || (params(), polls.get()), |(q, _)| load_dashboard(q));
-    let ticker = Ticker::new();
-    Effect::new(move |_| {
-        if data.get().is_some() {
-            ticker.reset();
-        }
-    });
-
+    let params = query.with_untracked(|q| query_from(|key| q.get(key)));
+    let request = params.clone();
+    let data = Resource::new(|| (), move |_| load_dashboard(request.clone()));
     let flash = Resource::new(|| (), |_| take_flash());
 
     view! {
@@ -50,32 +34,34 @@ pub fn Dashboard() -> impl IntoView {
             <Suspense fallback=|| ()>
                 {move || flash.get().and_then(Result::ok).flatten().map(|f| view! { <FlashView flash=f/> })}
             </Suspense>
-            <Transition fallback=|| view! { <p class="loading">"Loading accounts…"</p> }>
+            <Suspense fallback=|| view! { <p class="loading">"Loading accounts…"</p> }>
                 {move || data.get().map(|result| match result {
-                    Ok(d) => view! { <DashboardBody data=d ticker=ticker/> }.into_any(),
+                    Ok(d) => view! { <DashboardBody data=d query=params.clone()/> }.into_any(),
                     Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
                 })}
-            </Transition>
+            </Suspense>
         </section>
     }
 }
 
+/// The dashboard's query from the address's parameters (`get` one by name).
+fn query_from(get: impl Fn(&str) -> Option<String>) -> DashboardQuery {
+    DashboardQuery {
+        health: get("health").filter(|h| !h.is_empty()),
+        search: get("search").unwrap_or_default(),
+        page: get("page").and_then(|p| p.parse().ok()).unwrap_or(1),
+    }
+}
+
 #[component]
-fn DashboardBody(data: DashboardDto, ticker: Ticker) -> impl IntoView {
-    let fetched = data.now;
-    let now = Signal::derive(move || fetched + ticker.elapsed());
-    let query = use_query_map();
-    let current = move || query.read().get("health").unwrap_or_default();
-    let search = move || query.read().get("search").unwrap_or_default();
+fn DashboardBody(data: DashboardDto, query: DashboardQuery) -> impl IntoView {
+    let now = data.now;
+    let current = query.health.clone().unwrap_or_default();
     let needs_person: u32 = data.counts.iter().filter(|c| c.health.needs_person()).map(|c| c.count).sum();
 
-    let chip = move |slug: &'static str, label: String| {
+    let chip = |slug: &'static str, label: String| {
         let href = if slug.is_empty() { "/".to_owned() } else { format!("/?health={slug}") };
-        view! {
-            <A href=href attr:class="chip" attr:aria-pressed=move || (current() == slug).to_string()>
-                {label}
-            </A>
-        }
+        view! { <a href=href class="chip" aria-pressed=(current == slug).to_string()>{label}</a> }
     };
     let chips = data
         .counts
@@ -84,65 +70,67 @@ fn DashboardBody(data: DashboardDto, ticker: Ticker) -> impl IntoView {
         .map(|c| chip(c.health.slug(), format!("{} {}", c.count, c.health.label())))
         .collect_view();
 
-    let page_link = move |page: u32| page_href(page, &current(), &search());
     let (page, pages) = (data.page, data.pages);
+    let page_link = |page: u32| query_href(&DashboardQuery { page, ..query.clone() });
     let demo_accounts: Vec<(String, String)> = data.rows.iter().map(|r| (r.id.clone(), r.handle.clone())).collect();
 
     view! {
-        <NeedsYou prompts=data.needs_you.clone() total=data.needs_you_total now=now/>
-        <Warnings warnings=data.warnings.clone()/>
-        <div class="summary" role="group" aria-label="Filter by health">
-            {chip("", format!("All {}", data.total))}
-            {chip("needs-person", format!("{needs_person} Needs a person"))}
-            {chips}
+        <div data-live-poll data-now=now>
+            <NeedsYou prompts=data.needs_you.clone() total=data.needs_you_total now=now/>
+            <Warnings warnings=data.warnings.clone()/>
+            <div class="summary" role="group" aria-label="Filter by health" data-live-nav>
+                {chip("", format!("All {}", data.total))}
+                {chip("needs-person", format!("{needs_person} Needs a person"))}
+                {chips}
+            </div>
+            <div class="toolbar">
+                <form method="get" action="/" data-live-nav>
+                    <input type="hidden" name="health" value=current.clone()/>
+                    <input type="search" name="search" placeholder="Search by handle or name" aria-label="Search by handle or name" value=query.search.clone() maxlength="200"/>
+                    <button type="submit">"Search"</button>
+                </form>
+                <p class="updated">"Updated " <Ago now=now at=now/> " · " {data.matching} " shown of " {data.total}</p>
+            </div>
+            {if data.rows.is_empty() {
+                let message = if data.total == 0 { "No X accounts are connected yet." } else { "No account matches this filter." };
+                view! { <p class="empty">{message}</p> }.into_any()
+            } else {
+                view! {
+                    <table class="accounts">
+                        <thead>
+                            <tr>
+                                <th scope="col">"Account"</th>
+                                <th scope="col">"Health"</th>
+                                <th scope="col">"Token age"</th>
+                                <th scope="col">"Expires in"</th>
+                                <th scope="col">"Scopes"</th>
+                                <th scope="col">"Last refresh"</th>
+                                <th scope="col">"Last check"</th>
+                                <th scope="col">"Owner"</th>
+                            </tr>
+                        </thead>
+                        <tbody>
+                            {data.rows.into_iter().map(|row| view! { <Row row=row now=now/> }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any()
+            }}
+            {(pages > 1).then(|| view! {
+                <nav class="pager" aria-label="Pages" data-live-nav>
+                    {(page > 1).then(|| view! { <a href=page_link(page - 1)>"← Previous"</a> })}
+                    <span>"Page " {page} " of " {pages}</span>
+                    {(page < pages).then(|| view! { <a href=page_link(page + 1)>"Next →"</a> })}
+                </nav>
+            })}
+            {data.demo_panel.then(|| view! { <DemoPanel accounts=demo_accounts/> })}
         </div>
-        <div class="toolbar">
-            <Form method="GET" action="/">
-                <input type="hidden" name="health" value=current/>
-                <input type="search" name="search" placeholder="Search by handle or name" aria-label="Search by handle or name" value=search maxlength="200"/>
-                <button type="submit">"Search"</button>
-            </Form>
-            <p class="updated">"Updated " <Ago now=now at=fetched/> " · " {data.matching} " shown of " {data.total}</p>
-        </div>
-        {if data.rows.is_empty() {
-            let message = if data.total == 0 { "No X accounts are connected yet." } else { "No account matches this filter." };
-            view! { <p class="empty">{message}</p> }.into_any()
-        } else {
-            view! {
-                <table class="accounts">
-                    <thead>
-                        <tr>
-                            <th scope="col">"Account"</th>
-                            <th scope="col">"Health"</th>
-                            <th scope="col">"Token age"</th>
-                            <th scope="col">"Expires in"</th>
-                            <th scope="col">"Scopes"</th>
-                            <th scope="col">"Last refresh"</th>
-                            <th scope="col">"Last check"</th>
-                            <th scope="col">"Owner"</th>
-                        </tr>
-                    </thead>
-                    <tbody>
-                        {data.rows.into_iter().map(|row| view! { <Row row=row now=now/> }).collect_view()}
-                    </tbody>
-                </table>
-            }.into_any()
-        }}
-        {(pages > 1).then(|| view! {
-            <nav class="pager" aria-label="Pages">
-                {(page > 1).then(|| view! { <A href=page_link(page - 1)>"← Previous"</A> })}
-                <span>"Page " {page} " of " {pages}</span>
-                {(page < pages).then(|| view! { <A href=page_link(page + 1)>"Next →"</A> })}
-            </nav>
-        })}
-        <DemoPanel accounts=demo_accounts/>
     }
 }
 
 /// The signed-in user's open prompts: what only they (or, escalated, the
 /// admins) can fix.
 #[component]
-fn NeedsYou(prompts: Vec<PromptView>, total: u32, now: Signal<i64>) -> impl IntoView {
+fn NeedsYou(prompts: Vec<PromptView>, total: u32, now: i64) -> impl IntoView {
     (!prompts.is_empty()).then(|| {
         let more = (total as usize).saturating_sub(prompts.len());
         view! {
@@ -169,7 +157,7 @@ fn NeedsYou(prompts: Vec<PromptView>, total: u32, now: Signal<i64>) -> impl Into
 }
 
 #[component]
-fn Row(row: AccountRow, now: Signal<i64>) -> impl IntoView {
+fn Row(row: AccountRow, now: i64) -> impl IntoView {
     let AccountRow {
         id,
         handle,
@@ -187,15 +175,6 @@ fn Row(row: AccountRow, now: Signal<i64>) -> impl IntoView {
     } = row;
     let reconnect =
         (can_act && health == Health::ActionNeeded(Action::Reconnect)).then(|| format!("/accounts/{id}/reconnect"));
-    let expires = move || {
-        let n = now.get();
-        if n >= expires_at {
-            format!("expired {} ago", duration(n - expires_at))
-        } else {
-            countdown(expires_at - n)
-        }
-    };
-    let used = move || format!("width: {:.1}%", life_used(now.get(), issued_at, expires_at) * 100.0);
     let attempt = move |a: Option<crate::api::dto::LastTry>| match a {
         None => view! { <span class="muted">"never"</span> }.into_any(),
         Some(a) => view! {
@@ -217,10 +196,10 @@ fn Row(row: AccountRow, now: Signal<i64>) -> impl IntoView {
                 <span class="cause">{summary}</span>
                 {reconnect.map(|href| view! { <a class="button small" href=href>"Reconnect"</a> })}
             </td>
-            <td class="age"><span title=format!("issued {}", utc(issued_at))>{move || duration(now.get() - issued_at)}</span></td>
+            <td class="age"><Age now=now issued_at=issued_at/></td>
             <td class="expiry">
-                <span class="countdown" title=format!("expires {}", utc(expires_at))>{expires}</span>
-                <span class="life" aria-hidden="true"><span class="used" style=used></span></span>
+                <Countdown now=now expires_at=expires_at/>
+                <LifeBar now=now issued_at=issued_at expires_at=expires_at/>
             </td>
             <td class="scopes">
                 {scopes.into_iter().map(|s| {
@@ -235,75 +214,60 @@ fn Row(row: AccountRow, now: Signal<i64>) -> impl IntoView {
     }
 }
 
-/// Demo mode: make things go wrong at the emulator and watch authwatch notice.
-/// `accounts` are the (id, handle) pairs on the current page.
+/// Demo mode (admins): make things go wrong at the emulator and watch
+/// authwatch notice. `accounts` are the (id, handle) pairs on the current
+/// page. One form: the button pressed names the action.
 #[component]
 fn DemoPanel(accounts: Vec<(String, String)>) -> impl IntoView {
-    let info = Resource::new(|| (), |_| crate::api::instance_info());
-    let viewer = Resource::new(|| (), |_| crate::api::load_viewer());
-    let is_admin = move || viewer.get().and_then(Result::ok).flatten().is_some_and(|v| v.role == Role::Admin);
-    let act = ServerAction::<RunDemoAction>::new();
-    let account = RwSignal::new(String::new());
-    let button = move |action: DemoAction, label: &'static str, needs_account: bool| {
-        view! {
-            <button
-                type="button"
-                disabled=move || act.pending().get() || (needs_account && account.get().is_empty())
-                on:click=move |_| {
-                    let account_id = Some(account.get()).filter(|a| !a.is_empty());
-                    act.dispatch(RunDemoAction { action, account_id });
-                }
-            >
-                {label}
-            </button>
-        }
+    let button = |action: DemoAction, label: &'static str| {
+        view! { <button type="submit" name="action" value=format!("{action:?}")>{label}</button> }
     };
     view! {
-        <Suspense fallback=|| ()>
-            {move || info.get().and_then(Result::ok).filter(|i| i.demo && is_admin()).map(|_| view! {
-                <section class="demo-panel" aria-label="Demo panel">
-                    <h2>"Demo panel"</h2>
-                    <p>"Make something go wrong at the built-in X emulator, then refresh or check the account."</p>
-                    <label>
-                        "Account "
-                        <select on:change=move |ev| account.set(event_target_value(&ev)) prop:value=move || account.get()>
-                            <option value="">"— pick one —"</option>
-                            {accounts.clone().into_iter().map(|(id, handle)| view! {
-                                <option value=id>"@" {handle}</option>
-                            }).collect_view()}
-                        </select>
-                    </label>
-                    {button(DemoAction::RevokeGrant, "Revoke its grant at X", true)}
-                    {button(DemoAction::ExpireToken, "Expire its access token at X", true)}
-                    {button(DemoAction::RotateAppSecret, "Rotate the app's client secret at X", false)}
-                    {button(DemoAction::SkewClock, "Skew X's clock", false)}
-                    <p class="demo-result" role="status">
-                        {move || act.value().get().map(|r| r.unwrap_or_else(|e| e.to_string()))}
-                    </p>
-                </section>
-            })}
-        </Suspense>
+        <section class="demo-panel" aria-label="Demo panel">
+            <h2>"Demo panel"</h2>
+            <p>"Make something go wrong at the built-in X emulator, then refresh or check the account."</p>
+            <form method="post" action=RunDemoAction::url() data-live-post>
+                <label>
+                    "Account "
+                    <select name="account_id">
+                        <option value="">"— pick one —"</option>
+                        {accounts.into_iter().map(|(id, handle)| view! {
+                            <option value=id>"@" {handle}</option>
+                        }).collect_view()}
+                    </select>
+                </label>
+                {button(DemoAction::RevokeGrant, "Revoke its grant at X")}
+                {button(DemoAction::ExpireToken, "Expire its access token at X")}
+                {button(DemoAction::RotateAppSecret, "Rotate the app's client secret at X")}
+                {button(DemoAction::SkewClock, "Skew X's clock")}
+            </form>
+        </section>
     }
 }
 
-/// The dashboard's address for `page`, keeping the filter and the search.
+/// The dashboard's address for a query: the page, the filter and the search.
 /// Both come from the address bar, so they are encoded: a search for
 /// "R&D #2" must not become a second parameter or a fragment.
-fn page_href(page: u32, health: &str, search: &str) -> String {
+fn query_href(q: &DashboardQuery) -> String {
     let mut query = form_urlencoded::Serializer::new(String::new());
-    query.append_pair("page", &page.to_string());
-    if !health.is_empty() {
+    query.append_pair("page", &q.page.to_string());
+    if let Some(health) = q.health.as_deref().filter(|h| !h.is_empty()) {
         query.append_pair("health", health);
     }
-    if !search.is_empty() {
-        query.append_pair("search", search);
+    if !q.search.is_empty() {
+        query.append_pair("search", &q.search);
     }
     format!("/?{}", query.finish())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::page_href;
+    use super::{query_href, DashboardQuery};
+
+    fn page_href(page: u32, health: &str, search: &str) -> String {
+        let health = Some(health.to_owned()).filter(|h| !h.is_empty());
+        query_href(&DashboardQuery { page, health, search: search.to_owned() })
+    }
 
     #[test]
     fn the_pager_keeps_a_search_with_reserved_characters_whole() {

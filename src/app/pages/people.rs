@@ -7,6 +7,7 @@ use crate::api::{load_sign_in_info, load_users, load_viewer, AddUser, RemoveUser
 use crate::app::format::utc;
 use crate::domain::redirect::local_path;
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_router::hooks::use_query_map;
 
 /// A sentence for the error code the sign-in form comes back with.
@@ -117,12 +118,11 @@ pub fn SetupPage() -> impl IntoView {
     }
 }
 
-/// `/users`: who can sign in, and adding someone (admins).
+/// `/users`: who can sign in, adding and removing someone (admins). Each
+/// button is a form that posts.
 #[component]
 pub fn UsersPage() -> impl IntoView {
-    let add = ServerAction::<AddUser>::new();
-    let remove = ServerAction::<RemoveUser>::new();
-    let users = Resource::new(move || (add.version().get(), remove.version().get()), |_| load_users());
+    let users = Resource::new(|| (), |_| load_users());
     let me = Resource::new(|| (), |_| load_viewer());
     let my_email = move || me.get().and_then(Result::ok).flatten().map(|v| v.email).unwrap_or_default();
     view! {
@@ -132,9 +132,8 @@ pub fn UsersPage() -> impl IntoView {
                 {move || users.get().map(|r| match r {
                     Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
                     Ok(list) => view! {
-                        <UserTable users=list me=my_email() remove=remove/>
-                        <p role="status">{move || remove.value().get().map(|r| r.unwrap_or_else(|e| e.to_string()))}</p>
-                        <AddUserForm add=add/>
+                        <UserTable users=list me=my_email()/>
+                        <AddUserForm/>
                     }.into_any(),
                 })}
             </Suspense>
@@ -143,7 +142,7 @@ pub fn UsersPage() -> impl IntoView {
 }
 
 #[component]
-fn UserTable(users: Vec<UserView>, me: String, remove: ServerAction<RemoveUser>) -> impl IntoView {
+fn UserTable(users: Vec<UserView>, me: String) -> impl IntoView {
     view! {
         <table class="user-list">
             <thead><tr><th>"Name"</th><th>"Email"</th><th>"Role"</th><th>"Owns"</th><th>"Added"</th><th></th></tr></thead>
@@ -155,9 +154,11 @@ fn UserTable(users: Vec<UserView>, me: String, remove: ServerAction<RemoveUser>)
                         <td>{u.role.as_str()}</td>
                         <td>{u.owns} " accounts"</td>
                         <td>{utc(u.created_at)}</td>
-                        <td>{(!is_me).then(|| {
-                            let id = u.id.clone();
-                            view! { <button type="button" class="small" on:click=move |_| { remove.dispatch(RemoveUser { id: id.clone() }); }>"Remove"</button> }
+                        <td>{(!is_me).then(|| view! {
+                            <form method="post" action=RemoveUser::url() class="inline" data-live-post>
+                                <input type="hidden" name="id" value=u.id.clone()/>
+                                <button type="submit" class="small">"Remove"</button>
+                            </form>
                         })}</td>
                     </tr>
                 }}).collect_view()}
@@ -167,10 +168,10 @@ fn UserTable(users: Vec<UserView>, me: String, remove: ServerAction<RemoveUser>)
 }
 
 #[component]
-fn AddUserForm(add: ServerAction<AddUser>) -> impl IntoView {
+fn AddUserForm() -> impl IntoView {
     view! {
         <h2>"Add a user"</h2>
-        <ActionForm action=add attr:class="stacked">
+        <form method="post" action=AddUser::url() class="stacked" data-live-post>
             <label>"Name" <input type="text" name="name" required maxlength="200"/></label>
             <label>"Email" <input type="email" name="email" required/></label>
             <label>"Role "
@@ -181,8 +182,7 @@ fn AddUserForm(add: ServerAction<AddUser>) -> impl IntoView {
             </label>
             <label>"First password (12 characters or more)" <input type="password" name="password" required minlength="12" autocomplete="new-password"/></label>
             <button type="submit">"Add"</button>
-            <p role="status">{move || add.value().get().map(|r| r.unwrap_or_else(|e| e.to_string()))}</p>
-        </ActionForm>
+        </form>
     }
 }
 

@@ -3,7 +3,7 @@
 
 use crate::api::load_settings;
 use crate::app::components::api_keys::ApiKeys;
-use crate::app::components::copy::CopyButton;
+use crate::app::components::copy::CopyIsland;
 use leptos::prelude::*;
 
 #[component]
@@ -35,7 +35,7 @@ pub fn SettingsPage() -> impl IntoView {
                                 <dd>
                                     <code id="callback-url">{callback.clone()}</code>
                                     " "
-                                    <CopyButton text=callback.clone()/>
+                                    <CopyIsland text=callback.clone()/>
                                 </dd>
                                 <dt>"Required scopes"</dt>
                                 <dd>{s.required_scopes.into_iter().map(|sc| view! { <span class="scope">{sc}</span> }).collect_view()}</dd>

@@ -72,9 +72,9 @@ fn DashboardBody(data: DashboardDto, ticker: Ticker) -> impl IntoView {
     let chip = move |slug: &'static str, label: String| {
         let href = if slug.is_empty() { "/".to_owned() } else { format!("/?health={slug}") };
         view! {
-            <A href=href attr:class="chip" attr:aria-pressed=move || (current() == slug).to_string()>
+            <a href=href class="chip" aria-current=move || (current() == slug).then_some("page")>
                 {label}
-            </A>
+            </a>
         }
     };
     let chips = data

@@ -217,20 +217,20 @@ fn Row(row: AccountRow, now: Signal<i64>) -> impl IntoView {
                 <span class="cause">{summary}</span>
                 {reconnect.map(|href| view! { <a class="button small" href=href>"Reconnect"</a> })}
             </td>
-            <td class="age"><span title=format!("issued {}", utc(issued_at))>{move || duration(now.get() - issued_at)}</span></td>
-            <td class="expiry">
+            <td class="age" data-label="Token age"><span title=format!("issued {}", utc(issued_at))>{move || duration(now.get() - issued_at)}</span></td>
+            <td class="expiry" data-label="Expires in">
                 <span class="countdown" title=format!("expires {}", utc(expires_at))>{expires}</span>
                 <span class="life" aria-hidden="true"><span class="used" style=used></span></span>
             </td>
-            <td class="scopes">
+            <td class="scopes" data-label="Scopes">
                 {scopes.into_iter().map(|s| {
                     let title = if s.missing { "required, but not granted" } else { "granted" };
                     view! { <span class=if s.missing { "scope missing" } else { "scope" } title=title>{s.name}</span> }
                 }).collect_view()}
             </td>
-            <td class="refresh">{attempt(last_refresh)}</td>
-            <td class="check">{attempt(last_check)}</td>
-            <td class="owner">{owner.unwrap_or_else(|| "— (admins)".into())}</td>
+            <td class="refresh" data-label="Last refresh">{attempt(last_refresh)}</td>
+            <td class="check" data-label="Last check">{attempt(last_check)}</td>
+            <td class="owner" data-label="Owner">{owner.unwrap_or_else(|| "— (admins)".into())}</td>
         </tr>
     }
 }

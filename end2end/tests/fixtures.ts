@@ -48,3 +48,37 @@ export { expect };
 export async function hydrated(page: Page): Promise<void> {
   await expect(page.locator(".hydration-mark")).toHaveAttribute("data-hydrated", "true");
 }
+
+/** Every page `who` can open while signed in, as [name, path]: the account
+ *  pages are @acme_events's (the manager owns it; its timeline has X's
+ *  error in it). The admin's list adds the admin pages. */
+export async function signedInPages(page: Page, who: Who): Promise<[string, string][]> {
+  await page.goto("/");
+  const account = await page.locator('tr[data-account="acme_events"] td.who a').getAttribute("href");
+  expect(account, "the dashboard links @acme_events's page").toMatch(/^\/accounts\//);
+  const pages: [string, string][] = [
+    ["dashboard", "/"],
+    ["account", account!],
+    ["reconnect", `${account}/reconnect`],
+    ["connect", "/connect"],
+  ];
+  if (who === "admin") pages.push(["settings", "/settings"], ["users", "/users"]);
+  return pages;
+}
+
+/** Fails unless the page fits the window's width (no sideways scrolling),
+ *  naming the elements that stick out. */
+export async function expectNoHorizontalOverflow(page: Page, what: string): Promise<void> {
+  const { scrollWidth, innerWidth, wide } = await page.evaluate(() => {
+    const innerWidth = window.innerWidth;
+    const wide: string[] = [];
+    for (const el of Array.from(document.body.querySelectorAll("*"))) {
+      const box = el.getBoundingClientRect();
+      if (box.width > 0 && box.right > innerWidth + 0.5 && wide.length < 5) {
+        wide.push(`<${el.tagName.toLowerCase()} class="${el.getAttribute("class") ?? ""}"> ends at ${Math.round(box.right)} px`);
+      }
+    }
+    return { scrollWidth: document.documentElement.scrollWidth, innerWidth, wide };
+  });
+  expect(scrollWidth, `${what} is ${scrollWidth} px wide in a ${innerWidth} px window: ${wide.join("; ")}`).toBeLessThanOrEqual(innerWidth);
+}

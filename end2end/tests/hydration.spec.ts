@@ -10,10 +10,10 @@ test("the dashboard hydrates and filters by health without a reload", async ({ p
   // A full navigation would drop this marker; a client-side update keeps it.
   await page.evaluate(() => ((window as any).__noReload = true));
   const needsPerson = page.getByRole("link", { name: /Needs a person/ });
-  await expect(needsPerson).toHaveAttribute("aria-pressed", "false");
+  await expect(needsPerson).not.toHaveAttribute("aria-current");
   await needsPerson.click();
   await expect(page).toHaveURL(/health=needs-person/);
-  await expect(needsPerson).toHaveAttribute("aria-pressed", "true");
+  await expect(needsPerson).toHaveAttribute("aria-current", "page");
   await expect(rows).toHaveCount(3);
   for (const handle of ["acme_events", "acme_jobs", "acme_labs"]) {
     await expect(page.locator(`tr[data-account="${handle}"]`)).toBeVisible();

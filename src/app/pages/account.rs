@@ -131,12 +131,12 @@ fn Detail(detail: AccountDetail) -> impl IntoView {
                         };
                         view! {
                             <tr class=format!("event {}", e.outcome.as_str())>
-                                <td><Ago now=now at=e.at/></td>
-                                <td>{e.kind.as_str()}</td>
-                                <td>{e.outcome.as_str()} {e.http_status.map(|s| format!(" (HTTP {s})"))}</td>
-                                <td>{generation}</td>
-                                <td>{e.actor}</td>
-                                <td>
+                                <td data-label="When"><Ago now=now at=e.at/></td>
+                                <td data-label="What">{e.kind.as_str()}</td>
+                                <td data-label="Outcome">{e.outcome.as_str()} {e.http_status.map(|s| format!(" (HTTP {s})"))}</td>
+                                <td data-label="Generation">{generation}</td>
+                                <td data-label="By">{e.actor}</td>
+                                <td data-label="Details">
                                     {e.cause.map(|c| view! { <span class="cause">{c}</span> })}
                                     {e.detail.map(|d| view! { <span class="detail">{d}</span> })}
                                     {e.x_error.map(|x| view! { <pre class="x-body">{x}</pre> })}
@@ -193,10 +193,10 @@ fn People(account_id: String, people: AccountPeople, now: i64) -> impl IntoView 
                                 let link_id = l.id.clone();
                                 view! {
                                     <tr>
-                                        <td><code>{l.id}</code></td>
-                                        <td>{l.created_by.unwrap_or_default()}</td>
-                                        <td><Ago now=now at=l.created_at/></td>
-                                        <td>{status}</td>
+                                        <td data-label="Link"><code>{l.id}</code></td>
+                                        <td data-label="Made by">{l.created_by.unwrap_or_default()}</td>
+                                        <td data-label="Made"><Ago now=now at=l.created_at/></td>
+                                        <td data-label="Status">{status}</td>
                                         <td>{l.open.then(|| view! {
                                             <form method="post" action=RevokeReconnectLink::url() class="inline" data-live-post>
                                                 <input type="hidden" name="link_id" value=link_id/>

@@ -61,7 +61,7 @@ fn DashboardBody(data: DashboardDto, query: DashboardQuery) -> impl IntoView {
 
     let chip = |slug: &'static str, label: String| {
         let href = if slug.is_empty() { "/".to_owned() } else { format!("/?health={slug}") };
-        view! { <a href=href class="chip" aria-pressed=(current == slug).to_string()>{label}</a> }
+        view! { <a href=href class="chip" aria-current=(current == slug).then_some("page")>{label}</a> }
     };
     let chips = data
         .counts
@@ -196,20 +196,20 @@ fn Row(row: AccountRow, now: i64) -> impl IntoView {
                 <span class="cause">{summary}</span>
                 {reconnect.map(|href| view! { <a class="button small" href=href>"Reconnect"</a> })}
             </td>
-            <td class="age"><Age now=now issued_at=issued_at/></td>
-            <td class="expiry">
+            <td class="age" data-label="Token age"><Age now=now issued_at=issued_at/></td>
+            <td class="expiry" data-label="Expires in">
                 <Countdown now=now expires_at=expires_at/>
                 <LifeBar now=now issued_at=issued_at expires_at=expires_at/>
             </td>
-            <td class="scopes">
+            <td class="scopes" data-label="Scopes">
                 {scopes.into_iter().map(|s| {
                     let title = if s.missing { "required, but not granted" } else { "granted" };
                     view! { <span class=if s.missing { "scope missing" } else { "scope" } title=title>{s.name}</span> }
                 }).collect_view()}
             </td>
-            <td class="refresh">{attempt(last_refresh)}</td>
-            <td class="check">{attempt(last_check)}</td>
-            <td class="owner">{owner.unwrap_or_else(|| "— (admins)".into())}</td>
+            <td class="refresh" data-label="Last refresh">{attempt(last_refresh)}</td>
+            <td class="check" data-label="Last check">{attempt(last_check)}</td>
+            <td class="owner" data-label="Owner">{owner.unwrap_or_else(|| "— (admins)".into())}</td>
         </tr>
     }
 }

@@ -149,11 +149,11 @@ fn UserTable(users: Vec<UserView>, me: String) -> impl IntoView {
             <tbody>
                 {users.into_iter().map(|u| { let key = u.email.clone(); let is_me = u.email == me; view! {
                     <tr data-email=key>
-                        <td>{u.name}</td>
-                        <td>{u.email}</td>
-                        <td>{u.role.as_str()}</td>
-                        <td>{u.owns} " accounts"</td>
-                        <td>{utc(u.created_at)}</td>
+                        <td data-label="Name">{u.name}</td>
+                        <td data-label="Email">{u.email}</td>
+                        <td data-label="Role">{u.role.as_str()}</td>
+                        <td data-label="Owns">{u.owns} " accounts"</td>
+                        <td data-label="Added">{utc(u.created_at)}</td>
                         <td>{(!is_me).then(|| view! {
                             <form method="post" action=RemoveUser::url() class="inline" data-live-post>
                                 <input type="hidden" name="id" value=u.id.clone()/>

@@ -82,7 +82,7 @@ for (const phone of PHONES) {
         await page.getByLabel("Password").fill("demo-admin-password");
         await page.getByRole("button", { name: "Sign in" }).click();
         await expect(page).toHaveURL(/\/$/);
-        await expect(page.locator(".app")).toHaveAttribute("data-hydrated", "false");
+        await expect(page.locator(".hydration-mark")).toHaveAttribute("data-hydrated", "false");
         const users = page.getByRole("link", { name: "Users", exact: true });
         await expect(users).toBeHidden();
         await page.locator("header summary", { hasText: "Menu" }).click();

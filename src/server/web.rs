@@ -3,12 +3,11 @@
 //! serves the pages, the server functions, the pipeline API and, in demo
 //! mode, the emulator. The top of the server: nothing below imports it.
 
+use super::assets;
 use super::config::{Config, XMode};
 use super::demo::EMULATOR_MOUNT;
 use super::AppState;
-use super::{
-    assets, auth, auth_x, config, crypto, db, demo, lifecycle, metrics, notify, pipeline, probe, secret, snapshot, x,
-};
+use super::{auth, auth_x, config, crypto, db, demo, lifecycle, metrics, notify, pipeline, probe, secret, snapshot, x};
 use crate::app::{shell, App};
 use axum::extract::State;
 use axum::handler::Handler;

@@ -14,7 +14,7 @@ use components::live::Live;
 use components::notice::NoticeView;
 use components::not_found::NotFound;
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{ParamSegment, SsrMode, StaticSegment};
 use pages::account::AccountPage;
@@ -31,6 +31,10 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <link rel="icon" href="/favicon.ico"/>
+                // `/pkg/<output-name>.css`, or with hashed file names the one
+                // the hash file names (served for a year: the name changes
+                // with the content).
+                <HashedStylesheet options=options.clone() id="leptos"/>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options islands=true/>
                 <MetaTags/>
@@ -48,7 +52,6 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/authwatch.css"/>
         <Title text="authwatch"/>
         <Router>
             <div class="app">

@@ -2,6 +2,7 @@
 //! lifecycle, the prompts, the pipeline API, demo mode, and ([`web`]) the
 //! start-up and the HTTP router that serve it all.
 
+pub mod assets;
 pub mod auth;
 pub mod auth_x;
 pub mod cli;

@@ -3,12 +3,14 @@
 //! serves the pages, the server functions, the pipeline API and, in demo
 //! mode, the emulator. The top of the server: nothing below imports it.
 
+use super::assets;
 use super::config::{Config, XMode};
 use super::demo::EMULATOR_MOUNT;
 use super::AppState;
 use super::{auth, auth_x, config, crypto, db, demo, lifecycle, metrics, notify, pipeline, probe, secret, snapshot, x};
 use crate::app::{shell, App};
 use axum::extract::State;
+use axum::handler::Handler;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::routing::get;
 use axum::Router;
@@ -50,6 +52,8 @@ pub enum StartError {
     Serve(std::io::Error),
     #[error("password hashing: {0}")]
     Passwords(#[from] auth::password::PasswordError),
+    #[error("refusing to start: {0}")]
+    Site(#[from] assets::SiteError),
 }
 
 /// A configured, migrated authwatch, ready to serve.
@@ -129,7 +133,14 @@ impl Server {
 
     /// Binds the configured address and serves until ctrl-c or SIGTERM. In
     /// demo mode, connects the demo accounts once the port is open.
+    ///
+    /// First, the site must hold the bundle the pages will ask for
+    /// ([`assets::check_site`]): served without it, no page comes alive
+    /// and nothing says why. (Servers started with [`Server::serve_with`],
+    /// as the tests do, serve whatever site they are given, or none.)
     pub async fn serve(self) -> Result<(), StartError> {
+        let bundle = assets::check_site(&self.state.leptos_options, &self.state.config.data_dir)?;
+        tracing::info!(js = bundle.js, wasm = bundle.wasm, css = bundle.css, hashed = bundle.hashed, "site checked");
         let addr = self.state.config.site_addr;
         let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
         let state = self.state.clone();
@@ -261,8 +272,10 @@ pub fn router(state: AppState) -> Router {
         let control = emulator.control_router().layer(axum::middleware::from_fn(auth::require_admin));
         pages = pages.nest_service(&format!("{EMULATOR_MOUNT}/_control"), control);
     }
+    // Files of the site root (the favicon), else the not-found page.
+    let not_found = leptos_axum::file_and_error_handler_with_context::<AppState, _>(page_context(page_csp), shell);
     let mut router = pages
-        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(page_context(page_csp), shell))
+        .fallback(not_found.layer(axum::middleware::from_fn(assets::site_file_headers)))
         .layer(axum::middleware::from_fn(super::forms::plain_form_posts))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::gate))
         .with_state(state.clone())
@@ -279,6 +292,11 @@ pub fn router(state: AppState) -> Router {
         ));
         router = router.nest(EMULATOR_MOUNT, x);
     }
+    // Everything above is compressed as it is answered; the bundle under
+    // /pkg was compressed when it was built.
+    router = router.layer(assets::compression());
+    let pkg = format!("/{}", state.leptos_options.site_pkg_dir.trim_matches('/'));
+    router = router.nest_service(&pkg, assets::pkg_service(&state.leptos_options));
     // Defence in depth on every answer, the nested routers' included: no
     // framing (clickjacking of the Reconnect button), no MIME sniffing, and
     // no URL — which during a callback carries a code — leaked to other

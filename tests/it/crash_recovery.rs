@@ -54,12 +54,13 @@ fn live_vars(emulator_base: &str, public_url: &str, data_dir: &str) -> Vec<(Stri
     .collect()
 }
 
-fn spawn_authwatch(port: u16, vars: &[(String, String)]) -> Killed {
+fn spawn_authwatch(port: u16, vars: &[(String, String)], site: &common::site::Site) -> Killed {
     let child = Command::new(env!("CARGO_BIN_EXE_authwatch"))
         .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .env("LEPTOS_OUTPUT_NAME", "authwatch")
+        .envs(site.vars())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -107,7 +108,8 @@ async fn a_process_killed_mid_sweep_leaves_every_account_valid_or_flagged() {
     // Slow refreshes, so some are in flight when the process dies.
     emulator.inject_fault(Fault::new(Endpoint::Token, FaultKind::Slow { millis: 400 }).grant(GrantKind::RefreshToken));
     emulator.reset_counts();
-    let first = spawn_authwatch(free_port(), &vars);
+    let site = common::site::Site::plain();
+    let first = spawn_authwatch(free_port(), &vars, &site);
     let deadline = Instant::now() + Duration::from_secs(60);
     while emulator.counts().client("crash-test").refresh_grants < 6 {
         assert!(Instant::now() < deadline, "the engine never started refreshing");
@@ -126,7 +128,7 @@ async fn a_process_killed_mid_sweep_leaves_every_account_valid_or_flagged() {
     }
 
     // Restart; let recovery and a few sweeps run.
-    let second = spawn_authwatch(free_port(), &vars);
+    let second = spawn_authwatch(free_port(), &vars, &site);
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let mut settled = true;

@@ -24,6 +24,7 @@ mod pipeline_posts;
 mod pipeline_reports;
 mod refresh_engine;
 mod reseal;
+mod serving;
 mod sign_in;
 mod ssr_streaming;
 mod startup;

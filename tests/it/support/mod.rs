@@ -10,6 +10,9 @@ pub mod pipeline;
 #[allow(dead_code)]
 pub mod process;
 pub mod sinks;
+// Built sites to serve (the serving tests, and server processes that need one).
+#[allow(dead_code)]
+pub mod site;
 
 use authwatch::emulator::Emulator;
 use authwatch::server::config::{Config, Overrides};
@@ -51,6 +54,7 @@ pub struct TestApp {
 pub struct Builder {
     vars: Vec<(String, String)>,
     seed: bool,
+    site: Option<LeptosOptions>,
 }
 
 impl Builder {
@@ -64,6 +68,14 @@ impl Builder {
     /// defaults too (a fresh data directory, the public URL of the port).
     pub fn var(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.vars.push((name.into(), value.into()));
+        self
+    }
+
+    /// Serves this built site (by default, none).
+    pub fn site(mut self, site: &site::Site) -> Self {
+        let mut options = LeptosOptions::builder().output_name("authwatch").build();
+        site.apply(&mut options);
+        self.site = Some(options);
         self
     }
 
@@ -86,7 +98,8 @@ impl Builder {
             vars.push(("AUTHWATCH_DEMO".into(), "1".into()));
         }
         let config = Config::load(&Vars(vars), addr, Overrides::default()).expect("config");
-        let options = LeptosOptions::builder().output_name("authwatch").site_addr(addr).build();
+        let mut options = self.site.unwrap_or_else(|| LeptosOptions::builder().output_name("authwatch").build());
+        options.site_addr = addr;
         let server = Server::new(config, options).await.expect("server");
         let state = server.state().clone();
         let (stop, stopped) = oneshot::channel::<()>();

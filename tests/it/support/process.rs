@@ -19,7 +19,8 @@ pub fn binary() -> PathBuf {
 }
 
 /// `bin` with exactly these `AUTHWATCH_*` variables (none inherited) and the
-/// site settings of a release, run from the project's directory.
+/// site settings of a release, run from the project's directory. `vars`
+/// may name another site (`LEPTOS_SITE_ROOT` and the hash file's variables).
 pub fn command(bin: &Path, vars: &[(String, String)]) -> Command {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut cmd = Command::new(bin);
@@ -29,12 +30,12 @@ pub fn command(bin: &Path, vars: &[(String, String)]) -> Command {
             cmd.env_remove(name);
         }
     }
-    for (name, value) in vars {
-        cmd.env(name, value);
-    }
     cmd.env("LEPTOS_OUTPUT_NAME", "authwatch")
         .env("LEPTOS_SITE_ROOT", manifest.join("target/site"))
         .env("LEPTOS_ENV", "PROD");
+    for (name, value) in vars {
+        cmd.env(name, value);
+    }
     cmd
 }
 
@@ -82,15 +83,23 @@ pub struct ServerProcess {
     child: Child,
     log: PathBuf,
     port: u16,
+    /// The site it serves when the caller named none: `authwatch serve`
+    /// refuses to start without the bundle its pages ask for.
+    _site: Option<super::site::Site>,
 }
 
 impl ServerProcess {
     /// Starts `bin serve` on a free port of 127.0.0.1 with `vars`; its
-    /// output goes to `log`.
+    /// output goes to `log`. Without `LEPTOS_SITE_ROOT` among `vars`, it
+    /// serves a small built site of its own (what is measured here is the
+    /// server, not the bundle).
     pub fn start(bin: &Path, vars: &[(String, String)], log: PathBuf) -> Self {
         let port = free_port();
         let out = std::fs::File::create(&log).expect("log file");
-        let child = command(bin, vars)
+        let mut vars = vars.to_vec();
+        let site = (!vars.iter().any(|(name, _)| name == "LEPTOS_SITE_ROOT")).then(super::site::Site::plain);
+        vars.extend(site.iter().flat_map(super::site::Site::vars));
+        let child = command(bin, &vars)
             .arg("serve")
             .arg("--addr")
             .arg(format!("127.0.0.1:{port}"))
@@ -99,7 +108,7 @@ impl ServerProcess {
             .stderr(out)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        Self { child, log, port }
+        Self { child, log, port, _site: site }
     }
 
     pub fn pid(&self) -> u32 {

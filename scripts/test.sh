@@ -2,7 +2,7 @@
 # Runs every test: the formatting and lint checks, unit and integration tests
 # (cargo test), every benchmark in smoke mode and the API's contract test on
 # that same build, then the release bundle (scripts/build.sh --release) end
-# to end in real Chromium, then its size against the budget
+# to end in real Chromium (scripts/end2end.sh), then its size against the budget
 # (scripts/bundle-size.sh --budget). Ends with one line: "tests: N passed, M
 # failed".
 set -uo pipefail
@@ -12,11 +12,9 @@ source scripts/env.sh
 
 started=$(date +%s)
 log=$(mktemp)
-data=$(mktemp -d)
-server=""
-trap '[[ -n "$server" ]] && kill "$server" 2>/dev/null; rm -rf "$log" "$data"' EXIT
+trap 'rm -rf "$log"' EXIT
 
-# The end-to-end tests' server: AUTHWATCH_E2E_PORT, default 3000.
+# The end-to-end tests' server (scripts/end2end.sh): AUTHWATCH_E2E_PORT, default 3000.
 port=${AUTHWATCH_E2E_PORT:-3000}
 if (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null; then
   echo "port $port is in use: stop the server there before running the end-to-end tests" >&2
@@ -66,25 +64,8 @@ scripts/contract.sh 2>&1 | tee -a "$log"
 contract_status=${PIPESTATUS[0]}
 
 printf '\n==> end-to-end tests against the release bundle\n'
-e2e_status=1
-# Kept after the run: what the server said while the tests ran.
-server_log=target/end2end-server.log
-if scripts/build.sh --release 2>&1 | tee -a "$log"; then
-  # A fresh data directory: the tests start from an empty database.
-  AUTHWATCH_DEMO=1 AUTHWATCH_DATA_DIR="$data" LEPTOS_SITE_ADDR="127.0.0.1:$port" LEPTOS_SITE_ROOT=target/site \
-    LEPTOS_HASH_FILES=true "${CARGO_TARGET_DIR:-target}/quick-release/authwatch" serve >"$server_log" 2>&1 &
-  server=$!
-  # end2end/global-setup.ts waits until the server answers.
-  (cd end2end && AUTHWATCH_E2E_URL="http://127.0.0.1:$port" npx playwright test) 2>&1 | tee -a "$log"
-  e2e_status=${PIPESTATUS[0]}
-  kill "$server" 2>/dev/null
-  wait "$server" 2>/dev/null
-  server=""
-  if [[ $e2e_status -ne 0 ]]; then
-    printf '\n--> the last lines of the server log (all of it: %s)\n' "$server_log"
-    tail -n 50 "$server_log"
-  fi
-fi
+AUTHWATCH_E2E_PORT=$port scripts/end2end.sh 2>&1 | tee -a "$log"
+e2e_status=${PIPESTATUS[0]}
 
 printf '\n==> the release bundle size against its budget\n'
 scripts/bundle-size.sh --budget target/site 2>&1 | tee -a "$log"

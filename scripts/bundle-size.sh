@@ -28,7 +28,7 @@ for ext in wasm js css; do
     exit 1
   fi
   raw=$(stat -c %s "$file")
-  gz=$(gzip -9 -c "$file" | wc -c)
+  gz=$(gzip -9 -n -c "$file" | wc -c)
   raw_total=$((raw_total + raw)) gzip_total=$((gzip_total + gz))
   printf '%-40s %10d %10d\n' "$(basename "$file")" "$raw" "$gz"
 done

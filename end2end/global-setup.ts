@@ -1,5 +1,5 @@
-// cargo-leptos starts the server and runs Playwright without waiting for the
-// port: wait here until authwatch answers, demo mode has connected its
+// scripts/test.sh starts the server and runs Playwright without waiting for
+// the port: wait here until authwatch answers, demo mode has connected its
 // accounts (the last one is @acme_travel) and raised its prompts (the admin
 // sees "Needs you"), or fail with a clear message.
 export default async function globalSetup(): Promise<void> {

@@ -1,7 +1,7 @@
 import { defineConfig } from "@playwright/test";
 
-// The server is started by `cargo leptos end-to-end` (see scripts/test.sh);
-// globalSetup waits until it answers.
+// The server is started by scripts/test.sh (the release bundle, demo mode,
+// a fresh data directory); globalSetup waits until it answers.
 const baseURL = process.env.AUTHWATCH_E2E_URL ?? "http://127.0.0.1:3000";
 
 export default defineConfig({

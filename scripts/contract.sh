@@ -17,9 +17,10 @@ if [ ! -x "$venv/bin/st" ]; then
   "$venv/bin/pip" install --quiet schemathesis
 fi
 
-# The server binary of the test build (cargo-leptos's flags; `cargo test`
-# builds it for the integration tests): after the tests nothing compiles here.
-RUSTFLAGS="--cfg erase_components" LEPTOS_OUTPUT_NAME=authwatch cargo test --features ssr --test it --no-run
+# The server binary of the test build (`cargo test` builds it for the
+# integration tests; the build settings are in .cargo/config.toml): after
+# the tests nothing compiles here.
+cargo test --features ssr --test it --no-run
 bin="${CARGO_TARGET_DIR:-target}/debug/authwatch"
 data=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

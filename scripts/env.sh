@@ -1,3 +1,4 @@
-# Sourced by the scripts: puts the project's tools first on PATH so that
-# cargo-leptos finds them instead of trying to download its own.
+# Sourced by the scripts: puts the project's tools first on PATH: npm's
+# wasm-opt (binaryen) before any other (Debian's breaks the bundle), and
+# cargo's installs (wasm-bindgen).
 export PATH="$PWD/end2end/node_modules/.bin:$HOME/.cargo/bin:$PATH"

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Runs every test: the formatting and lint checks, unit and integration tests (cargo leptos test), every
-# benchmark in smoke mode and the API's contract test on that same build, then
-# the release bundle end to end in real Chromium (cargo leptos end-to-end
-# --release), then prints the bundle size. Ends with one line: "tests: N
-# passed, M failed".
+# Runs every test: the formatting and lint checks, unit and integration tests
+# (cargo test), every benchmark in smoke mode and the API's contract test on
+# that same build, then the release bundle (scripts/build.sh --release) end
+# to end in real Chromium (scripts/end2end.sh), then its size against the budget
+# (scripts/bundle-size.sh --budget). Ends with one line: "tests: N passed, M
+# failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --browser || exit 1
@@ -11,19 +12,17 @@ source scripts/env.sh
 
 started=$(date +%s)
 log=$(mktemp)
-data=$(mktemp -d)
-trap 'rm -rf "$log" "$data"' EXIT
+trap 'rm -rf "$log"' EXIT
 
-if (exec 3<>/dev/tcp/127.0.0.1/3000) 2>/dev/null; then
-  echo "port 3000 is in use: stop the server there before running the end-to-end tests" >&2
+# The end-to-end tests' server (scripts/end2end.sh): AUTHWATCH_E2E_PORT, default 3000.
+port=${AUTHWATCH_E2E_PORT:-3000}
+if (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null; then
+  echo "port $port is in use: stop the server there before running the end-to-end tests" >&2
   exit 1
 fi
 
-# The settings of cargo-leptos's test build, for the cargo commands after it
-# (benchmarks; scripts/contract.sh does the same): its flags, and the one
-# variable leptos reads at compile time, so they reuse that build instead of
-# compiling a second. Not exported: the release build has flags of its own.
-test_build=(env RUSTFLAGS="--cfg erase_components" LEPTOS_OUTPUT_NAME=authwatch)
+# Every cargo command here shares the test build: the settings it needs
+# (LEPTOS_OUTPUT_NAME, the erase_components cfg) are in .cargo/config.toml.
 
 printf '\n==> formatting (cargo fmt --check)\n'
 cargo fmt --all --check 2>&1 | tee -a "$log"
@@ -38,21 +37,21 @@ printf '\n==> unit and integration tests\n'
 # --workspace: the server half also runs the domain's and the emulator's
 # tests, with the app's features (a separate `cargo test -p` would rebuild
 # their dependencies with fewer features).
-RUST_TEST_THREADS=1 cargo leptos test --bin-cargo-args=--workspace 2>&1 | tee -a "$log"
+RUST_TEST_THREADS=1 cargo test --workspace --features ssr 2>&1 | tee -a "$log"
 unit_status=${PIPESTATUS[0]}
 
 printf '\n==> lints (cargo clippy -D warnings, every target of the workspace)\n'
-"${test_build[@]}" cargo clippy --workspace --features ssr --all-targets -- -D warnings 2>&1 | tee -a "$log"
+cargo clippy --workspace --features ssr --all-targets -- -D warnings 2>&1 | tee -a "$log"
 clippy_status=${PIPESTATUS[0]}
 
 printf '\n==> every benchmark in smoke mode (seconds each)\n'
 # Built together, on the test build; each runs on its own and counts as one test.
-"${test_build[@]}" cargo test --features ssr --benches --no-run 2>&1 | tee -a "$log"
+cargo test --features ssr --benches --no-run 2>&1 | tee -a "$log"
 bench_build_status=${PIPESTATUS[0]}
 bench_statuses=()
 for bench in signin verdicts dashboard sweep broker serving; do
   printf '\n--> %s\n' "$bench"
-  BENCH_SMOKE=1 "${test_build[@]}" cargo test --features ssr --bench "$bench" 2>&1 | tee -a "$log"
+  BENCH_SMOKE=1 cargo test --features ssr --bench "$bench" 2>&1 | tee -a "$log"
   bench_statuses+=("${PIPESTATUS[0]}")
 done
 bench_status=$bench_build_status
@@ -65,20 +64,20 @@ scripts/contract.sh 2>&1 | tee -a "$log"
 contract_status=${PIPESTATUS[0]}
 
 printf '\n==> end-to-end tests against the release bundle\n'
-# A fresh data directory: the tests start from an empty database.
-AUTHWATCH_DEMO=1 AUTHWATCH_DATA_DIR="$data" cargo leptos end-to-end --release 2>&1 | tee -a "$log"
+AUTHWATCH_E2E_PORT=$port scripts/end2end.sh 2>&1 | tee -a "$log"
 e2e_status=${PIPESTATUS[0]}
 
-printf '\n==> release bundle\n'
-scripts/bundle-size.sh target/site/pkg
+printf '\n==> the release bundle size against its budget\n'
+scripts/bundle-size.sh --budget target/site 2>&1 | tee -a "$log"
+budget_status=${PIPESTATUS[0]}
 
 passed=$(( $(grep -oE 'test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | grep -oE '[0-9]+ passed' | awk '{s+=$1} END {print s+0}') \
          + $(grep -oE '^ *[0-9]+ passed \(' "$log" | awk '{s+=$1} END {print s+0}') ))
 failed=$(( $(grep -oE 'test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed' "$log" | grep -oE '[0-9]+ failed' | awk '{s+=$1} END {print s+0}') \
          + $(grep -oE '^ *[0-9]+ failed$' "$log" | awk '{s+=$1} END {print s+0}') ))
-# The formatting and lint checks, the contract run and each benchmark's smoke
-# run count as one test each.
-for status in $fmt_status $clippy_status $contract_status "${bench_statuses[@]}"; do
+# The formatting and lint checks, the contract run, each benchmark's smoke
+# run and the bundle's budget count as one test each.
+for status in $fmt_status $clippy_status $contract_status $budget_status "${bench_statuses[@]}"; do
   if [[ $status -eq 0 ]]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 done
 if [[ $unit_status -ne 0 || $bench_status -ne 0 || $e2e_status -ne 0 ]] && [[ $failed -eq 0 ]]; then
@@ -86,4 +85,4 @@ if [[ $unit_status -ne 0 || $bench_status -ne 0 || $e2e_status -ne 0 ]] && [[ $f
 fi
 echo "took $(( $(date +%s) - started )) s"
 echo "tests: $passed passed, $failed failed"
-[[ $fmt_status -eq 0 && $clippy_status -eq 0 && $unit_status -eq 0 && $bench_status -eq 0 && $contract_status -eq 0 && $e2e_status -eq 0 ]]
+[[ $fmt_status -eq 0 && $clippy_status -eq 0 && $unit_status -eq 0 && $bench_status -eq 0 && $contract_status -eq 0 && $e2e_status -eq 0 && $budget_status -eq 0 ]]

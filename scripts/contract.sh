@@ -17,11 +17,12 @@ if [ ! -x "$venv/bin/st" ]; then
   "$venv/bin/pip" install --quiet schemathesis
 fi
 
-# The server binary of the test build (`cargo test` builds it for the
-# integration tests; the build settings are in .cargo/config.toml): after
-# the tests nothing compiles here.
-cargo test --features ssr --test it --no-run
-bin="${CARGO_TARGET_DIR:-target}/debug/authwatch"
+# The release server and its site, as the end-to-end tests run them
+# (scripts/build.sh --release; after those tests nothing compiles here):
+# `authwatch serve` starts only on a site that holds the bundle its pages ask
+# for. From the project's directory, so it reads Leptos.toml (the site root,
+# hashed names).
+bin=$(scripts/build.sh --release | tail -n 1)
 data=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 AUTHWATCH_LOG=warn "$bin" serve --demo --addr "127.0.0.1:$port" --data-dir "$data" >"$data/server.log" 2>&1 &

@@ -11,8 +11,8 @@ pub mod status;
 
 use components::header::Header;
 use components::live::Live;
-use components::notice::NoticeView;
 use components::not_found::NotFound;
+use components::notice::NoticeView;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};

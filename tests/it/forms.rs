@@ -73,7 +73,9 @@ async fn a_form_post_goes_back_only_to_a_page_of_this_site() {
     let app = TestApp::demo().await;
     let admin = app.admin().await;
     let news = account_id(&app, "acme_news").await;
-    for referer in ["https://evil.example/phish", "http://evil.example//evil.example/x", "javascript:alert(1)", "not a url"] {
+    for referer in
+        ["https://evil.example/phish", "http://evil.example//evil.example/x", "javascript:alert(1)", "not a url"]
+    {
         let answer = admin
             .post(app.url(CheckNow::PATH))
             .header(ACCEPT, BROWSER_ACCEPT)
@@ -87,8 +89,13 @@ async fn a_form_post_goes_back_only_to_a_page_of_this_site() {
         assert!(back.starts_with('/') && !back.starts_with("//"), "{referer} led to {back}");
     }
     // Without a Referer at all: the dashboard.
-    let answer =
-        admin.post(app.url(CheckNow::PATH)).header(ACCEPT, BROWSER_ACCEPT).form(&[("id", news.as_str())]).send().await.unwrap();
+    let answer = admin
+        .post(app.url(CheckNow::PATH))
+        .header(ACCEPT, BROWSER_ACCEPT)
+        .form(&[("id", news.as_str())])
+        .send()
+        .await
+        .unwrap();
     assert_eq!((answer.status().as_u16(), location(&answer)), (303, "/".to_owned()));
 }
 
@@ -115,16 +122,14 @@ async fn a_new_api_key_posted_without_the_script_is_shown_once_on_its_own_page_a
         .to_owned();
     assert!(page.contains(r#"<a href="/settings">Back</a>"#), "{page}");
     // It works, and nothing but its hash was written anywhere.
-    let status = reqwest::Client::new()
-        .get(app.url("/api/v1/accounts"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .status();
+    let status =
+        reqwest::Client::new().get(app.url("/api/v1/accounts")).bearer_auth(&key).send().await.unwrap().status();
     assert_eq!(status.as_u16(), 200);
     let bytes = app.database_bytes();
-    assert!(!bytes.windows(key.len()).any(|w| w == key.as_bytes()), "the key is not in the database (nor its sessions)");
+    assert!(
+        !bytes.windows(key.len()).any(|w| w == key.as_bytes()),
+        "the key is not in the database (nor its sessions)"
+    );
     let settings = admin.get(app.url("/settings")).send().await.unwrap().text().await.unwrap();
     assert!(!settings.contains(&key), "the settings page does not show it again");
 

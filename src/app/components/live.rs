@@ -151,9 +151,10 @@ mod browser {
     fn poll(problem: RwSignal<Option<String>>) {
         let document = document();
         let wanted = document.query_selector("main [data-live-poll]").ok().flatten().is_some();
-        let typing = document
-            .active_element()
-            .is_some_and(|e| matches!(e.tag_name().as_str(), "INPUT" | "SELECT" | "TEXTAREA") && e.closest("main").ok().flatten().is_some());
+        let typing = document.active_element().is_some_and(|e| {
+            matches!(e.tag_name().as_str(), "INPUT" | "SELECT" | "TEXTAREA")
+                && e.closest("main").ok().flatten().is_some()
+        });
         if !wanted || typing || document.hidden() || BUSY.get() > 0 {
             return;
         }
@@ -166,13 +167,21 @@ mod browser {
                     swap(&page.html);
                 }
                 Ok(_) => {}
-                Err(e) => problem.set(Some(format!("Could not update this page: {e}. It shows what it showed before."))),
+                Err(e) => {
+                    problem.set(Some(format!("Could not update this page: {e}. It shows what it showed before.")))
+                }
             }
         });
     }
 
     fn on_click(ev: MouseEvent, problem: RwSignal<Option<String>>) {
-        if ev.default_prevented() || ev.button() != 0 || ev.ctrl_key() || ev.meta_key() || ev.shift_key() || ev.alt_key() {
+        if ev.default_prevented()
+            || ev.button() != 0
+            || ev.ctrl_key()
+            || ev.meta_key()
+            || ev.shift_key()
+            || ev.alt_key()
+        {
             return;
         }
         let Some(link) = ev

@@ -148,6 +148,8 @@ fn Detail(detail: AccountDetail) -> impl IntoView {
             </table>
         </section>
     }
+    // Erased: the page's view type stays under the compiler's depth limit.
+    .into_any()
 }
 
 /// Who owns the account, its open prompt, reconnect links, and (admins)

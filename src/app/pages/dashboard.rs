@@ -125,6 +125,8 @@ fn DashboardBody(data: DashboardDto, query: DashboardQuery) -> impl IntoView {
             {data.demo_panel.then(|| view! { <DemoPanel accounts=demo_accounts/> })}
         </div>
     }
+    // Erased: the page's view type stays under the compiler's depth limit.
+    .into_any()
 }
 
 /// The signed-in user's open prompts: what only they (or, escalated, the
@@ -154,6 +156,7 @@ fn NeedsYou(prompts: Vec<PromptView>, total: u32, now: i64) -> impl IntoView {
             </section>
         }
     })
+    .map(IntoAny::into_any)
 }
 
 #[component]
@@ -212,6 +215,7 @@ fn Row(row: AccountRow, now: i64) -> impl IntoView {
             <td class="owner" data-label="Owner">{owner.unwrap_or_else(|| "— (admins)".into())}</td>
         </tr>
     }
+    .into_any()
 }
 
 /// Demo mode (admins): make things go wrong at the emulator and watch
@@ -243,6 +247,7 @@ fn DemoPanel(accounts: Vec<(String, String)>) -> impl IntoView {
             </form>
         </section>
     }
+    .into_any()
 }
 
 /// The dashboard's address for a query: the page, the filter and the search.

@@ -20,6 +20,12 @@ fn location(answer: &reqwest::Response) -> String {
     answer.headers().get(LOCATION).and_then(|l| l.to_str().ok()).unwrap_or_default().to_owned()
 }
 
+/// Posts `form` to the server function at `url` as a browser's plain form
+/// on the page `referer` would.
+async fn plain_post(browser: &reqwest::Client, url: String, referer: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    browser.post(url).header(ACCEPT, BROWSER_ACCEPT).header(REFERER, referer).form(form).send().await.unwrap()
+}
+
 #[tokio::test]
 async fn refresh_now_posted_by_a_plain_form_goes_back_to_the_account_and_says_what_happened_once() {
     let app = TestApp::demo().await;
@@ -28,14 +34,7 @@ async fn refresh_now_posted_by_a_plain_form_goes_back_to_the_account_and_says_wh
     let page = app.url(&format!("/accounts/{news}"));
     let before = authwatch::server::db::accounts::summary(&app.state.pool, &news).await.unwrap().unwrap().generation;
 
-    let answer = admin
-        .post(app.url(RefreshNow::PATH))
-        .header(ACCEPT, BROWSER_ACCEPT)
-        .header(REFERER, &page)
-        .form(&[("id", news.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let answer = plain_post(&admin, app.url(RefreshNow::PATH), &page, &[("id", news.as_str())]).await;
     assert_eq!((answer.status().as_u16(), location(&answer)), (303, format!("/accounts/{news}")));
 
     let after = authwatch::server::db::accounts::summary(&app.state.pool, &news).await.unwrap().unwrap().generation;
@@ -54,14 +53,7 @@ async fn a_refused_form_post_comes_back_as_an_alert_and_changes_nothing() {
     let manager = app.manager().await;
     let labs = account_id(&app, "acme_labs").await;
     let page = app.url(&format!("/accounts/{labs}"));
-    let answer = manager
-        .post(app.url(CheckNow::PATH))
-        .header(ACCEPT, BROWSER_ACCEPT)
-        .header(REFERER, &page)
-        .form(&[("id", labs.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let answer = plain_post(&manager, app.url(CheckNow::PATH), &page, &[("id", labs.as_str())]).await;
     assert_eq!((answer.status().as_u16(), location(&answer)), (303, format!("/accounts/{labs}")));
     let shown = manager.get(&page).send().await.unwrap().text().await.unwrap();
     assert!(shown.contains(r#"role="alert" class="notice problem action-result""#), "{shown}");
@@ -76,14 +68,7 @@ async fn a_form_post_goes_back_only_to_a_page_of_this_site() {
     for referer in
         ["https://evil.example/phish", "http://evil.example//evil.example/x", "javascript:alert(1)", "not a url"]
     {
-        let answer = admin
-            .post(app.url(CheckNow::PATH))
-            .header(ACCEPT, BROWSER_ACCEPT)
-            .header(REFERER, referer)
-            .form(&[("id", news.as_str())])
-            .send()
-            .await
-            .unwrap();
+        let answer = plain_post(&admin, app.url(CheckNow::PATH), referer, &[("id", news.as_str())]).await;
         assert_eq!(answer.status().as_u16(), 303, "{referer}");
         let back = location(&answer);
         assert!(back.starts_with('/') && !back.starts_with("//"), "{referer} led to {back}");
@@ -103,14 +88,13 @@ async fn a_form_post_goes_back_only_to_a_page_of_this_site() {
 async fn a_new_api_key_posted_without_the_script_is_shown_once_on_its_own_page_and_never_kept() {
     let app = TestApp::demo().await;
     let admin = app.admin().await;
-    let answer = admin
-        .post(app.url(CreateApiKey::PATH))
-        .header(ACCEPT, BROWSER_ACCEPT)
-        .header(REFERER, app.url("/settings"))
-        .form(&[("name", "scheduler"), ("accounts", "")])
-        .send()
-        .await
-        .unwrap();
+    let answer = plain_post(
+        &admin,
+        app.url(CreateApiKey::PATH),
+        &app.url("/settings"),
+        &[("name", "scheduler"), ("accounts", "")],
+    )
+    .await;
     assert_eq!(answer.status().as_u16(), 200);
     assert_eq!(answer.headers().get("cache-control").and_then(|v| v.to_str().ok()), Some("no-store"));
     let page = answer.text().await.unwrap();
@@ -135,14 +119,7 @@ async fn a_new_api_key_posted_without_the_script_is_shown_once_on_its_own_page_a
 
     // Revoking it by a plain form is a notice on the settings page.
     let id = api_keys::list(&app.state.pool).await.unwrap()[0].id.clone();
-    let answer = admin
-        .post(app.url(RevokeApiKey::PATH))
-        .header(ACCEPT, BROWSER_ACCEPT)
-        .header(REFERER, app.url("/settings"))
-        .form(&[("id", id.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let answer = plain_post(&admin, app.url(RevokeApiKey::PATH), &app.url("/settings"), &[("id", id.as_str())]).await;
     assert_eq!((answer.status().as_u16(), location(&answer)), (303, "/settings".to_owned()));
     let settings = admin.get(app.url("/settings")).send().await.unwrap().text().await.unwrap();
     assert!(settings.contains(r#"class="notice ok action-result">Revoked"#), "{settings}");

@@ -3,7 +3,6 @@
 //! the browser downloads and runs. Every button is also a form that posts,
 //! so a page works before, and without, its wasm.
 
-pub mod clock;
 mod components;
 pub mod format;
 mod pages;

@@ -54,6 +54,30 @@ fn coarse(ms: i64) -> String {
     }
 }
 
+/// A token's expiry to the second: `1 h 59 min 07 s`, or `expired 3 min ago`.
+pub fn expiry_countdown(now: i64, expires_at: i64) -> String {
+    expiry(now, expires_at, countdown)
+}
+
+/// A token's expiry: `in 1 h 05 min`, or `expired 3 min ago`.
+pub fn expiry_in(now: i64, expires_at: i64) -> String {
+    expiry(now, expires_at, |ms| format!("in {}", duration(ms)))
+}
+
+/// `expired 3 min ago`, or what `ahead` says of the time left.
+fn expiry(now: i64, expires_at: i64, ahead: impl Fn(i64) -> String) -> String {
+    if now >= expires_at {
+        format!("expired {} ago", duration(now - expires_at))
+    } else {
+        ahead(expires_at - now)
+    }
+}
+
+/// The style of a token's life bar at `now`: the width of the part used.
+pub fn life_style(now: i64, issued_at: i64, expires_at: i64) -> String {
+    format!("width: {:.1}%", life_used(now, issued_at, expires_at) * 100.0)
+}
+
 /// Where `now` is in the token's life, 0.0 (issued) to 1.0 (expired).
 pub fn life_used(now: i64, issued_at: i64, expires_at: i64) -> f64 {
     let span = (expires_at - issued_at).max(1) as f64;
@@ -77,5 +101,10 @@ mod tests {
         assert_eq!(relative(0, 1000), "just now");
         assert_eq!(life_used(50, 0, 100), 0.5);
         assert_eq!(life_used(500, 0, 100), 1.0);
+        assert_eq!(expiry_countdown(0, 7_127_000), "1 h 58 min 47 s");
+        assert_eq!(expiry_countdown(180_000, 0), "expired 3 min 00 s ago");
+        assert_eq!(expiry_in(0, 3_900_000), "in 1 h 05 min");
+        assert_eq!(expiry_in(3_900_000, 3_900_000), "expired 0 s ago");
+        assert_eq!(life_style(25, 0, 100), "width: 25.0%");
     }
 }

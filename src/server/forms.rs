@@ -44,7 +44,6 @@ pub async fn plain_form_posts(session: Session, req: Request, next: Next) -> Res
     };
     let message = match serde_json::from_slice::<serde_json::Value>(&body) {
         Ok(serde_json::Value::String(sentence)) if ok => sentence,
-        Ok(serde_json::Value::Null) if ok => "Done.".to_owned(),
         Ok(serde_json::Value::Object(fields)) if ok => return shown_once(&fields, &back),
         _ if ok => "Done.".to_owned(),
         _ => serde_json::from_slice::<ApiError>(&body)

@@ -3,7 +3,7 @@
 
 use crate::api::api_keys::{load_api_keys, CreateApiKey, RevokeApiKey};
 use crate::app::components::copy::CopyButton;
-use crate::app::components::live::page_changed;
+use crate::app::components::live::page_changes_after;
 use crate::app::format::utc;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
@@ -67,11 +67,7 @@ pub fn ApiKeys() -> impl IntoView {
 #[island]
 fn NewApiKeyForm() -> impl IntoView {
     let create = ServerAction::<CreateApiKey>::new();
-    Effect::new(move |_| {
-        if create.value().get().is_some_and(|r| r.is_ok()) {
-            page_changed();
-        }
-    });
+    page_changes_after(create);
     view! {
         <ActionForm action=create attr:class="stacked">
             <label>"Name (what will use it)" <input type="text" name="name" required maxlength="100"/></label>

@@ -13,6 +13,7 @@
 //! server answers the same pages (see `server::forms`).
 
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 
 /// The island that makes the page live; also marks it hydrated
 /// (`data-hydrated`), for tests and for people debugging. It is the last
@@ -37,12 +38,12 @@ pub fn Live() -> impl IntoView {
 /// What the browser does for [`Live`]: plain DOM work over the server's HTML.
 #[cfg(feature = "hydrate")]
 mod browser {
-    use crate::app::format::{countdown, duration, life_used, relative};
+    use crate::app::format::{duration, expiry_countdown, expiry_in, life_style, relative};
     use leptos::prelude::*;
     use std::cell::Cell;
     use std::time::Duration;
     use wasm_bindgen::{JsCast, JsValue};
-    use web_sys::{Document, Element, HtmlFormElement, MouseEvent, SubmitEvent};
+    use web_sys::{Element, HtmlFormElement, MouseEvent, SubmitEvent};
 
     /// Seconds between refetches of a page that asks for them.
     const POLL_SECS: u64 = 10;
@@ -59,30 +60,22 @@ mod browser {
     /// The event an island sends when it changed what the page shows.
     pub const CHANGED: &str = "authwatch:changed";
 
+    /// Listens on the window, for the whole life of the page: clicks and
+    /// submits bubble up to it, so pages swapped in later are served too.
     pub fn start(problem: RwSignal<Option<String>>) {
         read_clock();
         let _ = set_interval_with_handle(tick, Duration::from_secs(1));
-        let on_changed = wasm_bindgen::closure::Closure::<dyn Fn()>::new(move || {
-            let href = window().location().href().unwrap_or_default();
-            leptos::task::spawn_local(show(Request::Get(href), None, problem));
-        });
-        let _ = document().add_event_listener_with_callback(CHANGED, on_changed.as_ref().unchecked_ref());
-        on_changed.forget();
-        let poll = move || poll(problem);
-        let _ = set_interval_with_handle(poll, Duration::from_secs(POLL_SECS));
-        let document = document();
-        let on_click = wasm_bindgen::closure::Closure::<dyn Fn(MouseEvent)>::new(move |ev| on_click(ev, problem));
-        let _ = document.add_event_listener_with_callback("click", on_click.as_ref().unchecked_ref());
-        on_click.forget();
-        let on_submit = wasm_bindgen::closure::Closure::<dyn Fn(SubmitEvent)>::new(move |ev| on_submit(ev, problem));
-        let _ = document.add_event_listener_with_callback("submit", on_submit.as_ref().unchecked_ref());
-        on_submit.forget();
-        let on_back = wasm_bindgen::closure::Closure::<dyn Fn()>::new(move || {
-            let href = window().location().href().unwrap_or_default();
-            leptos::task::spawn_local(show(Request::Get(href), None, problem));
-        });
-        let _ = window().add_event_listener_with_callback("popstate", on_back.as_ref().unchecked_ref());
-        on_back.forget();
+        let _ = set_interval_with_handle(move || poll(problem), Duration::from_secs(POLL_SECS));
+        window_event_listener(leptos::ev::click, move |ev| on_click(ev, problem));
+        window_event_listener(leptos::ev::submit, move |ev| on_submit(ev, problem));
+        window_event_listener(leptos::ev::popstate, move |_| show_again(problem));
+        window_event_listener_untyped(CHANGED, move |_| show_again(problem));
+    }
+
+    /// Fetches the current address again and shows it, now.
+    fn show_again(problem: RwSignal<Option<String>>) {
+        let href = window().location().href().unwrap_or_default();
+        leptos::task::spawn_local(show(Request::Get(href), None, problem));
     }
 
     fn now() -> i64 {
@@ -131,17 +124,17 @@ mod browser {
         });
         each("[data-countdown]", |e| {
             if let Some(at) = ms(e, "data-countdown") {
-                e.set_text_content(Some(&super::expiry(now, at, countdown)));
+                e.set_text_content(Some(&expiry_countdown(now, at)));
             }
         });
         each("[data-expires]", |e| {
             if let Some(at) = ms(e, "data-expires") {
-                e.set_text_content(Some(&super::expiry(now, at, |ms| format!("in {}", duration(ms)))));
+                e.set_text_content(Some(&expiry_in(now, at)));
             }
         });
         each("[data-life-from]", |e| {
             if let (Some(from), Some(to)) = (ms(e, "data-life-from"), ms(e, "data-life-to")) {
-                let _ = e.set_attribute("style", &super::life_style(life_used(now, from, to)));
+                let _ = e.set_attribute("style", &life_style(now, from, to));
             }
         });
     }
@@ -378,33 +371,30 @@ mod browser {
             }
         }
     }
+}
 
-    fn document() -> Document {
-        leptos::prelude::document()
-    }
+/// After each success of `action`, tells [`Live`] that the server's page
+/// changed (a list that now holds what the action made).
+pub fn page_changes_after<S>(action: ServerAction<S>)
+where
+    S: ServerFn + Send + Sync + Clone + 'static,
+    S::Output: Send + Sync + 'static,
+    S::Error: Send + Sync + 'static,
+{
+    Effect::new(move |_| {
+        if action.value().with(|result| matches!(result, Some(Ok(_)))) {
+            page_changed();
+        }
+    });
 }
 
 /// Tells [`Live`] that an island changed what the server would show: it
 /// fetches the page again now instead of at the next poll.
-pub fn page_changed() {
+fn page_changed() {
     #[cfg(feature = "hydrate")]
     {
         if let Ok(event) = web_sys::Event::new(browser::CHANGED) {
-            let _ = leptos::prelude::document().dispatch_event(&event);
+            let _ = leptos::prelude::window().dispatch_event(&event);
         }
     }
-}
-
-/// `expired 3 min ago`, or what `ahead` says of the time left.
-pub fn expiry(now: i64, expires_at: i64, ahead: impl Fn(i64) -> String) -> String {
-    if now >= expires_at {
-        format!("expired {} ago", crate::app::format::duration(now - expires_at))
-    } else {
-        ahead(expires_at - now)
-    }
-}
-
-/// The style of a token's life bar, `used` from 0.0 to 1.0.
-pub fn life_style(used: f64) -> String {
-    format!("width: {:.1}%", used * 100.0)
 }

@@ -9,10 +9,9 @@ pub fn NoticeView() -> impl IntoView {
     let notice = Resource::new(|| (), |_| take_notice());
     view! {
         <Suspense fallback=|| ()>
-            {move || notice.get().and_then(Result::ok).flatten().map(|n| if n.ok {
-                view! { <p class="notice ok action-result" role="status">{n.message}</p> }.into_any()
-            } else {
-                view! { <p class="notice problem action-result" role="alert">{n.message}</p> }.into_any()
+            {move || notice.get().and_then(Result::ok).flatten().map(|n| {
+                let (class, role) = if n.ok { ("notice ok action-result", "status") } else { ("notice problem action-result", "alert") };
+                view! { <p class=class role=role>{n.message}</p> }
             })}
         </Suspense>
     }

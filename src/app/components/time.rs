@@ -1,8 +1,7 @@
 //! Times on the page: relative for reading, exact UTC on hover. Rendered by
 //! the server; the [`Live`](super::live::Live) island keeps them current.
 
-use super::live::{expiry, life_style};
-use crate::app::format::{countdown, duration, life_used, relative, utc};
+use crate::app::format::{duration, expiry_countdown, expiry_in, life_style, relative, utc};
 use leptos::prelude::*;
 
 /// `12 min ago` (relative to `now`, the server's clock when the page was
@@ -23,7 +22,7 @@ pub fn Age(now: i64, issued_at: i64) -> impl IntoView {
 pub fn Countdown(now: i64, expires_at: i64) -> impl IntoView {
     view! {
         <span class="countdown" title=format!("expires {}", utc(expires_at)) data-countdown=expires_at>
-            {expiry(now, expires_at, countdown)}
+            {expiry_countdown(now, expires_at)}
         </span>
     }
 }
@@ -33,7 +32,7 @@ pub fn Countdown(now: i64, expires_at: i64) -> impl IntoView {
 pub fn Expires(now: i64, expires_at: i64) -> impl IntoView {
     view! {
         <span title=utc(expires_at) data-expires=expires_at>
-            {expiry(now, expires_at, |ms| format!("in {}", duration(ms)))}
+            {expiry_in(now, expires_at)}
         </span>
     }
 }
@@ -43,7 +42,7 @@ pub fn Expires(now: i64, expires_at: i64) -> impl IntoView {
 pub fn LifeBar(now: i64, issued_at: i64, expires_at: i64) -> impl IntoView {
     view! {
         <span class="life" aria-hidden="true">
-            <span class="used" style=life_style(life_used(now, issued_at, expires_at)) data-life-from=issued_at data-life-to=expires_at></span>
+            <span class="used" style=life_style(now, issued_at, expires_at) data-life-from=issued_at data-life-to=expires_at></span>
         </span>
     }
 }

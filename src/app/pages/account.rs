@@ -9,7 +9,7 @@ use crate::api::{load_account, AssignOwners, CheckNow, CreateReconnectLink, Refr
 use crate::app::components::badge::HealthBadge;
 use crate::app::components::copy::CopyButton;
 use crate::app::components::held_posts::HeldPosts;
-use crate::app::components::live::page_changed;
+use crate::app::components::live::page_changes_after;
 use crate::app::components::not_found::NotFound;
 use crate::app::components::time::{Ago, Expires};
 use crate::app::components::warnings::Warnings;
@@ -242,11 +242,7 @@ fn People(account_id: String, people: AccountPeople, now: i64) -> impl IntoView 
 #[island]
 fn NewReconnectLink(account_id: String) -> impl IntoView {
     let create = ServerAction::<CreateReconnectLink>::new();
-    Effect::new(move |_| {
-        if create.value().get().is_some_and(|r| r.is_ok()) {
-            page_changed();
-        }
-    });
+    page_changes_after(create);
     view! {
         <ActionForm action=create attr:class="inline">
             <input type="hidden" name="account_id" value=account_id/>

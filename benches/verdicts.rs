@@ -145,23 +145,23 @@ impl App {
         self.emulator().advance_time((ms / 1000) as u64);
         let pool = &self.state.pool;
         let statements = [
-            "UPDATE accounts SET connected_at = connected_at - ?1, last_refresh_at = last_refresh_at - ?1, last_check_at = last_check_at - ?1,
-                 last_verified_at = last_verified_at - ?1, incident_since = incident_since - ?1, incident_at = incident_at - ?1",
-            "UPDATE token_sets SET issued_at = issued_at - ?1, expires_at = expires_at - ?1",
-            "UPDATE events SET at = at - ?1",
-            "UPDATE refresh_state SET next_attempt_at = next_attempt_at - ?1, lease_until = lease_until - ?1",
-            "UPDATE prompts SET opened_at = opened_at - ?1, escalated_at = escalated_at - ?1, closed_at = closed_at - ?1",
-            "UPDATE notifications SET created_at = created_at - ?1, next_attempt_at = next_attempt_at - ?1, delivered_at = delivered_at - ?1, gave_up_at = gave_up_at - ?1",
-            "UPDATE posts SET created_at = created_at - ?1, updated_at = updated_at - ?1, published_at = published_at - ?1",
-            "UPDATE x_apps SET credentials_rejected_since = credentials_rejected_since - ?1, clock_measured_at = clock_measured_at - ?1,
-                 credits_depleted_since = credits_depleted_since - ?1, credits_probed_at = credits_probed_at - ?1,
-                 x_incident_probed_at = x_incident_probed_at - ?1, x_recovered_at = x_recovered_at - ?1",
+            "UPDATE accounts SET connected_at = connected_at - $1, last_refresh_at = last_refresh_at - $1, last_check_at = last_check_at - $1,
+                 last_verified_at = last_verified_at - $1, incident_since = incident_since - $1, incident_at = incident_at - $1",
+            "UPDATE token_sets SET issued_at = issued_at - $1, expires_at = expires_at - $1",
+            "UPDATE events SET at = at - $1",
+            "UPDATE refresh_state SET next_attempt_at = next_attempt_at - $1, lease_until = lease_until - $1",
+            "UPDATE prompts SET opened_at = opened_at - $1, escalated_at = escalated_at - $1, closed_at = closed_at - $1",
+            "UPDATE notifications SET created_at = created_at - $1, next_attempt_at = next_attempt_at - $1, delivered_at = delivered_at - $1, gave_up_at = gave_up_at - $1",
+            "UPDATE posts SET created_at = created_at - $1, updated_at = updated_at - $1, published_at = published_at - $1",
+            "UPDATE x_apps SET credentials_rejected_since = credentials_rejected_since - $1, clock_measured_at = clock_measured_at - $1,
+                 credits_depleted_since = credits_depleted_since - $1, credits_probed_at = credits_probed_at - $1,
+                 x_incident_probed_at = x_incident_probed_at - $1, x_recovered_at = x_recovered_at - $1",
         ];
         for sql in statements {
             sqlx::query(sql).bind(ms).execute(pool).await.expect("time passes");
         }
         if ms >= DAY_MS {
-            sqlx::query("UPDATE user_reads SET day = day - ?1")
+            sqlx::query("UPDATE user_reads SET day = day - $1")
                 .bind(ms / DAY_MS)
                 .execute(pool)
                 .await

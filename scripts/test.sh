@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: the formatting and lint checks, unit and integration tests
-# (cargo test), every benchmark in smoke mode and the API's contract test on
+# (cargo test), the integration tests again on a throwaway PostgreSQL server
+# (scripts/postgres.sh), every benchmark in smoke mode and the API's contract test on
 # that same build, then the release bundle (scripts/build.sh --release) end
 # to end in real Chromium (scripts/end2end.sh), then its size against the budget
 # (scripts/bundle-size.sh --budget). Ends with one line: "tests: N passed, M
@@ -12,7 +13,12 @@ source scripts/env.sh
 
 started=$(date +%s)
 log=$(mktemp)
-trap 'rm -rf "$log"' EXIT
+pg_dir=
+cleanup() {
+  rm -rf "$log"
+  if [[ -n "$pg_dir" ]]; then scripts/postgres.sh stop "$pg_dir"; fi
+}
+trap cleanup EXIT
 
 # The end-to-end tests' server (scripts/end2end.sh): AUTHWATCH_E2E_PORT, default 3000.
 port=${AUTHWATCH_E2E_PORT:-3000}
@@ -39,6 +45,20 @@ printf '\n==> unit and integration tests\n'
 # their dependencies with fewer features).
 RUST_TEST_THREADS=1 cargo test --workspace --features ssr 2>&1 | tee -a "$log"
 unit_status=${PIPESTATUS[0]}
+
+printf '\n==> integration tests on PostgreSQL\n'
+# The same suite, each test's server on a fresh database of a throwaway
+# cluster (see tests/it/support/postgres.rs). Tests of SQLite's own files
+# stay on SQLite.
+if pg_env=$(scripts/postgres.sh start 2>&1 | tee -a "$log" | grep '^export '); then
+  eval "$pg_env"
+  pg_dir=$AUTHWATCH_PG_DIR
+  RUST_TEST_THREADS=1 AUTHWATCH_TEST_POSTGRES=$AUTHWATCH_TEST_POSTGRES cargo test --features ssr --test it 2>&1 | tee -a "$log"
+  pg_status=${PIPESTATUS[0]}
+else
+  echo "could not start PostgreSQL" | tee -a "$log"
+  pg_status=1
+fi
 
 printf '\n==> lints (cargo clippy -D warnings, every target of the workspace)\n'
 cargo clippy --workspace --features ssr --all-targets -- -D warnings 2>&1 | tee -a "$log"
@@ -80,9 +100,9 @@ failed=$(( $(grep -oE 'test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed' "$
 for status in $fmt_status $clippy_status $contract_status $budget_status "${bench_statuses[@]}"; do
   if [[ $status -eq 0 ]]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 done
-if [[ $unit_status -ne 0 || $bench_status -ne 0 || $e2e_status -ne 0 ]] && [[ $failed -eq 0 ]]; then
+if [[ $unit_status -ne 0 || $pg_status -ne 0 || $bench_status -ne 0 || $e2e_status -ne 0 ]] && [[ $failed -eq 0 ]]; then
   failed=1  # a build or start-up failure ran no test but still failed
 fi
 echo "took $(( $(date +%s) - started )) s"
 echo "tests: $passed passed, $failed failed"
-[[ $fmt_status -eq 0 && $clippy_status -eq 0 && $unit_status -eq 0 && $bench_status -eq 0 && $contract_status -eq 0 && $e2e_status -eq 0 && $budget_status -eq 0 ]]
+[[ $fmt_status -eq 0 && $clippy_status -eq 0 && $unit_status -eq 0 && $pg_status -eq 0 && $bench_status -eq 0 && $contract_status -eq 0 && $e2e_status -eq 0 && $budget_status -eq 0 ]]

@@ -208,7 +208,7 @@ pub fn main() -> ExitCode {
 
 async fn serve(args: ServeArgs) -> Result<(), CliError> {
     let leptos_options = leptos_options()?;
-    let overrides = Overrides { data_dir: args.data_dir, site_addr: args.addr, demo: args.demo };
+    let overrides = Overrides { data_dir: args.data_dir, site_addr: args.addr, demo: args.demo, database_url: None };
     let config = Config::load(&Env, leptos_options.site_addr, overrides)?;
     init_tracing(&config.log_filter);
     let mut leptos_options = leptos_options;

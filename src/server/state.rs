@@ -25,7 +25,7 @@ pub struct AppState {
     /// The refresh engine: every refresh goes through it.
     pub engine: Arc<crate::server::lifecycle::engine::Engine>,
     /// Browser sessions (the OAuth attempts in flight, result messages).
-    pub sessions: tower_sessions_sqlx_store::SqliteStore,
+    pub sessions: crate::server::db::sessions::Store,
     /// Prompts' notification channels (webhook, Slack, email).
     pub notifier: Arc<crate::server::notify::Notifier>,
     /// The in-process X emulator, present in demo mode only.

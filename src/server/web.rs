@@ -23,7 +23,6 @@ use tokio::net::TcpListener;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
-use tower_sessions_sqlx_store::SqliteStore;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +53,8 @@ pub enum StartError {
     Passwords(#[from] auth::password::PasswordError),
     #[error("refusing to start: {0}")]
     Site(#[from] assets::SiteError),
+    #[error("refusing to start: {0}")]
+    Keyring(#[from] db::accounts::KeyringMismatch),
 }
 
 /// A configured, migrated authwatch, ready to serve.
@@ -70,8 +71,11 @@ impl Server {
         let (app, emulator) = match &config.x {
             XMode::Demo => {
                 let (emulator, app) = demo::setup(&config.public_url);
-                // Configuration refuses a database URL in demo mode: this is the demo's own file.
-                reset_demo_database(&config.default_database_file()).map_err(data_dir_error)?;
+                // Configuration refuses a database URL in demo mode: this is the demo's own
+                // file. (Only a caller in code can give the demo a database, a fresh one.)
+                if config.database_url.is_none() {
+                    reset_demo_database(&config.default_database_file()).map_err(data_dir_error)?;
+                }
                 (app, Some(emulator))
             }
             XMode::Live(app) => (app.as_ref().clone(), None),
@@ -85,6 +89,14 @@ impl Server {
             crypto::Keyring::load(config.encryption_key.as_ref(), &config.previous_encryption_keys, &config.data_dir)?
         };
         let pool = db::open(&config.database_url()).await?;
+        // Replicas share PostgreSQL's tokens: one whose key cannot open them
+        // must not start and write tokens the others cannot read. A SQLite
+        // file has one owner, whose unreadable accounts each say so.
+        match db::accounts::check_keyring(&pool, &keyring).await {
+            Err(mismatch) if db::Backend::of(&pool) == db::Backend::Postgres => return Err(mismatch.into()),
+            Err(mismatch) => tracing::warn!(problem = %mismatch, "stored tokens this key cannot open"),
+            Ok(()) => {}
+        }
         if !config.is_demo() {
             refuse_demo_users(&pool).await?;
         }
@@ -101,8 +113,7 @@ impl Server {
         }
         // Sessions share the database: one file to back up, and a reconnect
         // started before a restart can still finish after it.
-        let sessions = SqliteStore::new(pool.clone());
-        sessions.migrate().await?;
+        let sessions = db::sessions::Store::open(&config.database_url()).await?;
         let engine_settings = config.engine.clone();
         metrics::handle();
         let x_timeout = config.x_timeout;

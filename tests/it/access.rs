@@ -501,7 +501,7 @@ async fn dashboard_owners(app: &TestApp, admin: &Client) -> Vec<(String, Option<
 
 #[tokio::test]
 async fn removing_a_user_with_the_cli_shows_their_accounts_without_an_owner_at_once() {
-    let app = TestApp::demo().await;
+    let app = TestApp::builder().sqlite().demo().start().await;
     let admin = app.admin().await;
     // The dashboard has been read once, so the server holds its snapshot.
     let before = dashboard_owners(&app, &admin).await;

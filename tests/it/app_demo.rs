@@ -83,7 +83,7 @@ async fn demo_causes_are_classified_by_cause() {
 #[tokio::test]
 async fn tokens_are_encrypted_at_rest_and_never_reach_a_page() {
     let app = TestApp::demo().await;
-    let db = app.database_bytes();
+    let db = app.database_bytes().await;
     let summaries = accounts::summaries(&app.state.pool).await.unwrap();
     assert_eq!(summaries.len(), EXPECTED.len());
     let mut pages = page(&app, "/").await.unwrap().text().await.unwrap();

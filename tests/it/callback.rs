@@ -13,7 +13,6 @@ use common::TestApp;
 use reqwest::Client;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::SessionStore;
-use tower_sessions_sqlx_store::SqliteStore;
 
 /// What an attacker would like our page to say, and the pieces of it to
 /// look for in the page, raw or HTML-escaped.
@@ -34,14 +33,17 @@ async fn result_of(app: &TestApp, browser: &Client, query: &str) -> (String, Str
 }
 
 /// Stores a session expiring at `expiry` the way the session layer does; returns its id.
-async fn session_record(store: &SqliteStore, expiry: time::OffsetDateTime) -> String {
+async fn session_record(store: &sessions::Store, expiry: time::OffsetDateTime) -> String {
     let mut record = Record { id: Id::default(), data: Default::default(), expiry_date: expiry };
     store.create(&mut record).await.unwrap();
     record.id.to_string()
 }
 
 async fn session_rows(app: &TestApp) -> i64 {
-    sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {}", sessions::TABLE)).fetch_one(&app.state.pool).await.unwrap()
+    sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {}", sessions::table(db::Backend::of(&app.state.pool))))
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -197,8 +199,7 @@ async fn expired_sessions_are_deleted_by_the_running_server() {
     let url = format!("sqlite://{}", dir.path().join("sessions.db").display());
     let (expired, live) = {
         let pool = db::open(&url).await.unwrap();
-        let store = SqliteStore::new(pool.clone());
-        store.migrate().await.unwrap();
+        let store = sessions::Store::open(&url).await.unwrap();
         let now = time::OffsetDateTime::now_utc();
         let expired = session_record(&store, now - time::Duration::minutes(1)).await;
         let live = session_record(&store, now + time::Duration::hours(1)).await;
@@ -210,10 +211,13 @@ async fn expired_sessions_are_deleted_by_the_running_server() {
     vars.push(("AUTHWATCH_DATABASE_URL", url.as_str()));
     let app = TestApp::start(vars).await;
     let ids = || async {
-        sqlx::query_scalar::<_, String>(&format!("SELECT id FROM {} ORDER BY id", sessions::TABLE))
-            .fetch_all(&app.state.pool)
-            .await
-            .unwrap()
+        sqlx::query_scalar::<_, String>(&format!(
+            "SELECT id FROM {} ORDER BY id",
+            sessions::table(db::Backend::of(&app.state.pool))
+        ))
+        .fetch_all(&app.state.pool)
+        .await
+        .unwrap()
     };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while ids().await.contains(&expired) {
@@ -242,7 +246,7 @@ async fn connect_account_as_an_account_the_user_may_not_reconnect_is_refused_and
     let app = TestApp::demo().await;
     let labs = account(&app, "acme_labs").await;
     assert_ne!(labs.owner_id, None);
-    let dana: String = sqlx::query_scalar("SELECT id FROM users WHERE email = ?")
+    let dana: String = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
         .bind(demo::MANAGER.email)
         .fetch_one(&app.state.pool)
         .await
@@ -315,7 +319,7 @@ async fn an_admin_may_connect_over_any_account_and_a_new_account_is_the_connecti
     let (_, html) = land(&app, &manager, &back).await;
     assert!(html.contains("Connected @acme_careers"));
     let careers = account(&app, "acme_careers").await;
-    let dana: String = sqlx::query_scalar("SELECT id FROM users WHERE email = ?")
+    let dana: String = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
         .bind(demo::MANAGER.email)
         .fetch_one(&app.state.pool)
         .await

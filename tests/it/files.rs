@@ -30,7 +30,7 @@ fn modes(dir: &Path, names: &[&str]) -> Vec<(String, u32)> {
 async fn a_new_data_directory_and_everything_in_it_are_private() {
     let parent = tempfile::tempdir().unwrap();
     let data = parent.path().join("nested").join("data");
-    let app = TestApp::start(vec![("AUTHWATCH_DATA_DIR", data.to_str().unwrap())]).await;
+    let app = TestApp::builder().sqlite().var("AUTHWATCH_DATA_DIR", data.to_str().unwrap()).start().await;
     // Written to, so SQLite has its WAL and shared-memory files open.
     let browser = app.admin().await;
     assert_eq!(browser.get(app.url("/")).send().await.unwrap().status(), 200);
@@ -69,7 +69,7 @@ async fn an_existing_open_directory_and_database_are_made_private() {
     // A live install (the demo refuses a configured database).
     let mut vars = common::LIVE.to_vec();
     vars.extend([("AUTHWATCH_DATA_DIR", data.path().to_str().unwrap()), ("AUTHWATCH_DATABASE_URL", url.as_str())]);
-    let app = TestApp::start(vars).await;
+    let app = TestApp::builder().sqlite().vars(vars).start().await;
     assert_eq!(reqwest::get(app.url("/healthz")).await.unwrap().status(), 200);
     assert_eq!(mode(data.path()), 0o700);
     let files = ["kept.db", "kept.db-wal", "kept.db-shm"];

@@ -109,7 +109,7 @@ async fn a_new_api_key_posted_without_the_script_is_shown_once_on_its_own_page_a
     let status =
         reqwest::Client::new().get(app.url("/api/v1/accounts")).bearer_auth(&key).send().await.unwrap().status();
     assert_eq!(status.as_u16(), 200);
-    let bytes = app.database_bytes();
+    let bytes = app.database_bytes().await;
     assert!(
         !bytes.windows(key.len()).any(|w| w == key.as_bytes()),
         "the key is not in the database (nor its sessions)"

@@ -32,7 +32,7 @@ async fn a_link_reconnects_once_and_refuses_the_wrong_account_without_being_spen
         sqlx::query_scalar("SELECT token_hash FROM reconnect_links").fetch_all(&app.state.pool).await.unwrap();
     assert_eq!(stored.len(), 1);
     assert_ne!(stored[0], secret);
-    assert!(!String::from_utf8_lossy(&app.database_bytes()).contains(&secret));
+    assert!(!String::from_utf8_lossy(&app.database_bytes().await).contains(&secret));
 
     let guest = app.browser();
     let page = guest.get(app.url(&format!("/r/{secret}"))).send().await.unwrap();

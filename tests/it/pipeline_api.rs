@@ -39,7 +39,7 @@ async fn calls_without_a_valid_bearer_key_are_refused_and_cookies_do_not_count()
     api.get("/accounts").await.assert_problem(401, "invalid-api-key");
 
     // Only the hash is stored.
-    let bytes = app.database_bytes();
+    let bytes = app.database_bytes().await;
     assert!(
         !bytes.windows(api.key.len()).any(|w| w == api.key.as_bytes()),
         "the key itself is nowhere in the database"
@@ -112,7 +112,8 @@ async fn bad_input_gets_a_clear_problem_and_posts_nothing() {
 
 #[tokio::test]
 async fn the_command_line_creates_a_working_key_shown_once_and_revokes_it() {
-    let app = TestApp::demo().await;
+    // The command line finds the demo's database by its data directory.
+    let app = TestApp::builder().sqlite().demo().start().await;
     let news = account(&app, "acme_news").await;
     let cli = |args: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_authwatch"))
@@ -147,7 +148,8 @@ async fn the_command_line_creates_a_working_key_shown_once_and_revokes_it() {
 
 #[tokio::test]
 async fn revoking_a_key_on_the_command_line_cancels_the_posts_it_holds() {
-    let app = TestApp::demo().await;
+    // The command line finds the demo's database by its data directory.
+    let app = TestApp::builder().sqlite().demo().start().await;
     let labs = account(&app, "acme_labs").await;
     let api = Api::named(&app, "cron job", None).await;
     let held = api.publish(&labs.id, "cli-1", "Held for labs").await;

@@ -364,7 +364,7 @@ async fn an_unknown_stored_spelling_is_an_error_naming_the_column_and_the_value(
     let pool = &app.state.pool;
     let news = id_of(&app, "acme_news").await;
     // Rows as a newer version, or a hand edit, might leave them.
-    sqlx::query("UPDATE accounts SET incident_cause = 'gremlins', incident_since = 1 WHERE id = ?")
+    sqlx::query("UPDATE accounts SET incident_cause = 'gremlins', incident_since = 1 WHERE id = $1")
         .bind(&news)
         .execute(pool)
         .await
@@ -372,7 +372,7 @@ async fn an_unknown_stored_spelling_is_an_error_naming_the_column_and_the_value(
     let e = accounts::summary(pool, &news).await.unwrap_err().to_string();
     assert!(e.contains("\"incident_cause\"") && e.contains("\"gremlins\""), "{e}");
 
-    sqlx::query("INSERT INTO events (account_id, at, kind, outcome, actor) VALUES (?, 1, 'rfresh', 'ok', 'hand')")
+    sqlx::query("INSERT INTO events (account_id, at, kind, outcome, actor) VALUES ($1, 1, 'rfresh', 'ok', 'hand')")
         .bind(&news)
         .execute(pool)
         .await
@@ -449,8 +449,25 @@ async fn refresh_now_that_meets_the_schedulers_flight_reports_a_refresh_not_not_
     let admin = app.admin().await;
     // Hold the database's write lock so that the scheduler's flight waits
     // for its lease while "Refresh now" comes in and joins it.
-    let mut lock = app.state.pool.acquire().await.unwrap();
-    sqlx::query("BEGIN IMMEDIATE").execute(&mut *lock).await.unwrap();
+    let lock = match db::Backend::of(&app.state.pool) {
+        // SQLite: the one write lock.
+        db::Backend::Sqlite => db::begin_write(&app.state.pool, db::WriteScope::All).await.unwrap(),
+        // PostgreSQL: the lease's row, which the flight's lease must write.
+        db::Backend::Postgres => {
+            let mut tx = app.state.pool.begin().await.unwrap();
+            sqlx::query("INSERT INTO refresh_state (account_id) VALUES ($1) ON CONFLICT DO NOTHING")
+                .bind(&id)
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            sqlx::query("SELECT 1 FROM refresh_state WHERE account_id = $1 FOR UPDATE")
+                .bind(&id)
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            tx
+        }
+    };
     let scheduler = {
         let state = app.state.clone();
         let id = id.clone();
@@ -465,8 +482,7 @@ async fn refresh_now_that_meets_the_schedulers_flight_reports_a_refresh_not_not_
         tokio::spawn(async move { admin.post(url).form(&[("id", id)]).send().await.unwrap().text().await.unwrap() })
     };
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    sqlx::query("COMMIT").execute(&mut *lock).await.unwrap();
-    drop(lock);
+    lock.commit().await.unwrap();
     assert_eq!(scheduler.await.unwrap().unwrap(), Refreshed::NotDue { generation: before });
     let said = now.await.unwrap();
     assert!(said.contains(&format!("Refreshed: generation {} saved.", before + 1)), "{said}");
@@ -480,7 +496,7 @@ async fn the_daily_check_decides_on_a_recent_proof_before_opening_the_tokens() {
     app.state.engine.refresh(&app.state, &news, "test", None).await.unwrap();
     // Its tokens now name a key this process does not hold: opening them
     // fails. A proof of life this recent needs no token at all.
-    sqlx::query("UPDATE token_sets SET key_id = 'a-retired-key' WHERE account_id = ?")
+    sqlx::query("UPDATE token_sets SET key_id = 'a-retired-key' WHERE account_id = $1")
         .bind(&news)
         .execute(&app.state.pool)
         .await

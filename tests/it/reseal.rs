@@ -141,7 +141,7 @@ async fn a_token_under_a_key_not_configured_refuses_the_run_and_nothing_is_writt
     }
     let ids: Vec<String> = raw_rows(&pool).await.into_iter().map(|r| r.0).collect();
     let victim = ids.last().unwrap().clone();
-    sqlx::query("UPDATE token_sets SET access_token_ct = (SELECT access_token_ct FROM token_sets WHERE account_id = ?) WHERE account_id = ?")
+    sqlx::query("UPDATE token_sets SET access_token_ct = (SELECT access_token_ct FROM token_sets WHERE account_id = $1) WHERE account_id = $2")
         .bind(&ids[0])
         .bind(&victim)
         .execute(&pool)

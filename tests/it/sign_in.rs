@@ -26,7 +26,7 @@ fn error_of(location: &str) -> Option<&str> {
 }
 
 async fn failures_for(app: &TestApp, email: &str) -> i64 {
-    sqlx::query_scalar("SELECT COUNT(*) FROM sign_in_failures WHERE email = ?")
+    sqlx::query_scalar("SELECT COUNT(*) FROM sign_in_failures WHERE email = $1")
         .bind(email)
         .fetch_one(&app.state.pool)
         .await
@@ -77,7 +77,7 @@ async fn a_burst_of_guesses_for_one_email_gets_five_checked_and_the_right_passwo
     assert_eq!(app.state.passwords.verifications() - verified_before, 5, "nor was the right password checked");
 
     // Once the window has passed, it works, and a success clears the email's failures.
-    sqlx::query("UPDATE sign_in_failures SET at = at - ?")
+    sqlx::query("UPDATE sign_in_failures SET at = at - $1")
         .bind(THROTTLE_WINDOW_MS)
         .execute(&app.state.pool)
         .await

@@ -87,7 +87,7 @@ fn demo_refuses_a_database_production_another_address_and_an_x_app() {
 
 #[tokio::test]
 async fn demo_writes_only_its_own_database_file() {
-    let app = TestApp::demo().await;
+    let app = TestApp::builder().sqlite().demo().start().await;
     let mut names: Vec<String> = std::fs::read_dir(app.data_dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -99,7 +99,7 @@ async fn demo_writes_only_its_own_database_file() {
 
 #[tokio::test]
 async fn live_mode_refuses_a_database_holding_demo_users_and_says_how_to_remove_them() {
-    let demo = TestApp::demo().await;
+    let demo = TestApp::builder().sqlite().demo().start().await;
     let live_dir = tempfile::tempdir().unwrap();
     // A live install whose database once ran the demo (or was copied from one).
     sqlx::query("VACUUM INTO ?")

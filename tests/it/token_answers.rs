@@ -112,7 +112,7 @@ async fn assert_no_token_anywhere(app: &TestApp, account: &str, pages: &[(&str, 
     secrets.extend(app.state.x.app().client_secret.as_ref().map(|s| s.expose().to_owned()));
     assert!(secrets.len() > 20, "the emulator handed out the demo's tokens and this test's");
 
-    let database = app.database_bytes();
+    let database = app.database_bytes().await;
     assert!(contains(&database, b"acme_sports") && contains(&database, b"sessions"), "the database file was read");
     let mut places: Vec<(String, Vec<u8>)> = vec![("the database file".into(), database)];
     for (who, browser) in [("admin", app.admin().await), ("manager", app.manager().await)] {

@@ -295,13 +295,13 @@ async fn a_refresh_token_about_six_months_old_expired() {
     let news = account(&app, "acme_news").await;
     // The consent was 181 days ago, by authwatch's record and X's clock.
     let ago = 181 * DAY_SECS * 1000;
-    sqlx::query("UPDATE events SET at = at - ? WHERE account_id = ? AND kind = 'connect'")
+    sqlx::query("UPDATE events SET at = at - $1 WHERE account_id = $2 AND kind = 'connect'")
         .bind(ago)
         .bind(&news.id)
         .execute(&app.state.pool)
         .await
         .unwrap();
-    sqlx::query("UPDATE accounts SET connected_at = connected_at - ? WHERE id = ?")
+    sqlx::query("UPDATE accounts SET connected_at = connected_at - $1 WHERE id = $2")
         .bind(ago)
         .bind(&news.id)
         .execute(&app.state.pool)

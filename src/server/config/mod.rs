@@ -90,6 +90,9 @@ pub struct Overrides {
     pub site_addr: Option<SocketAddr>,
     /// `--demo`: run the demo, as `AUTHWATCH_DEMO=1` does.
     pub demo: bool,
+    /// A database for the demo, which refuses `AUTHWATCH_DATABASE_URL`: only
+    /// code (the test suite, on a fresh PostgreSQL database) gives one.
+    pub database_url: Option<String>,
 }
 
 impl Config {
@@ -106,12 +109,14 @@ impl Config {
 
         // AUTHWATCH_DATABASE_URL: an sqlx URL. Default: `sqlite://<data dir>/authwatch.db`,
         // or `sqlite://<data dir>/demo.db` in demo mode (reset at each start).
+        // A postgres:// URL (PostgreSQL 14 or newer) lets several replicas share one database.
         let database_url = match non_empty(src, "AUTHWATCH_DATABASE_URL") {
-            Some(url) if url.starts_with("sqlite:") => Some(url),
+            Some(url) if crate::server::db::Backend::of_url(&url).is_some() => Some(url),
             Some(_) => {
                 return Err(ConfigError::new(
                     "AUTHWATCH_DATABASE_URL",
-                    "only sqlite: URLs are supported in this version (e.g. sqlite://data/authwatch.db)",
+                    "must be a sqlite: URL (e.g. sqlite://data/authwatch.db) or a postgres:// URL \
+                     (e.g. postgres://authwatch@db.internal/authwatch)",
                 ))
             }
             None => None,
@@ -156,9 +161,23 @@ impl Config {
         if demo {
             refuse_unsafe_demo(database_url.as_deref(), &environment, site_addr)?;
         }
+        let database_url = database_url.or(overrides.database_url);
 
         // AUTHWATCH_ENCRYPTION_KEY: base64 of 32 random bytes (`openssl rand -base64 32`).
         let encryption_key = non_empty(src, "AUTHWATCH_ENCRYPTION_KEY").map(Secret::new);
+        // Replicas share one database: a key generated into one machine's data
+        // directory would seal tokens no other replica can open. (The demo's
+        // key lives as long as its emulator and its tokens.)
+        let shared_database = database_url.as_deref().and_then(crate::server::db::Backend::of_url)
+            == Some(crate::server::db::Backend::Postgres);
+        if shared_database && encryption_key.is_none() && !demo {
+            return Err(ConfigError::new(
+                "AUTHWATCH_ENCRYPTION_KEY",
+                "must be set when AUTHWATCH_DATABASE_URL is a PostgreSQL database: every replica seals \
+                 tokens with it, and a key generated on one machine is unknown to the others \
+                 (make one with `openssl rand -base64 32` and give it to every replica)",
+            ));
+        }
         // AUTHWATCH_PREVIOUS_ENCRYPTION_KEYS: comma-separated older keys, to read tokens
         // encrypted before a key rotation.
         let previous_encryption_keys = non_empty(src, "AUTHWATCH_PREVIOUS_ENCRYPTION_KEYS")

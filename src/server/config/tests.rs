@@ -68,7 +68,7 @@ fn a_live_app_gets_x_endpoints_and_the_hosted_callback() {
 
 #[test]
 fn errors_name_the_variable() {
-    let cases: [(&[(&str, &str)], &str); 12] = [
+    let cases: [(&[(&str, &str)], &str); 14] = [
         (&[("AUTHWATCH_DAILY_CHECK_AT", "25:00")], "AUTHWATCH_DAILY_CHECK_AT"),
         (&[("AUTHWATCH_REFRESH_LEAD_SECS", "soon")], "AUTHWATCH_REFRESH_LEAD_SECS"),
         (&[("AUTHWATCH_X_CLIENT_ID", "abc")], "AUTHWATCH_X_CLIENT_SECRET"),
@@ -90,6 +90,15 @@ fn errors_name_the_variable() {
             "AUTHWATCH_X_REQUIRED_SCOPES",
         ),
         (&[("AUTHWATCH_DATABASE_URL", "mysql://x")], "AUTHWATCH_DATABASE_URL"),
+        (&[("AUTHWATCH_DATABASE_URL", "postgres://db.internal/authwatch")], "AUTHWATCH_DATABASE_URL"),
+        (
+            &[
+                ("AUTHWATCH_X_CLIENT_ID", "a"),
+                ("AUTHWATCH_X_CLIENT_TYPE", "public"),
+                ("AUTHWATCH_DATABASE_URL", "postgres://db.internal/authwatch"),
+            ],
+            "AUTHWATCH_ENCRYPTION_KEY",
+        ),
         (&[("AUTHWATCH_WEBHOOK_URL", "https://hooks.example/x")], "AUTHWATCH_WEBHOOK_SECRET"),
         (&[("AUTHWATCH_SMTP_URL", "smtp://localhost:25")], "AUTHWATCH_SMTP_FROM"),
         (&[("AUTHWATCH_SMTP_URL", "imap://localhost")], "AUTHWATCH_SMTP_URL"),

@@ -3,12 +3,12 @@
 
 use super::events::{self, EventKind, NewEvent, Outcome};
 use super::Pool;
+use super::Tx;
 use crate::domain::health::{AccountFacts, AttemptResult, Cause, OpenIncident, TokenFacts};
 use crate::domain::scopes::Scopes;
 use crate::server::crypto::{CryptoError, Keyring, Sealed};
 use crate::server::secret::Secret;
 use rand::distributions::{Alphanumeric, DistString};
-use sqlx::{Sqlite, Transaction};
 
 /// Why tokens could not be stored or read.
 #[derive(Debug, thiserror::Error)]
@@ -90,8 +90,10 @@ pub struct AccountSummary {
     pub client_id: String,
     pub connected_at: i64,
     pub last_refresh_at: Option<i64>,
+    #[sqlx(try_from = "super::FlagOrNull")]
     pub last_refresh_ok: Option<bool>,
     pub last_check_at: Option<i64>,
+    #[sqlx(try_from = "super::FlagOrNull")]
     pub last_check_ok: Option<bool>,
     pub last_verified_at: Option<i64>,
     #[sqlx(try_from = "super::SpelledOrNull<Cause>")]
@@ -104,6 +106,7 @@ pub struct AccountSummary {
     pub issued_at: i64,
     pub expires_at: i64,
     pub scopes: String,
+    #[sqlx(try_from = "super::Flag")]
     pub has_refresh_token: bool,
     pub access_fingerprint: String,
     pub refresh_fingerprint: Option<String>,
@@ -169,12 +172,12 @@ pub async fn summaries(pool: &Pool) -> Result<Vec<AccountSummary>, sqlx::Error> 
 
 /// One account, or `None` if there is no such id.
 pub async fn summary(pool: &Pool, id: &str) -> Result<Option<AccountSummary>, sqlx::Error> {
-    sqlx::query_as(&format!("{SUMMARY_SELECT} WHERE a.id = ?")).bind(id).fetch_optional(pool).await
+    sqlx::query_as(&format!("{SUMMARY_SELECT} WHERE a.id = $1")).bind(id).fetch_optional(pool).await
 }
 
 /// The account connected as X user `x_user_id`, if any.
 pub async fn id_by_x_user(pool: &Pool, x_user_id: &str) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT id FROM accounts WHERE x_user_id = ?").bind(x_user_id).fetch_optional(pool).await
+    sqlx::query_scalar("SELECT id FROM accounts WHERE x_user_id = $1").bind(x_user_id).fetch_optional(pool).await
 }
 
 /// Records a connect: a new account with generation 1, or — when this X user
@@ -194,9 +197,9 @@ pub async fn save_grant(
     // IMMEDIATE: this transaction reads, then writes. A deferred one would
     // fail at once with "database is locked" if another connection wrote in
     // between; taking the write lock up front makes it wait its turn instead.
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = super::begin_write(pool, super::WriteScope::All).await?;
     let existing: Option<(String, i64)> = sqlx::query_as(
-        "SELECT a.id, t.generation FROM accounts a JOIN token_sets t ON t.account_id = a.id WHERE a.x_user_id = ?",
+        "SELECT a.id, t.generation FROM accounts a JOIN token_sets t ON t.account_id = a.id WHERE a.x_user_id = $1",
     )
     .bind(&account.x_user_id)
     .fetch_optional(&mut *tx)
@@ -205,7 +208,7 @@ pub async fn save_grant(
     let connected = match existing {
         Some((account_id, generation)) => {
             sqlx::query(
-                "UPDATE accounts SET handle = ?, display_name = ?, client_id = ?, owner_id = COALESCE(owner_id, ?) WHERE id = ?",
+                "UPDATE accounts SET handle = $1, display_name = $2, client_id = $3, owner_id = COALESCE(owner_id, $4) WHERE id = $5",
             )
                 .bind(&account.handle)
                 .bind(&account.display_name)
@@ -223,7 +226,7 @@ pub async fn save_grant(
             let account_id = format!("acc_{}", Alphanumeric.sample_string(&mut rand::thread_rng(), 12).to_lowercase());
             sqlx::query(
                 "INSERT INTO accounts (id, x_user_id, handle, display_name, client_id, connected_at, owner_id)
-                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(&account_id)
             .bind(&account.x_user_id)
@@ -269,8 +272,8 @@ pub async fn set_owners(
     actor: &str,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let changed = sqlx::query("UPDATE accounts SET owner_id = ?, backup_owner_id = ? WHERE id = ?")
+    let mut tx = super::begin_write(pool, super::WriteScope::Account(account_id)).await?;
+    let changed = sqlx::query("UPDATE accounts SET owner_id = $1, backup_owner_id = $2 WHERE id = $3")
         .bind(&owners.owner)
         .bind(&owners.backup)
         .bind(account_id)
@@ -296,7 +299,7 @@ pub async fn set_owners(
 /// (compare-and-swap): returns the new generation, or `None` if another
 /// writer got there first — then nothing was written.
 pub async fn replace_tokens(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Tx<'_>,
     keyring: &Keyring,
     account_id: &str,
     expected: i64,
@@ -306,7 +309,7 @@ pub async fn replace_tokens(
 }
 
 async fn write_tokens(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Tx<'_>,
     keyring: &Keyring,
     account_id: &str,
     expected: Option<i64>,
@@ -322,7 +325,7 @@ async fn write_tokens(
             sqlx::query(
                 "INSERT INTO token_sets (account_id, generation, access_token_ct, refresh_token_ct, key_id,
                      access_fingerprint, refresh_fingerprint, scopes, issued_at, expires_at)
-                 VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 VALUES ($1, 1, $2, $3, $4, $5, $6, $7, $8, $9)",
             )
             .bind(account_id)
             .bind(&access.ciphertext)
@@ -339,9 +342,9 @@ async fn write_tokens(
         }
         Some(generation) => {
             let done = sqlx::query(
-                "UPDATE token_sets SET generation = generation + 1, access_token_ct = ?, refresh_token_ct = ?,
-                     key_id = ?, access_fingerprint = ?, refresh_fingerprint = ?, scopes = ?, issued_at = ?, expires_at = ?
-                 WHERE account_id = ? AND generation = ?",
+                "UPDATE token_sets SET generation = generation + 1, access_token_ct = $1, refresh_token_ct = $2,
+                     key_id = $3, access_fingerprint = $4, refresh_fingerprint = $5, scopes = $6, issued_at = $7, expires_at = $8
+                 WHERE account_id = $9 AND generation = $10",
             )
             .bind(&access.ciphertext)
             .bind(refresh.as_ref().map(|r| &r.ciphertext))
@@ -376,7 +379,7 @@ struct SealedTokens {
 pub async fn tokens(pool: &Pool, keyring: &Keyring, account_id: &str) -> Result<Option<StoredTokens>, TokenStoreError> {
     let row: Option<SealedTokens> = sqlx::query_as(
         "SELECT generation, access_token_ct, refresh_token_ct, key_id, scopes, issued_at, expires_at
-         FROM token_sets WHERE account_id = ?",
+         FROM token_sets WHERE account_id = $1",
     )
     .bind(account_id)
     .fetch_optional(pool)
@@ -467,7 +470,7 @@ pub async fn reseal_all(pool: &Pool, keyring: &Keyring) -> Result<Resealed, Rese
     loop {
         let rows: Vec<SealedRow> = sqlx::query_as(
             "SELECT account_id, generation, access_token_ct, refresh_token_ct, key_id FROM token_sets
-             WHERE key_id <> ? AND account_id > ? ORDER BY account_id LIMIT ?",
+             WHERE key_id <> $1 AND account_id > $2 ORDER BY account_id LIMIT $3",
         )
         .bind(current)
         .bind(&after_id)
@@ -497,10 +500,10 @@ pub async fn reseal_all(pool: &Pool, keyring: &Keyring) -> Result<Resealed, Rese
 /// how many (0: none is left under another key).
 async fn reseal_batch(pool: &Pool, keyring: &Keyring) -> Result<u64, ResealError> {
     let current = keyring.current_key_id();
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = super::begin_write(pool, super::WriteScope::All).await?;
     let rows: Vec<SealedRow> = sqlx::query_as(
         "SELECT account_id, generation, access_token_ct, refresh_token_ct, key_id FROM token_sets
-         WHERE key_id <> ? ORDER BY account_id LIMIT ?",
+         WHERE key_id <> $1 ORDER BY account_id LIMIT $2",
     )
     .bind(current)
     .bind(RESEAL_BATCH)
@@ -511,8 +514,8 @@ async fn reseal_batch(pool: &Pool, keyring: &Keyring) -> Result<u64, ResealError
         let (access, refresh) = resealed_row(keyring, row)?;
         let (account_id, generation, _, _, key_id) = row;
         resealed += sqlx::query(
-            "UPDATE token_sets SET access_token_ct = ?, refresh_token_ct = ?, key_id = ?
-             WHERE account_id = ? AND generation = ? AND key_id = ?",
+            "UPDATE token_sets SET access_token_ct = $1, refresh_token_ct = $2, key_id = $3
+             WHERE account_id = $4 AND generation = $5 AND key_id = $6",
         )
         .bind(&access.ciphertext)
         .bind(refresh.as_ref().map(|r| &r.ciphertext))
@@ -548,4 +551,44 @@ pub async fn key_counts(pool: &Pool) -> Result<KeyCounts, sqlx::Error> {
     let rows: Vec<(String, i64)> =
         sqlx::query_as("SELECT key_id, COUNT(*) FROM token_sets GROUP BY key_id").fetch_all(pool).await?;
     Ok(rows.into_iter().map(|(id, n)| (id, u64::try_from(n).unwrap_or(0))).collect())
+}
+
+/// Why this process's keyring cannot serve the tokens already stored.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyringMismatch {
+    #[error(
+        "{rows} stored token set(s) are sealed with key {key_id}, which this replica does not have: \
+         give every replica the same AUTHWATCH_ENCRYPTION_KEY (and AUTHWATCH_PREVIOUS_ENCRYPTION_KEYS) \
+         — a replica that cannot read the others' tokens must not write its own"
+    )]
+    MissingKey { key_id: String, rows: u64 },
+    #[error(
+        "the token set of account {account_id} does not open with key {key_id}, although the id matches: \
+         the key was changed or the row damaged; start with the key it was sealed with"
+    )]
+    WontOpen { account_id: String, key_id: String },
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// Checks, before a process serves, that its keyring opens the tokens
+/// already stored: every key id in use is one it has, and one token set per
+/// key id opens. (Checking each row would read every token at each start;
+/// one per key proves the key, and the id proves the rest were sealed by it.)
+pub async fn check_keyring(pool: &Pool, keyring: &Keyring) -> Result<(), KeyringMismatch> {
+    for (key_id, rows) in key_counts(pool).await? {
+        if !keyring.has_key(&key_id) {
+            return Err(KeyringMismatch::MissingKey { key_id, rows });
+        }
+        let (account_id, ciphertext): (String, String) =
+            sqlx::query_as("SELECT account_id, access_token_ct FROM token_sets WHERE key_id = $1 LIMIT 1")
+                .bind(&key_id)
+                .fetch_one(pool)
+                .await?;
+        let sealed = Sealed { key_id: key_id.clone(), ciphertext };
+        if keyring.open(&sealed, &context(&account_id, "access")).is_err() {
+            return Err(KeyringMismatch::WontOpen { account_id, key_id });
+        }
+    }
+    Ok(())
 }

@@ -27,6 +27,7 @@ pub struct KeyListing {
     pub id: String,
     pub name: String,
     pub prefix: String,
+    #[sqlx(try_from = "super::Flag")]
     pub all_accounts: bool,
     pub created_at: i64,
     pub created_by: String,
@@ -58,7 +59,7 @@ pub async fn create(pool: &Pool, key: &NewKey<'_>, now: i64) -> Result<(), Creat
     let mut tx = pool.begin().await?;
     sqlx::query(
         "INSERT INTO api_keys (id, name, key_hash, prefix, all_accounts, created_at, created_by)
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(key.id)
     .bind(key.name)
@@ -70,12 +71,14 @@ pub async fn create(pool: &Pool, key: &NewKey<'_>, now: i64) -> Result<(), Creat
     .execute(&mut *tx)
     .await?;
     for account_id in key.accounts.unwrap_or_default() {
-        let known: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM accounts WHERE id = ?").bind(account_id).fetch_optional(&mut *tx).await?;
+        let known: Option<i64> = sqlx::query_scalar("SELECT 1 FROM accounts WHERE id = $1")
+            .bind(account_id)
+            .fetch_optional(&mut *tx)
+            .await?;
         if known.is_none() {
             return Err(CreateError::UnknownAccount(account_id.clone()));
         }
-        sqlx::query("INSERT INTO api_key_accounts (key_id, account_id) VALUES (?, ?) ON CONFLICT DO NOTHING")
+        sqlx::query("INSERT INTO api_key_accounts (key_id, account_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
             .bind(key.id)
             .bind(account_id)
             .execute(&mut *tx)
@@ -87,18 +90,19 @@ pub async fn create(pool: &Pool, key: &NewKey<'_>, now: i64) -> Result<(), Creat
 
 /// The live (not revoked) key with this hash, with its accounts.
 pub async fn by_hash(pool: &Pool, key_hash: &str) -> Result<Option<KeyRecord>, sqlx::Error> {
-    let row: Option<(String, String, bool)> =
-        sqlx::query_as("SELECT id, name, all_accounts FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL")
+    let row: Option<(String, String, super::Flag)> =
+        sqlx::query_as("SELECT id, name, all_accounts FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL")
             .bind(key_hash)
             .fetch_optional(pool)
             .await?;
     let Some((id, name, all_accounts)) = row else {
         return Ok(None);
     };
+    let all_accounts = bool::from(all_accounts);
     let accounts = if all_accounts {
         Vec::new()
     } else {
-        sqlx::query_scalar("SELECT account_id FROM api_key_accounts WHERE key_id = ? ORDER BY account_id")
+        sqlx::query_scalar("SELECT account_id FROM api_key_accounts WHERE key_id = $1 ORDER BY account_id")
             .bind(&id)
             .fetch_all(pool)
             .await?
@@ -108,8 +112,8 @@ pub async fn by_hash(pool: &Pool, key_hash: &str) -> Result<Option<KeyRecord>, s
 
 /// Revokes a key. Returns whether a live key with this id existed. Takes
 /// the pool or a transaction (revoking also cancels the key's held posts).
-pub async fn revoke<'e>(db: impl sqlx::SqliteExecutor<'e>, id: &str, now: i64) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+pub async fn revoke<'e>(db: impl super::Executor<'e>, id: &str, now: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
         .bind(now)
         .bind(id)
         .execute(db)
@@ -118,8 +122,8 @@ pub async fn revoke<'e>(db: impl sqlx::SqliteExecutor<'e>, id: &str, now: i64) -
 }
 
 /// A key's name, revoked or not.
-pub async fn name<'e>(db: impl sqlx::SqliteExecutor<'e>, id: &str) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT name FROM api_keys WHERE id = ?").bind(id).fetch_optional(db).await
+pub async fn name<'e>(db: impl super::Executor<'e>, id: &str) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT name FROM api_keys WHERE id = $1").bind(id).fetch_optional(db).await
 }
 
 /// Every key, newest first.
@@ -133,7 +137,7 @@ pub async fn list(pool: &Pool) -> Result<Vec<KeyListing>, sqlx::Error> {
 
 /// The accounts a key is limited to (empty for an all-accounts key).
 pub async fn accounts_of(pool: &Pool, id: &str) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT account_id FROM api_key_accounts WHERE key_id = ? ORDER BY account_id")
+    sqlx::query_scalar("SELECT account_id FROM api_key_accounts WHERE key_id = $1 ORDER BY account_id")
         .bind(id)
         .fetch_all(pool)
         .await

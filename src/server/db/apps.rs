@@ -15,14 +15,14 @@ pub struct AppRecord<'a> {
 pub async fn upsert(pool: &Pool, app: &AppRecord<'_>, now: i64) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO x_apps (client_id, client_type, environment, secret_fingerprint, updated_at)
-         VALUES (?, ?, ?, ?, ?)
+         VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (client_id) DO UPDATE SET
              client_type = excluded.client_type,
              environment = excluded.environment,
              -- A new secret may well fix rejected credentials: let the next
              -- call to X decide instead of showing a stale incident.
              credentials_rejected_since = CASE
-                 WHEN x_apps.secret_fingerprint IS excluded.secret_fingerprint THEN x_apps.credentials_rejected_since
+                 WHEN x_apps.secret_fingerprint IS NOT DISTINCT FROM excluded.secret_fingerprint THEN x_apps.credentials_rejected_since
                  ELSE NULL END,
              secret_fingerprint = excluded.secret_fingerprint,
              updated_at = excluded.updated_at",
@@ -47,7 +47,7 @@ pub async fn facts(pool: &Pool, client_id: &str) -> Result<AppFacts, sqlx::Error
         credits_x_error: Option<String>,
     }
     let row: Option<Row> = sqlx::query_as(
-        "SELECT credentials_rejected_since, clock_offset_ms, credits_depleted_since, credits_x_error FROM x_apps WHERE client_id = ?",
+        "SELECT credentials_rejected_since, clock_offset_ms, credits_depleted_since, credits_x_error FROM x_apps WHERE client_id = $1",
     )
     .bind(client_id)
     .fetch_optional(pool)
@@ -65,8 +65,8 @@ pub async fn facts(pool: &Pool, client_id: &str) -> Result<AppFacts, sqlx::Error
 /// X rejected the client credentials (keeps the first time it happened).
 pub async fn credentials_rejected(pool: &Pool, client_id: &str, x_error: &str, at: i64) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE x_apps SET credentials_rejected_since = COALESCE(credentials_rejected_since, ?), credentials_error = ?
-         WHERE client_id = ?",
+        "UPDATE x_apps SET credentials_rejected_since = COALESCE(credentials_rejected_since, $1), credentials_error = $2
+         WHERE client_id = $3",
     )
     .bind(at)
     .bind(x_error)
@@ -81,7 +81,7 @@ pub async fn credentials_accepted(pool: &Pool, client_id: &str) -> Result<(), sq
     // Read first: an UPDATE that matches nothing still queues for SQLite's
     // single write lock, and this runs after every successful refresh.
     let open: Option<Option<i64>> =
-        sqlx::query_scalar("SELECT credentials_rejected_since FROM x_apps WHERE client_id = ?")
+        sqlx::query_scalar("SELECT credentials_rejected_since FROM x_apps WHERE client_id = $1")
             .bind(client_id)
             .fetch_optional(pool)
             .await?;
@@ -90,7 +90,7 @@ pub async fn credentials_accepted(pool: &Pool, client_id: &str) -> Result<(), sq
     }
     sqlx::query(
         "UPDATE x_apps SET credentials_rejected_since = NULL, credentials_error = NULL
-         WHERE client_id = ? AND credentials_rejected_since IS NOT NULL",
+         WHERE client_id = $1 AND credentials_rejected_since IS NOT NULL",
     )
     .bind(client_id)
     .execute(pool)
@@ -100,7 +100,7 @@ pub async fn credentials_accepted(pool: &Pool, client_id: &str) -> Result<(), sq
 
 /// Records the latest measured offset of X's clock against ours.
 pub async fn clock_measured(pool: &Pool, client_id: &str, offset_ms: i64, at: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE x_apps SET clock_offset_ms = ?, clock_measured_at = ? WHERE client_id = ?")
+    sqlx::query("UPDATE x_apps SET clock_offset_ms = $1, clock_measured_at = $2 WHERE client_id = $3")
         .bind(offset_ms)
         .bind(at)
         .bind(client_id)
@@ -113,8 +113,8 @@ pub async fn clock_measured(pool: &Pool, client_id: &str, offset_ms: i64, at: i6
 /// body is X's latest words).
 pub async fn credits_depleted(pool: &Pool, client_id: &str, x_error: &str, at: i64) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE x_apps SET credits_depleted_since = COALESCE(credits_depleted_since, ?), credits_x_error = ?
-         WHERE client_id = ?",
+        "UPDATE x_apps SET credits_depleted_since = COALESCE(credits_depleted_since, $1), credits_x_error = $2
+         WHERE client_id = $3",
     )
     .bind(at)
     .bind(x_error)
@@ -129,7 +129,7 @@ pub async fn credits_depleted(pool: &Pool, client_id: &str, x_error: &str, at: i
 pub async fn credits_restored(pool: &Pool, client_id: &str) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE x_apps SET credits_depleted_since = NULL, credits_x_error = NULL
-         WHERE client_id = ? AND credits_depleted_since IS NOT NULL",
+         WHERE client_id = $1 AND credits_depleted_since IS NOT NULL",
     )
     .bind(client_id)
     .execute(pool)
@@ -148,7 +148,7 @@ pub struct Probes {
 
 pub async fn probes(pool: &Pool, client_id: &str) -> Result<Probes, sqlx::Error> {
     let row: Option<(Option<i64>, Option<i64>, Option<i64>)> = sqlx::query_as(
-        "SELECT credits_probed_at, x_incident_probed_at, x_recovered_at FROM x_apps WHERE client_id = ?",
+        "SELECT credits_probed_at, x_incident_probed_at, x_recovered_at FROM x_apps WHERE client_id = $1",
     )
     .bind(client_id)
     .fetch_optional(pool)
@@ -187,7 +187,7 @@ async fn take_probe(
 ) -> Result<bool, sqlx::Error> {
     // `column` is one of two constants above, never input.
     let done = sqlx::query(&format!(
-        "UPDATE x_apps SET {column} = ? WHERE client_id = ? AND ({column} IS NULL OR {column} <= ? OR {column} > ?)"
+        "UPDATE x_apps SET {column} = $1 WHERE client_id = $2 AND ({column} IS NULL OR {column} <= $3 OR {column} > $4)"
     ))
     .bind(at)
     .bind(client_id)
@@ -200,7 +200,7 @@ async fn take_probe(
 
 /// A probe found X answering normally again at `at`.
 pub async fn x_recovered(pool: &Pool, client_id: &str, at: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE x_apps SET x_recovered_at = ? WHERE client_id = ?")
+    sqlx::query("UPDATE x_apps SET x_recovered_at = $1 WHERE client_id = $2")
         .bind(at)
         .bind(client_id)
         .execute(pool)

@@ -1,11 +1,12 @@
 //! The `events` table: what happened to each account, and the summary
 //! columns of `accounts` kept in step with it.
 
+use super::Tx;
 use super::{Pool, Spelled, SpelledOrNull};
 use crate::domain::health::{AttemptResult, Cause, OpenIncident};
 use crate::domain::timeline::next_summary;
 pub use crate::domain::timeline::{EventKind, NewEvent, Outcome, Summary};
-use sqlx::{Sqlite, SqliteConnection, Transaction};
+use sqlx::AnyConnection;
 
 /// A stored event.
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -23,6 +24,7 @@ pub struct Event {
     pub generation_before: Option<i64>,
     pub generation_after: Option<i64>,
     /// A saved refresh that kept the previous refresh token (X sent none).
+    #[sqlx(try_from = "super::Flag")]
     pub kept_refresh_token: bool,
     pub actor: String,
     pub detail: Option<String>,
@@ -32,8 +34,10 @@ pub struct Event {
 #[derive(sqlx::FromRow)]
 struct SummaryRow {
     last_refresh_at: Option<i64>,
+    #[sqlx(try_from = "super::FlagOrNull")]
     last_refresh_ok: Option<bool>,
     last_check_at: Option<i64>,
+    #[sqlx(try_from = "super::FlagOrNull")]
     last_check_ok: Option<bool>,
     last_verified_at: Option<i64>,
     #[sqlx(try_from = "SpelledOrNull<Cause>")]
@@ -46,12 +50,12 @@ struct SummaryRow {
 }
 
 /// The account's summary, `None` if there is no such account.
-pub async fn summary(conn: &mut SqliteConnection, account_id: &str) -> Result<Option<Summary>, sqlx::Error> {
+pub async fn summary(conn: &mut AnyConnection, account_id: &str) -> Result<Option<Summary>, sqlx::Error> {
     let row: Option<SummaryRow> = sqlx::query_as(
         "SELECT last_refresh_at, last_refresh_ok, last_check_at, last_check_ok, last_verified_at,
              incident_cause, COALESCE(incident_since, connected_at) AS incident_since, incident_status, incident_x_error,
              incident_at
-         FROM accounts WHERE id = ?",
+         FROM accounts WHERE id = $1",
     )
     .bind(account_id)
     .fetch_optional(conn)
@@ -76,7 +80,7 @@ pub async fn summary(conn: &mut SqliteConnection, account_id: &str) -> Result<Op
 /// event of the account can come between reading the summary and writing
 /// the next one (SQLite has one writer at a time).
 pub async fn record(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Tx<'_>,
     account_id: &str,
     at: i64,
     event: &NewEvent,
@@ -85,7 +89,7 @@ pub async fn record(
     sqlx::query(
         "INSERT INTO events (account_id, at, kind, outcome, cause, http_status, x_error,
              generation_before, generation_after, kept_refresh_token, actor, detail)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(account_id)
     .bind(at)
@@ -108,10 +112,10 @@ pub async fn record(
     let Some(previous) = summary(tx, account_id).await? else { return Ok(()) };
     let next = next_summary(&previous, event, at, result);
     sqlx::query(
-        "UPDATE accounts SET last_refresh_at = ?, last_refresh_ok = ?, last_check_at = ?, last_check_ok = ?,
-             last_verified_at = ?, incident_cause = ?, incident_since = ?, incident_status = ?, incident_x_error = ?,
-             incident_at = ?
-         WHERE id = ?",
+        "UPDATE accounts SET last_refresh_at = $1, last_refresh_ok = $2, last_check_at = $3, last_check_ok = $4,
+             last_verified_at = $5, incident_cause = $6, incident_since = $7, incident_status = $8, incident_x_error = $9,
+             incident_at = $10
+         WHERE id = $11",
     )
     .bind(next.last_refresh_at)
     .bind(next.last_refresh_ok)
@@ -139,7 +143,7 @@ pub async fn append(
 ) -> Result<(), sqlx::Error> {
     // IMMEDIATE: the write lock up front, so that concurrent events wait
     // their turn rather than read a summary another is about to replace.
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = super::begin_write(pool, super::WriteScope::Account(account_id)).await?;
     record(&mut tx, account_id, at, event, result).await?;
     tx.commit().await
 }
@@ -149,7 +153,7 @@ pub async fn recent(pool: &Pool, account_id: &str, limit: i64) -> Result<Vec<Eve
     sqlx::query_as(
         "SELECT id, at, kind, outcome, cause, http_status, x_error, generation_before, generation_after, kept_refresh_token,
              actor, detail
-         FROM events WHERE account_id = ? ORDER BY id DESC LIMIT ?",
+         FROM events WHERE account_id = $1 ORDER BY id DESC LIMIT $2",
     )
     .bind(account_id)
     .bind(limit)
@@ -160,7 +164,7 @@ pub async fn recent(pool: &Pool, account_id: &str, limit: i64) -> Result<Vec<Eve
 /// When the person last consented to the account's grant: its newest
 /// connect or reconnect. X's refresh tokens count their ~6 months from it.
 pub async fn granted_at(pool: &Pool, account_id: &str) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar("SELECT MAX(at) FROM events WHERE account_id = ? AND kind IN (?, ?) AND outcome = ?")
+    sqlx::query_scalar("SELECT MAX(at) FROM events WHERE account_id = $1 AND kind IN ($2, $3) AND outcome = $4")
         .bind(account_id)
         .bind(EventKind::Connect.as_str())
         .bind(EventKind::Reconnect.as_str())
@@ -174,7 +178,7 @@ pub async fn granted_at(pool: &Pool, account_id: &str) -> Result<Option<i64>, sq
 /// outcome after it (a process died while waiting for X).
 pub async fn unanswered_refresh(pool: &Pool, account_id: &str, generation: i64) -> Result<Option<i64>, sqlx::Error> {
     let last: Option<(i64, Spelled<Outcome>, Option<i64>)> = sqlx::query_as(
-        "SELECT at, outcome, generation_before FROM events WHERE account_id = ? AND kind = ? ORDER BY id DESC LIMIT 1",
+        "SELECT at, outcome, generation_before FROM events WHERE account_id = $1 AND kind = $2 ORDER BY id DESC LIMIT 1",
     )
     .bind(account_id)
     .bind(EventKind::Refresh.as_str())

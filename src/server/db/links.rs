@@ -29,7 +29,7 @@ pub struct NewLink<'a> {
 
 pub async fn insert(pool: &Pool, link: &NewLink<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO reconnect_links (id, account_id, token_hash, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO reconnect_links (id, account_id, token_hash, created_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(link.id)
     .bind(link.account_id)
@@ -44,16 +44,16 @@ pub async fn insert(pool: &Pool, link: &NewLink<'_>) -> Result<(), sqlx::Error> 
 
 /// The link whose secret hashes to `token_hash`.
 pub async fn by_hash(pool: &Pool, token_hash: &str) -> Result<Option<Link>, sqlx::Error> {
-    sqlx::query_as(&format!("{SELECT} WHERE l.token_hash = ?")).bind(token_hash).fetch_optional(pool).await
+    sqlx::query_as(&format!("{SELECT} WHERE l.token_hash = $1")).bind(token_hash).fetch_optional(pool).await
 }
 
 pub async fn by_id(pool: &Pool, id: &str) -> Result<Option<Link>, sqlx::Error> {
-    sqlx::query_as(&format!("{SELECT} WHERE l.id = ?")).bind(id).fetch_optional(pool).await
+    sqlx::query_as(&format!("{SELECT} WHERE l.id = $1")).bind(id).fetch_optional(pool).await
 }
 
 /// An account's links, newest first.
 pub async fn for_account(pool: &Pool, account_id: &str, limit: i64) -> Result<Vec<Link>, sqlx::Error> {
-    sqlx::query_as(&format!("{SELECT} WHERE l.account_id = ? ORDER BY l.created_at DESC LIMIT ?"))
+    sqlx::query_as(&format!("{SELECT} WHERE l.account_id = $1 ORDER BY l.created_at DESC LIMIT $2"))
         .bind(account_id)
         .bind(limit)
         .fetch_all(pool)
@@ -65,7 +65,7 @@ pub async fn for_account(pool: &Pool, account_id: &str, limit: i64) -> Result<Ve
 /// ever go through a link.
 pub async fn claim(pool: &Pool, id: &str, now: i64) -> Result<bool, sqlx::Error> {
     let claimed =
-        sqlx::query("UPDATE reconnect_links SET used_at = ? WHERE id = ? AND used_at IS NULL AND expires_at > ?")
+        sqlx::query("UPDATE reconnect_links SET used_at = $1 WHERE id = $2 AND used_at IS NULL AND expires_at > $3")
             .bind(now)
             .bind(id)
             .bind(now)
@@ -78,7 +78,7 @@ pub async fn claim(pool: &Pool, id: &str, now: i64) -> Result<bool, sqlx::Error>
 /// Gives a claim back when the reconnect did not save (wrong X account,
 /// cancelled at X, X failed): the person can try again with the same link.
 pub async fn release(pool: &Pool, id: &str, claimed_at: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE reconnect_links SET used_at = NULL WHERE id = ? AND used_at = ?")
+    sqlx::query("UPDATE reconnect_links SET used_at = NULL WHERE id = $1 AND used_at = $2")
         .bind(id)
         .bind(claimed_at)
         .execute(pool)
@@ -89,7 +89,7 @@ pub async fn release(pool: &Pool, id: &str, claimed_at: i64) -> Result<(), sqlx:
 /// Ends an unused link now. `false` if it was used or had expired already.
 pub async fn revoke(pool: &Pool, id: &str, now: i64) -> Result<bool, sqlx::Error> {
     let changed =
-        sqlx::query("UPDATE reconnect_links SET expires_at = ? WHERE id = ? AND used_at IS NULL AND expires_at > ?")
+        sqlx::query("UPDATE reconnect_links SET expires_at = $1 WHERE id = $2 AND used_at IS NULL AND expires_at > $3")
             .bind(now)
             .bind(id)
             .bind(now)

@@ -3,8 +3,8 @@
 //! Also `auth_failure_reports`, the count of 401/403 reports per token generation.
 
 use super::Pool;
+use super::Tx;
 use crate::domain::health::Cause;
-use sqlx::{Sqlite, Transaction};
 
 /// Where a post stands. The one place the `status` column becomes an enum.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -112,7 +112,7 @@ pub enum Claim {
 pub async fn claim(pool: &Pool, post: &NewPost<'_>, now: i64) -> Result<Claim, sqlx::Error> {
     let mine: Option<i64> = sqlx::query_scalar(
         "INSERT INTO posts (account_id, api_key_id, idempotency_key, request_hash, text, status, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, 'publishing', ?, ?)
+         VALUES ($1, $2, $3, $4, $5, 'publishing', $6, $7)
          ON CONFLICT (api_key_id, idempotency_key) DO UPDATE SET status = 'publishing', updated_at = excluded.updated_at
          WHERE posts.status = 'retryable' AND posts.request_hash = excluded.request_hash
          RETURNING id",
@@ -129,7 +129,7 @@ pub async fn claim(pool: &Pool, post: &NewPost<'_>, now: i64) -> Result<Claim, s
     if let Some(id) = mine {
         return Ok(Claim::Mine(id));
     }
-    let existing: Post = sqlx::query_as(&format!("{POST_SELECT} WHERE api_key_id = ? AND idempotency_key = ?"))
+    let existing: Post = sqlx::query_as(&format!("{POST_SELECT} WHERE api_key_id = $1 AND idempotency_key = $2"))
         .bind(post.api_key_id)
         .bind(post.idempotency_key)
         .fetch_one(pool)
@@ -151,10 +151,10 @@ pub struct Finished<'a> {
 /// Records how the attempt that claimed post `id` ended.
 pub async fn finish(pool: &Pool, id: i64, done: &Finished<'_>, now: i64) -> Result<Post, sqlx::Error> {
     sqlx::query_as(
-        "UPDATE posts SET status = ?, x_post_id = COALESCE(?, x_post_id), cause = ?, http_status = ?, x_error = ?,
-             x_calls = x_calls + ?, updated_at = ?,
-             published_at = CASE WHEN ? = 'published' THEN ? ELSE published_at END
-         WHERE id = ?
+        "UPDATE posts SET status = $1, x_post_id = COALESCE($2, x_post_id), cause = $3, http_status = $4, x_error = $5,
+             x_calls = x_calls + $6, updated_at = $7,
+             published_at = CASE WHEN $8 = 'published' THEN $9 ELSE published_at END
+         WHERE id = $10
          RETURNING id, account_id, api_key_id, idempotency_key, request_hash, text, status, x_post_id,
              cause, http_status, x_error, x_calls, created_at, updated_at, published_at",
     )
@@ -178,9 +178,9 @@ pub async fn finish(pool: &Pool, id: i64, done: &Finished<'_>, now: i64) -> Resu
 /// blocking their idempotency key forever. Returns how many.
 pub async fn give_up_stale(pool: &Pool, before: i64, now: i64) -> Result<u64, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE posts SET status = 'unknown', cause = ?, updated_at = ?,
+        "UPDATE posts SET status = 'unknown', cause = $1, updated_at = $2,
              x_error = 'the request publishing it never finished (did the server stop?): it may have reached X'
-         WHERE status = 'publishing' AND updated_at < ?",
+         WHERE status = 'publishing' AND updated_at < $3",
     )
     .bind(Cause::XUnavailable.as_str())
     .bind(now)
@@ -192,7 +192,7 @@ pub async fn give_up_stale(pool: &Pool, before: i64, now: i64) -> Result<u64, sq
 
 /// The account's held posts, oldest first: the order they are published in.
 pub async fn held(pool: &Pool, account_id: &str) -> Result<Vec<Post>, sqlx::Error> {
-    sqlx::query_as(&format!("{POST_SELECT} WHERE account_id = ? AND status = 'held' ORDER BY id"))
+    sqlx::query_as(&format!("{POST_SELECT} WHERE account_id = $1 AND status = 'held' ORDER BY id"))
         .bind(account_id)
         .fetch_all(pool)
         .await
@@ -213,10 +213,10 @@ pub enum HeldClaim {
 /// is live, so a post never goes out in the name of a revoked key; a post
 /// whose key is revoked is cancelled. Only one releaser wins a post, so two
 /// releases at once (two reconnects, a person clicking twice) publish it once.
-pub async fn claim_held(tx: &mut Transaction<'_, Sqlite>, id: i64, now: i64) -> Result<HeldClaim, sqlx::Error> {
+pub async fn claim_held(tx: &mut Tx<'_>, id: i64, now: i64) -> Result<HeldClaim, sqlx::Error> {
     let claimed = sqlx::query(
-        "UPDATE posts SET status = 'publishing', updated_at = ?
-         WHERE id = ? AND status = 'held'
+        "UPDATE posts SET status = 'publishing', updated_at = $1
+         WHERE id = $2 AND status = 'held'
            AND EXISTS (SELECT 1 FROM api_keys k WHERE k.id = posts.api_key_id AND k.revoked_at IS NULL)",
     )
     .bind(now)
@@ -227,7 +227,7 @@ pub async fn claim_held(tx: &mut Transaction<'_, Sqlite>, id: i64, now: i64) -> 
         return Ok(HeldClaim::Claimed);
     }
     let cancelled =
-        sqlx::query("UPDATE posts SET status = 'cancelled', updated_at = ? WHERE id = ? AND status = 'held'")
+        sqlx::query("UPDATE posts SET status = 'cancelled', updated_at = $1 WHERE id = $2 AND status = 'held'")
             .bind(now)
             .bind(id)
             .execute(&mut **tx)
@@ -244,13 +244,9 @@ pub struct CancelledPost {
 
 /// Cancels every post API key `key_id` queued that is still held, oldest
 /// first. A post being published at this moment is not held and goes on.
-pub async fn cancel_held_of_key(
-    tx: &mut Transaction<'_, Sqlite>,
-    key_id: &str,
-    now: i64,
-) -> Result<Vec<CancelledPost>, sqlx::Error> {
+pub async fn cancel_held_of_key(tx: &mut Tx<'_>, key_id: &str, now: i64) -> Result<Vec<CancelledPost>, sqlx::Error> {
     let mut cancelled: Vec<CancelledPost> = sqlx::query_as(
-        "UPDATE posts SET status = 'cancelled', updated_at = ? WHERE api_key_id = ? AND status = 'held' RETURNING id, account_id",
+        "UPDATE posts SET status = 'cancelled', updated_at = $1 WHERE api_key_id = $2 AND status = 'held' RETURNING id, account_id",
     )
     .bind(now)
     .bind(key_id)
@@ -262,14 +258,9 @@ pub async fn cancel_held_of_key(
 
 /// Cancels post `id` if it is still held for `account_id` (a person
 /// discarded it). Returns whether it was.
-pub async fn discard_held(
-    tx: &mut Transaction<'_, Sqlite>,
-    account_id: &str,
-    id: i64,
-    now: i64,
-) -> Result<bool, sqlx::Error> {
+pub async fn discard_held(tx: &mut Tx<'_>, account_id: &str, id: i64, now: i64) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE posts SET status = 'cancelled', updated_at = ? WHERE id = ? AND account_id = ? AND status = 'held'",
+        "UPDATE posts SET status = 'cancelled', updated_at = $1 WHERE id = $2 AND account_id = $3 AND status = 'held'",
     )
     .bind(now)
     .bind(id)
@@ -281,7 +272,7 @@ pub async fn discard_held(
 
 /// One post by id.
 pub async fn get(pool: &Pool, id: i64) -> Result<Option<Post>, sqlx::Error> {
-    sqlx::query_as(&format!("{POST_SELECT} WHERE id = ?")).bind(id).fetch_optional(pool).await
+    sqlx::query_as(&format!("{POST_SELECT} WHERE id = $1")).bind(id).fetch_optional(pool).await
 }
 
 /// Whether the first report of the generation before `generation` was
@@ -289,7 +280,7 @@ pub async fn get(pool: &Pool, id: i64) -> Result<Option<Post>, sqlx::Error> {
 /// for that retry.
 pub async fn retried_before(pool: &Pool, account_id: &str, generation: i64) -> Result<bool, sqlx::Error> {
     let previous: Option<String> = sqlx::query_scalar(
-        "SELECT first_verdict FROM auth_failure_reports WHERE account_id = ? AND generation = ? - 1",
+        "SELECT first_verdict FROM auth_failure_reports WHERE account_id = $1 AND generation = $2 - 1",
     )
     .bind(account_id)
     .bind(generation)
@@ -317,7 +308,7 @@ pub async fn count_report(
     verdict: &str,
 ) -> Result<ReportCount, sqlx::Error> {
     let (reports, first_verdict): (i64, String) = sqlx::query_as(
-        "INSERT INTO auth_failure_reports (account_id, generation, reports, first_verdict) VALUES (?, ?, 1, ?)
+        "INSERT INTO auth_failure_reports (account_id, generation, reports, first_verdict) VALUES ($1, $2, 1, $3)
          ON CONFLICT (account_id, generation) DO UPDATE SET reports = auth_failure_reports.reports + 1
          RETURNING reports, first_verdict",
     )
@@ -332,7 +323,7 @@ pub async fn count_report(
 /// The accounts holding posts for `cause`, the one holding the oldest first.
 pub async fn accounts_holding(pool: &Pool, cause: &str) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar(
-        "SELECT account_id FROM posts WHERE status = 'held' AND cause = ? GROUP BY account_id ORDER BY MIN(id)",
+        "SELECT account_id FROM posts WHERE status = 'held' AND cause = $1 GROUP BY account_id ORDER BY MIN(id)",
     )
     .bind(cause)
     .fetch_all(pool)

@@ -26,7 +26,7 @@ pub async fn open(pool: &Pool) -> Result<Vec<Prompt>, sqlx::Error> {
 
 /// The open prompt of `subject`, if any.
 pub async fn open_for_subject(pool: &Pool, subject: &str) -> Result<Option<Prompt>, sqlx::Error> {
-    sqlx::query_as(&format!("{SELECT} WHERE subject = ? AND closed_at IS NULL"))
+    sqlx::query_as(&format!("{SELECT} WHERE subject = $1 AND closed_at IS NULL"))
         .bind(subject)
         .fetch_optional(pool)
         .await
@@ -34,7 +34,7 @@ pub async fn open_for_subject(pool: &Pool, subject: &str) -> Result<Option<Promp
 
 /// The newest prompts of an account, open or closed.
 pub async fn for_account(pool: &Pool, account_id: &str, limit: i64) -> Result<Vec<Prompt>, sqlx::Error> {
-    sqlx::query_as(&format!("{SELECT} WHERE account_id = ? ORDER BY id DESC LIMIT ?"))
+    sqlx::query_as(&format!("{SELECT} WHERE account_id = $1 ORDER BY id DESC LIMIT $2"))
         .bind(account_id)
         .bind(limit)
         .fetch_all(pool)
@@ -61,9 +61,10 @@ pub async fn raise(
     now: i64,
     messages: &[NewNotification],
 ) -> Result<Option<i64>, sqlx::Error> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let scope = account_id.map_or(super::WriteScope::All, super::WriteScope::Account);
+    let mut tx = super::begin_write(pool, scope).await?;
     let id: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO prompts (subject, account_id, cause, opened_at) VALUES (?, ?, ?, ?)
+        "INSERT INTO prompts (subject, account_id, cause, opened_at) VALUES ($1, $2, $3, $4)
          ON CONFLICT (subject) WHERE closed_at IS NULL DO NOTHING RETURNING id",
     )
     .bind(subject)
@@ -85,7 +86,7 @@ pub async fn escalate(pool: &Pool, id: i64, now: i64, messages: &[NewNotificatio
         pool,
         id,
         now,
-        "UPDATE prompts SET escalated_at = ? WHERE id = ? AND escalated_at IS NULL AND closed_at IS NULL",
+        "UPDATE prompts SET escalated_at = $1 WHERE id = $2 AND escalated_at IS NULL AND closed_at IS NULL",
         messages,
     )
     .await
@@ -94,7 +95,7 @@ pub async fn escalate(pool: &Pool, id: i64, now: i64, messages: &[NewNotificatio
 /// Closes an open prompt and queues the recovery notices; `false` if it was
 /// closed meanwhile.
 pub async fn close(pool: &Pool, id: i64, now: i64, messages: &[NewNotification]) -> Result<bool, sqlx::Error> {
-    transition(pool, id, now, "UPDATE prompts SET closed_at = ? WHERE id = ? AND closed_at IS NULL", messages).await
+    transition(pool, id, now, "UPDATE prompts SET closed_at = $1 WHERE id = $2 AND closed_at IS NULL", messages).await
 }
 
 async fn transition(
@@ -104,7 +105,7 @@ async fn transition(
     update: &str,
     messages: &[NewNotification],
 ) -> Result<bool, sqlx::Error> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = super::begin_write(pool, super::WriteScope::All).await?;
     let changed = sqlx::query(update).bind(now).bind(id).execute(&mut *tx).await?.rows_affected();
     if changed == 0 {
         return Ok(false);
@@ -115,7 +116,7 @@ async fn transition(
 }
 
 async fn queue(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    tx: &mut super::Tx<'_>,
     prompt_id: i64,
     now: i64,
     messages: &[NewNotification],
@@ -123,7 +124,7 @@ async fn queue(
     for m in messages {
         sqlx::query(
             "INSERT INTO notifications (prompt_id, kind, channel, recipient, payload, created_at, next_attempt_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (prompt_id, kind, channel, recipient) DO NOTHING",
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (prompt_id, kind, channel, recipient) DO NOTHING",
         )
         .bind(prompt_id)
         .bind(m.kind)
@@ -161,7 +162,7 @@ const NOTIFICATION_SELECT: &str = "SELECT id, prompt_id, kind, channel, recipien
 /// Messages due for a delivery attempt.
 pub async fn due(pool: &Pool, now: i64, limit: i64) -> Result<Vec<Notification>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "{NOTIFICATION_SELECT} WHERE delivered_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?"
+        "{NOTIFICATION_SELECT} WHERE delivered_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2"
     ))
     .bind(now)
     .bind(limit)
@@ -175,7 +176,7 @@ pub async fn all_notifications(pool: &Pool) -> Result<Vec<Notification>, sqlx::E
 }
 
 pub async fn delivered(pool: &Pool, id: i64, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE notifications SET delivered_at = ?, attempts = attempts + 1 WHERE id = ?")
+    sqlx::query("UPDATE notifications SET delivered_at = $1, attempts = attempts + 1 WHERE id = $2")
         .bind(now)
         .bind(id)
         .execute(pool)
@@ -186,9 +187,9 @@ pub async fn delivered(pool: &Pool, id: i64, now: i64) -> Result<(), sqlx::Error
 /// Records a failed attempt: retry at `retry_at`, or give up when `None`.
 pub async fn failed(pool: &Pool, id: i64, now: i64, error: &str, retry_at: Option<i64>) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE notifications SET attempts = attempts + 1, last_error = ?,
-             next_attempt_at = COALESCE(?, next_attempt_at), gave_up_at = CASE WHEN ? IS NULL THEN ? ELSE NULL END
-         WHERE id = ?",
+        "UPDATE notifications SET attempts = attempts + 1, last_error = $1,
+             next_attempt_at = COALESCE($2, next_attempt_at), gave_up_at = CASE WHEN $3 IS NULL THEN $4 ELSE NULL END
+         WHERE id = $5",
     )
     .bind(error)
     .bind(retry_at)

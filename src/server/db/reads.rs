@@ -7,7 +7,7 @@ use crate::domain::checks::utc_day;
 /// X answered a user read for `account_id` at `at`.
 pub async fn record(pool: &Pool, account_id: &str, at: i64) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO user_reads (day, account_id, calls) VALUES (?, ?, 1)
+        "INSERT INTO user_reads (day, account_id, calls) VALUES ($1, $2, 1)
          ON CONFLICT (day, account_id) DO UPDATE SET calls = user_reads.calls + 1",
     )
     .bind(utc_day(at))
@@ -19,13 +19,13 @@ pub async fn record(pool: &Pool, account_id: &str, at: i64) -> Result<(), sqlx::
 
 /// How many accounts X answered a user read for on UTC day `day`.
 pub async fn accounts_on(pool: &Pool, day: i64) -> Result<u64, sqlx::Error> {
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM user_reads WHERE day = ?").bind(day).fetch_one(pool).await?;
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM user_reads WHERE day = $1").bind(day).fetch_one(pool).await?;
     Ok(n.max(0) as u64)
 }
 
 /// Whether X answered a user read for `account_id` on the UTC day of `at`.
 pub async fn read_on(pool: &Pool, account_id: &str, at: i64) -> Result<bool, sqlx::Error> {
-    let n: Option<i64> = sqlx::query_scalar("SELECT calls FROM user_reads WHERE day = ? AND account_id = ?")
+    let n: Option<i64> = sqlx::query_scalar("SELECT calls FROM user_reads WHERE day = $1 AND account_id = $2")
         .bind(utc_day(at))
         .bind(account_id)
         .fetch_optional(pool)

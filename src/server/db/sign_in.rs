@@ -38,13 +38,13 @@ pub async fn reserve(
     since: i64,
     refuse: impl FnOnce(&[i64], &[i64]) -> Option<i64>,
 ) -> Result<Reservation, sqlx::Error> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    sqlx::query("DELETE FROM sign_in_failures WHERE at < ?").bind(since).execute(&mut *tx).await?;
-    let by_email: Vec<i64> = sqlx::query_scalar("SELECT at FROM sign_in_failures WHERE email = ? ORDER BY at")
+    let mut tx = super::begin_write(pool, super::WriteScope::SignIn).await?;
+    sqlx::query("DELETE FROM sign_in_failures WHERE at < $1").bind(since).execute(&mut *tx).await?;
+    let by_email: Vec<i64> = sqlx::query_scalar("SELECT at FROM sign_in_failures WHERE email = $1 ORDER BY at")
         .bind(email)
         .fetch_all(&mut *tx)
         .await?;
-    let by_ip: Vec<i64> = sqlx::query_scalar("SELECT at FROM sign_in_failures WHERE ip = ? ORDER BY at")
+    let by_ip: Vec<i64> = sqlx::query_scalar("SELECT at FROM sign_in_failures WHERE ip = $1 ORDER BY at")
         .bind(ip)
         .fetch_all(&mut *tx)
         .await?;
@@ -52,7 +52,7 @@ pub async fn reserve(
         tx.rollback().await?;
         return Ok(Reservation::Refused { wait_ms });
     }
-    let id = sqlx::query_scalar("INSERT INTO sign_in_failures (email, ip, at) VALUES (?, ?, ?) RETURNING id")
+    let id = sqlx::query_scalar("INSERT INTO sign_in_failures (email, ip, at) VALUES ($1, $2, $3) RETURNING id")
         .bind(email)
         .bind(ip)
         .bind(at)
@@ -65,12 +65,12 @@ pub async fn reserve(
 /// Gives back an attempt whose password was never checked (argon2 was busy,
 /// or the database failed on the way): it must not count as a failure.
 pub async fn release(pool: &Pool, attempt: AttemptId) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM sign_in_failures WHERE id = ?").bind(attempt.0).execute(pool).await.map(|_| ())
+    sqlx::query("DELETE FROM sign_in_failures WHERE id = $1").bind(attempt.0).execute(pool).await.map(|_| ())
 }
 
 /// A successful sign-in clears the email's failures, its own reservation
 /// among them (not the address's: one right password must not reset a
 /// guesser's budget for other emails).
 pub async fn clear_email(pool: &Pool, email: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM sign_in_failures WHERE email = ?").bind(email).execute(pool).await.map(|_| ())
+    sqlx::query("DELETE FROM sign_in_failures WHERE email = $1").bind(email).execute(pool).await.map(|_| ())
 }

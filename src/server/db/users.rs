@@ -61,16 +61,17 @@ pub async fn add(
 ) -> Result<User, AddUserError> {
     let id = format!("usr_{}", Alphanumeric.sample_string(&mut rand::thread_rng(), 12).to_lowercase());
     let email = normalize_email(email);
-    let result =
-        sqlx::query("INSERT INTO users (id, email, name, password_hash, role, created_at) VALUES (?, ?, ?, ?, ?, ?)")
-            .bind(&id)
-            .bind(&email)
-            .bind(name.trim())
-            .bind(password_hash)
-            .bind(role.as_str())
-            .bind(now)
-            .execute(pool)
-            .await;
+    let result = sqlx::query(
+        "INSERT INTO users (id, email, name, password_hash, role, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&id)
+    .bind(&email)
+    .bind(name.trim())
+    .bind(password_hash)
+    .bind(role.as_str())
+    .bind(now)
+    .execute(pool)
+    .await;
     match result {
         Ok(_) => Ok(User { id, email, name: name.trim().to_owned(), role, created_at: now }),
         // SQLite names no constraint in its error; the email is the only
@@ -93,7 +94,7 @@ pub async fn add_first_admin(
     let email = normalize_email(email);
     let added = sqlx::query(
         "INSERT INTO users (id, email, name, password_hash, role, created_at)
-         SELECT ?, ?, ?, ?, 'admin', ? WHERE NOT EXISTS (SELECT 1 FROM users)",
+         SELECT $1, $2, $3, $4, 'admin', $5 WHERE NOT EXISTS (SELECT 1 FROM users)",
     )
     .bind(&id)
     .bind(&email)
@@ -108,11 +109,12 @@ pub async fn add_first_admin(
 
 /// Whether anyone can sign in yet (the one-time setup page is open until then).
 pub async fn any(pool: &Pool) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users)").fetch_one(pool).await
+    let any: super::Flag = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users)").fetch_one(pool).await?;
+    Ok(any.into())
 }
 
 pub async fn by_id(pool: &Pool, id: &str) -> Result<Option<User>, sqlx::Error> {
-    sqlx::query_as::<_, Row>(&format!("{SELECT} WHERE id = ?"))
+    sqlx::query_as::<_, Row>(&format!("{SELECT} WHERE id = $1"))
         .bind(id)
         .fetch_optional(pool)
         .await?
@@ -123,7 +125,7 @@ pub async fn by_id(pool: &Pool, id: &str) -> Result<Option<User>, sqlx::Error> {
 /// The user and their password hash, for signing in.
 pub async fn credentials(pool: &Pool, email: &str) -> Result<Option<(User, String)>, sqlx::Error> {
     let row: Option<(String, String, String, String, i64, String)> =
-        sqlx::query_as("SELECT id, email, name, role, created_at, password_hash FROM users WHERE email = ?")
+        sqlx::query_as("SELECT id, email, name, role, created_at, password_hash FROM users WHERE email = $1")
             .bind(normalize_email(email))
             .fetch_optional(pool)
             .await?;
@@ -158,19 +160,19 @@ pub async fn admins(pool: &Pool) -> Result<Vec<User>, sqlx::Error> {
 /// snapshot — which reloads when an event is written, in this process or
 /// another (the command line) — stops showing them.
 pub async fn remove(pool: &Pool, id: &str, actor: &str, now: i64) -> Result<bool, sqlx::Error> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = super::begin_write(pool, super::WriteScope::All).await?;
     let Some((name, email)): Option<(String, String)> =
-        sqlx::query_as("SELECT name, email FROM users WHERE id = ?").bind(id).fetch_optional(&mut *tx).await?
+        sqlx::query_as("SELECT name, email FROM users WHERE id = $1").bind(id).fetch_optional(&mut *tx).await?
     else {
         return Ok(false);
     };
     let owned: Vec<String> =
-        sqlx::query_scalar("SELECT id FROM accounts WHERE owner_id = ?1 OR backup_owner_id = ?1 ORDER BY id")
+        sqlx::query_scalar("SELECT id FROM accounts WHERE owner_id = $1 OR backup_owner_id = $1 ORDER BY id")
             .bind(id)
             .fetch_all(&mut *tx)
             .await?;
     let removed = sqlx::query(
-        "DELETE FROM users WHERE id = ?
+        "DELETE FROM users WHERE id = $1
            AND NOT (role = 'admin' AND (SELECT COUNT(*) FROM users WHERE role = 'admin') = 1)",
     )
     .bind(id)

@@ -61,6 +61,11 @@ pub struct Sweep {
     pub errors: usize,
 }
 
+/// Accounts a sweep claims at a time per refresh worker: enough to keep the
+/// workers busy, few enough that other replicas get their share and that a
+/// claimed lease does not wait long for its refresh.
+const CLAIM_PER_WORKER: usize = 8;
+
 /// The refresh engine of one process.
 pub struct Engine {
     /// This process's name in leases: unique per process.
@@ -175,28 +180,60 @@ impl Engine {
     }
 
     /// Flags refreshes left unfinished (see [`Engine::recover`]), then
-    /// refreshes every due account, a few at a time.
+    /// refreshes every due account that no other replica has claimed, a few
+    /// at a time.
     pub async fn sweep(&self, state: &AppState) -> Sweep {
         self.recover(state).await;
-        let now = now_ms();
-        let due_before = now + state.policy.refresh_lead_ms;
-        let due = match refresh_state::due(&state.pool, due_before, now, 10_000).await {
-            Ok(due) => due,
-            Err(e) => {
-                tracing::error!(error = %e, "sweep: listing due accounts failed");
-                return Sweep { errors: 1, ..Sweep::default() };
+        let lease_ms = self.settings.lease.as_millis() as i64;
+        let batch = (self.settings.concurrency.max(1) * CLAIM_PER_WORKER) as i64;
+        let mut report = Sweep::default();
+        let mut seen = std::collections::HashSet::new();
+        let mut results: Vec<RefreshResult> = Vec::new();
+        // Claimed a batch at a time, so replicas sweeping at once share the
+        // due accounts out, and a lease never waits long for its refresh.
+        loop {
+            let now = now_ms();
+            let due_before = now + state.policy.refresh_lead_ms;
+            let claimed = match refresh_state::claim_due(
+                &state.pool,
+                &self.owner,
+                due_before,
+                now,
+                now + lease_ms,
+                batch,
+            )
+            .await
+            {
+                Ok(claimed) => claimed,
+                Err(e) => {
+                    tracing::error!(error = %e, "sweep: claiming due accounts failed");
+                    report.errors += 1;
+                    break;
+                }
+            };
+            // An account this sweep already tried (and left due: an error)
+            // waits for the next sweep, so a sweep always ends.
+            let (fresh, again): (Vec<String>, Vec<String>) = claimed.into_iter().partition(|id| !seen.contains(id));
+            for id in &again {
+                let _ = refresh_state::release(&state.pool, id, &self.owner).await;
             }
-        };
-        let mut report = Sweep { due: due.len(), ..Sweep::default() };
-        let results: Vec<RefreshResult> = stream::iter(due)
-            .map(|id| async move {
-                let result = self.refresh(state, &id, "scheduler", Some(now_ms() + state.policy.refresh_lead_ms)).await;
-                self.after(state, &id, &result).await;
-                result
-            })
-            .buffer_unordered(self.settings.concurrency.max(1))
-            .collect()
-            .await;
+            if fresh.is_empty() {
+                break;
+            }
+            report.due += fresh.len();
+            seen.extend(fresh.iter().cloned());
+            let batch_results: Vec<RefreshResult> = stream::iter(fresh)
+                .map(|id| async move {
+                    let result =
+                        self.refresh(state, &id, "scheduler", Some(now_ms() + state.policy.refresh_lead_ms)).await;
+                    self.after(state, &id, &result).await;
+                    result
+                })
+                .buffer_unordered(self.settings.concurrency.max(1))
+                .collect()
+                .await;
+            results.extend(batch_results);
+        }
         for r in results {
             match r {
                 Ok(Refreshed::Saved { .. }) => report.saved += 1,

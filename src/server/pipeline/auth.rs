@@ -7,7 +7,7 @@ use crate::domain::health::AttemptResult;
 use crate::server::db::api_keys::{self, KeyRecord, NewKey};
 use crate::server::db::events::{self, EventKind, NewEvent, Outcome};
 use crate::server::db::posts::{self, CancelledPost};
-use crate::server::db::Pool;
+use crate::server::db::{self, Pool};
 use crate::server::secret::Secret;
 use crate::server::x::now_ms;
 use axum::extract::{Request, State};
@@ -102,7 +102,7 @@ pub struct Revoked {
 /// a post only while its key is live).
 pub async fn revoke_key(pool: &Pool, id: &str, by: &str) -> Result<Option<Revoked>, sqlx::Error> {
     let now = now_ms();
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = db::begin_write(pool, db::WriteScope::All).await?;
     if !api_keys::revoke(&mut *tx, id, now).await? {
         return Ok(None);
     }

@@ -13,6 +13,7 @@ use crate::domain::classify::{forbidden_given, XCall};
 use crate::domain::health::{AttemptResult, Cause};
 use crate::domain::pipeline::{after_refusal, check_text, fate, Fate, Next, TextProblem, MAX_POST_CHARS};
 use crate::domain::verdict::{after_access_refused, post_stopped, Confirmation, Confirmed, RefusedAccess};
+use crate::server::db;
 use crate::server::db::events::{self, EventKind, NewEvent, Outcome as EventOutcome};
 use crate::server::db::posts::{self, Claim, Finished, HeldClaim, NewPost, Post, PostStatus};
 use crate::server::x::{now_ms, XError};
@@ -455,7 +456,7 @@ pub async fn release_held(state: &AppState, account_id: &str, actor: &str) -> Re
 /// the timeline, in one transaction — when its key is no longer live.
 async fn claim(state: &AppState, post: &Post, actor: &str) -> Result<HeldClaim, sqlx::Error> {
     let now = now_ms();
-    let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = db::begin_write(&state.pool, db::WriteScope::Account(&post.account_id)).await?;
     let claimed = posts::claim_held(&mut tx, post.id, now).await?;
     if claimed == HeldClaim::KeyRevoked {
         let event = NewEvent {
@@ -482,7 +483,7 @@ async fn claim(state: &AppState, post: &Post, actor: &str) -> Result<HeldClaim, 
 /// says who discarded it. Returns whether it was still held.
 pub async fn discard_held(state: &AppState, account_id: &str, post_id: i64, by: &str) -> Result<bool, sqlx::Error> {
     let now = now_ms();
-    let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = db::begin_write(&state.pool, db::WriteScope::Account(account_id)).await?;
     if !posts::discard_held(&mut tx, account_id, post_id, now).await? {
         return Ok(false);
     }

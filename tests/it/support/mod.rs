@@ -1,11 +1,13 @@
 //! Shared by the integration tests: a real authwatch on a real port, with a
-//! real SQLite file in a temporary data directory.
+//! real SQLite file in a temporary data directory — or, when the suite runs
+//! on PostgreSQL (`AUTHWATCH_TEST_POSTGRES`), a fresh database there.
 
 // The benchmarks' own helpers.
 #[allow(dead_code)]
 pub mod bench;
 pub mod oauth;
 pub mod pipeline;
+pub mod postgres;
 // The benchmarks that run the server binary on its own use this.
 #[allow(dead_code)]
 pub mod process;
@@ -39,11 +41,16 @@ pub const LIVE: &[(&str, &str)] = &[
     ("AUTHWATCH_X_API_BASE", "http://127.0.0.1:9"),
 ];
 
+/// The encryption key of tests on PostgreSQL (which refuses a generated one).
+pub const TEST_KEY: &str = "dGVzdC1rZXktb2YtMzItYnl0ZXMtZXhhY3RseS0hISE=";
+
 /// A running authwatch.
 pub struct TestApp {
     pub addr: SocketAddr,
     pub state: AppState,
     pub data_dir: TempDir,
+    /// The PostgreSQL database it runs on, when the suite runs there.
+    pub postgres: Option<String>,
     stop: Option<oneshot::Sender<()>>,
 }
 
@@ -55,6 +62,7 @@ pub struct Builder {
     vars: Vec<(String, String)>,
     seed: bool,
     site: Option<LeptosOptions>,
+    sqlite: bool,
 }
 
 impl Builder {
@@ -68,6 +76,14 @@ impl Builder {
     /// defaults too (a fresh data directory, the public URL of the port).
     pub fn var(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.vars.push((name.into(), value.into()));
+        self
+    }
+
+    /// On SQLite whatever the suite runs on: for tests of SQLite's own files,
+    /// and of commands run beside the demo (which finds its database by its
+    /// data directory alone).
+    pub fn sqlite(mut self) -> Self {
+        self.sqlite = true;
         self
     }
 
@@ -97,7 +113,17 @@ impl Builder {
         if !vars.iter().any(|(k, _)| k == "AUTHWATCH_X_CLIENT_ID") {
             vars.push(("AUTHWATCH_DEMO".into(), "1".into()));
         }
-        let config = Config::load(&Vars(vars), addr, Overrides::default()).expect("config");
+        // On PostgreSQL, unless the test names a database of its own: a fresh
+        // one, and the one key every replica of it would share.
+        let postgres = match postgres::server() {
+            Some(server) if !self.sqlite && !vars.iter().any(|(k, _)| k == "AUTHWATCH_DATABASE_URL") => {
+                vars.push(("AUTHWATCH_ENCRYPTION_KEY".into(), TEST_KEY.into()));
+                Some(postgres::fresh_database(&server).await)
+            }
+            _ => None,
+        };
+        let overrides = Overrides { database_url: postgres.clone(), ..Overrides::default() };
+        let config = Config::load(&Vars(vars), addr, overrides).expect("config");
         let mut options = self.site.unwrap_or_else(|| LeptosOptions::builder().output_name("authwatch").build());
         options.site_addr = addr;
         let server = Server::new(config, options).await.expect("server");
@@ -106,7 +132,7 @@ impl Builder {
         tokio::spawn(server.serve_with(listener, async move {
             let _ = stopped.await;
         }));
-        let app = TestApp { addr, state, data_dir, stop: Some(stop) };
+        let app = TestApp { addr, state, data_dir, postgres, stop: Some(stop) };
         if self.seed {
             demo::seed(&app.state, app.emulator()).await.expect("demo seeding");
         }
@@ -181,8 +207,12 @@ impl TestApp {
         self.signed_in_as(demo::MANAGER.email, demo::MANAGER.password).await
     }
 
-    /// The database file's bytes, WAL included.
-    pub fn database_bytes(&self) -> Vec<u8> {
+    /// Every byte the database holds: the file's, WAL included, or on
+    /// PostgreSQL every table's rows.
+    pub async fn database_bytes(&self) -> Vec<u8> {
+        if let Some(url) = &self.postgres {
+            return postgres::contents(url).await;
+        }
         let mut bytes = Vec::new();
         for name in ["demo.db", "demo.db-wal"] {
             if let Ok(b) = std::fs::read(self.data_dir.path().join(name)) {

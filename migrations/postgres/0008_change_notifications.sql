@@ -27,3 +27,17 @@ CREATE TRIGGER api_keys_changed AFTER INSERT OR UPDATE ON api_keys
     FOR EACH STATEMENT EXECUTE FUNCTION authwatch_notify_change();
 CREATE TRIGGER users_changed AFTER INSERT OR UPDATE OR DELETE ON users
     FOR EACH STATEMENT EXECUTE FUNCTION authwatch_notify_change();
+
+-- The pipeline API keeps an account's current token in memory for a moment;
+-- a replica that refreshed it says which account, so the others drop theirs
+-- at once (channel `authwatch_tokens`, the account id).
+CREATE FUNCTION authwatch_notify_tokens() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('authwatch_tokens', NEW.account_id);
+    RETURN NULL;
+END;
+$$;
+
+CREATE TRIGGER token_sets_changed AFTER INSERT OR UPDATE ON token_sets
+    FOR EACH ROW EXECUTE FUNCTION authwatch_notify_tokens();

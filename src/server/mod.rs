@@ -13,6 +13,7 @@ pub mod demo;
 pub mod forms;
 pub mod lifecycle;
 pub mod links;
+pub mod listen;
 pub mod metrics;
 pub mod notify;
 pub mod pipeline;

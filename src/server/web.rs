@@ -82,8 +82,9 @@ impl Server {
         };
         // Demo mode writes nothing but its own database file: its tokens come
         // from the in-memory emulator and die with it, so a key of its own
-        // that lives as long is all they need.
-        let keyring = if config.is_demo() {
+        // that lives as long is all they need — unless one is configured
+        // (demo replicas sharing a database, in the test suite).
+        let keyring = if config.is_demo() && config.encryption_key.is_none() {
             crypto::Keyring::ephemeral()
         } else {
             crypto::Keyring::load(config.encryption_key.as_ref(), &config.previous_encryption_keys, &config.data_dir)?
@@ -197,10 +198,14 @@ impl Server {
             self.state.sessions.clone(),
             db::sessions::DELETE_EXPIRED_EVERY,
         ));
+        let replicas = crate::server::listen::spawn(self.state.clone());
         let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         let served =
             axum::serve(no_delay(listener), app).with_graceful_shutdown(shutdown).await.map_err(StartError::Serve);
         cleanup.abort();
+        if let Some(task) = replicas {
+            task.abort();
+        }
         served
     }
 }

@@ -25,6 +25,7 @@ mod pipeline_reports;
 mod refresh_engine;
 mod reseal;
 mod serving;
+mod shared_database;
 mod sign_in;
 mod ssr_streaming;
 mod startup;

@@ -131,6 +131,12 @@ impl Pipeline {
     pub fn forget(&self, account_id: &str) {
         lock(&self.current).remove(account_id);
     }
+
+    /// Drops every account's copy: changes from other replicas may have been
+    /// missed.
+    pub fn forget_all(&self) {
+        lock(&self.current).clear();
+    }
 }
 
 /// (key, account) pairs remembered for the report budget before the quiet

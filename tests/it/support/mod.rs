@@ -63,6 +63,7 @@ pub struct Builder {
     seed: bool,
     site: Option<LeptosOptions>,
     sqlite: bool,
+    database: Option<String>,
 }
 
 impl Builder {
@@ -84,6 +85,12 @@ impl Builder {
     /// data directory alone).
     pub fn sqlite(mut self) -> Self {
         self.sqlite = true;
+        self
+    }
+
+    /// On this database (another app's `postgres`): a second replica.
+    pub fn database(mut self, url: &str) -> Self {
+        self.database = Some(url.to_owned());
         self
     }
 
@@ -116,6 +123,10 @@ impl Builder {
         // On PostgreSQL, unless the test names a database of its own: a fresh
         // one, and the one key every replica of it would share.
         let postgres = match postgres::server() {
+            Some(_) if self.database.is_some() => {
+                vars.push(("AUTHWATCH_ENCRYPTION_KEY".into(), TEST_KEY.into()));
+                self.database.clone()
+            }
             Some(server) if !self.sqlite && !vars.iter().any(|(k, _)| k == "AUTHWATCH_DATABASE_URL") => {
                 vars.push(("AUTHWATCH_ENCRYPTION_KEY".into(), TEST_KEY.into()));
                 Some(postgres::fresh_database(&server).await)

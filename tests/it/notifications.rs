@@ -182,3 +182,18 @@ async fn a_receiver_that_never_answers_well_is_given_up_on_and_recorded() {
     deliver_due(state, at + 10 * HOUR).await.unwrap();
     assert_eq!(hooks.received().len(), calls, "given up: no more tries");
 }
+
+#[tokio::test]
+async fn replicas_delivering_at_once_send_each_message_once() {
+    let Setup { app, hooks, slack, smtp } = setup().await;
+    let state = &app.state;
+    let t0 = now_ms();
+    assert_eq!(reconcile(state, t0).await.unwrap().raised, 4);
+    // Three deliverers at once, as three replicas' outbox tasks would be.
+    let (a, b, c) = tokio::join!(deliver_due(state, t0), deliver_due(state, t0), deliver_due(state, t0));
+    assert_eq!(a.unwrap() + b.unwrap() + c.unwrap(), 4 * 2 + 4, "each message delivered by one of them");
+    assert_eq!(hooks.received().len(), 4, "each webhook once");
+    assert_eq!(slack.received().len(), 4, "each Slack message once");
+    assert_eq!(smtp.mails().len(), 4, "each mail once");
+    assert!(prompts::all_notifications(&state.pool).await.unwrap().iter().all(|n| n.delivered_at.is_some()));
+}

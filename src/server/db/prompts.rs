@@ -159,15 +159,33 @@ pub struct Notification {
 const NOTIFICATION_SELECT: &str = "SELECT id, prompt_id, kind, channel, recipient, payload, created_at, attempts,
     next_attempt_at, delivered_at, gave_up_at, last_error FROM notifications";
 
-/// Messages due for a delivery attempt.
-pub async fn due(pool: &Pool, now: i64, limit: i64) -> Result<Vec<Notification>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "{NOTIFICATION_SELECT} WHERE delivered_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2"
+/// Claims up to `limit` messages due for a delivery attempt at `now`, oldest
+/// first: each one's next attempt moves to `lease_until`, so no other replica
+/// (or sweep) sends it meanwhile; [`delivered`] or [`failed`] then records the
+/// attempt. A replica that dies while sending leaves the message to be tried
+/// again once the lease ends.
+pub async fn claim_due(pool: &Pool, now: i64, lease_until: i64, limit: i64) -> Result<Vec<Notification>, sqlx::Error> {
+    // PostgreSQL: replicas claiming at once pass over each other's rows
+    // instead of waiting for them. SQLite has one writer and no FOR UPDATE.
+    let skip_locked = match super::Backend::of(pool) {
+        super::Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+        super::Backend::Sqlite => "",
+    };
+    let returning = NOTIFICATION_SELECT.trim_start_matches("SELECT").trim_end_matches("FROM notifications");
+    let mut claimed: Vec<Notification> = sqlx::query_as(&format!(
+        "UPDATE notifications SET next_attempt_at = $1
+         WHERE id IN (SELECT id FROM notifications
+                      WHERE delivered_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= $2
+                      ORDER BY next_attempt_at, id LIMIT $3 {skip_locked})
+         RETURNING {returning}"
     ))
+    .bind(lease_until)
     .bind(now)
     .bind(limit)
     .fetch_all(pool)
-    .await
+    .await?;
+    claimed.sort_by_key(|n| n.id);
+    Ok(claimed)
 }
 
 /// Every message, oldest first.

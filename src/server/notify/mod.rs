@@ -239,9 +239,14 @@ async fn recovery_recipients(
     Ok(out)
 }
 
-/// Tries every queued message that is due at `now`; returns how many were delivered.
+/// How long a claimed message is this replica's to send: longer than any
+/// channel's timeout.
+const DELIVERY_LEASE_MS: i64 = 5 * 60 * 1000;
+
+/// Claims and tries every queued message that is due at `now` (each once,
+/// whichever replica claims it); returns how many were delivered.
 pub async fn deliver_due(state: &AppState, now: i64) -> Result<usize, sqlx::Error> {
-    let due = prompts::due(&state.pool, now, 100).await?;
+    let due = prompts::claim_due(&state.pool, now, now + DELIVERY_LEASE_MS, 100).await?;
     let mut delivered = 0;
     for n in due {
         match state.notifier.channels.send(&n).await {

@@ -8,6 +8,7 @@ use super::config::{Config, XMode};
 use super::demo::EMULATOR_MOUNT;
 use super::AppState;
 use super::{auth, auth_x, config, crypto, db, demo, lifecycle, metrics, notify, pipeline, probe, secret, snapshot, x};
+use super::{changes, live};
 use crate::app::{shell, App};
 use axum::extract::State;
 use axum::handler::Handler;
@@ -123,6 +124,7 @@ impl Server {
             sessions,
             emulator,
             passwords,
+            changes: Arc::new(changes::Changes::new()),
         };
         Ok(Self { state })
     }
@@ -186,10 +188,22 @@ impl Server {
             self.state.sessions.clone(),
             db::sessions::DELETE_EXPIRED_EVERY,
         ));
+        let feed = self.state.changes.clone();
+        let publisher = tokio::spawn(feed.clone().publish());
+        // The SQLite feed. A database that notifies of its changes by itself
+        // would announce them instead, and this would not be started.
+        let watcher = tokio::spawn(changes::watch_database(self.state.pool.clone(), feed.clone()));
+        // Live streams would hold a graceful shutdown open: they end first.
+        let shutdown = async move {
+            shutdown.await;
+            feed.close();
+        };
         let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         let served =
             axum::serve(no_delay(listener), app).with_graceful_shutdown(shutdown).await.map_err(StartError::Serve);
         cleanup.abort();
+        publisher.abort();
+        watcher.abort();
         served
     }
 }
@@ -264,6 +278,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::render))
         .merge(auth::routes::router())
         .merge(auth_x::router())
+        .merge(live::router(state.config.live_streams_max))
         .leptos_routes_with_context(&state, routes, page_context(page_csp.clone()), move || shell(options.clone()));
     if let Some(emulator) = &state.emulator {
         // The demo emulator's control API changes what "X" does for every

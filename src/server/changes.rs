@@ -108,13 +108,20 @@ impl Changes {
     pub async fn publish(self: Arc<Self>) {
         loop {
             self.pending.notified().await;
-            let at = now_ms();
-            self.last_at.store(at, Ordering::Release);
-            let seq = self.seq.fetch_add(1, Ordering::AcqRel) + 1;
-            // No subscriber is no error: nobody is looking.
-            let _ = self.sender.send(Change { seq, at });
+            self.send();
             tokio::time::sleep(ANNOUNCE_EVERY).await;
         }
+    }
+
+    /// One announcement, now: [`Changes::publish`]'s step, uncoalesced.
+    pub(super) fn send(&self) -> Change {
+        let at = now_ms();
+        self.last_at.store(at, Ordering::Release);
+        let seq = self.seq.fetch_add(1, Ordering::AcqRel) + 1;
+        let change = Change { seq, at };
+        // No subscriber is no error: nobody is looking.
+        let _ = self.sender.send(change);
+        change
     }
 }
 

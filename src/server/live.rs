@@ -60,10 +60,13 @@ async fn live(
         return (StatusCode::UNAUTHORIZED, "Sign in first.").into_response();
     }
     let Ok(slot) = slots.0.try_acquire_owned() else {
-        tracing::warn!(
-            max = state.config.live_streams_max,
-            "a live stream was refused: every slot is taken (AUTHWATCH_LIVE_STREAMS_MAX)"
-        );
+        // At 0 live updates are off by choice: nothing to tell the operator.
+        if state.config.live_streams_max > 0 {
+            tracing::warn!(
+                max = state.config.live_streams_max,
+                "a live stream was refused: every slot is taken (AUTHWATCH_LIVE_STREAMS_MAX)"
+            );
+        }
         return (
             StatusCode::SERVICE_UNAVAILABLE,
             [(header::RETRY_AFTER, RETRY_AFTER_SECS)],
@@ -107,4 +110,40 @@ fn events(changes: Arc<Changes>, slot: OwnedSemaphorePermit) -> impl Stream<Item
 
 fn last_at(changes: &Changes) -> i64 {
     changes.last().map_or(0, |c| c.at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name_and_data(event: &Event) -> String {
+        // What goes on the wire, less the retry field and the line ends.
+        event_text(event).lines().filter(|l| !l.is_empty() && !l.starts_with("retry:")).collect::<Vec<_>>().join(" ")
+    }
+
+    fn event_text(event: &Event) -> String {
+        let response = Sse::new(futures::stream::iter([Ok::<_, Infallible>(event.clone())])).into_response();
+        let body = futures::executor::block_on(axum::body::to_bytes(response.into_body(), usize::MAX)).unwrap();
+        String::from_utf8(body.to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_stream_far_behind_hears_one_change_not_an_error() {
+        let changes = Arc::new(Changes::new());
+        let slot = Arc::new(Semaphore::new(1)).try_acquire_owned().unwrap();
+        let mut events = std::pin::pin!(events(changes.clone(), slot));
+        let hello = events.next().await.unwrap().unwrap();
+        assert_eq!(name_and_data(&hello), "event: hello data: 0");
+
+        // Far more announcements than the stream may be behind, unread.
+        let last = (0..100).map(|_| changes.send()).last().unwrap();
+        let changed = events.next().await.expect("the stream goes on").unwrap();
+        assert_eq!(name_and_data(&changed), format!("event: changed data: {}", last.at));
+        let more = tokio::time::timeout(Duration::from_millis(200), events.next()).await;
+        assert!(more.is_err(), "one event for the lot, then nothing until the next change");
+
+        changes.send();
+        let next = tokio::time::timeout(Duration::from_secs(1), events.next()).await.unwrap().unwrap().unwrap();
+        assert!(name_and_data(&next).starts_with("event: changed"));
+    }
 }

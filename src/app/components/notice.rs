@@ -12,7 +12,7 @@ pub fn NoticeView() -> impl IntoView {
             {move || notice.get().and_then(Result::ok).flatten().map(|n| {
                 let (class, role) = if n.ok { ("notice ok action-result", "status") } else { ("notice problem action-result", "alert") };
                 // Shown once: a page the Live island fetches again keeps it.
-                view! { <p class=class role=role data-live-once>{n.message}</p> }
+                view! { <p data-live-once class=class role=role>{n.message}</p> }
             })}
         </Suspense>
     }

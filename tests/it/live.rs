@@ -129,6 +129,20 @@ async fn a_signed_in_page_hears_hello_then_a_refresh_made_through_the_app_within
 }
 
 #[tokio::test]
+async fn a_prompt_raised_for_the_dashboard_is_announced_though_it_records_no_event() {
+    let app = TestApp::demo().await;
+    let admin = app.admin().await;
+    let mut live = Live::open(&admin, app.url("/live")).await;
+    live.hello().await;
+    live.settle(Duration::from_millis(700)).await;
+    // The demo's accounts that need a person, prompted: the dashboard's "Needs you".
+    let done = authwatch::server::notify::reconcile(&app.state, now_ms()).await.unwrap();
+    assert!(done.raised > 0, "the demo has accounts to prompt for");
+    let event = live.next(Duration::from_secs(1)).await.expect("`changed` within a second of the prompts");
+    assert_eq!(event.name, "changed");
+}
+
+#[tokio::test]
 async fn signed_out_there_is_no_stream_only_a_401() {
     let app = TestApp::demo().await;
     let stranger = app.browser();

@@ -4,7 +4,9 @@
 //! change made stale — every API key on a change to `api_keys` (a
 //! revocation is refused on every replica within moments, not after a cache
 //! lifetime), and an account's current token when another replica replaced
-//! it. SQLite has one process per file and no notifications: nothing runs.
+//! it — and announces every change to this replica's live pages
+//! (`server::changes`). SQLite has no notifications: there the process
+//! watches the database itself (`changes::watch_database`).
 
 use crate::server::db::Backend;
 use crate::server::AppState;
@@ -54,7 +56,13 @@ async fn listen(state: AppState) {
 
 fn on_notification(state: &AppState, channel: &str, payload: &str) {
     match (channel, payload) {
-        (CHANGES, "api_keys") => state.pipeline.forget_keys(),
+        (CHANGES, table) => {
+            if table == "api_keys" {
+                state.pipeline.forget_keys();
+            }
+            // Open pages refetch themselves (the live streams).
+            state.changes.announce();
+        }
         (TOKENS, account_id) => state.pipeline.forget(account_id),
         _ => {}
     }
@@ -63,4 +71,5 @@ fn on_notification(state: &AppState, channel: &str, payload: &str) {
 fn forget_everything(state: &AppState) {
     state.pipeline.forget_keys();
     state.pipeline.forget_all();
+    state.changes.announce();
 }

@@ -5,6 +5,7 @@
 pub mod assets;
 pub mod auth;
 pub mod auth_x;
+pub mod changes;
 pub mod cli;
 pub mod config;
 pub mod crypto;
@@ -14,6 +15,7 @@ pub mod forms;
 pub mod lifecycle;
 pub mod links;
 pub mod listen;
+pub mod live;
 pub mod metrics;
 pub mod notify;
 pub mod pipeline;

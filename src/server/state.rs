@@ -34,4 +34,6 @@ pub struct AppState {
     pub pipeline: Arc<crate::server::pipeline::Pipeline>,
     /// Password hashing and verification: bounded slots and the dummy hash.
     pub passwords: Arc<crate::server::auth::password::Passwords>,
+    /// The change feed behind live updates (`/live`).
+    pub changes: Arc<crate::server::changes::Changes>,
 }

@@ -8,6 +8,7 @@ use super::config::{Config, XMode};
 use super::demo::EMULATOR_MOUNT;
 use super::AppState;
 use super::{auth, auth_x, config, crypto, db, demo, lifecycle, metrics, notify, pipeline, probe, secret, snapshot, x};
+use super::{changes, live};
 use crate::app::{shell, App};
 use axum::extract::State;
 use axum::handler::Handler;
@@ -135,6 +136,7 @@ impl Server {
             sessions,
             emulator,
             passwords,
+            changes: Arc::new(changes::Changes::new()),
         };
         Ok(Self { state })
     }
@@ -198,12 +200,24 @@ impl Server {
             self.state.sessions.clone(),
             db::sessions::DELETE_EXPIRED_EVERY,
         ));
+        let feed = self.state.changes.clone();
+        let publisher = tokio::spawn(feed.clone().publish());
+        // The feed: on SQLite this process watches the database; PostgreSQL
+        // notifies every replica of each commit, and the listener announces.
+        let watcher = (db::Backend::of(&self.state.pool) == db::Backend::Sqlite)
+            .then(|| tokio::spawn(changes::watch_database(self.state.pool.clone(), feed.clone())));
         let replicas = crate::server::listen::spawn(self.state.clone());
+        // Live streams would hold a graceful shutdown open: they end first.
+        let shutdown = async move {
+            shutdown.await;
+            feed.close();
+        };
         let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         let served =
             axum::serve(no_delay(listener), app).with_graceful_shutdown(shutdown).await.map_err(StartError::Serve);
         cleanup.abort();
-        if let Some(task) = replicas {
+        publisher.abort();
+        for task in [watcher, replicas].into_iter().flatten() {
             task.abort();
         }
         served
@@ -280,6 +294,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::render))
         .merge(auth::routes::router())
         .merge(auth_x::router())
+        .merge(live::router(state.config.live_streams_max))
         .leptos_routes_with_context(&state, routes, page_context(page_csp.clone()), move || shell(options.clone()));
     if let Some(emulator) = &state.emulator {
         // The demo emulator's control API changes what "X" does for every

@@ -17,6 +17,7 @@ mod files;
 mod forms;
 mod hardening;
 mod links;
+mod live;
 mod notifications;
 mod pipeline_api;
 mod pipeline_broker;

@@ -12,7 +12,7 @@ pub fn FlashView(flash: Flash) -> impl IntoView {
         FlashKind::Problem => "flash problem",
     };
     view! {
-        <div class=class role=if flash.kind == FlashKind::Success { "status" } else { "alert" }>
+        <div data-live-once class=class role=if flash.kind == FlashKind::Success { "status" } else { "alert" }>
             <h2>{flash.title}</h2>
             <p>{flash.message}</p>
             <p class="links">

@@ -11,7 +11,8 @@ pub fn NoticeView() -> impl IntoView {
         <Suspense fallback=|| ()>
             {move || notice.get().and_then(Result::ok).flatten().map(|n| {
                 let (class, role) = if n.ok { ("notice ok action-result", "status") } else { ("notice problem action-result", "alert") };
-                view! { <p class=class role=role>{n.message}</p> }
+                // Shown once: a page the Live island fetches again keeps it.
+                view! { <p data-live-once class=class role=role>{n.message}</p> }
             })}
         </Suspense>
     }

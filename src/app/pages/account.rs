@@ -9,7 +9,7 @@ use crate::api::{load_account, AssignOwners, CheckNow, CreateReconnectLink, Refr
 use crate::app::components::badge::HealthBadge;
 use crate::app::components::copy::CopyButton;
 use crate::app::components::held_posts::HeldPosts;
-use crate::app::components::live::page_changes_after;
+use crate::app::components::live::{page_changes_after, LiveMode};
 use crate::app::components::not_found::NotFound;
 use crate::app::components::time::{Ago, Expires};
 use crate::app::components::warnings::Warnings;
@@ -52,6 +52,7 @@ fn Detail(detail: AccountDetail) -> impl IntoView {
                 <span class="cause">{row.summary.clone()}</span>
             </div>
             <p class="next-step"><strong>"Next step: "</strong>{row.next_step.clone()}</p>
+            <p class="updated">"Updated " <Ago now=now at=now/> " · " <LiveMode/></p>
             {if people.can_act {
                 view! {
                     <div class="actions">

@@ -2,14 +2,16 @@
 //! problems first. Filters and search live in the URL, so a view can be shared.
 //!
 //! Rendered by the server alone. The page asks to be kept live
-//! (`data-live-poll`), and its filters, pages and search are marked
-//! `data-live-nav`: the [`Live`](crate::app::components::live::Live) island
-//! refetches it and follows them in place; without it they navigate.
+//! (`data-live-poll`; its "Updated" line says how), and its filters, pages
+//! and search are marked `data-live-nav`: the
+//! [`Live`](crate::app::components::live::Live) island refetches it and
+//! follows them in place; without it they navigate.
 
 use crate::api::dto::{AccountRow, Dashboard as DashboardDto, DashboardQuery, DemoAction, PromptView};
 use crate::api::{load_dashboard, take_flash, RunDemoAction};
 use crate::app::components::badge::HealthBadge;
 use crate::app::components::flash::FlashView;
+use crate::app::components::live::LiveMode;
 use crate::app::components::time::{Age, Ago, Countdown, LifeBar};
 use crate::app::components::warnings::Warnings;
 use crate::domain::health::{Action, Health};
@@ -89,7 +91,7 @@ fn DashboardBody(data: DashboardDto, query: DashboardQuery) -> impl IntoView {
                     <input type="search" name="search" placeholder="Search by handle or name" aria-label="Search by handle or name" value=query.search.clone() maxlength="200"/>
                     <button type="submit">"Search"</button>
                 </form>
-                <p class="updated">"Updated " <Ago now=now at=now/> " · " {data.matching} " shown of " {data.total}</p>
+                <p class="updated">"Updated " <Ago now=now at=now/> " · " <LiveMode/> " · " {data.matching} " shown of " {data.total}</p>
             </div>
             {if data.rows.is_empty() {
                 let message = if data.total == 0 { "No X accounts are connected yet." } else { "No account matches this filter." };

@@ -168,7 +168,9 @@ pub async fn gate(State(state): State<AppState>, session: Session, mut request: 
     if signed_in || is_public(&path) {
         return next.run(request).await;
     }
-    if request.method() == Method::GET && !path.starts_with("/api/") {
+    // Pages send the browser to the sign-in page; the API and the live
+    // stream, which no person opens, answer 401.
+    if request.method() == Method::GET && !path.starts_with("/api/") && path != crate::server::live::PATH {
         // Nobody can sign in yet: the one-time setup creates the first admin.
         if matches!(users::any(&state.pool).await, Ok(false)) {
             return Redirect::to("/setup").into_response();

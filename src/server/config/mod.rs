@@ -72,6 +72,8 @@ pub struct Config {
     pub incidents: crate::domain::incidents::Thresholds,
     /// How often at most X is asked whether an app-level or X incident is over.
     pub probe_every: Duration,
+    /// How many live-update streams (`/live`) this process holds open at once.
+    pub live_streams_max: usize,
 }
 
 /// What happens to an account's held posts once it is reconnected.
@@ -263,8 +265,14 @@ impl Config {
         // (402) or an X incident is open, X is asked at most this often whether it is
         // over. Default 300: X's auto-recharge runs at most once per 5 minutes.
         let probe_every = secs(src, "AUTHWATCH_PROBE_INTERVAL_SECS", 300)?;
+        // AUTHWATCH_LIVE_STREAMS_MAX: how many pages this process keeps up to date
+        // live at once (`/live`, one stream each); beyond it pages are answered 503
+        // and refresh themselves every 10 s instead. 0 turns live updates off.
+        // Default 1000.
+        let live_streams_max = bounded(src, "AUTHWATCH_LIVE_STREAMS_MAX", 1000, 0..=100_000)? as usize;
 
         Ok(Self {
+            live_streams_max,
             incidents,
             probe_every,
             metrics_token,

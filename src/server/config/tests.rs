@@ -148,3 +148,22 @@ fn unset_variables_leave_the_settings_defaults_and_set_ones_override_them() {
     assert_eq!(c.engine, expected);
     assert_eq!(c.policy, Policy { refresh_lead_ms: 120_000, clock_drift_threshold_ms: 5_000 });
 }
+
+#[test]
+fn live_streams_are_capped_at_a_thousand_unless_set_and_garbage_stops_start_up() {
+    let load = |value: Option<&str>| {
+        let mut vars = vec![("AUTHWATCH_DEMO", "1")];
+        vars.extend(value.map(|v| ("AUTHWATCH_LIVE_STREAMS_MAX", v)));
+        Config::load(&Vars::of(&vars), addr(), Overrides::default())
+    };
+    assert_eq!(load(None).unwrap().live_streams_max, 1000);
+    assert_eq!(load(Some("")).unwrap().live_streams_max, 1000, "empty is unset");
+    assert_eq!(load(Some(" 25 ")).unwrap().live_streams_max, 25);
+    assert_eq!(load(Some("0")).unwrap().live_streams_max, 0, "0 turns live updates off");
+    assert_eq!(load(Some("100000")).unwrap().live_streams_max, 100_000);
+    for garbage in ["-1", "lots", "1e3", "10.5", "100001", "18446744073709551616", "0x10", "1000 streams"] {
+        let err = load(Some(garbage)).unwrap_err();
+        assert_eq!(err.var, "AUTHWATCH_LIVE_STREAMS_MAX", "{garbage}: {err}");
+        assert!(err.to_string().contains(garbage), "the error quotes the value: {err}");
+    }
+}

@@ -93,6 +93,8 @@ pub async fn reconcile(state: &AppState, now: i64) -> Result<Reconciled, sqlx::E
                 {
                     tracing::info!(subject = %need.subject, cause = need.cause.as_str(), "prompt raised");
                     done.raised += 1;
+                    // Prompts record no event: the change feed would not see them.
+                    state.changes.announce();
                 }
             }
             Change::Escalate { prompt_id } => {
@@ -102,6 +104,7 @@ pub async fn reconcile(state: &AppState, now: i64) -> Result<Reconciled, sqlx::E
                 if prompts::escalate(&state.pool, prompt_id, now, &queued).await? {
                     tracing::info!(subject = %p.subject, "prompt escalated to the admins");
                     done.escalated += 1;
+                    state.changes.announce();
                 }
             }
             Change::Close { prompt_id } => {
@@ -127,6 +130,7 @@ async fn close(state: &AppState, p: &Prompt, admins: &[User], now: i64) -> Resul
     let closed = prompts::close(&state.pool, p.id, now, &queued).await?;
     if closed {
         tracing::info!(subject = %p.subject, "prompt closed: recovered");
+        state.changes.announce();
     }
     Ok(closed)
 }

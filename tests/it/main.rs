@@ -13,6 +13,7 @@ mod app_incidents;
 mod callback;
 mod connect_flow;
 mod crash_recovery;
+mod db_copy;
 mod files;
 mod forms;
 mod hardening;

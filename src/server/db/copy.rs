@@ -129,6 +129,14 @@ pub async fn connect(url: &str, side: Side) -> Result<Pool, CopyError> {
             return Err(CopyError::NoSourceFile(file.display().to_string()));
         }
     }
+    if backend == Backend::Postgres {
+        // One connection first: a pool retries a refused connection until
+        // its acquire timeout, half a minute of silence for a wrong host.
+        use sqlx::Connection as _;
+        sqlx::any::install_default_drivers();
+        let conn = AnyConnection::connect(url).await.map_err(|e| CopyError::Database(side, e))?;
+        conn.close().await.map_err(|e| CopyError::Database(side, e))?;
+    }
     super::connect(url, 2).await.map_err(|e| CopyError::Database(side, e))
 }
 

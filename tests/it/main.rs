@@ -17,6 +17,7 @@ mod db_copy;
 mod files;
 mod forms;
 mod hardening;
+mod health;
 mod links;
 mod notifications;
 mod pipeline_api;

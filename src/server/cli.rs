@@ -1,8 +1,9 @@
 //! The command line: `authwatch [serve]`, `authwatch emulator`,
-//! `authwatch api-key …`, `authwatch user …` and `authwatch keys …`.
+//! `authwatch api-key …`, `authwatch user …`, `authwatch keys …` and
+//! `authwatch db copy`.
 
 use crate::emulator::{self, Emulator};
-use crate::server::config::{Config, Env, Overrides};
+use crate::server::config::{Config, Env, Overrides, Source as _};
 use crate::server::web::{Server, StartError};
 
 /// Why a command failed: printed as `authwatch: <this>`, saying what
@@ -51,6 +52,8 @@ pub enum CliError {
     WrittenWithAnotherKey(u64),
     #[error("emulator: {0}")]
     Emulator(std::io::Error),
+    #[error("{0}")]
+    Copy(#[from] crate::server::db::copy::CopyError),
 }
 use clap::{Parser, Subcommand};
 use leptos::config::get_configuration;
@@ -86,6 +89,24 @@ enum Command {
     /// Finish an encryption key rotation.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Move the installation to another database.
+    #[command(subcommand)]
+    Db(DbCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum DbCommand {
+    /// Copy every account, token (still sealed), user, key, post and event
+    /// into a new, empty database, e.g. from SQLite to PostgreSQL. Stop the
+    /// servers first. Sessions are not copied: everyone signs in again.
+    Copy {
+        /// The database to copy, e.g. sqlite://data/authwatch.db.
+        #[arg(long)]
+        from: String,
+        /// The new, empty database, e.g. postgres://authwatch@db.example/authwatch.
+        #[arg(long)]
+        to: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -195,6 +216,7 @@ pub fn main() -> ExitCode {
             }
             Command::ApiKey(command) => api_key(command).await,
             Command::Keys(KeysCommand::Reseal { data_dir }) => reseal(data_dir).await,
+            Command::Db(DbCommand::Copy { from, to }) => copy_database(&from, &to).await,
         }
     });
     match result {
@@ -308,6 +330,96 @@ async fn reseal(data_dir: Option<PathBuf>) -> Result<(), CliError> {
     }
     if !previous.is_empty() {
         println!("Every token is sealed with the current key: AUTHWATCH_PREVIOUS_ENCRYPTION_KEYS can be emptied once every server runs with the current key.");
+    }
+    Ok(())
+}
+
+/// `authwatch db copy`: both databases migrated to this version, the target
+/// refused unless empty, every app table copied and verified in one
+/// transaction. The tokens are copied sealed; a configured key only checks
+/// that they will open.
+async fn copy_database(from: &str, to: &str) -> Result<(), CliError> {
+    use crate::server::crypto::Keyring;
+    use crate::server::db::copy::{self, Side};
+    use crate::server::db::{self, accounts};
+    use crate::server::secret::Secret;
+    init_tracing("warn");
+    if from == to {
+        return Err(copy::CopyError::SameDatabase.into());
+    }
+    let (source, target) = (copy::connect(from, Side::Source).await?, copy::connect(to, Side::Target).await?);
+    copy::check_version(&source, Side::Source).await?;
+    copy::check_version(&target, Side::Target).await?;
+    source.close().await;
+    target.close().await;
+    let source = db::open(from).await.map_err(|e| copy::CopyError::Database(Side::Source, e))?;
+    let target = db::open(to).await.map_err(|e| copy::CopyError::Database(Side::Target, e))?;
+    let copied = copy::copy(&source, &target).await?;
+    for (table, n) in &copied.tables {
+        println!("{table}: {n}");
+    }
+    println!("sessions: not copied (everyone signs in again on the new database)");
+    let keys: Vec<&str> = copied.keys.keys().map(String::as_str).collect();
+    let sealed = match keys.as_slice() {
+        [] => "no tokens are stored".to_owned(),
+        [key] => format!("tokens stay sealed with key {key} (give every replica AUTHWATCH_ENCRYPTION_KEY=… that key)"),
+        keys => format!(
+            "tokens stay sealed with keys {} (give every replica the current one as AUTHWATCH_ENCRYPTION_KEY=… \
+             and the others in AUTHWATCH_PREVIOUS_ENCRYPTION_KEYS, or run `authwatch keys reseal`)",
+            keys.join(", ")
+        ),
+    };
+    println!("copied {} rows; {sealed}", copied.rows());
+
+    // The key is not needed to copy; given, it is checked to open what was copied.
+    let configured = Env.get("AUTHWATCH_ENCRYPTION_KEY").filter(|k| !k.is_empty()).map(Secret::new);
+    let previous: Vec<Secret> = Env
+        .get("AUTHWATCH_PREVIOUS_ENCRYPTION_KEYS")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(|k| Secret::new(k.to_owned()))
+        .collect();
+    // Without one, a SQLite install's own key is in the key file beside its database.
+    let key_file = match db::Backend::of_url(from) {
+        Some(db::Backend::Sqlite) if configured.is_none() => {
+            use std::str::FromStr;
+            sqlx::sqlite::SqliteConnectOptions::from_str(from)
+                .ok()
+                .and_then(|o| o.get_filename().parent().map(|dir| dir.join(crate::server::crypto::KEY_FILE)))
+                .filter(|file| file.is_file())
+        }
+        _ => None,
+    };
+    let keyring = match (&configured, &key_file) {
+        (Some(key), _) => {
+            Some((Keyring::load_existing(Some(key), &previous, Path::new("."))?, "AUTHWATCH_ENCRYPTION_KEY"))
+        }
+        (None, Some(file)) => {
+            let dir = file.parent().unwrap_or(Path::new("."));
+            Some((Keyring::load_existing(None, &previous, dir)?, "the key file"))
+        }
+        (None, None) => None,
+    };
+    if let Some(file) = &key_file {
+        println!(
+            "the key is the content of {} (its id is the one above): give it to every replica as AUTHWATCH_ENCRYPTION_KEY",
+            file.display()
+        );
+    }
+    match keyring {
+        Some((_, _)) if keys.is_empty() => {}
+        Some((keyring, which)) => match accounts::check_keyring(&target, &keyring).await {
+            Ok(()) => println!("checked: {which} opens the copied tokens"),
+            Err(mismatch) => {
+                eprintln!("WARNING: the copy is exact, but {which} cannot open the copied tokens: {mismatch}")
+            }
+        },
+        None if !keys.is_empty() => {
+            println!("not checked: give AUTHWATCH_ENCRYPTION_KEY to check that it opens the copied tokens")
+        }
+        None => {}
     }
     Ok(())
 }

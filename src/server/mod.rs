@@ -12,6 +12,7 @@ pub mod crypto;
 pub mod db;
 pub mod demo;
 pub mod forms;
+pub mod health;
 pub mod lifecycle;
 pub mod links;
 pub mod listen;

@@ -10,9 +10,8 @@ use super::AppState;
 use super::{auth, auth_x, config, crypto, db, demo, lifecycle, metrics, notify, pipeline, probe, secret, snapshot, x};
 use super::{changes, live};
 use crate::app::{shell, App};
-use axum::extract::State;
 use axum::handler::Handler;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue};
 use axum::routing::get;
 use axum::Router;
 use leptos::prelude::*;
@@ -290,7 +289,6 @@ pub fn router(state: AppState) -> Router {
         .with_expiry(Expiry::OnInactivity(idle));
     let page_csp = page_csp(&state);
     let mut pages = Router::new()
-        .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::render))
         .merge(auth::routes::router())
         .merge(auth_x::router())
@@ -314,6 +312,9 @@ pub fn router(state: AppState) -> Router {
     // Outside the gate and the session layer: the pipeline API authenticates
     // with its bearer key only, never a cookie.
     router = router.nest("/api/v1", pipeline::router(state.clone()));
+    // Probes send no cookie and no Origin: outside the gate and the session
+    // layer too, so that a probe neither loads nor makes a session.
+    router = router.merge(super::health::router().with_state(state.clone()));
     if let Some(emulator) = &state.emulator {
         // X's endpoints, open to all as X's are: the browser and our client
         // reach them. Its consent page styles itself inline, as X's does.
@@ -384,17 +385,6 @@ fn page_csp(state: &AppState) -> String {
          img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; \
          form-action 'self' {x_origin}"
     )
-}
-
-/// For load balancers: 200 when the database answers, 503 otherwise.
-async fn healthz(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    match sqlx::query("SELECT 1").execute(&state.pool).await {
-        Ok(_) => (StatusCode::OK, "ok"),
-        Err(e) => {
-            tracing::error!(error = %e, "health check: database unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
-        }
-    }
 }
 
 async fn shutdown_signal() {

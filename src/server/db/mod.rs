@@ -385,6 +385,7 @@ stored_by_spelling!(Cause, EventKind, Outcome);
 pub mod accounts;
 pub mod api_keys;
 pub mod apps;
+pub mod copy;
 pub mod events;
 pub mod links;
 pub mod posts;

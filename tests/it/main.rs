@@ -26,6 +26,7 @@ mod pipeline_broker;
 mod pipeline_posts;
 mod pipeline_reports;
 mod refresh_engine;
+mod replicas;
 mod reseal;
 mod serving;
 mod shared_database;

@@ -94,8 +94,13 @@ impl ServerProcess {
     /// serves a small built site of its own (what is measured here is the
     /// server, not the bundle).
     pub fn start(bin: &Path, vars: &[(String, String)], log: PathBuf) -> Self {
-        let port = free_port();
-        let out = std::fs::File::create(&log).expect("log file");
+        Self::start_on(bin, vars, log, free_port())
+    }
+
+    /// As [`ServerProcess::start`], on `port`: a replica restarted where
+    /// its clients and load balancer knew it. Its output is added to `log`.
+    pub fn start_on(bin: &Path, vars: &[(String, String)], log: PathBuf, port: u16) -> Self {
+        let out = std::fs::OpenOptions::new().create(true).append(true).open(&log).expect("log file");
         let mut vars = vars.to_vec();
         let site = (!vars.iter().any(|(name, _)| name == "LEPTOS_SITE_ROOT")).then(super::site::Site::plain);
         vars.extend(site.iter().flat_map(super::site::Site::vars));
@@ -113,6 +118,17 @@ impl ServerProcess {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `kill -9`: the process dies where it stands, with no shutdown of
+    /// any kind (what a crash or an OOM kill does).
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// `http://127.0.0.1:<port>`.

@@ -1,0 +1,470 @@
+//! Three replicas on one PostgreSQL database, through a `kill -9`: three
+//! real `authwatch serve` processes share one sweep of 2,000 due accounts
+//! against one X emulator over real HTTP, while the pipeline asks all three
+//! for tokens; one replica is killed in the middle of the sweep and started
+//! again on its port. X must see exactly one refresh per account, every
+//! stored token must still work, no message may go out twice, and the
+//! pipeline must see no failure after its one retry on another replica.
+//!
+//! PostgreSQL only (`AUTHWATCH_TEST_POSTGRES`): SQLite is one file of one
+//! process.
+//!
+//! Each replica reaches X through a door of its own (a listener in front of
+//! the one emulator) that records every refresh and can hold the replica's
+//! calls. The kill comes while the victim's calls are held: its refreshes in
+//! flight have been sent (their `started` event is written, their lease
+//! taken) but X has not seen them. A kill after X rotated a refresh token
+//! and before the answer was written loses that chain whatever the software
+//! does (X keeps no grace window); that case is the crash-recovery tests'
+//! (flagged as a lost answer, never guessed at). What this test proves is
+//! that the replicas, sharing the work and recovering from the dead one,
+//! never spend a refresh token twice and never lose one themselves.
+
+use crate::support::process::{self, ServerProcess};
+use crate::support::sinks::WebhookSink;
+use crate::support::{postgres, TestApp, TEST_KEY};
+use authwatch::emulator::{ClientType, Emulator, EmulatorSettings, NewApp, NewUser};
+use authwatch::server::db::accounts;
+use authwatch::server::demo;
+use authwatch::server::lifecycle::connect::{Completed, Intent};
+use authwatch::server::pipeline::auth;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use futures::stream::{self, StreamExt};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+
+const CLIENT_ID: &str = "chaos-app";
+const CLIENT_SECRET: &str = "chaos-app-secret";
+const CALLBACK: &str = "http://127.0.0.1:9/auth/x/callback";
+const DUE: usize = 2_000;
+/// Accounts whose grant the user revoked at X: each one's refresh is refused
+/// and a person is prompted, so the replicas have messages to send.
+const REVOKED: usize = 5;
+const BROKER_CLIENTS: usize = 6;
+
+/// One refresh X answered: the refresh token sent, and X's status.
+type Refresh = (String, u16);
+
+/// A listener in front of the emulator for one replica.
+#[derive(Clone, Default)]
+struct Door {
+    /// While set, calls wait and are then refused (503) without reaching X.
+    held: Arc<AtomicBool>,
+    opened: Arc<Notify>,
+    /// Calls that reached X and have not been answered yet.
+    at_x: Arc<AtomicUsize>,
+    /// Calls waiting at the closed door.
+    waiting: Arc<AtomicUsize>,
+    /// Every refresh that reached X.
+    refreshes: Arc<Mutex<Vec<Refresh>>>,
+}
+
+impl Door {
+    /// Serves `emulator`'s X endpoints behind this door; its base URL.
+    async fn open(&self, emulator: &Emulator) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let app = emulator.x_router().layer(middleware::from_fn_with_state(self.clone(), pass));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        format!("http://{addr}")
+    }
+
+    fn hold(&self) {
+        self.held.store(true, Ordering::SeqCst);
+    }
+
+    fn release(&self) {
+        self.held.store(false, Ordering::SeqCst);
+        self.opened.notify_waiters();
+    }
+}
+
+async fn pass(State(door): State<Door>, request: Request, next: Next) -> Response {
+    if door.held.load(Ordering::SeqCst) {
+        door.waiting.fetch_add(1, Ordering::SeqCst);
+        while door.held.load(Ordering::SeqCst) {
+            let opened = door.opened.notified();
+            if !door.held.load(Ordering::SeqCst) {
+                break;
+            }
+            let _ = tokio::time::timeout(Duration::from_millis(50), opened).await;
+        }
+        door.waiting.fetch_sub(1, Ordering::SeqCst);
+        // Never forwarded: X did not see this call.
+        return (axum::http::StatusCode::SERVICE_UNAVAILABLE, "held at the door").into_response();
+    }
+    door.at_x.fetch_add(1, Ordering::SeqCst);
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
+    let refresh_token = (parts.uri.path() == "/2/oauth2/token")
+        .then(|| {
+            let form: HashMap<String, String> = form_urlencoded::parse(&bytes).into_owned().collect();
+            (form.get("grant_type").map(String::as_str) == Some("refresh_token"))
+                .then(|| form.get("refresh_token").cloned().unwrap_or_default())
+        })
+        .flatten();
+    let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    if let Some(token) = refresh_token {
+        door.refreshes.lock().expect("refreshes").push((token, response.status().as_u16()));
+    }
+    door.at_x.fetch_sub(1, Ordering::SeqCst);
+    response
+}
+
+/// The variables of a live install on `db_url` whose X is at `x`.
+fn live(x: &str, db_url: &str, data_dir: &std::path::Path, webhook: &str) -> Vec<(String, String)> {
+    [
+        ("AUTHWATCH_X_CLIENT_ID", CLIENT_ID.to_owned()),
+        ("AUTHWATCH_X_CLIENT_SECRET", CLIENT_SECRET.to_owned()),
+        ("AUTHWATCH_X_AUTHORIZE_URL", format!("{x}/i/oauth2/authorize")),
+        ("AUTHWATCH_X_TOKEN_URL", format!("{x}/2/oauth2/token")),
+        ("AUTHWATCH_X_REVOKE_URL", format!("{x}/2/oauth2/revoke")),
+        ("AUTHWATCH_X_API_BASE", x.to_owned()),
+        ("AUTHWATCH_X_CALLBACK_URL", CALLBACK.to_owned()),
+        ("AUTHWATCH_ENVIRONMENT", "chaos".to_owned()),
+        ("AUTHWATCH_DATABASE_URL", db_url.to_owned()),
+        ("AUTHWATCH_ENCRYPTION_KEY", TEST_KEY.to_owned()),
+        ("AUTHWATCH_DATA_DIR", data_dir.display().to_string()),
+        // Sweep promptly; a dead replica's leases last 2 × 2 s.
+        ("AUTHWATCH_SWEEP_INTERVAL_SECS", "1".to_owned()),
+        ("AUTHWATCH_X_TIMEOUT_SECS", "2".to_owned()),
+        ("AUTHWATCH_NOTIFY_INTERVAL_SECS", "1".to_owned()),
+        ("AUTHWATCH_WEBHOOK_URL", webhook.to_owned()),
+        ("AUTHWATCH_WEBHOOK_SECRET", "chaos-webhook-secret".to_owned()),
+        ("AUTHWATCH_LOG", "warn".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+/// What the pipeline's clients saw.
+#[derive(Default)]
+struct BrokerLoad {
+    served: AtomicUsize,
+    retried: AtomicUsize,
+    failed: AtomicUsize,
+    first_failures: Mutex<Vec<String>>,
+}
+
+/// Asks the replicas for tokens until `stop`: each client starts at its own
+/// replica and, on a connection error or a 5xx, asks the next one once.
+async fn ask_for_tokens(
+    client: usize,
+    bases: Arc<Vec<String>>,
+    ids: Arc<Vec<String>>,
+    key: String,
+    load: Arc<BrokerLoad>,
+    stop: Arc<AtomicBool>,
+) {
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("client");
+    let mut n = client;
+    while !stop.load(Ordering::Relaxed) {
+        n += BROKER_CLIENTS;
+        let id = &ids[n % ids.len()];
+        let mut outcome = String::new();
+        for attempt in 0..2 {
+            let base = &bases[(client + n / BROKER_CLIENTS + attempt) % bases.len()];
+            let answer = http.get(format!("{base}/api/v1/accounts/{id}/token")).bearer_auth(&key).send().await;
+            match answer {
+                Ok(r) if r.status().is_success() => {
+                    let body = r.text().await.unwrap_or_default();
+                    outcome = if body.contains("\"access_token\"") {
+                        String::new()
+                    } else {
+                        format!("200 without a token: {body}")
+                    };
+                    break;
+                }
+                Ok(r) if r.status().is_server_error() => outcome = format!("{base}: HTTP {}", r.status()),
+                Ok(r) => {
+                    outcome = format!("{base}: HTTP {}: {}", r.status(), r.text().await.unwrap_or_default());
+                    break;
+                }
+                Err(e) => outcome = format!("{base}: {e}"),
+            }
+            if attempt == 0 {
+                load.retried.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        if outcome.is_empty() {
+            load.served.fetch_add(1, Ordering::Relaxed);
+        } else {
+            load.failed.fetch_add(1, Ordering::Relaxed);
+            let mut first = load.first_failures.lock().expect("failures");
+            if first.len() < 5 {
+                first.push(outcome);
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_replicas_share_the_sweep_through_a_kill_9() {
+    if postgres::server().is_none() {
+        println!("skipped: three replicas share one PostgreSQL database; set {} to run", postgres::VAR);
+        return;
+    }
+    let started = Instant::now();
+    let emulator =
+        Emulator::new(EmulatorSettings { access_token_ttl_secs: 300, control_enabled: false, ..Default::default() });
+    emulator
+        .create_app(NewApp {
+            name: "chaos".into(),
+            client_id: Some(CLIENT_ID.into()),
+            client_secret: Some(CLIENT_SECRET.into()),
+            client_type: ClientType::Confidential,
+            callbacks: vec![CALLBACK.into()],
+            in_project: true,
+        })
+        .expect("app");
+    let doors: Vec<Door> = (0..4).map(|_| Door::default()).collect();
+    let mut urls = Vec::new();
+    for door in &doors {
+        urls.push(door.open(&emulator).await);
+    }
+    let (sink, webhook) = WebhookSink::start().await;
+
+    // The accounts, connected through the real code path by an app on a
+    // fresh database (its engine does not run), due within the refresh lead.
+    let seed_dir = tempfile::tempdir().expect("temp dir");
+    let seeder = TestApp::builder()
+        .vars(live(&urls[3], "", seed_dir.path(), &webhook).into_iter().filter(|(k, _)| k != "AUTHWATCH_DATABASE_URL"))
+        .start()
+        .await;
+    let db_url = seeder.postgres.clone().expect("a PostgreSQL database");
+    let state = seeder.state.clone();
+    let users: Vec<String> = (0..DUE + REVOKED)
+        .map(|i| {
+            emulator.create_user(NewUser { id: None, username: format!("chaos_{i}"), name: format!("Chaos {i}") }).id
+        })
+        .collect();
+    let ids: Vec<String> = stream::iter(users.clone())
+        .map(|user| {
+            let state = &state;
+            async move {
+                match demo::connect_as(state, &user, &Intent::NewAccount, "chaos", None).await {
+                    Ok(Completed::Saved { connected, .. }) => connected.account_id,
+                    other => panic!("connecting {user}: {other:?}"),
+                }
+            }
+        })
+        .buffered(16)
+        .collect()
+        .await;
+    let (due_ids, revoked_ids) = ids.split_at(DUE);
+    let mut revoked_tokens = HashSet::new();
+    for (id, user) in revoked_ids.iter().zip(&users[DUE..]) {
+        let tokens = accounts::tokens(&state.pool, &state.keyring, id).await.expect("tokens").expect("account");
+        revoked_tokens.insert(tokens.refresh.expect("a refresh token").expose().to_owned());
+        emulator.revoke_grant(CLIENT_ID, user);
+    }
+    let key = auth::create_key(&state.pool, "chaos", None, "chaos").await.expect("key").key.expose().to_owned();
+    // Refreshed tokens live two hours: nothing is due twice in this run.
+    emulator.update_settings(|s| s.access_token_ttl_secs = 7200);
+    emulator.reset_counts();
+    let seeded = started.elapsed();
+
+    // Three replicas, each through its own door.
+    let bin = process::binary();
+    let logs = tempfile::tempdir().expect("temp dir");
+    let vars: Vec<Vec<(String, String)>> = (0..3)
+        .map(|i| {
+            let dir = logs.path().join(format!("data-{i}"));
+            std::fs::create_dir_all(&dir).expect("data dir");
+            live(&urls[i], &db_url, &dir, &webhook)
+        })
+        .collect();
+    let log = |i: usize| logs.path().join(format!("replica-{i}.log"));
+    let mut replicas: Vec<Option<ServerProcess>> =
+        (0..3).map(|i| Some(ServerProcess::start(&bin, &vars[i], log(i)))).collect();
+    let http = reqwest::Client::new();
+    for r in replicas.iter().flatten() {
+        r.wait_healthy(&http).await;
+    }
+    let booted = started.elapsed();
+    let bases: Arc<Vec<String>> = Arc::new(replicas.iter().flatten().map(ServerProcess::base).collect());
+
+    // The pipeline's load on the broker, spread over the replicas.
+    let load = Arc::new(BrokerLoad::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let due = Arc::new(due_ids.to_vec());
+    let clients: Vec<_> = (0..BROKER_CLIENTS)
+        .map(|c| tokio::spawn(ask_for_tokens(c, bases.clone(), due.clone(), key.clone(), load.clone(), stop.clone())))
+        .collect();
+
+    // The kill: after some refreshes, before all; while the victim's calls
+    // to X are held and none of its calls is at X.
+    let victim = 1;
+    let refreshed = || emulator.counts().client(CLIENT_ID).refresh_grants as usize;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while refreshed() < DUE / 5 || doors[victim].refreshes.lock().expect("refreshes").is_empty() {
+        assert!(Instant::now() < deadline, "the sweep did not start: {} refreshes", refreshed());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    doors[victim].hold();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while doors[victim].at_x.load(Ordering::SeqCst) > 0 || doors[victim].waiting.load(Ordering::SeqCst) == 0 {
+        assert!(Instant::now() < deadline, "the victim was not refreshing any more: the sweep ended too soon");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // What X answered has been written by now; what waits at the door never reached X.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let at_kill = refreshed();
+    let held_at_kill = doors[victim].waiting.load(Ordering::SeqCst);
+    let port = replicas[victim].as_ref().expect("victim").port();
+    replicas[victim].take().expect("victim").kill9();
+    let killed = started.elapsed();
+    doors[victim].release();
+    let restarted = ServerProcess::start_on(&bin, &vars[victim], log(victim), port);
+    restarted.wait_healthy(&http).await;
+    replicas[victim] = Some(restarted);
+    let back = started.elapsed();
+    assert!(at_kill < DUE, "the kill came after the sweep: {at_kill} refreshes");
+
+    // Until every due account is refreshed (the dead replica's leases run
+    // out, its unfinished refreshes are recovered), and the prompts are sent.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let generations = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM token_sets t JOIN accounts a ON a.id = t.account_id
+             WHERE t.generation = 2 AND a.incident_cause IS NULL",
+        )
+        .fetch_one(&state.pool)
+        .await
+        .expect("count")
+    };
+    let mut timeline = Vec::new();
+    let mut next_mark = Instant::now();
+    while generations().await < DUE as i64 {
+        if Instant::now() >= next_mark {
+            timeline.push(format!("{:.0} s: {}", started.elapsed().as_secs_f64(), refreshed()));
+            next_mark += Duration::from_secs(2);
+        }
+        if Instant::now() > deadline {
+            let logs: String = (0..3).map(|i| std::fs::read_to_string(log(i)).unwrap_or_default()).collect();
+            panic!("only {} of {DUE} accounts were refreshed; logs:\n{logs}", generations().await);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let swept = started.elapsed();
+    let undelivered = || async {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM notifications WHERE delivered_at IS NULL")
+            .fetch_one(&state.pool)
+            .await
+            .expect("count")
+    };
+    while sink.received.lock().expect("hooks").is_empty() || undelivered().await > 0 {
+        assert!(Instant::now() < deadline, "the prompts for the revoked accounts were not delivered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    for c in clients {
+        c.await.expect("broker client");
+    }
+    // A last moment for a straggling duplicate delivery to show.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    // X: exactly one refresh per due account, none refused but the revoked ones'.
+    let refreshes: Vec<Refresh> = doors.iter().flat_map(|d| d.refreshes.lock().expect("refreshes").clone()).collect();
+    let grants = refreshed();
+    assert_eq!(grants, refreshes.len(), "every refresh went through a door");
+    let refused: Vec<&Refresh> =
+        refreshes.iter().filter(|(token, status)| *status != 200 && !revoked_tokens.contains(token)).collect();
+    assert!(
+        refused.is_empty(),
+        "X refused {} refreshes of live accounts (a spent refresh token): {refused:?}",
+        refused.len()
+    );
+    let mut spent: HashMap<&str, usize> = HashMap::new();
+    for (token, _) in refreshes.iter().filter(|(_, status)| *status == 200) {
+        *spent.entry(token.as_str()).or_default() += 1;
+    }
+    assert!(spent.values().all(|&n| n == 1), "a refresh token was accepted twice");
+    assert_eq!(spent.len(), DUE, "one successful refresh per due account at X");
+    let per_replica: Vec<usize> = doors[..3]
+        .iter()
+        .map(|d| d.refreshes.lock().expect("refreshes").iter().filter(|(_, s)| *s == 200).count())
+        .collect();
+    assert!(per_replica.iter().all(|&n| n > 0), "every replica took part in the sweep: {per_replica:?}");
+
+    // The database: one saved refresh per account, and every stored token works at X.
+    let saved: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT account_id, COUNT(*) FROM events WHERE kind = 'refresh' AND outcome = 'ok' GROUP BY account_id",
+    )
+    .fetch_all(&state.pool)
+    .await
+    .expect("refresh events");
+    let saved: HashMap<String, i64> = saved.into_iter().collect();
+    let x = reqwest::Client::new();
+    let lost: Vec<String> = stream::iter(due_ids.iter())
+        .map(|id| {
+            let (state, x, saved, url) = (&state, &x, &saved, &urls[3]);
+            async move {
+                let tokens = accounts::tokens(&state.pool, &state.keyring, id).await.expect("tokens").expect("account");
+                let me = x.get(format!("{url}/2/users/me")).bearer_auth(tokens.access.expose()).send().await;
+                let refresh = x
+                    .post(format!("{url}/2/oauth2/token"))
+                    .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+                    .form(&[
+                        ("grant_type", "refresh_token"),
+                        ("refresh_token", tokens.refresh.expect("refresh").expose()),
+                    ])
+                    .send()
+                    .await;
+                let ok = |r: &Result<reqwest::Response, reqwest::Error>| r.as_ref().is_ok_and(|r| r.status() == 200);
+                let fine = tokens.generation == 2 && saved.get(id.as_str()) == Some(&1) && ok(&me) && ok(&refresh);
+                (!fine).then(|| {
+                    format!("{id}: generation {}, saved refreshes {:?}", tokens.generation, saved.get(id.as_str()))
+                })
+            }
+        })
+        .buffer_unordered(16)
+        .filter_map(|lost| async move { lost })
+        .collect()
+        .await;
+    assert!(lost.is_empty(), "{} tokens lost: {:?}", lost.len(), &lost[..lost.len().min(10)]);
+    let flagged: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE incident_cause IS NOT NULL")
+        .fetch_one(&state.pool)
+        .await
+        .expect("flagged");
+    assert_eq!(flagged, REVOKED as i64, "only the revoked accounts are flagged");
+
+    // Messages: each delivered once.
+    let hooks: Vec<String> = sink.received.lock().expect("hooks").iter().map(|h| h.body.clone()).collect();
+    let unique: HashSet<&String> = hooks.iter().collect();
+    assert_eq!(unique.len(), hooks.len(), "a message was delivered twice: {hooks:#?}");
+    let rows: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM notifications").fetch_one(&state.pool).await.expect("notifications");
+    assert_eq!(rows as usize, hooks.len(), "each queued message was delivered exactly once");
+
+    // The pipeline: no failure after its one retry.
+    let first = load.first_failures.lock().expect("failures").clone();
+    assert_eq!(load.failed.load(Ordering::Relaxed), 0, "the broker failed after a retry: {first:?}");
+    assert!(load.served.load(Ordering::Relaxed) > 100, "the broker was under load");
+
+    println!(
+        "replicas: seeded {} accounts in {:.1} s; replicas healthy at {:.1} s; killed at {:.1} s after {at_kill} refreshes \
+         ({held_at_kill} of its refreshes held at the door); back at {:.1} s; all {DUE} refreshed at {:.1} s; \
+         refreshes per replica (victim's door counts both lives) {per_replica:?}; broker {} served, {} retried on \
+         another replica, 0 failed; {} messages delivered once each; total {:.1} s; refreshes at X after the \
+         restart: {}",
+        DUE + REVOKED,
+        seeded.as_secs_f64(),
+        booted.as_secs_f64(),
+        killed.as_secs_f64(),
+        back.as_secs_f64(),
+        swept.as_secs_f64(),
+        load.served.load(Ordering::Relaxed),
+        load.retried.load(Ordering::Relaxed),
+        hooks.len(),
+        started.elapsed().as_secs_f64(),
+        timeline.join(", "),
+    );
+}

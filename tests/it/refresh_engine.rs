@@ -512,3 +512,30 @@ async fn the_daily_check_decides_on_a_recent_proof_before_opening_the_tokens() {
     let last = events::recent(&app.state.pool, &news, 1).await.unwrap().remove(0);
     assert!(last.detail.unwrap().starts_with("proof of life"));
 }
+
+#[tokio::test]
+async fn replicas_reaching_the_daily_check_together_run_it_once() {
+    let app = TestApp::demo().await;
+    sqlx::query("UPDATE accounts SET last_verified_at = last_verified_at - 2 * 86400000")
+        .execute(&app.state.pool)
+        .await
+        .unwrap();
+    // Three engines with their own pools, as three replicas' schedulers.
+    let mut replicas = Vec::new();
+    for _ in 0..3 {
+        let mut other = app.state.clone();
+        other.pool = db::open(&app.state.config.database_url()).await.unwrap();
+        other.engine = Arc::new(Engine::new(EngineSettings::default()));
+        replicas.push(other);
+    }
+    app.emulator().reset_counts();
+    let now = now_ms();
+    let runs = futures::future::join_all(replicas.iter().map(|r| r.engine.daily_check(r, now))).await;
+    assert_eq!(runs.iter().filter(|r| r.is_some()).count(), 1, "one replica runs the day's check: {runs:?}");
+    assert_eq!(runs.iter().flatten().sum::<usize>(), 6);
+    let users_me = app.emulator().counts().client(CLIENT_ID).users_me;
+    assert_eq!(users_me, 6, "each live account asked once, by one replica");
+    // The next day is a new run.
+    let tomorrow = now + 86_400_000;
+    assert!(replicas[0].engine.daily_check(&replicas[0], tomorrow).await.is_some());
+}

@@ -26,6 +26,7 @@ pub const TABLES: &[(&str, &str)] = &[
     ("auth_failure_reports", "account_id, generation"),
     ("user_reads", "day, account_id"),
     ("sign_in_failures", "id"),
+    ("daily_check_runs", "day"),
 ];
 
 /// Rows read from the source per SELECT.

@@ -38,3 +38,17 @@ pub async fn today_and_yesterday(pool: &Pool, now: i64) -> Result<(u64, u64), sq
     let today = utc_day(now);
     Ok((accounts_on(pool, today).await?, accounts_on(pool, today - 1).await?))
 }
+
+/// Claims the daily check of UTC day `day` for `owner`: whether this caller
+/// runs it (no one else claimed that day first).
+pub async fn claim_daily_run(pool: &Pool, day: i64, owner: &str, now: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO daily_check_runs (day, claimed_by, claimed_at) VALUES ($1, $2, $3) ON CONFLICT (day) DO NOTHING",
+    )
+    .bind(day)
+    .bind(owner)
+    .bind(now)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

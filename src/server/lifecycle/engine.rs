@@ -17,7 +17,7 @@ use super::AccountError;
 use crate::domain::health::{AttemptResult, Cause};
 use crate::server::config::EngineSettings;
 use crate::server::db::events::{self, EventKind, NewEvent, Outcome};
-use crate::server::db::{accounts, refresh_state};
+use crate::server::db::{accounts, reads, refresh_state};
 use crate::server::secret::Secret;
 use crate::server::x::now_ms;
 use crate::server::AppState;
@@ -340,6 +340,24 @@ impl Engine {
         checked
     }
 
+    /// The scheduled daily check of the UTC day of `now`: run by the replica
+    /// that claims that day first, skipped by the others. Returns how many
+    /// accounts it went through, or `None` when another replica claimed it.
+    pub async fn daily_check(&self, state: &AppState, now: i64) -> Option<usize> {
+        let day = crate::domain::checks::utc_day(now);
+        match reads::claim_daily_run(&state.pool, day, &self.owner, now).await {
+            Ok(true) => Some(self.check_all(state).await),
+            Ok(false) => {
+                tracing::info!(day, "daily check: another replica runs today's");
+                None
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "daily check: claiming today's run failed");
+                None
+            }
+        }
+    }
+
     /// Sweeps forever, and runs the daily check at its time of day.
     pub fn spawn(self: Arc<Self>, state: AppState) -> tokio::task::JoinHandle<()> {
         let daily = {
@@ -350,7 +368,7 @@ impl Engine {
                     let now = now_ms();
                     let at = next_daily(now, engine.settings.daily_check_at_minute);
                     tokio::time::sleep(Duration::from_millis((at - now).max(0) as u64)).await;
-                    engine.check_all(&state).await;
+                    engine.daily_check(&state, now_ms()).await;
                 }
             }
         };

@@ -9,8 +9,12 @@
 use crate::support as common;
 use crate::support::pipeline;
 
+use authwatch::server::config::{Config, Overrides};
+use authwatch::server::db;
 use authwatch::server::pipeline::auth;
-use common::TestApp;
+use authwatch::server::web::{Server, StartError};
+use common::{TestApp, Vars};
+use leptos::config::LeptosOptions;
 use pipeline::{account, Api};
 use std::time::{Duration, Instant};
 
@@ -88,4 +92,52 @@ async fn a_token_refreshed_by_one_replica_is_the_one_the_other_hands_out() {
         assert!(saved.elapsed() < Duration::from_secs(1), "the other replica still hands out the replaced token");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+#[tokio::test]
+async fn replicas_starting_together_migrate_once() {
+    let Some(server) = common::postgres::server() else { return };
+    let url = common::postgres::fresh_database(&server).await;
+    let opened = futures::future::join_all((0..4).map(|_| db::open(&url))).await;
+    for pool in &opened {
+        assert!(pool.is_ok(), "every replica starts: {:?}", pool.as_ref().err());
+    }
+    let pool = opened.into_iter().next().unwrap().unwrap();
+    let applied: Vec<(i64, i64)> =
+        sqlx::query_as("SELECT version, COUNT(*) FROM _sqlx_migrations GROUP BY version ORDER BY version")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    let known: Vec<i64> = db::migrator(db::Backend::Postgres).iter().map(|m| m.version).collect();
+    assert_eq!(applied.iter().map(|(v, _)| *v).collect::<Vec<_>>(), known, "every migration applied");
+    assert!(applied.iter().all(|(_, n)| *n == 1), "each applied once: {applied:?}");
+}
+
+#[tokio::test]
+async fn a_replica_whose_key_cannot_open_the_stored_tokens_refuses_to_start_and_names_it() {
+    let Some((one, _two)) = two_replicas().await else { return };
+    let url = one.postgres.clone().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let other_key = "b3RoZXIta2V5LW9mLTMyLWJ5dGVzLWV4YWN0bHkhISE="; // 32 bytes, not the test key
+    let vars: Vec<(String, String)> = [
+        ("AUTHWATCH_X_CLIENT_ID", "live-app"),
+        ("AUTHWATCH_X_CLIENT_SECRET", "live-secret"),
+        ("AUTHWATCH_DATABASE_URL", url.as_str()),
+        ("AUTHWATCH_ENCRYPTION_KEY", other_key),
+        ("AUTHWATCH_DATA_DIR", data.path().to_str().unwrap()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let addr: std::net::SocketAddr = "127.0.0.1:3998".parse().unwrap();
+    let config = Config::load(&Vars(vars), addr, Overrides::default()).unwrap();
+    let before = db::accounts::key_counts(&one.state.pool).await.unwrap();
+    let options = LeptosOptions::builder().output_name("authwatch").site_addr(addr).build();
+    let Err(StartError::Keyring(problem)) = Server::new(config, options).await.map(|_| ()) else {
+        panic!("a replica with another key started on a database sealed with the first's");
+    };
+    let message = format!("refusing to start: {problem}");
+    assert!(message.contains("AUTHWATCH_ENCRYPTION_KEY"), "{message}");
+    assert!(message.contains(one.state.keyring.current_key_id()), "names the key the tokens need: {message}");
+    assert_eq!(db::accounts::key_counts(&one.state.pool).await.unwrap(), before, "nothing was sealed with it");
 }

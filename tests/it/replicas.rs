@@ -1,10 +1,11 @@
 //! Three replicas on one PostgreSQL database, through a `kill -9`: three
 //! real `authwatch serve` processes share one sweep of 2,000 due accounts
 //! against one X emulator over real HTTP, while the pipeline asks all three
-//! for tokens; one replica is killed in the middle of the sweep and started
-//! again on its port. X must see exactly one refresh per account, every
-//! stored token must still work, no message may go out twice, and the
-//! pipeline must see no failure after its one retry on another replica.
+//! for tokens and publishes posts; one replica is killed in the middle of
+//! the sweep and started again on its port. X must see exactly one refresh
+//! per account, every stored token must still work, no message may go out
+//! twice, the pipeline must see no failure after its one retry on another
+//! replica, and no post may be published twice.
 //!
 //! PostgreSQL only (`AUTHWATCH_TEST_POSTGRES`): SQLite is one file of one
 //! process.
@@ -19,6 +20,12 @@
 //! (flagged as a lost answer, never guessed at). What this test proves is
 //! that the replicas, sharing the work and recovering from the dead one,
 //! never spend a refresh token twice and never lose one themselves.
+//!
+//! Posts go through the closed door to X and their answers are held: at the
+//! kill, X has published posts the victim never heard about. The pipeline
+//! sends each such request again, same idempotency key, to another replica;
+//! the post must not go out a second time, and must end `unknown` (it may
+//! be on X) rather than published twice.
 
 use crate::support::process::{self, ServerProcess};
 use crate::support::sinks::WebhookSink;
@@ -47,6 +54,13 @@ const DUE: usize = 2_000;
 /// and a person is prompted, so the replicas have messages to send.
 const REVOKED: usize = 5;
 const BROKER_CLIENTS: usize = 6;
+const POST_CLIENTS: usize = 3;
+/// A pause between one client's posts: enough posts to meet the kill, not
+/// so many that they slow the sweep down.
+const POST_PAUSE: Duration = Duration::from_millis(20);
+/// How long a claimed post may stay `publishing` before a request with its
+/// key gives it up as `unknown`: three X timeouts and ten seconds.
+const STALE_CLAIM: Duration = Duration::from_secs(3 * 2 + 10);
 
 /// One refresh X answered: the refresh token sent, and X's status.
 type Refresh = (String, u16);
@@ -54,13 +68,16 @@ type Refresh = (String, u16);
 /// A listener in front of the emulator for one replica.
 #[derive(Clone, Default)]
 struct Door {
-    /// While set, calls wait and are then refused (503) without reaching X.
+    /// While set, calls wait and are then refused (503) without reaching X;
+    /// posts reach X and their answers wait.
     held: Arc<AtomicBool>,
     opened: Arc<Notify>,
-    /// Calls that reached X and have not been answered yet.
+    /// Calls other than posts that reached X and have not been answered yet.
     at_x: Arc<AtomicUsize>,
     /// Calls waiting at the closed door.
     waiting: Arc<AtomicUsize>,
+    /// Posts X has published whose answers wait at the closed door.
+    answers_held: Arc<AtomicUsize>,
     /// Every refresh that reached X.
     refreshes: Arc<Mutex<Vec<Refresh>>>,
 }
@@ -83,18 +100,32 @@ impl Door {
         self.held.store(false, Ordering::SeqCst);
         self.opened.notify_waiters();
     }
-}
 
-async fn pass(State(door): State<Door>, request: Request, next: Next) -> Response {
-    if door.held.load(Ordering::SeqCst) {
-        door.waiting.fetch_add(1, Ordering::SeqCst);
-        while door.held.load(Ordering::SeqCst) {
-            let opened = door.opened.notified();
-            if !door.held.load(Ordering::SeqCst) {
+    async fn until_open(&self) {
+        while self.held.load(Ordering::SeqCst) {
+            let opened = self.opened.notified();
+            if !self.held.load(Ordering::SeqCst) {
                 break;
             }
             let _ = tokio::time::timeout(Duration::from_millis(50), opened).await;
         }
+    }
+}
+
+async fn pass(State(door): State<Door>, request: Request, next: Next) -> Response {
+    if request.uri().path() == "/2/tweets" {
+        // X publishes; while the door is closed the replica never hears so.
+        let response = next.run(request).await;
+        if door.held.load(Ordering::SeqCst) {
+            door.answers_held.fetch_add(1, Ordering::SeqCst);
+            door.until_open().await;
+            door.answers_held.fetch_sub(1, Ordering::SeqCst);
+        }
+        return response;
+    }
+    if door.held.load(Ordering::SeqCst) {
+        door.waiting.fetch_add(1, Ordering::SeqCst);
+        door.until_open().await;
         door.waiting.fetch_sub(1, Ordering::SeqCst);
         // Never forwarded: X did not see this call.
         return (axum::http::StatusCode::SERVICE_UNAVAILABLE, "held at the door").into_response();
@@ -205,6 +236,83 @@ async fn ask_for_tokens(
     }
 }
 
+/// One post the pipeline sent, and what each of its requests was answered.
+#[derive(Clone, Debug)]
+struct Sent {
+    account_id: String,
+    key: String,
+    text: String,
+    /// Per request: `<replica> <status> <problem type>`, or `<replica> <connection error>`.
+    answers: Vec<String>,
+    /// The last request's status; `None` when it got no answer.
+    status: Option<u16>,
+    /// X's id for the post when it was answered published.
+    x_post_id: Option<String>,
+}
+
+/// Publishes posts through the replicas until `stop`, each post with a key
+/// of its own: each client starts at its own replica and, on a connection
+/// error or a 5xx, sends the same request (same key) to the next one once.
+async fn publish_posts(
+    client: usize,
+    bases: Arc<Vec<String>>,
+    ids: Arc<Vec<String>>,
+    key: String,
+    sent: Arc<Mutex<Vec<Sent>>>,
+    stop: Arc<AtomicBool>,
+) {
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("client");
+    let mut n = client;
+    while !stop.load(Ordering::Relaxed) {
+        n += POST_CLIENTS;
+        let account_id = ids[(n * 7) % ids.len()].clone();
+        let mut post = Sent {
+            key: format!("chaos-post-{n}"),
+            text: format!("Chaos post {n} for {account_id}"),
+            account_id,
+            answers: Vec::new(),
+            status: None,
+            x_post_id: None,
+        };
+        for attempt in 0..2 {
+            let replica = (client + n / POST_CLIENTS + attempt) % bases.len();
+            post.status = None;
+            match publish(&http, &bases[replica], &key, &post).await {
+                Ok((status, body)) => {
+                    post.answers.push(format!("{replica} {status} {}", body["type"].as_str().unwrap_or("")));
+                    post.status = Some(status);
+                    post.x_post_id = body["x_post_id"].as_str().map(str::to_owned);
+                    if status < 500 {
+                        break;
+                    }
+                }
+                Err(e) => post.answers.push(format!("{replica} {e}")),
+            }
+        }
+        sent.lock().expect("sent").push(post);
+        tokio::time::sleep(POST_PAUSE).await;
+    }
+}
+
+/// `POST /api/v1/accounts/{id}/posts` for `post` at `base`: the status and the JSON body.
+async fn publish(
+    http: &reqwest::Client,
+    base: &str,
+    key: &str,
+    post: &Sent,
+) -> Result<(u16, serde_json::Value), reqwest::Error> {
+    let r = http
+        .post(format!("{base}/api/v1/accounts/{}/posts", post.account_id))
+        .bearer_auth(key)
+        .header("Idempotency-Key", &post.key)
+        .json(&serde_json::json!({ "text": post.text }))
+        .send()
+        .await?;
+    let status = r.status().as_u16();
+    let body = r.json().await.unwrap_or_default();
+    Ok((status, body))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_replicas_share_the_sweep_through_a_kill_9() {
     if postgres::server().is_none() {
@@ -212,8 +320,14 @@ async fn three_replicas_share_the_sweep_through_a_kill_9() {
         return;
     }
     let started = Instant::now();
-    let emulator =
-        Emulator::new(EmulatorSettings { access_token_ttl_secs: 300, control_enabled: false, ..Default::default() });
+    // X's own refusal of a duplicate would hide a post sent twice: here a
+    // second send is a second post.
+    let emulator = Emulator::new(EmulatorSettings {
+        access_token_ttl_secs: 300,
+        control_enabled: false,
+        reject_duplicate_posts: false,
+        ..Default::default()
+    });
     emulator
         .create_app(NewApp {
             name: "chaos".into(),
@@ -298,9 +412,14 @@ async fn three_replicas_share_the_sweep_through_a_kill_9() {
     let clients: Vec<_> = (0..BROKER_CLIENTS)
         .map(|c| tokio::spawn(ask_for_tokens(c, bases.clone(), due.clone(), key.clone(), load.clone(), stop.clone())))
         .collect();
+    let sent = Arc::new(Mutex::new(Vec::new()));
+    let publishers: Vec<_> = (0..POST_CLIENTS)
+        .map(|c| tokio::spawn(publish_posts(c, bases.clone(), due.clone(), key.clone(), sent.clone(), stop.clone())))
+        .collect();
 
     // The kill: after some refreshes, before all; while the victim's calls
-    // to X are held and none of its calls is at X.
+    // to X are held and none of its refreshes is at X, and X has published
+    // posts of the victim's whose answers it never got.
     let victim = 1;
     let refreshed = || emulator.counts().client(CLIENT_ID).refresh_grants as usize;
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -310,8 +429,17 @@ async fn three_replicas_share_the_sweep_through_a_kill_9() {
     }
     doors[victim].hold();
     let deadline = Instant::now() + Duration::from_secs(10);
-    while doors[victim].at_x.load(Ordering::SeqCst) > 0 || doors[victim].waiting.load(Ordering::SeqCst) == 0 {
-        assert!(Instant::now() < deadline, "the victim was not refreshing any more: the sweep ended too soon");
+    while doors[victim].at_x.load(Ordering::SeqCst) > 0
+        || doors[victim].waiting.load(Ordering::SeqCst) == 0
+        || doors[victim].answers_held.load(Ordering::SeqCst) == 0
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the victim was not refreshing any more (the sweep ended too soon), or published nothing: \
+             {} calls waiting, {} posts' answers held",
+            doors[victim].waiting.load(Ordering::SeqCst),
+            doors[victim].answers_held.load(Ordering::SeqCst),
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     // What X answered has been written by now; what waits at the door never reached X.
@@ -319,8 +447,10 @@ async fn three_replicas_share_the_sweep_through_a_kill_9() {
     let at_kill = refreshed();
     let held_at_kill = doors[victim].waiting.load(Ordering::SeqCst);
     let port = replicas[victim].as_ref().expect("victim").port();
+    let posts_unanswered = doors[victim].answers_held.load(Ordering::SeqCst);
     replicas[victim].take().expect("victim").kill9();
     let killed = started.elapsed();
+    let killed_at = Instant::now();
     doors[victim].release();
     let restarted = ServerProcess::start_on(&bin, &vars[victim], log(victim), port);
     restarted.wait_healthy(&http).await;
@@ -368,6 +498,23 @@ async fn three_replicas_share_the_sweep_through_a_kill_9() {
     for c in clients {
         c.await.expect("broker client");
     }
+    for p in publishers {
+        p.await.expect("post client");
+    }
+    // A post whose request died with the victim stays claimed: the other
+    // replica answered its retry "in progress" (409). Once the claim is
+    // stale, the pipeline asks again, as that answer says, with the same key.
+    tokio::time::sleep_until((killed_at + STALE_CLAIM + Duration::from_secs(1)).into()).await;
+    let mut sent = sent.lock().expect("sent").clone();
+    let mut asked_again = 0;
+    for post in sent.iter_mut().filter(|p| p.status == Some(409)) {
+        let (status, body) = publish(&http, &bases[0], &key, post).await.expect("asking again");
+        post.answers.push(format!("0 {status} {}", body["type"].as_str().unwrap_or("")));
+        post.status = Some(status);
+        post.x_post_id = body["x_post_id"].as_str().map(str::to_owned);
+        asked_again += 1;
+    }
+    let settled = started.elapsed();
     // A last moment for a straggling duplicate delivery to show.
     tokio::time::sleep(Duration::from_millis(1500)).await;
 
@@ -449,12 +596,82 @@ async fn three_replicas_share_the_sweep_through_a_kill_9() {
     assert_eq!(load.failed.load(Ordering::Relaxed), 0, "the broker failed after a retry: {first:?}");
     assert!(load.served.load(Ordering::Relaxed) > 100, "the broker was under load");
 
+    // Posts. At X: no text twice, and nothing the pipeline did not send.
+    let mut at_x: HashMap<String, Vec<String>> = HashMap::new();
+    for tweet in emulator.tweets() {
+        at_x.entry(tweet.text).or_default().push(tweet.id);
+    }
+    let twice: Vec<(&String, &Vec<String>)> = at_x.iter().filter(|(_, ids)| ids.len() > 1).collect();
+    assert!(twice.is_empty(), "{} posts published twice at X: {:?}", twice.len(), &twice[..twice.len().min(5)]);
+    let texts: HashSet<&str> = sent.iter().map(|p| p.text.as_str()).collect();
+    assert_eq!(texts.len(), sent.len(), "every post has a text of its own");
+    assert!(at_x.keys().all(|t| texts.contains(t.as_str())), "X published a post nobody sent");
+    // In the database: one row per idempotency key, for exactly the keys sent.
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("SELECT idempotency_key, COUNT(*) FROM posts GROUP BY api_key_id, idempotency_key")
+            .fetch_all(&state.pool)
+            .await
+            .expect("posts per key");
+    assert!(rows.iter().all(|(_, n)| *n == 1), "an idempotency key has more than one row");
+    assert_eq!(rows.len(), sent.len(), "one row per post sent");
+    let rows: Vec<(String, String, String, Option<String>)> =
+        sqlx::query_as("SELECT idempotency_key, text, status, x_post_id FROM posts")
+            .fetch_all(&state.pool)
+            .await
+            .expect("posts");
+    let rows: HashMap<String, (String, String, Option<String>)> =
+        rows.into_iter().map(|(key, text, status, x_id)| (key, (text, status, x_id))).collect();
+    // Each post: published once (as answered), or `unknown` — it may be on X
+    // — when its request died with the victim; never anything else.
+    let (mut published, mut unknown, mut unknown_at_x) = (0, 0, 0);
+    let mut wrong = Vec::new();
+    for post in &sent {
+        let Some((text, status, x_id)) = rows.get(&post.key) else {
+            wrong.push(format!("{}: no row", post.key));
+            continue;
+        };
+        let at_x = at_x.get(&post.text).map(Vec::as_slice).unwrap_or_default();
+        let died_with_victim = post.answers.iter().any(|a| a.starts_with(&format!("{victim} error")));
+        let fine = text == &post.text
+            && match status.as_str() {
+                "published" => {
+                    published += 1;
+                    at_x.len() == 1
+                        && x_id.as_deref() == Some(at_x[0].as_str())
+                        && post.status == Some(201)
+                        && post.x_post_id == *x_id
+                }
+                "unknown" => {
+                    unknown += 1;
+                    unknown_at_x += at_x.len();
+                    died_with_victim && post.status == Some(502)
+                }
+                _ => false,
+            };
+        if !fine {
+            wrong.push(format!("{}: {status}, {} at X, answered {:?}", post.key, at_x.len(), post.answers));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} posts not published once nor unknown: {:?}",
+        wrong.len(),
+        &wrong[..wrong.len().min(10)]
+    );
+    assert!(published > 100, "the pipeline published: {published} posts");
+    assert!(
+        unknown_at_x >= posts_unanswered && posts_unanswered > 0,
+        "the victim's posts X published unanswered ({posts_unanswered}) are unknown, not published again: \
+         {unknown_at_x} of {unknown} unknown posts are on X"
+    );
+
     println!(
         "replicas: seeded {} accounts in {:.1} s; replicas healthy at {:.1} s; killed at {:.1} s after {at_kill} refreshes \
          ({held_at_kill} of its refreshes held at the door); back at {:.1} s; all {DUE} refreshed at {:.1} s; \
          refreshes per replica (victim's door counts both lives) {per_replica:?}; broker {} served, {} retried on \
-         another replica, 0 failed; {} messages delivered once each; total {:.1} s; refreshes at X after the \
-         restart: {}",
+         another replica, 0 failed; {} messages delivered once each; posts: {} sent, {published} published once, \
+         {unknown} unknown ({unknown_at_x} of them on X, {posts_unanswered} unanswered at the kill), {asked_again} \
+         asked again after the stale claim at {:.1} s; total {:.1} s; refreshes at X after the restart: {}",
         DUE + REVOKED,
         seeded.as_secs_f64(),
         booted.as_secs_f64(),
@@ -464,6 +681,8 @@ async fn three_replicas_share_the_sweep_through_a_kill_9() {
         load.served.load(Ordering::Relaxed),
         load.retried.load(Ordering::Relaxed),
         hooks.len(),
+        sent.len(),
+        settled.as_secs_f64(),
         started.elapsed().as_secs_f64(),
         timeline.join(", "),
     );

@@ -199,6 +199,8 @@ impl Server {
             self.state.sessions.clone(),
             db::sessions::DELETE_EXPIRED_EVERY,
         ));
+        let stale_posts =
+            tokio::spawn(pipeline::posts::settle_stale_every(self.state.clone(), self.state.config.engine.sweep_every));
         let feed = self.state.changes.clone();
         let publisher = tokio::spawn(feed.clone().publish());
         // The feed: on SQLite this process watches the database; PostgreSQL
@@ -216,6 +218,7 @@ impl Server {
             axum::serve(no_delay(listener), app).with_graceful_shutdown(shutdown).await.map_err(StartError::Serve);
         cleanup.abort();
         publisher.abort();
+        stale_posts.abort();
         for task in [watcher, replicas].into_iter().flatten() {
             task.abort();
         }

@@ -331,3 +331,48 @@ async fn publishing_held_posts_by_hand_rechecks_each_posts_key() {
     assert_eq!(published(&app), vec!["From the live key"]);
     assert_eq!(discards(&app, &news.id).await.len(), 1);
 }
+
+#[tokio::test]
+async fn a_post_left_publishing_by_a_dead_replica_becomes_unknown_without_anyone_asking() {
+    let app = TestApp::builder()
+        .demo()
+        .var("AUTHWATCH_SWEEP_INTERVAL_SECS", "1")
+        .var("AUTHWATCH_X_TIMEOUT_SECS", "1")
+        .start()
+        .await;
+    let api = Api::new(&app).await;
+    let news = account(&app, "acme_news").await;
+    let key_id = authwatch::server::db::api_keys::list(&app.state.pool).await.unwrap()[0].id.clone();
+    let hash = {
+        use sha2::{Digest, Sha256};
+        hex::encode(Sha256::digest(format!("{}\nSent by a replica that died", news.id).as_bytes()))
+    };
+    let claimed = posts::NewPost {
+        account_id: &news.id,
+        api_key_id: &key_id,
+        idempotency_key: "died-with-its-replica",
+        request_hash: &hash,
+        text: "Sent by a replica that died",
+    };
+    // Claimed a minute ago by a replica that then died; nobody retries it.
+    let minute_ago = authwatch::server::x::now_ms() - 60_000;
+    let posts::Claim::Mine(id) = posts::claim(&app.state.pool, &claimed, minute_ago).await.unwrap() else {
+        panic!("a fresh key is claimed");
+    };
+    assert_eq!(pipeline::post_status(&app, id).await, "publishing");
+    // One whose request is under way right now.
+    let fresh = posts::NewPost { idempotency_key: "under-way", text: "Being sent now", ..claimed };
+    let posts::Claim::Mine(fresh) =
+        posts::claim(&app.state.pool, &fresh, authwatch::server::x::now_ms()).await.unwrap()
+    else {
+        panic!("a fresh key is claimed");
+    };
+    eventually("the stale post is unknown", || async { pipeline::post_status(&app, id).await == "unknown" }).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(pipeline::post_status(&app, fresh).await, "publishing", "a post being sent is left alone");
+    // Its key answers that the outcome is unknown, and nothing is sent again.
+    api.publish(&news.id, "died-with-its-replica", "Sent by a replica that died")
+        .await
+        .assert_problem(502, "outcome-unknown");
+    assert!(published(&app).is_empty());
+}

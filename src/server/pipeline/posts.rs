@@ -112,6 +112,24 @@ pub async fn publish(
 
 /// A claim older than this is from a request that died: one publish takes at
 /// most a refresh and two posts, each bounded by the X timeout.
+/// Every `every`, marks the posts whose publishing request never finished
+/// (the replica serving it died, or its request was dropped) as `unknown`:
+/// they may have reached X, so they are never sent again, and the pipeline
+/// and the timeline say so instead of "publishing" for good. Every replica
+/// runs it; the UPDATE is the same whoever runs it first.
+pub async fn settle_stale_every(state: AppState, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match posts::give_up_stale(&state.pool, stale_before(&state), now_ms()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(posts = n, "posts whose publishing never finished are now unknown"),
+            Err(e) => tracing::warn!(error = %e, "settling stale posts"),
+        }
+    }
+}
+
 fn stale_before(state: &AppState) -> i64 {
     now_ms() - (state.config.x_timeout * 3 + Duration::from_secs(10)).as_millis() as i64
 }

@@ -6,8 +6,8 @@
 //!    bare axum handler (a constant JSON body of the token answer's size, on
 //!    its own port in this process): `BENCH_CONNECTIONS` keep-alive clients
 //!    (client `i` asks replica `i mod n`) send requests back to back for
-//!    `BENCH_SECS` after a one-second warm-up; req/s, p50, p99. Every answer
-//!    must be 200 with the token.
+//!    `BENCH_SECS` after a warm-up (1 s; 0.2 s in smoke mode); req/s, p50,
+//!    p99. Every answer must be 200 with the token.
 //! 2. Sweep of `BENCH_ACCOUNTS` due accounts, 1 and 3 replicas, against the
 //!    emulator's token endpoint alone (refresh grants posted straight at it,
 //!    at the replicas' total refresh concurrency). The emulator is served
@@ -25,13 +25,13 @@
 //! (a server URL, like `AUTHWATCH_TEST_POSTGRES`: each scenario gets a fresh
 //! database there). Without it the bench says it skips and exits 0.
 //! Smoke: `BENCH_SMOKE=1` (or `cargo test --features ssr --bench replicas`):
-//! 1 s per load, 300 due accounts, 2,000 dashboard accounts; it fails on a
+//! 1 s per load, 200 due accounts, 1,000 dashboard accounts; it fails on a
 //! lost token or an answer that is not 200, as the measurement does.
 //!
 //! Knobs: `BENCH_CONNECTIONS` (16), `BENCH_SECS` (5; 1 in smoke mode),
-//! `BENCH_ACCOUNTS` (10000; 300), `BENCH_CONCURRENCY` (the replicas'
+//! `BENCH_ACCOUNTS` (10000; 200), `BENCH_CONCURRENCY` (the replicas'
 //! `AUTHWATCH_REFRESH_CONCURRENCY`, 16), `BENCH_DASHBOARD_ACCOUNTS` (100000;
-//! 2000), `BENCH_REQUESTS` (300; 30): measured `GET /` per backend.
+//! 1000), `BENCH_REQUESTS` (300; 20): measured `GET /` per backend.
 
 #[allow(dead_code)]
 #[path = "../tests/it/support/mod.rs"]
@@ -100,10 +100,10 @@ async fn run(server: &str) -> bool {
     let smoke = smoke();
     let connections = env_usize("BENCH_CONNECTIONS", 16);
     let secs = env_usize("BENCH_SECS", if smoke { 1 } else { 5 }) as u64;
-    let due = env_usize("BENCH_ACCOUNTS", if smoke { 300 } else { 10_000 });
+    let due = env_usize("BENCH_ACCOUNTS", if smoke { 200 } else { 10_000 });
     let concurrency = env_usize("BENCH_CONCURRENCY", 16);
-    let dashboard_accounts = env_usize("BENCH_DASHBOARD_ACCOUNTS", if smoke { 2_000 } else { 100_000 });
-    let requests = env_usize("BENCH_REQUESTS", if smoke { 30 } else { 300 });
+    let dashboard_accounts = env_usize("BENCH_DASHBOARD_ACCOUNTS", if smoke { 1_000 } else { 100_000 });
+    let requests = env_usize("BENCH_REQUESTS", if smoke { 20 } else { 300 });
     println!("authwatch replicas benchmark{}", if smoke { " (smoke)" } else { "" });
     println!(
         "machine: {} CPU(s), {}; load average at start {}",
@@ -372,6 +372,11 @@ async fn replicas(bin: &Path, vars: &[(String, String)], n: usize, logs: &Path, 
 
 // ---------------------------------------------------------------- 1. broker
 
+/// What a load runs before it counts: a second, a fifth of one in smoke mode.
+fn warm_up() -> Duration {
+    Duration::from_millis(if smoke() { 200 } else { 1_000 })
+}
+
 struct Load {
     requests: usize,
     failures: usize,
@@ -394,9 +399,9 @@ impl Load {
 }
 
 /// `connections` keep-alive clients, client `i` sending `GET urls[i % n]`
-/// back to back for `secs` after a one-second warm-up.
+/// back to back for `secs` after a warm-up.
 async fn load(urls: &[String], bearer: Option<&str>, connections: usize, secs: u64) -> Load {
-    let warm_until = Instant::now() + Duration::from_secs(1);
+    let warm_until = Instant::now() + warm_up();
     let until = warm_until + Duration::from_secs(secs);
     let tasks: Vec<_> = (0..connections)
         .map(|i| {
@@ -643,7 +648,7 @@ async fn sweep(
     let sweep_secs = (done - first).as_secs_f64();
     let rate = n as f64 / sweep_secs;
     // A moment for a stray second refresh to show at X.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    tokio::time::sleep(warm_up() * 3 / 2).await;
     let refreshes = x.refresh_grants() - before;
     drop(servers);
 

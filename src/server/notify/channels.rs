@@ -20,7 +20,7 @@ use sha2::Sha256;
 use std::time::Duration;
 
 /// How long one delivery may take.
-const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChannelError {

@@ -243,16 +243,23 @@ async fn recovery_recipients(
     Ok(out)
 }
 
-/// How long a claimed message is this replica's to send: longer than any
-/// channel's timeout.
-const DELIVERY_LEASE_MS: i64 = 5 * 60 * 1000;
+/// How long a claimed message is this replica's to send: twice a channel's
+/// timeout. One message is claimed at a time, so a replica that dies while
+/// sending keeps at most one message waiting, and for no longer than this.
+const DELIVERY_LEASE_MS: i64 = 2 * channels::DELIVERY_TIMEOUT.as_millis() as i64;
 
-/// Claims and tries every queued message that is due at `now` (each once,
-/// whichever replica claims it); returns how many were delivered.
+/// Messages one round tries at most.
+const DELIVERIES_PER_ROUND: usize = 100;
+
+/// Claims and tries, one at a time, every queued message that is due at
+/// `now` (each once, whichever replica claims it); returns how many were
+/// delivered.
 pub async fn deliver_due(state: &AppState, now: i64) -> Result<usize, sqlx::Error> {
-    let due = prompts::claim_due(&state.pool, now, now + DELIVERY_LEASE_MS, 100).await?;
     let mut delivered = 0;
-    for n in due {
+    for _ in 0..DELIVERIES_PER_ROUND {
+        let Some(n) = prompts::claim_due(&state.pool, now, now + DELIVERY_LEASE_MS, 1).await?.pop() else {
+            break;
+        };
         match state.notifier.channels.send(&n).await {
             Ok(()) => {
                 prompts::delivered(&state.pool, n.id, now).await?;

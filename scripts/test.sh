@@ -69,9 +69,10 @@ printf '\n==> every benchmark in smoke mode (seconds each)\n'
 cargo test --features ssr --benches --no-run 2>&1 | tee -a "$log"
 bench_build_status=${PIPESTATUS[0]}
 bench_statuses=()
-for bench in signin verdicts dashboard sweep broker serving; do
+# The replicas benchmark runs its PostgreSQL part on the throwaway server above.
+for bench in signin verdicts dashboard sweep broker serving replicas; do
   printf '\n--> %s\n' "$bench"
-  BENCH_SMOKE=1 cargo test --features ssr --bench "$bench" 2>&1 | tee -a "$log"
+  BENCH_SMOKE=1 AUTHWATCH_BENCH_POSTGRES=${AUTHWATCH_TEST_POSTGRES:-} cargo test --features ssr --bench "$bench" 2>&1 | tee -a "$log"
   bench_statuses+=("${PIPESTATUS[0]}")
 done
 bench_status=$bench_build_status

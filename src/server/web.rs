@@ -112,8 +112,9 @@ impl Server {
         if config.is_demo() {
             demo::create_users(&pool, &passwords).await.map_err(|e| StartError::Demo(e.to_string()))?;
         }
-        // Sessions share the database: one file to back up, and a reconnect
-        // started before a restart can still finish after it.
+        // Sessions share the database: nothing else to back up, a reconnect
+        // started before a restart can still finish after it, and a session
+        // made on one replica works on every other.
         let sessions = db::sessions::Store::open(&config.database_url()).await?;
         let engine_settings = config.engine.clone();
         metrics::handle();

@@ -21,7 +21,9 @@ case "${1:-}" in
   start)
     if ! bin_dir >/dev/null; then
       echo "installing PostgreSQL (Debian's package)" >&2
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >&2
+      # A fresh machine may have no package lists yet: fetch them and try again.
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >&2 \
+        || { apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >&2; }
     fi
     bin=$(bin_dir)
     dir=$(mktemp -d /tmp/authwatch-pg.XXXXXX)

@@ -170,6 +170,7 @@ pub fn setup(public_url: &Url) -> (Emulator, XAppConfig) {
         callback_url,
         required_scopes: Scopes::from_names(DEFAULT_REQUIRED.iter().copied()),
         endpoints: XEndpoints::emulator(&join(public_url, EMULATOR_MOUNT.trim_start_matches('/'))),
+        oauth1: None,
     };
     (emulator, app)
 }

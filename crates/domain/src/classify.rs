@@ -111,12 +111,71 @@ pub fn forbidden_given(call: XCall, cause: Cause, granted: &Scopes) -> Cause {
     }
 }
 
+/// X's v1.1 error codes, as OAuth 1.0a answers carry them
+/// (`{"errors":[{"code":89,…}]}`).
+pub mod oauth1_code {
+    /// "Could not authenticate you.": the signature or the consumer key.
+    pub const COULD_NOT_AUTHENTICATE: u32 = 32;
+    /// "Invalid or expired token.": the user's token is dead.
+    pub const INVALID_TOKEN: u32 = 89;
+    /// "Timestamp out of bounds.": the request's clock against X's.
+    pub const TIMESTAMP_OUT_OF_BOUNDS: u32 = 135;
+    /// "Callback URL not approved for this client application."
+    pub const CALLBACK_NOT_APPROVED: u32 = 415;
+}
+
+/// Classifies a failed OAuth 1.0a call from its status and X's v1.1 error
+/// code, when the answer has one. Returns `None` for a success status.
+///
+/// X's v2 endpoints answer a bad 1.0a call with the generic 401 problem
+/// body, which cannot tell a dead token from a bad signature or a clock:
+/// that is `Oauth1TokenInvalid` *to be confirmed* by a second signed call
+/// whose answer carries a code (`verdict::after_oauth1_refusal`).
+pub fn classify_oauth1(status: Option<u16>, code: Option<u32>, problem: Option<&str>) -> Option<Cause> {
+    use oauth1_code::*;
+    let Some(status) = status else {
+        return Some(Cause::XUnavailable);
+    };
+    if (200..300).contains(&status) {
+        return None;
+    }
+    Some(match code {
+        Some(INVALID_TOKEN) => Cause::Oauth1TokenInvalid,
+        Some(COULD_NOT_AUTHENTICATE) => Cause::ConsumerKeyRejected,
+        Some(TIMESTAMP_OUT_OF_BOUNDS) => Cause::ClockDrift,
+        _ => match classify(XCall::UsersMe, XAnswer { status: Some(status), error: None, problem })? {
+            Cause::UserRevoked => Cause::Oauth1TokenInvalid,
+            other => other,
+        },
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn token(status: u16, error: &str) -> XAnswer<'_> {
         XAnswer { status: Some(status), error: Some(error), problem: None }
+    }
+
+    #[test]
+    fn oauth1_answers_are_classified_by_xs_code_first() {
+        use super::oauth1_code::*;
+        let cases: &[(Option<u16>, Option<u32>, Option<Cause>)] = &[
+            (Some(401), Some(INVALID_TOKEN), Some(Cause::Oauth1TokenInvalid)),
+            (Some(401), Some(COULD_NOT_AUTHENTICATE), Some(Cause::ConsumerKeyRejected)),
+            (Some(401), Some(TIMESTAMP_OUT_OF_BOUNDS), Some(Cause::ClockDrift)),
+            // v2's generic 401: a dead token until a second call says otherwise.
+            (Some(401), None, Some(Cause::Oauth1TokenInvalid)),
+            (Some(402), None, Some(Cause::CreditsDepleted)),
+            (Some(503), None, Some(Cause::XUnavailable)),
+            (Some(429), None, Some(Cause::RateLimited)),
+            (None, None, Some(Cause::XUnavailable)),
+            (Some(200), None, None),
+        ];
+        for (status, code, want) in cases {
+            assert_eq!(classify_oauth1(*status, *code, None), *want, "{status:?} {code:?}");
+        }
     }
 
     #[test]

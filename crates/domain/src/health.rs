@@ -2,6 +2,7 @@
 //! from plain facts and the clock. The dashboard, the account page and the
 //! engine all read health from here, so they can never disagree.
 
+use crate::flow::Flow;
 use crate::scopes::Scopes;
 use serde::{Deserialize, Serialize};
 
@@ -49,11 +50,23 @@ pub enum Cause {
     /// X answered 402 "credits depleted": the X app's pay-per-use balance is
     /// empty. Billing, for an admin: every account is fine.
     CreditsDepleted,
+    /// X answered an OAuth 1.0a call with code 89 "Invalid or expired
+    /// token", confirmed by a second signed call: the account revoked the
+    /// app, or the app's consumer key was regenerated.
+    Oauth1TokenInvalid,
+    /// X answered an OAuth 1.0a call with code 32 "Could not authenticate
+    /// you": the app's consumer key or secret is wrong (or was regenerated
+    /// and the old one is configured). The app's, never an account's.
+    ConsumerKeyRejected,
+    /// Every account connected with OAuth 1.0a was refused with code 89
+    /// together: the app's consumer key was regenerated, which kills every
+    /// 1.0a token of the app at once.
+    ConsumerKeyRegenerated,
 }
 
 impl Cause {
     /// Every cause, for exhaustive tests and filters.
-    pub const ALL: [Cause; 17] = [
+    pub const ALL: [Cause; 20] = [
         Cause::AccessTokenExpired,
         Cause::RotatedTokenNotSaved,
         Cause::RefreshAnswerLost,
@@ -71,6 +84,9 @@ impl Cause {
         Cause::RefreshTokenExpired,
         Cause::ContentRefused,
         Cause::CreditsDepleted,
+        Cause::Oauth1TokenInvalid,
+        Cause::ConsumerKeyRejected,
+        Cause::ConsumerKeyRegenerated,
     ];
 
     /// The database spelling: the one place a cause becomes a string.
@@ -93,6 +109,9 @@ impl Cause {
             Cause::RefreshTokenExpired => "refresh_token_expired",
             Cause::ContentRefused => "content_refused",
             Cause::CreditsDepleted => "credits_depleted",
+            Cause::Oauth1TokenInvalid => "oauth1_token_invalid",
+            Cause::ConsumerKeyRejected => "consumer_key_rejected",
+            Cause::ConsumerKeyRegenerated => "consumer_key_regenerated",
         }
     }
 
@@ -110,7 +129,14 @@ impl Cause {
             | Cause::UserRevoked
             | Cause::RotatedTokenNotSaved
             | Cause::ScopeMissing
-            | Cause::NoRefreshToken => "The account's owner must reconnect it in the browser, signed in to X as this account.",
+            | Cause::NoRefreshToken
+            | Cause::Oauth1TokenInvalid => "The account's owner must reconnect it in the browser, signed in to X as this account.",
+            Cause::ConsumerKeyRegenerated => {
+                "The account's owner must reconnect it in the browser, signed in to X as this account: a regenerated consumer key kills every OAuth 1.0a token of the app, and an admin must make sure authwatch holds the new API key and secret."
+            }
+            Cause::ConsumerKeyRejected => {
+                "An admin must fix the X app's OAuth 1.0a API key and secret (consumer key) in authwatch's configuration."
+            }
             Cause::TokensCopied => {
                 "The account's owner must reconnect it, and whoever runs the other copy of its tokens must find it and stop it, or it will happen again."
             }
@@ -167,6 +193,15 @@ impl Cause {
             Cause::CreditsDepleted => {
                 "X answered 402 \"credits depleted\": the X app's pay-per-use balance is empty. Every account is fine."
             }
+            Cause::Oauth1TokenInvalid => {
+                "X says the OAuth 1.0a token is invalid (code 89 \"Invalid or expired token\"): the account revoked the app, or the app's consumer key was regenerated."
+            }
+            Cause::ConsumerKeyRejected => {
+                "X could not authenticate the app's OAuth 1.0a API key and secret (code 32 \"Could not authenticate you\"): a wrong or regenerated consumer key."
+            }
+            Cause::ConsumerKeyRegenerated => {
+                "Every account connected with OAuth 1.0a was refused at once with X's code 89: the app's consumer key was regenerated, which kills every 1.0a token of the app."
+            }
         }
     }
 
@@ -182,8 +217,10 @@ impl Cause {
             | Cause::RefreshTokenExpired
             | Cause::UserRevoked
             | Cause::ScopeMissing
-            | Cause::NoRefreshToken => Who::Owner,
-            Cause::AppCredentialsRejected | Cause::CreditsDepleted => Who::Admin,
+            | Cause::NoRefreshToken
+            | Cause::Oauth1TokenInvalid
+            | Cause::ConsumerKeyRegenerated => Who::Owner,
+            Cause::AppCredentialsRejected | Cause::CreditsDepleted | Cause::ConsumerKeyRejected => Who::Admin,
             Cause::ClockDrift => Who::Operations,
             // Whoever wrote a refused post changes it; for the account, nobody.
             Cause::XUnavailable | Cause::RateLimited | Cause::XRefusesValidTokens | Cause::ContentRefused => {
@@ -201,8 +238,13 @@ impl Cause {
     /// Whether a successful check (a working access token) clears an open
     /// incident of this cause: X's passing trouble and clock drift. It proves
     /// nothing about the refresh token, so nothing else.
+    ///
+    /// An OAuth 1.0a token has nothing but itself: a signed call that works
+    /// proves the token and the consumer key alive, so it clears X's code
+    /// 89 and 32 too.
     pub fn cleared_by_check(self) -> bool {
-        self.is_transient() || self == Cause::ClockDrift
+        self.is_transient()
+            || matches!(self, Cause::ClockDrift | Cause::Oauth1TokenInvalid | Cause::ConsumerKeyRejected)
     }
 
     /// Whether the scheduler's refresh can help an account whose open
@@ -357,6 +399,9 @@ impl Health {
 /// The current token set, without the tokens.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TokenFacts {
+    /// The flow the grant came from: an OAuth 1.0a token never expires, so
+    /// `expires_at` means nothing for it.
+    pub flow: Flow,
     pub generation: i64,
     pub issued_at: i64,
     pub expires_at: i64,
@@ -393,6 +438,13 @@ pub struct AppFacts {
     pub credits_depleted_since: Option<i64>,
     /// What X said then (its body, as kept).
     pub credits_x_error: Option<String>,
+    /// X refused the app's OAuth 1.0a consumer key (code 32), and no 1.0a
+    /// call has succeeded since.
+    pub consumer_key_rejected_since: Option<i64>,
+    /// Every account connected with OAuth 1.0a (two at least) is refused
+    /// with code 89 since about the same moment: the consumer key was
+    /// regenerated ([`crate::incidents::consumer_key_regenerated`]).
+    pub oauth1_keys_regenerated_since: Option<i64>,
 }
 
 /// Tunables of the diagnosis.
@@ -430,7 +482,11 @@ pub struct Diagnosis {
 /// so it comes first; then problems only a person can fix; then X's passing
 /// trouble; then the token's age.
 pub fn diagnose(account: &AccountFacts, app: &AppFacts, required: &Scopes, now: i64, policy: &Policy) -> Diagnosis {
-    let missing = account.token.scopes.missing_from(required);
+    let required = match account.token.flow {
+        Flow::OAuth2 => required.clone(),
+        Flow::OAuth1 => required.for_oauth1(),
+    };
+    let missing = account.token.scopes.missing_from(&required);
     let verdict = |health: Health, cause: Option<Cause>, summary: String, next_step: &str, who: Who| Diagnosis {
         health,
         cause,
@@ -440,7 +496,20 @@ pub fn diagnose(account: &AccountFacts, app: &AppFacts, required: &Scopes, now: 
         missing_scopes: missing.clone(),
     };
 
-    if app.credentials_rejected_since.is_some() {
+    let flow = account.token.flow;
+    // The OAuth 2.0 client's credentials play no part in a 1.0a account's
+    // calls, and the consumer key none in an OAuth 2.0 account's.
+    if flow == Flow::OAuth1 && app.consumer_key_rejected_since.is_some() {
+        let c = Cause::ConsumerKeyRejected;
+        return verdict(
+            c.who().health_of_incident(),
+            Some(c),
+            c.describe().into(),
+            "An admin must fix the X app's API key and secret (consumer key); every OAuth 1.0a account of this app is affected, and none needs reconnecting for it.",
+            c.who(),
+        );
+    }
+    if flow == Flow::OAuth2 && app.credentials_rejected_since.is_some() {
         let c = Cause::AppCredentialsRejected;
         return verdict(
             c.who().health_of_incident(),
@@ -452,7 +521,12 @@ pub fn diagnose(account: &AccountFacts, app: &AppFacts, required: &Scopes, now: 
     }
 
     if let Some(incident) = &account.incident {
-        let c = incident.cause;
+        let c = match incident.cause {
+            Cause::Oauth1TokenInvalid if flow == Flow::OAuth1 && app.oauth1_keys_regenerated_since.is_some() => {
+                Cause::ConsumerKeyRegenerated
+            }
+            c => c,
+        };
         if let Some(next_step) = c.incident_step() {
             let who = c.who();
             return verdict(who.health_of_incident(), Some(c), c.describe().into(), next_step, who);
@@ -481,6 +555,25 @@ pub fn diagnose(account: &AccountFacts, app: &AppFacts, required: &Scopes, now: 
     }
 
     let token = &account.token;
+    if !flow.expires() {
+        if account.last_verified_at.is_none() {
+            return verdict(
+                Health::NeverChecked,
+                None,
+                "Connected with OAuth 1.0a, but X has not confirmed the token since. It does not expire.".into(),
+                "Run a check: authwatch asks X who this token belongs to.",
+                Who::System,
+            );
+        }
+        return verdict(
+            Health::Healthy,
+            None,
+            "The token works. OAuth 1.0a tokens do not expire: it dies only when revoked or the app's keys change."
+                .into(),
+            "Nothing to do.",
+            Who::Nobody,
+        );
+    }
     if now >= token.expires_at {
         if !token.has_refresh_token {
             let c = Cause::NoRefreshToken;
@@ -552,6 +645,27 @@ pub fn app_warnings(app: &AppFacts, policy: &Policy) -> Vec<AppWarning> {
             ),
         });
     }
+    if app.consumer_key_rejected_since.is_some() {
+        out.push(AppWarning {
+            cause: Cause::ConsumerKeyRejected,
+            message: format!(
+                "{} Every account connected with OAuth 1.0a is affected: an admin must fix AUTHWATCH_X_CONSUMER_KEY and AUTHWATCH_X_CONSUMER_SECRET, not the accounts.",
+                Cause::ConsumerKeyRejected.describe()
+            ),
+        });
+    }
+    if let Some(since) = app.oauth1_keys_regenerated_since {
+        out.push(AppWarning {
+            cause: Cause::ConsumerKeyRegenerated,
+            message: format!(
+                "Since {}, every account connected with OAuth 1.0a is refused with X's code 89 \"Invalid or expired token\": \
+                 the consumer key was regenerated, which kills every 1.0a token of the app at once. \
+                 An admin must make sure authwatch holds the new API key and secret; then each account must be reconnected (their owners are asked). \
+                 Reconnecting with OAuth 2.0 avoids this in future.",
+                crate::format::utc(since)
+            ),
+        });
+    }
     if let Some(offset) = app.clock_offset_ms {
         if offset.abs() > policy.clock_drift_threshold_ms {
             let direction = if offset > 0 { "behind" } else { "ahead of" };
@@ -620,6 +734,7 @@ mod tests {
     fn fresh() -> AccountFacts {
         AccountFacts {
             token: TokenFacts {
+                flow: Flow::OAuth2,
                 generation: 3,
                 issued_at: NOW - HOUR / 2,
                 expires_at: NOW + 3 * HOUR / 2,
@@ -637,6 +752,58 @@ mod tests {
 
     fn run(a: &AccountFacts) -> Diagnosis {
         diagnose(a, &AppFacts::default(), &required(), NOW, &Policy::default())
+    }
+
+    fn oauth1(issued_days_ago: i64) -> AccountFacts {
+        let mut a = fresh();
+        a.token.flow = Flow::OAuth1;
+        a.token.scopes = Scopes::of_oauth1_access_level("read-write");
+        a.token.issued_at = NOW - issued_days_ago * 24 * HOUR;
+        // What the row holds for a token that never expires means nothing.
+        a.token.expires_at = a.token.issued_at;
+        a.token.has_refresh_token = false;
+        a
+    }
+
+    #[test]
+    fn an_oauth1_token_years_old_is_healthy_and_never_due_for_a_refresh() {
+        let d = run(&oauth1(3 * 365));
+        assert_eq!(d.health, Health::Healthy, "{d:?}");
+        assert!(d.summary.contains("do not expire"), "{}", d.summary);
+        let never = AccountFacts { last_verified_at: None, ..oauth1(1) };
+        assert_eq!(run(&never).health, Health::NeverChecked);
+    }
+
+    #[test]
+    fn oauth1_causes_go_to_the_person_who_can_fix_them() {
+        let app = AppFacts::default();
+        let on = |a: &AccountFacts, app: &AppFacts| diagnose(a, app, &required(), NOW, &Policy::default());
+        let revoked = AccountFacts {
+            incident: Some(OpenIncident { cause: Cause::Oauth1TokenInvalid, since: NOW }),
+            ..oauth1(30)
+        };
+        assert_eq!(on(&revoked, &app).health, Health::ActionNeeded(Action::Reconnect));
+
+        let regenerated = AppFacts { oauth1_keys_regenerated_since: Some(NOW), ..AppFacts::default() };
+        let d = on(&revoked, &regenerated);
+        assert_eq!((d.health, d.cause), (Health::ActionNeeded(Action::Reconnect), Some(Cause::ConsumerKeyRegenerated)));
+        assert!(d.next_step.contains("admin"), "{}", d.next_step);
+
+        // A rejected consumer key is the app's, for 1.0a accounts only…
+        let key = AppFacts { consumer_key_rejected_since: Some(NOW), ..AppFacts::default() };
+        let d = on(&revoked, &key);
+        assert_eq!((d.health, d.cause), (Health::ActionNeeded(Action::FixApp), Some(Cause::ConsumerKeyRejected)));
+        assert_eq!(on(&fresh(), &key).health, Health::Healthy);
+        // …and the OAuth 2.0 client's secret plays no part in a 1.0a account's calls.
+        let client = AppFacts { credentials_rejected_since: Some(NOW), ..AppFacts::default() };
+        assert_eq!(on(&oauth1(1), &client).health, Health::Healthy);
+        assert_eq!(on(&fresh(), &client).health, Health::ActionNeeded(Action::FixApp));
+
+        let clock = AccountFacts { incident: Some(OpenIncident { cause: Cause::ClockDrift, since: NOW }), ..oauth1(1) };
+        assert_eq!(on(&clock, &app).health, Health::ActionNeeded(Action::FixClock));
+        // A signed call that works clears X's code 89: nothing else is left to prove.
+        let after = next_incident(revoked.incident.clone(), AttemptResult::Verified, NOW + 1);
+        assert_eq!(after, None);
     }
 
     #[test]

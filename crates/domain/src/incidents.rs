@@ -97,10 +97,39 @@ pub struct Correlation {
 /// causes and X's trouble. Not the app's (credentials, billing) nor the
 /// server's clock, which are app-level incidents already; not the system's
 /// own (a refresh that is due); not a 429, which is per user and waited out.
+///
+/// X's code 89 is not X's trouble either: it names the token, after a second
+/// signed call confirmed it. Many at once are the app's consumer key
+/// ([`consumer_key_regenerated`]), never an outage to wait out.
 pub fn correlates(cause: Cause) -> bool {
     // A refused post is that post's problem: a thousand duplicates are no incident.
     !matches!(cause.who(), Who::Admin | Who::Operations | Who::System)
-        && !matches!(cause, Cause::RateLimited | Cause::ContentRefused)
+        && !matches!(
+            cause,
+            Cause::RateLimited | Cause::ContentRefused | Cause::Oauth1TokenInvalid | Cause::ConsumerKeyRegenerated
+        )
+}
+
+/// Whether the app's OAuth 1.0a accounts died together of a regenerated
+/// consumer key: at least two accounts connected with 1.0a, every one of
+/// them refused with X's code 89, the first and the last within `window_ms`
+/// of each other. One account's 89 is that account's revocation; all of
+/// them at once is what regenerating the key does (X's auth FAQ). Returns
+/// when the first of them failed. `incidents` has one entry per 1.0a account.
+pub fn consumer_key_regenerated(incidents: &[Option<OpenIncident>], window_ms: i64) -> Option<i64> {
+    if incidents.len() < 2 {
+        return None;
+    }
+    let mut since = Vec::with_capacity(incidents.len());
+    for i in incidents {
+        match i {
+            Some(i) if i.cause == Cause::Oauth1TokenInvalid => since.push(i.since),
+            _ => return None,
+        }
+    }
+    let first = *since.iter().min()?;
+    let last = *since.iter().max()?;
+    (last - first <= window_ms).then_some(first)
 }
 
 /// How a probe asks X whether it answers normally again for an incident of
@@ -228,6 +257,33 @@ pub fn correlate(accounts: &[Observed<'_>], ongoing: Option<&Ongoing>, t: &Thres
         .flat_map(|(_, m)| m.iter().map(|a| a.account_id.to_owned()))
         .collect();
     Correlation { incident: None, held }
+}
+
+#[cfg(test)]
+mod consumer_key_tests {
+    use super::*;
+
+    const MIN: i64 = 60_000;
+
+    fn invalid(since: i64) -> Option<OpenIncident> {
+        Some(OpenIncident { cause: Cause::Oauth1TokenInvalid, since })
+    }
+
+    #[test]
+    fn every_1_0a_account_refused_with_89_together_is_a_regenerated_key() {
+        let window = 10 * MIN;
+        assert_eq!(consumer_key_regenerated(&[invalid(5 * MIN), invalid(MIN), invalid(3 * MIN)], window), Some(MIN));
+        // One account is that account's revocation.
+        assert_eq!(consumer_key_regenerated(&[invalid(MIN)], window), None);
+        // One account still fine, or failing otherwise: not the key.
+        assert_eq!(consumer_key_regenerated(&[invalid(MIN), None], window), None);
+        let clock = Some(OpenIncident { cause: Cause::ClockDrift, since: MIN });
+        assert_eq!(consumer_key_regenerated(&[invalid(MIN), clock], window), None);
+        // Revocations weeks apart are not one event.
+        assert_eq!(consumer_key_regenerated(&[invalid(MIN), invalid(MIN + window + 1)], window), None);
+        assert_eq!(consumer_key_regenerated(&[], window), None);
+        assert!(!correlates(Cause::Oauth1TokenInvalid));
+    }
 }
 
 #[cfg(test)]

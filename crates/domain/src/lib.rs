@@ -5,6 +5,7 @@
 pub mod access;
 pub mod checks;
 pub mod classify;
+pub mod flow;
 pub mod format;
 pub mod health;
 pub mod incidents;

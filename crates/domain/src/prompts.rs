@@ -29,6 +29,12 @@ pub const APP_CREDENTIALS: &str = "app:credentials";
 pub const APP_CLOCK: &str = "app:clock";
 /// The X app's pay-per-use credits ran out (402 "credits depleted").
 pub const APP_BILLING: &str = "app:billing";
+/// X refuses the app's OAuth 1.0a consumer key (code 32).
+pub const APP_CONSUMER_KEY: &str = "app:consumer-key";
+/// Every OAuth 1.0a account refused with code 89 together: the consumer
+/// key was regenerated. The admins hear it once; each account's owner is
+/// asked to reconnect too, since that is what brings each account back.
+pub const APP_CONSUMER_KEY_REGENERATED: &str = "app:consumer-key-regenerated";
 /// Many accounts failed the same way at once: X's incident, most likely
 /// ([`crate::incidents::correlate`]).
 pub const APP_X_INCIDENT: &str = "app:x-incident";
@@ -60,6 +66,12 @@ pub fn needs<'a>(diagnosed: impl IntoIterator<Item = (&'a str, &'a Diagnosis)>, 
                 cause: d.cause.unwrap_or(Cause::RefreshTokenRejected),
                 audience: Audience::Owners,
             }),
+            Health::ActionNeeded(Action::FixApp) if d.cause == Some(Cause::ConsumerKeyRejected) => push(Need {
+                subject: APP_CONSUMER_KEY.into(),
+                account_id: None,
+                cause: Cause::ConsumerKeyRejected,
+                audience: Audience::Admins,
+            }),
             Health::ActionNeeded(Action::FixApp) => push(Need {
                 subject: APP_CREDENTIALS.into(),
                 account_id: None,
@@ -80,6 +92,8 @@ pub fn needs<'a>(diagnosed: impl IntoIterator<Item = (&'a str, &'a Diagnosis)>, 
             Cause::AppCredentialsRejected => APP_CREDENTIALS,
             Cause::ClockDrift => APP_CLOCK,
             Cause::CreditsDepleted => APP_BILLING,
+            Cause::ConsumerKeyRejected => APP_CONSUMER_KEY,
+            Cause::ConsumerKeyRegenerated => APP_CONSUMER_KEY_REGENERATED,
             _ => continue,
         };
         push(Need { subject: subject.into(), account_id: None, cause: w.cause, audience: Audience::Admins });

@@ -74,6 +74,25 @@ impl Scopes {
     }
 
     /// The scopes of `required` that this set lacks, in order.
+    /// The OAuth 2.0 scopes an OAuth 1.0a token has, from X's access level
+    /// (its `x-access-level` header: `read`, `read-write`,
+    /// `read-write-directmessages`). 1.0a has no scopes: the app's
+    /// permission level applies to every token, and nothing is refreshed,
+    /// so `offline.access` has no meaning for it.
+    pub fn of_oauth1_access_level(level: &str) -> Self {
+        if level.starts_with("read-write") {
+            Scopes::from_names(PUBLISHING.iter().copied())
+        } else {
+            Scopes::from_names(USERS_ME.iter().copied())
+        }
+    }
+
+    /// What an OAuth 1.0a token must have of `required`: all but
+    /// `offline.access`, which only OAuth 2.0's refresh tokens need.
+    pub fn for_oauth1(&self) -> Scopes {
+        Scopes::from_names(self.iter().filter(|s| *s != "offline.access"))
+    }
+
     pub fn missing_from(&self, required: &Scopes) -> Vec<String> {
         required.0.difference(&self.0).cloned().collect()
     }

@@ -218,6 +218,37 @@ pub fn after_access_refused(refused: &RefusedAccess, confirmation: &Confirmation
     }
 }
 
+/// What the second signed call said about an OAuth 1.0a token that X's v2
+/// API refused with its generic 401 (which says nothing of why). The second
+/// call is one whose refusals carry X's code: 89, 32 or 135.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SecondCall {
+    /// X answered it: the token and the consumer key work.
+    Works,
+    /// X refused it, with this cause (`classify::classify_oauth1`).
+    Refused(Cause),
+}
+
+/// The verdict on an OAuth 1.0a token the v2 API refused at `at`, once a
+/// second signed call was made. There is no refresh to try: that call, and
+/// the other accounts of the app (`incidents::consumer_key_regenerated`),
+/// are the evidence. Never a reconnect on the v2 refusal alone.
+pub fn after_oauth1_refusal(at: i64, second: SecondCall) -> Verdict {
+    let first = format!("X's v2 API refused the OAuth 1.0a token at {} with its generic 401", utc(at));
+    match second {
+        SecondCall::Works => Verdict::new(
+            Cause::XRefusesValidTokens,
+            format!(
+                "{first}, but a second signed call a moment later was answered: the token and the consumer key work. X is refusing valid tokens (its own incident); nobody needs to reconnect."
+            ),
+        ),
+        SecondCall::Refused(cause) => Verdict::new(
+            cause,
+            format!("{first}, and a second signed call confirmed why: {}", cause.describe()),
+        ),
+    }
+}
+
 /// The cause of a refusal of a token handed out fresh for a retry: a 401
 /// on a token X granted a moment ago is X refusing valid tokens, whatever
 /// the first refusal was classified as.
@@ -324,6 +355,29 @@ fn lower_first(text: &str) -> String {
             first.to_lowercase().chain(chars).collect()
         }
         _ => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod oauth1_tests {
+    use super::*;
+
+    #[test]
+    fn a_v2_refusal_of_a_1_0a_token_condemns_nothing_until_the_second_call_says_why() {
+        let works = after_oauth1_refusal(1_800_000_000_000, SecondCall::Works);
+        assert_eq!(works.cause, Cause::XRefusesValidTokens);
+        assert_eq!(works.cause.who(), crate::health::Who::Nobody);
+        assert!(works.why.contains("nobody needs to reconnect"), "{}", works.why);
+        for (cause, who) in [
+            (Cause::Oauth1TokenInvalid, crate::health::Who::Owner),
+            (Cause::ConsumerKeyRejected, crate::health::Who::Admin),
+            (Cause::ClockDrift, crate::health::Who::Operations),
+            (Cause::XUnavailable, crate::health::Who::Nobody),
+        ] {
+            let v = after_oauth1_refusal(1_800_000_000_000, SecondCall::Refused(cause));
+            assert_eq!((v.cause, v.cause.who()), (cause, who));
+            assert!(v.why.contains("second signed call"), "{}", v.why);
+        }
     }
 }
 

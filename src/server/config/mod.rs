@@ -18,7 +18,7 @@ mod x;
 pub use engine::EngineSettings;
 pub use people::{PeopleConfig, Smtp, Webhook};
 pub use source::{join, ConfigError, Env, Source, Vars};
-pub use x::{ClientType, XAppConfig, XEndpoints, XMode, DEFAULT_TIMEOUT};
+pub use x::{ClientType, Oauth1Config, XAppConfig, XEndpoints, XMode, DEFAULT_TIMEOUT};
 
 use crate::domain::health::Policy;
 use crate::server::secret::Secret;
@@ -315,6 +315,11 @@ impl Config {
     /// The OAuth callback authwatch hosts, under the public URL.
     pub fn default_callback_url(public_url: &Url) -> Url {
         join(public_url, "auth/x/callback")
+    }
+
+    /// `<public_url>/auth/x1/callback`: where X's OAuth 1.0a flow comes back.
+    pub fn default_oauth1_callback_url(public_url: &Url) -> Url {
+        join(public_url, "auth/x1/callback")
     }
 }
 

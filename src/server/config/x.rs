@@ -93,6 +93,77 @@ pub struct XAppConfig {
     pub callback_url: Url,
     pub required_scopes: Scopes,
     pub endpoints: XEndpoints,
+    /// The same X app's OAuth 1.0a credentials, when it offers the older flow too.
+    pub oauth1: Option<Oauth1Config>,
+}
+
+/// An X app's OAuth 1.0a side: its consumer key and secret (X's "API key
+/// and secret") and the 3-legged flow's endpoints.
+#[derive(Debug, Clone)]
+pub struct Oauth1Config {
+    pub consumer_key: String,
+    pub consumer_secret: Secret,
+    /// The callback sent with each request token; X must have it registered.
+    pub callback_url: Url,
+    pub request_token_url: Url,
+    /// Where the person approves: X's `/oauth/authorize` (or `/oauth/authenticate`).
+    pub authorize_url: Url,
+    pub access_token_url: Url,
+    /// `GET /1.1/account/verify_credentials.json`: the signed call whose
+    /// refusals carry X's codes (89, 32, 135).
+    pub verify_credentials_url: Url,
+}
+
+impl Oauth1Config {
+    /// The endpoints under `base` (X's `https://api.x.com`, or an emulator's base).
+    pub fn at(base: &Url, consumer_key: String, consumer_secret: Secret, callback_url: Url) -> Self {
+        let at = |path: &str| super::join(base, path);
+        Self {
+            consumer_key,
+            consumer_secret,
+            callback_url,
+            request_token_url: at("oauth/request_token"),
+            authorize_url: at("oauth/authorize"),
+            access_token_url: at("oauth/access_token"),
+            verify_credentials_url: at("1.1/account/verify_credentials.json"),
+        }
+    }
+}
+
+/// The OAuth 1.0a credentials, when configured: both variables or neither.
+fn oauth1(src: &dyn Source, public_url: &Url, api_base: &Url) -> Result<Option<Oauth1Config>, ConfigError> {
+    // AUTHWATCH_X_CONSUMER_KEY / AUTHWATCH_X_CONSUMER_SECRET: the X app's OAuth 1.0a
+    // "API key and secret". Optional; both or neither. With them, the connect page
+    // offers OAuth 1.0a besides OAuth 2.0.
+    let key = non_empty(src, "AUTHWATCH_X_CONSUMER_KEY");
+    let secret = non_empty(src, "AUTHWATCH_X_CONSUMER_SECRET").map(Secret::new);
+    let (key, secret) = match (key, secret) {
+        (None, None) => return Ok(None),
+        (Some(key), Some(secret)) => (key, secret),
+        (Some(_), None) => {
+            return Err(ConfigError::new(
+                "AUTHWATCH_X_CONSUMER_SECRET",
+                "required with AUTHWATCH_X_CONSUMER_KEY: OAuth 1.0a signs every request with both",
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(ConfigError::new(
+                "AUTHWATCH_X_CONSUMER_KEY",
+                "required with AUTHWATCH_X_CONSUMER_SECRET: OAuth 1.0a signs every request with both",
+            ))
+        }
+    };
+    // AUTHWATCH_X_OAUTH1_CALLBACK_URL: the OAuth 1.0a callback, registered with X like the
+    // OAuth 2.0 one. Default `<AUTHWATCH_PUBLIC_URL>/auth/x1/callback`.
+    let callback_url = match non_empty(src, "AUTHWATCH_X_OAUTH1_CALLBACK_URL") {
+        Some(v) => parse_url("AUTHWATCH_X_OAUTH1_CALLBACK_URL", &v)?,
+        None => Config::default_oauth1_callback_url(public_url),
+    };
+    // AUTHWATCH_X_OAUTH1_BASE: where X's OAuth 1.0a endpoints live (`/oauth/request_token`,
+    // `/oauth/authorize`, `/oauth/access_token`, `/1.1/account/verify_credentials.json`).
+    // Default: AUTHWATCH_X_API_BASE.
+    let base = url_or(src, "AUTHWATCH_X_OAUTH1_BASE", api_base.clone())?;
+    Ok(Some(Oauth1Config::at(&base, key, secret, callback_url)))
 }
 
 pub(super) fn x_app(src: &dyn Source, client_id: String, public_url: &Url) -> Result<XAppConfig, ConfigError> {
@@ -152,5 +223,6 @@ pub(super) fn x_app(src: &dyn Source, client_id: String, public_url: &Url) -> Re
         // AUTHWATCH_X_API_BASE: default https://api.x.com (v2 paths are appended)
         api_base: url_or(src, "AUTHWATCH_X_API_BASE", defaults.api_base)?,
     };
-    Ok(XAppConfig { client_id, client_secret, client_type, callback_url, required_scopes, endpoints })
+    let oauth1 = oauth1(src, public_url, &endpoints.api_base)?;
+    Ok(XAppConfig { client_id, client_secret, client_type, callback_url, required_scopes, endpoints, oauth1 })
 }

@@ -4,6 +4,7 @@
 use super::events::{self, EventKind, NewEvent, Outcome};
 use super::Pool;
 use super::Tx;
+use crate::domain::flow::Flow;
 use crate::domain::health::{AccountFacts, AttemptResult, Cause, OpenIncident, TokenFacts};
 use crate::domain::scopes::Scopes;
 use crate::server::crypto::{CryptoError, Keyring, Sealed};
@@ -31,15 +32,30 @@ pub struct NewAccount {
     pub client_id: String,
 }
 
-/// A token set as X granted it. Construct with [`TokenGrant::new`], which
-/// refuses blank tokens.
+/// A token set as X granted it. Construct with [`TokenGrant::new`] (OAuth
+/// 2.0) or [`TokenGrant::oauth1`], which refuse blank tokens.
 #[derive(Debug, Clone)]
 pub struct TokenGrant {
+    flow: Flow,
     access: Secret,
     refresh: Option<Secret>,
+    token_secret: Option<Secret>,
     pub scopes: Scopes,
     pub issued_at: i64,
     pub expires_at: i64,
+}
+
+/// What an OAuth 1.0a token set's `expires_at` holds: 9999-12-31T23:59:59Z.
+/// The tokens never expire, and whatever reads the column as a time sees
+/// one that is valid for good.
+pub const OAUTH1_NEVER_EXPIRES_AT: i64 = 253_402_300_799_000;
+
+/// How an OAuth 1.0a token and its secret are sealed: as one value, since
+/// neither signs a request alone (see migration 0010).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Oauth1Pair {
+    token: String,
+    secret: String,
 }
 
 impl TokenGrant {
@@ -56,15 +72,52 @@ impl TokenGrant {
         if refresh.as_ref().is_some_and(|r| r.expose().trim().is_empty()) {
             return Err(TokenStoreError::Blank("refresh"));
         }
-        Ok(Self { access, refresh, scopes, issued_at, expires_at })
+        Ok(Self { flow: Flow::OAuth2, access, refresh, token_secret: None, scopes, issued_at, expires_at })
+    }
+
+    /// An OAuth 1.0a token and its secret, which never expire.
+    pub fn oauth1(token: Secret, secret: Secret, scopes: Scopes, issued_at: i64) -> Result<Self, TokenStoreError> {
+        if token.expose().trim().is_empty() {
+            return Err(TokenStoreError::Blank("OAuth 1.0a"));
+        }
+        if secret.expose().trim().is_empty() {
+            return Err(TokenStoreError::Blank("OAuth 1.0a secret"));
+        }
+        Ok(Self {
+            flow: Flow::OAuth1,
+            access: token,
+            refresh: None,
+            token_secret: Some(secret),
+            scopes,
+            issued_at,
+            expires_at: OAUTH1_NEVER_EXPIRES_AT,
+        })
+    }
+
+    /// What `access_token_ct` seals: the access token, or the 1.0a pair.
+    fn sealed_access(&self) -> Secret {
+        match &self.token_secret {
+            None => self.access.clone(),
+            Some(secret) => Secret::new(
+                serde_json::to_string(&Oauth1Pair {
+                    token: self.access.expose().to_owned(),
+                    secret: secret.expose().to_owned(),
+                })
+                .expect("two strings serialize"),
+            ),
+        }
     }
 }
 
 /// The current tokens of an account, opened.
 #[derive(Debug)]
 pub struct StoredTokens {
+    pub flow: Flow,
     pub generation: i64,
+    /// The OAuth 2.0 access token, or the OAuth 1.0a token.
     pub access: Secret,
+    /// The OAuth 1.0a token secret (never sent anywhere: it signs).
+    pub token_secret: Option<Secret>,
     pub refresh: Option<Secret>,
     pub scopes: Scopes,
     pub issued_at: i64,
@@ -102,6 +155,8 @@ pub struct AccountSummary {
     pub incident_status: Option<i64>,
     pub incident_x_error: Option<String>,
     pub incident_at: Option<i64>,
+    #[sqlx(try_from = "super::Spelled<Flow>")]
+    pub flow: Flow,
     pub generation: i64,
     pub issued_at: i64,
     pub expires_at: i64,
@@ -131,6 +186,7 @@ impl AccountSummary {
     pub fn facts(&self) -> AccountFacts {
         AccountFacts {
             token: TokenFacts {
+                flow: self.flow,
                 generation: self.generation,
                 issued_at: self.issued_at,
                 expires_at: self.expires_at,
@@ -146,7 +202,7 @@ impl AccountSummary {
 const SUMMARY_SELECT: &str = "SELECT a.id, a.x_user_id, a.handle, a.display_name, a.client_id, a.connected_at,
         a.last_refresh_at, a.last_refresh_ok, a.last_check_at, a.last_check_ok, a.last_verified_at,
         a.incident_cause, a.incident_since, a.incident_status, a.incident_x_error, a.incident_at,
-        t.generation, t.issued_at, t.expires_at, t.scopes,
+        t.flow, t.generation, t.issued_at, t.expires_at, t.scopes,
         (t.refresh_token_ct IS NOT NULL) AS has_refresh_token,
         t.access_fingerprint, t.refresh_fingerprint,
         a.owner_id, o.name AS owner_name, a.backup_owner_id, b.name AS backup_owner_name
@@ -315,7 +371,7 @@ async fn write_tokens(
     expected: Option<i64>,
     grant: &TokenGrant,
 ) -> Result<Option<i64>, TokenStoreError> {
-    let access = keyring.seal(&grant.access, &context(account_id, "access"));
+    let access = keyring.seal(&grant.sealed_access(), &context(account_id, "access"));
     let refresh = grant.refresh.as_ref().map(|r| keyring.seal(r, &context(account_id, "refresh")));
     let access_fp = grant.access.fingerprint();
     let refresh_fp = grant.refresh.as_ref().map(Secret::fingerprint);
@@ -324,8 +380,8 @@ async fn write_tokens(
         None => {
             sqlx::query(
                 "INSERT INTO token_sets (account_id, generation, access_token_ct, refresh_token_ct, key_id,
-                     access_fingerprint, refresh_fingerprint, scopes, issued_at, expires_at)
-                 VALUES ($1, 1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                     access_fingerprint, refresh_fingerprint, scopes, issued_at, expires_at, flow)
+                 VALUES ($1, 1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             )
             .bind(account_id)
             .bind(&access.ciphertext)
@@ -336,6 +392,7 @@ async fn write_tokens(
             .bind(&scopes)
             .bind(grant.issued_at)
             .bind(grant.expires_at)
+            .bind(grant.flow.as_str())
             .execute(&mut **tx)
             .await?;
             Ok(Some(1))
@@ -343,7 +400,8 @@ async fn write_tokens(
         Some(generation) => {
             let done = sqlx::query(
                 "UPDATE token_sets SET generation = generation + 1, access_token_ct = $1, refresh_token_ct = $2,
-                     key_id = $3, access_fingerprint = $4, refresh_fingerprint = $5, scopes = $6, issued_at = $7, expires_at = $8
+                     key_id = $3, access_fingerprint = $4, refresh_fingerprint = $5, scopes = $6, issued_at = $7, expires_at = $8,
+                     flow = $11
                  WHERE account_id = $9 AND generation = $10",
             )
             .bind(&access.ciphertext)
@@ -356,6 +414,7 @@ async fn write_tokens(
             .bind(grant.expires_at)
             .bind(account_id)
             .bind(generation)
+            .bind(grant.flow.as_str())
             .execute(&mut **tx)
             .await?;
             Ok((done.rows_affected() == 1).then_some(generation + 1))
@@ -366,6 +425,8 @@ async fn write_tokens(
 /// A `token_sets` row as stored: the tokens still sealed.
 #[derive(sqlx::FromRow)]
 struct SealedTokens {
+    #[sqlx(try_from = "super::Spelled<Flow>")]
+    flow: Flow,
     generation: i64,
     access_token_ct: String,
     refresh_token_ct: Option<String>,
@@ -378,13 +439,14 @@ struct SealedTokens {
 /// The account's current tokens, opened, or `None` if there is no such account.
 pub async fn tokens(pool: &Pool, keyring: &Keyring, account_id: &str) -> Result<Option<StoredTokens>, TokenStoreError> {
     let row: Option<SealedTokens> = sqlx::query_as(
-        "SELECT generation, access_token_ct, refresh_token_ct, key_id, scopes, issued_at, expires_at
+        "SELECT flow, generation, access_token_ct, refresh_token_ct, key_id, scopes, issued_at, expires_at
          FROM token_sets WHERE account_id = $1",
     )
     .bind(account_id)
     .fetch_optional(pool)
     .await?;
     let Some(SealedTokens {
+        flow,
         generation,
         access_token_ct: access_ct,
         refresh_token_ct: refresh_ct,
@@ -399,9 +461,20 @@ pub async fn tokens(pool: &Pool, keyring: &Keyring, account_id: &str) -> Result<
     let open = |ciphertext: String, field: &str| {
         keyring.open(&Sealed { key_id: key_id.clone(), ciphertext }, &context(account_id, field))
     };
+    let sealed = open(access_ct, "access")?;
+    let (access, token_secret) = match flow {
+        Flow::OAuth2 => (sealed, None),
+        Flow::OAuth1 => {
+            let pair: Oauth1Pair =
+                serde_json::from_str(sealed.expose()).map_err(|_| CryptoError::Undecryptable)?;
+            (Secret::new(pair.token), Some(Secret::new(pair.secret)))
+        }
+    };
     Ok(Some(StoredTokens {
+        flow,
         generation,
-        access: open(access_ct, "access")?,
+        access,
+        token_secret,
         refresh: refresh_ct.map(|ct| open(ct, "refresh")).transpose()?,
         scopes: Scopes::parse(&scopes),
         issued_at,

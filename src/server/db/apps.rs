@@ -1,7 +1,9 @@
 //! The `x_apps` table: the configured X app and the app-level facts.
 
 use super::Pool;
-use crate::domain::health::AppFacts;
+use crate::domain::flow::Flow;
+use crate::domain::health::{AppFacts, Cause, OpenIncident};
+use crate::domain::incidents::{consumer_key_regenerated, Thresholds};
 
 /// The configured app, as recorded at start-up.
 pub struct AppRecord<'a> {
@@ -45,21 +47,69 @@ pub async fn facts(pool: &Pool, client_id: &str) -> Result<AppFacts, sqlx::Error
         clock_offset_ms: Option<i64>,
         credits_depleted_since: Option<i64>,
         credits_x_error: Option<String>,
+        consumer_key_rejected_since: Option<i64>,
     }
     let row: Option<Row> = sqlx::query_as(
-        "SELECT credentials_rejected_since, clock_offset_ms, credits_depleted_since, credits_x_error FROM x_apps WHERE client_id = $1",
+        "SELECT credentials_rejected_since, clock_offset_ms, credits_depleted_since, credits_x_error,
+                consumer_key_rejected_since
+         FROM x_apps WHERE client_id = $1",
     )
     .bind(client_id)
     .fetch_optional(pool)
     .await?;
-    Ok(row
-        .map(|r| AppFacts {
-            credentials_rejected_since: r.credentials_rejected_since,
-            clock_offset_ms: r.clock_offset_ms,
-            credits_depleted_since: r.credits_depleted_since,
-            credits_x_error: r.credits_x_error,
-        })
-        .unwrap_or_default())
+    let Some(r) = row else { return Ok(AppFacts::default()) };
+    Ok(AppFacts {
+        credentials_rejected_since: r.credentials_rejected_since,
+        clock_offset_ms: r.clock_offset_ms,
+        credits_depleted_since: r.credits_depleted_since,
+        credits_x_error: r.credits_x_error,
+        consumer_key_rejected_since: r.consumer_key_rejected_since,
+        oauth1_keys_regenerated_since: oauth1_keys_regenerated_since(pool, client_id).await?,
+    })
+}
+
+/// When every OAuth 1.0a account of the app began failing with X's code 89
+/// together (`domain::incidents::consumer_key_regenerated`), or `None`.
+async fn oauth1_keys_regenerated_since(pool: &Pool, client_id: &str) -> Result<Option<i64>, sqlx::Error> {
+    let rows: Vec<(Option<String>, Option<i64>)> = sqlx::query_as(
+        "SELECT a.incident_cause, a.incident_since FROM accounts a JOIN token_sets t ON t.account_id = a.id
+         WHERE a.client_id = $1 AND t.flow = $2",
+    )
+    .bind(client_id)
+    .bind(Flow::OAuth1.as_str())
+    .fetch_all(pool)
+    .await?;
+    let incidents: Vec<Option<OpenIncident>> = rows
+        .into_iter()
+        .map(|(cause, since)| Some(OpenIncident { cause: Cause::parse(cause.as_deref()?)?, since: since? }))
+        .collect();
+    Ok(consumer_key_regenerated(&incidents, Thresholds::default().window_ms))
+}
+
+/// X refused the app's OAuth 1.0a consumer key (code 32; keeps the first time).
+pub async fn consumer_key_rejected(pool: &Pool, client_id: &str, x_error: &str, at: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE x_apps SET consumer_key_rejected_since = COALESCE(consumer_key_rejected_since, $1), consumer_key_error = $2
+         WHERE client_id = $3",
+    )
+    .bind(at)
+    .bind(x_error)
+    .bind(client_id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// X answered a call signed with the consumer key: its incident, if any, is over.
+pub async fn consumer_key_accepted(pool: &Pool, client_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE x_apps SET consumer_key_rejected_since = NULL, consumer_key_error = NULL
+         WHERE client_id = $1 AND consumer_key_rejected_since IS NOT NULL",
+    )
+    .bind(client_id)
+    .execute(pool)
+    .await?;
+    Ok(())
 }
 
 /// X rejected the client credentials (keeps the first time it happened).

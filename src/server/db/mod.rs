@@ -380,7 +380,7 @@ macro_rules! stored_by_spelling {
     )*};
 }
 
-stored_by_spelling!(Cause, EventKind, Outcome);
+stored_by_spelling!(Cause, EventKind, Outcome, crate::domain::flow::Flow);
 
 pub mod accounts;
 pub mod api_keys;

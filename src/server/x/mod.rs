@@ -6,6 +6,7 @@
 //! body, never anything token-shaped.
 
 pub mod answer;
+pub mod oauth1;
 
 use crate::domain::classify::{classify_answer, XAnswer, XCall};
 use crate::domain::health::Cause;

@@ -14,6 +14,7 @@
 //! request creates no session row and cannot put words on our pages.
 
 use crate::api::dto::{ConnectProblem, Flash, FlashKind};
+use crate::domain::flow::Flow;
 use crate::domain::access::{decide, AccountOwners, Decision, Permission, Principal};
 use crate::server::auth::CurrentUser;
 use crate::server::db::{accounts, links};
@@ -42,8 +43,14 @@ const MAX_PARAM: usize = 2048;
 /// One authorization in flight.
 #[derive(Clone, Serialize, Deserialize)]
 struct PendingAuthorization {
+    /// OAuth 2.0's `state`; for OAuth 1.0a, the request token, which X
+    /// sends back to the callback as `oauth_token` (or `denied`).
     state: String,
+    /// OAuth 2.0's PKCE verifier; for OAuth 1.0a, the request token's secret.
     verifier: String,
+    /// Which flow it is: an attempt is answered on its own flow's callback only.
+    #[serde(default)]
+    flow: Flow,
     /// `None` for a new account.
     reconnect: Option<ReconnectTarget>,
     /// Who started it, for the timeline: a user's email, or `link <id>`.
@@ -63,7 +70,10 @@ struct ReconnectTarget {
 }
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/auth/x/start", post(start)).route("/auth/x/callback", get(callback))
+    Router::new()
+        .route("/auth/x/start", post(start))
+        .route("/auth/x/callback", get(callback))
+        .route("/auth/x1/callback", get(callback_oauth1))
 }
 
 /// The form on the reconnect, connect and reconnect-link pages.
@@ -73,6 +83,8 @@ struct StartForm {
     account_id: Option<String>,
     /// The secret part of a reconnect link, when started from one.
     link: Option<String>,
+    /// `oauth1` for OAuth 1.0a; OAuth 2.0 otherwise.
+    flow: Option<String>,
 }
 
 async fn start(
@@ -133,10 +145,44 @@ async fn start(
                 .into_response()
         }
     }
-    let auth = state.x.authorize(&state.x.app().required_scopes);
+    let flow = match form.flow.as_deref().filter(|f| !f.is_empty()) {
+        None => Flow::OAuth2,
+        Some(f) => match Flow::parse(f) {
+            Some(flow) => flow,
+            None => return (StatusCode::BAD_REQUEST, "Unknown OAuth flow: choose OAuth 2.0 or OAuth 1.0a.").into_response(),
+        },
+    };
+    let retry = reconnect.as_ref().filter(|_| link.is_none()).map(|r| r.account_id.clone());
+    let (to, attempt_state, attempt_verifier) = match flow {
+        Flow::OAuth2 => {
+            let auth = state.x.authorize(&state.x.app().required_scopes);
+            (auth.url, auth.state.expose().to_owned(), auth.verifier.expose().to_owned())
+        }
+        Flow::OAuth1 if state.x.oauth1().is_none() => {
+            return (StatusCode::BAD_REQUEST, "This X app does not offer OAuth 1.0a here: connect with OAuth 2.0.")
+                .into_response()
+        }
+        Flow::OAuth1 => {
+            // The first leg is a call to X: its refusal is shown now.
+            let request = match state.x.request_token().await {
+                Ok(request) => request,
+                Err(e) => {
+                    let link_hint = if link.is_some() { " Open your reconnect link again to retry." } else { "" };
+                    let message = x_problem("asking X for a request token", &e) + link_hint;
+                    return problem(&session, "X refused to start the sign-in", &message, retry).await;
+                }
+            };
+            let url = match state.x.oauth1_authorize_url(&request.token) {
+                Ok(url) => url,
+                Err(_) => return refuse(ConnectProblem::Unavailable),
+            };
+            (url, request.token, request.secret.expose().to_owned())
+        }
+    };
     let attempt = PendingAuthorization {
-        state: auth.state.expose().to_owned(),
-        verifier: auth.verifier.expose().to_owned(),
+        state: attempt_state,
+        verifier: attempt_verifier,
+        flow,
         reconnect,
         started_by: match (&link, &user.0) {
             (Some(l), _) => format!("reconnect link {}", l.id),
@@ -158,7 +204,41 @@ async fn start(
         tracing::error!(error = %e, "storing the authorization attempt");
         return refuse(ConnectProblem::Unavailable);
     }
-    Redirect::to(auth.url.as_str()).into_response()
+    Redirect::to(to.as_str()).into_response()
+}
+
+/// X's answer to an OAuth 1.0a attempt: `oauth_token` and `oauth_verifier`,
+/// or `denied=<request token>` when the person clicked Cancel.
+async fn callback_oauth1(State(state): State<AppState>, session: Session, RawQuery(query): RawQuery) -> Response {
+    let query = query.unwrap_or_default();
+    if query.len() > 4 * MAX_PARAM {
+        return refuse(ConnectProblem::TooLong);
+    }
+    let (mut token, mut verifier, mut denied) = (None, None, None);
+    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+        if v.len() > MAX_PARAM {
+            return refuse(ConnectProblem::TooLong);
+        }
+        match k.as_ref() {
+            "oauth_token" => token = Some(v.into_owned()),
+            "oauth_verifier" => verifier = Some(v.into_owned()),
+            "denied" => denied = Some(v.into_owned()),
+            _ => {}
+        }
+    }
+    let Some(returned) = denied.clone().or(token) else {
+        return refuse(ConnectProblem::NoState);
+    };
+    let Some(attempt) = take_attempt(&session, &returned, Flow::OAuth1).await else {
+        tracing::warn!(token_len = returned.len(), "1.0a callback with an unknown, expired, used or foreign request token");
+        return refuse(ConnectProblem::UnknownState);
+    };
+    let answer = match (denied, verifier) {
+        (Some(_), _) => Err(XSaid::Cancelled),
+        (None, Some(verifier)) => Ok(Returned::Verifier(verifier)),
+        (None, None) => Err(XSaid::Incomplete("X's answer had no verifier.")),
+    };
+    answered(&state, &session, attempt, answer).await
 }
 
 async fn callback(State(state): State<AppState>, session: Session, RawQuery(query): RawQuery) -> Response {
@@ -187,49 +267,70 @@ async fn callback(State(state): State<AppState>, session: Session, RawQuery(quer
     let Some(returned_state) = returned_state else {
         return refuse(ConnectProblem::NoState);
     };
-    let Some(attempt) = take_attempt(&session, &returned_state).await else {
+    let Some(attempt) = take_attempt(&session, &returned_state, Flow::OAuth2).await else {
         // Not an answer to anything this browser started: whatever else the
         // address says (an `error` included) is a stranger's, and not shown.
         tracing::warn!(state_len = returned_state.len(), "callback with an unknown, expired, used or foreign state");
         return refuse(ConnectProblem::UnknownState);
     };
+    let answer = match (error, code) {
+        (Some(error), _) if error == "access_denied" => Err(XSaid::Cancelled),
+        (Some(error), _) => Err(XSaid::Error { error, description: error_description }),
+        (None, Some(code)) => Ok(Returned::Code(code)),
+        (None, None) => Err(XSaid::Incomplete("X's answer had no authorization code.")),
+    };
+    answered(&state, &session, attempt, answer).await
+}
+
+/// What X sent back to a live attempt instead of a grant.
+enum XSaid {
+    /// The person clicked Cancel on X.
+    Cancelled,
+    /// X's `error` (OAuth 2.0).
+    Error { error: String, description: Option<String> },
+    /// Something was missing.
+    Incomplete(&'static str),
+}
+
+/// What X sent back to finish with.
+enum Returned {
+    /// OAuth 2.0's authorization code.
+    Code(String),
+    /// OAuth 1.0a's `oauth_verifier`.
+    Verifier(String),
+}
+
+/// Finishes a live attempt with X's answer: the same steps for both flows.
+async fn answered(state: &AppState, session: &Session, attempt: PendingAuthorization, answer: Result<Returned, XSaid>) -> Response {
     // "Try again" leads back to the account's reconnect page; someone who
     // came by a link has no dashboard, and opens their link again instead.
     let retry = attempt.reconnect.as_ref().filter(|_| attempt.link_id.is_none()).map(|r| r.account_id.clone());
 
-    if now_ms() - attempt.created_at >= ttl_ms(&state) {
+    if now_ms() - attempt.created_at >= ttl_ms(state) {
         let minutes = state.config.oauth_attempt_ttl.as_secs().div_ceil(60);
         let message = format!("More than {minutes} min passed since it started. Nothing changed. Start again.");
-        return problem(&session, "This sign-in has expired", &message, retry).await;
+        return problem(session, "This sign-in has expired", &message, retry).await;
     }
-    // The state matched a live attempt: this is X's answer, and X's words
-    // are worth showing.
-    if let Some(error) = error {
-        let (title, message) = if error == "access_denied" {
-            (
-                "Authorization cancelled",
-                "You clicked Cancel on X, so nothing changed. Start again when you are ready.".to_owned(),
-            )
-        } else {
-            let said = match error_description.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
+    // The attempt was live: this is X's answer, and X's words are worth showing.
+    let returned = match answer {
+        Ok(returned) => returned,
+        Err(XSaid::Cancelled) => {
+            let message = "You clicked Cancel on X, so nothing changed. Start again when you are ready.";
+            return problem(session, "Authorization cancelled", message, retry).await;
+        }
+        Err(XSaid::Error { error, description }) => {
+            let said = match description.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
                 Some(description) => format!("“{}” ({})", truncate(&error, 100), truncate(description, 300)),
                 None => format!("“{}”", truncate(&error, 100)),
             };
-            (
-                "X did not authorize the sign-in",
-                format!("X answered {said} instead of a code, so nothing changed. Start again from the account."),
-            )
-        };
-        return problem(&session, title, &message, retry).await;
-    }
-    let Some(code) = code else {
-        return problem(
-            &session,
-            "This sign-in answer is incomplete",
-            "X's answer had no authorization code. Nothing changed. Start again.",
-            retry,
-        )
-        .await;
+            let message =
+                format!("X answered {said} instead of a code, so nothing changed. Start again from the account.");
+            return problem(session, "X did not authorize the sign-in", &message, retry).await;
+        }
+        Err(XSaid::Incomplete(what)) => {
+            let message = format!("{what} Nothing changed. Start again.");
+            return problem(session, "This sign-in answer is incomplete", &message, retry).await;
+        }
     };
 
     // A link is spent by the reconnect that goes through it: claim it now
@@ -242,7 +343,7 @@ async fn callback(State(state): State<AppState>, session: Session, RawQuery(quer
                 Ok(true) => Some((id.clone(), at)),
                 Ok(false) => {
                     return problem(
-                        &session,
+                        session,
                         "This reconnect link no longer works",
                         "It was used already, or it expired while you were at X. Nothing changed. Ask for a new link.",
                         None,
@@ -251,13 +352,13 @@ async fn callback(State(state): State<AppState>, session: Session, RawQuery(quer
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "claiming a reconnect link");
-                    return problem(&session, "Something went wrong", "Nothing changed. Open your link again.", None)
+                    return problem(session, "Something went wrong", "Nothing changed. Open your link again.", None)
                         .await;
                 }
             }
         }
     };
-    let outcome = finish(&state, &session, &attempt, &code, retry).await;
+    let outcome = finish(state, session, &attempt, &returned, retry).await;
     if let (Some((id, at)), false) = (&claimed, outcome.saved) {
         if let Err(e) = links::release(&state.pool, id, *at).await {
             tracing::error!(error = %e, "giving back a reconnect link");
@@ -277,7 +378,7 @@ async fn finish(
     state: &AppState,
     session: &Session,
     attempt: &PendingAuthorization,
-    code: &str,
+    returned: &Returned,
     retry: Option<String>,
 ) -> Finished {
     let intent = match &attempt.reconnect {
@@ -300,7 +401,18 @@ async fn finish(
         );
     }
     let verifier = Secret::new(attempt.verifier.clone());
-    match connect::complete(state, code, &verifier, &intent, &attempt.started_by, attempt.user_id.as_deref()).await {
+    let (actor, owner) = (attempt.started_by.as_str(), attempt.user_id.as_deref());
+    let completed = match returned {
+        Returned::Code(code) => connect::complete(state, code, &verifier, &intent, actor, owner).await,
+        Returned::Verifier(oauth_verifier) => {
+            connect::complete_oauth1(state, &attempt.state, &verifier, oauth_verifier, &intent, actor, owner).await
+        }
+    };
+    let exchanging = match returned {
+        Returned::Code(_) => "exchanging the authorization code",
+        Returned::Verifier(_) => "exchanging the approved request token",
+    };
+    match completed {
         Ok(Completed::Saved { connected, handle, missing_scopes }) => {
             // Posts held while the account needed a person can go out now.
             crate::server::pipeline::after_reconnect(state, &connected.account_id);
@@ -330,19 +442,20 @@ async fn finish(
             set_flash(session, flash).await;
             Finished { saved: true, response: Redirect::to(if via_link { "/connect/result" } else { "/" }).into_response() }
         }
-        Ok(Completed::WrongAccount { signed_in_as, expected }) => failed(
+        Ok(Completed::WrongAccount { signed_in_as, expected, revoked }) => failed(
             problem(
                 session,
                 "Wrong X account",
                 &format!(
-                    "You signed in to X as @{signed_in_as}, but this reconnect is for @{expected}. Sign out of X (or switch account) and try again. Nothing was saved, and the sign-in as @{signed_in_as} was revoked.{link_hint}"
+                    "You signed in to X as @{signed_in_as}, but this reconnect is for @{expected}. Sign out of X (or switch account) and try again. Nothing was saved{}.{link_hint}",
+                    if revoked { format!(", and the sign-in as @{signed_in_as} was revoked") } else { format!(", and the token for @{signed_in_as} was thrown away") }
                 ),
                 retry,
             )
             .await,
         ),
         Err(ConnectError::Exchange(e)) => {
-            failed(problem(session, "X refused the sign-in", &(x_problem("exchanging the authorization code", &e) + link_hint), retry).await)
+            failed(problem(session, "X refused the sign-in", &(x_problem(exchanging, &e) + link_hint), retry).await)
         }
         Err(ConnectError::Identify(e)) => failed(
             problem(session, "X did not say whose account this is", &(x_problem("asking X which account signed in", &e) + link_hint), retry).await,
@@ -398,9 +511,10 @@ fn ttl_ms(state: &AppState) -> i64 {
     state.config.oauth_attempt_ttl.as_millis() as i64
 }
 
-async fn take_attempt(session: &Session, state: &str) -> Option<PendingAuthorization> {
+async fn take_attempt(session: &Session, state: &str, flow: Flow) -> Option<PendingAuthorization> {
     let mut pending: Vec<PendingAuthorization> = session.get(PENDING).await.ok().flatten()?;
-    let index = pending.iter().position(|a| constant_time_eq(a.state.as_bytes(), state.as_bytes()))?;
+    let index =
+        pending.iter().position(|a| a.flow == flow && constant_time_eq(a.state.as_bytes(), state.as_bytes()))?;
     let attempt = pending.remove(index);
     if let Err(e) = session.insert(PENDING, pending).await {
         tracing::error!(error = %e, "spending the authorization attempt");

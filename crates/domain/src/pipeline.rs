@@ -40,7 +40,10 @@ pub fn after_refusal(cause: Cause, retried: bool) -> Next {
         return Next::Stop(cause);
     }
     match cause {
-        Cause::UserRevoked | Cause::AccessTokenExpired => Next::RetryOnce,
+        // For an OAuth 1.0a token the retry is confirmed first by a second
+        // signed call (there is nothing to refresh): X's generic v2 401 alone
+        // condemns nothing.
+        Cause::UserRevoked | Cause::AccessTokenExpired | Cause::Oauth1TokenInvalid => Next::RetryOnce,
         other => Next::Stop(other),
     }
 }

@@ -254,7 +254,8 @@ pub fn after_oauth1_refusal(at: i64, second: SecondCall) -> Verdict {
 /// the first refusal was classified as.
 pub fn refused_when_fresh(cause: Cause) -> Cause {
     match cause {
-        Cause::UserRevoked | Cause::AccessTokenExpired => Cause::XRefusesValidTokens,
+        // An OAuth 1.0a token a second signed call found working a moment ago.
+        Cause::UserRevoked | Cause::AccessTokenExpired | Cause::Oauth1TokenInvalid => Cause::XRefusesValidTokens,
         other => other,
     }
 }

@@ -94,6 +94,15 @@ impl TokenGrant {
         })
     }
 
+    /// What the grant must have of the app's `required` scopes (a 1.0a
+    /// token needs no `offline.access`: nothing refreshes it).
+    pub fn required(&self, required: &Scopes) -> Scopes {
+        match self.flow {
+            Flow::OAuth2 => required.clone(),
+            Flow::OAuth1 => required.for_oauth1(),
+        }
+    }
+
     /// What `access_token_ct` seals: the access token, or the 1.0a pair.
     fn sealed_access(&self) -> Secret {
         match &self.token_secret {

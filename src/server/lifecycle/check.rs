@@ -6,13 +6,19 @@ use super::{observe_billing, observe_clock, AccountError};
 use crate::domain::checks::must_ask;
 use crate::domain::classify::{forbidden_given, XCall};
 use crate::domain::health::{AttemptResult, Cause};
-use crate::domain::verdict::{after_access_refused, refused_access, Confirmation, Confirmed, Refusal, RefusedAccess};
+use crate::domain::flow::Flow;
+use crate::domain::verdict::{
+    after_access_refused, after_oauth1_refusal, refused_access, Confirmation, Confirmed, Refusal, RefusedAccess,
+    SecondCall,
+};
 use crate::server::db::accounts;
 use crate::server::db::apps;
 use crate::server::db::events::{self, EventKind, NewEvent, Outcome};
 use crate::server::db::reads;
 use crate::server::lifecycle::refresh::Refreshed;
-use crate::server::x::{now_ms, XError};
+use crate::server::db::accounts::StoredTokens;
+use crate::server::x::oauth1::UserToken;
+use crate::server::x::{now_ms, Me, XError};
 use crate::server::AppState;
 
 /// How a check ended.
@@ -69,20 +75,11 @@ pub async fn check(state: &AppState, account_id: &str, actor: &str, proof: Proof
         actor: actor.to_owned(),
         ..NewEvent::default()
     };
+    if tokens.flow == Flow::OAuth1 {
+        return check_oauth1(state, account_id, &tokens, base).await;
+    }
     match super::users_me(state, &tokens.access).await {
-        Ok(me) => {
-            let now = now_ms();
-            observe_clock(state, me.clock_offset_ms, now).await;
-            if let Err(e) = reads::record(&state.pool, account_id, now).await {
-                tracing::warn!(account_id, error = %e, "could not count the billed user read");
-            }
-            let ok = NewEvent { detail: Some(format!("X says this token is @{}", me.user.username)), ..base };
-            events::append(&state.pool, account_id, now, &ok, AttemptResult::Verified).await?;
-            if let Err(e) = crate::server::notify::settle_account(state, account_id, now).await {
-                tracing::warn!(account_id, error = %e, "could not close the recovered account's prompt");
-            }
-            Ok(Checked::Alive)
-        }
+        Ok(me) => alive(state, account_id, &me, base).await,
         Err(error) => {
             let now = now_ms();
             observe_clock(state, error.clock_offset_ms(), now).await;
@@ -116,6 +113,118 @@ pub async fn check(state: &AppState, account_id: &str, actor: &str, proof: Proof
             events::append(&state.pool, account_id, now, &failed, result).await?;
             Ok(Checked::Failed { cause })
         }
+    }
+}
+
+/// X answered `users/me`: the token works.
+async fn alive(state: &AppState, account_id: &str, me: &Me, base: NewEvent) -> Result<Checked, AccountError> {
+    let now = now_ms();
+    observe_clock(state, me.clock_offset_ms, now).await;
+    if let Err(e) = reads::record(&state.pool, account_id, now).await {
+        tracing::warn!(account_id, error = %e, "could not count the billed user read");
+    }
+    let ok = NewEvent { detail: Some(format!("X says this token is @{}", me.user.username)), ..base };
+    events::append(&state.pool, account_id, now, &ok, AttemptResult::Verified).await?;
+    if let Err(e) = crate::server::notify::settle_account(state, account_id, now).await {
+        tracing::warn!(account_id, error = %e, "could not close the recovered account's prompt");
+    }
+    Ok(Checked::Alive)
+}
+
+/// Checks an OAuth 1.0a account: a signed `users/me`. There is no refresh
+/// to confirm a refusal with, so X's generic v2 401 is confirmed with a
+/// second signed call whose refusal carries X's code (89, 32, 135) before
+/// anything is decided; the other accounts of the app weigh in through
+/// the app's facts (`domain::incidents::consumer_key_regenerated`).
+async fn check_oauth1(
+    state: &AppState,
+    account_id: &str,
+    tokens: &StoredTokens,
+    base: NewEvent,
+) -> Result<Checked, AccountError> {
+    let client_id = state.x.app().client_id.clone();
+    let Some(secret) = tokens.token_secret.as_ref() else {
+        // `accounts::tokens` opens a 1.0a set as its pair or not at all.
+        return Err(AccountError::Store(crate::server::db::accounts::TokenStoreError::Crypto(
+            crate::server::crypto::CryptoError::Undecryptable,
+        )));
+    };
+    let user = UserToken { token: &tokens.access, secret };
+    let error = match state.x.users_me_oauth1(user).await {
+        Ok(me) => {
+            consumer_key_works(state, &client_id).await;
+            return alive(state, account_id, &me, base).await;
+        }
+        Err(error) => error,
+    };
+    let now = now_ms();
+    observe_clock(state, error.clock_offset_ms(), now).await;
+    observe_billing(state, &error, now).await;
+    let (cause, evidence, why) = if error.cause() == Cause::Oauth1TokenInvalid {
+        // X's generic 401: note it, deciding nothing, and ask again.
+        let noted = NewEvent {
+            outcome: Outcome::Failed,
+            http_status: error.status(),
+            x_error: Some(error.body()),
+            detail: Some(
+                "X's v2 API refused the OAuth 1.0a token with its generic 401: confirming with a second signed call before deciding anything".into(),
+            ),
+            ..base.clone()
+        };
+        events::append(&state.pool, account_id, now, &noted, AttemptResult::Inconclusive).await?;
+        let (second, refusal) = second_call(state, user).await;
+        let evidence = refusal.unwrap_or(error);
+        let verdict = after_oauth1_refusal(now, second);
+        (verdict.cause, evidence, Some(verdict.why))
+    } else {
+        (error.cause(), error, None)
+    };
+    match cause {
+        Cause::ConsumerKeyRejected => {
+            if let Err(e) = apps::consumer_key_rejected(&state.pool, &client_id, &evidence.body(), now).await {
+                tracing::warn!(error = %e, "could not record the consumer key incident");
+            }
+        }
+        // X authenticated the consumer key, whatever it said of the token.
+        Cause::Oauth1TokenInvalid | Cause::ClockDrift | Cause::XRefusesValidTokens => {
+            consumer_key_works(state, &client_id).await
+        }
+        _ => {}
+    }
+    let failed = NewEvent {
+        outcome: Outcome::Failed,
+        cause: Some(cause),
+        http_status: evidence.status(),
+        x_error: Some(evidence.body()),
+        detail: why,
+        ..base
+    };
+    events::append(&state.pool, account_id, now_ms(), &failed, AttemptResult::Failed(cause)).await?;
+    tracing::warn!(account_id, cause = cause.as_str(), "X refused an OAuth 1.0a token");
+    Ok(Checked::Failed { cause })
+}
+
+/// The second signed call that says why X's v2 API refused an OAuth 1.0a
+/// token: `verify_credentials`, whose refusals carry X's code. Its refusal
+/// is returned too, as the evidence to record.
+pub async fn second_call(state: &AppState, user: UserToken<'_>) -> (SecondCall, Option<XError>) {
+    let result = state.x.verify_credentials(user).await;
+    let at = now_ms();
+    match result {
+        Ok(me) => {
+            observe_clock(state, me.clock_offset_ms, at).await;
+            (SecondCall::Works, None)
+        }
+        Err(e) => {
+            observe_clock(state, e.clock_offset_ms(), at).await;
+            (SecondCall::Refused(e.cause()), Some(e))
+        }
+    }
+}
+
+async fn consumer_key_works(state: &AppState, client_id: &str) {
+    if let Err(e) = apps::consumer_key_accepted(&state.pool, client_id).await {
+        tracing::warn!(error = %e, "could not clear the consumer key incident");
     }
 }
 

@@ -6,6 +6,7 @@ use crate::domain::access::{decide, AccountOwners, Decision, Permission, Princip
 use crate::server::db::accounts::{self, Connected, NewAccount, TokenGrant, TokenStoreError};
 use crate::server::db::{apps, users};
 use crate::server::secret::Secret;
+use crate::server::x::oauth1::UserToken;
 use crate::server::x::{XError, XUser};
 use crate::server::AppState;
 use std::time::Duration;
@@ -28,10 +29,13 @@ pub enum Completed {
         handle: String,
         missing_scopes: Vec<String>,
     },
-    /// Signed in to X as someone else: nothing was saved and the new token was revoked.
+    /// Signed in to X as someone else: nothing was saved, and the new
+    /// token was revoked (OAuth 2.0) or dropped (OAuth 1.0a, whose tokens X
+    /// offers no revocation for in the API authwatch uses).
     WrongAccount {
         signed_in_as: String,
         expected: String,
+        revoked: bool,
     },
 }
 
@@ -82,15 +86,89 @@ pub async fn complete(
         tracing::warn!(error = %e, "could not clear the app credentials incident");
     }
     let me = state.x.users_me(&granted.access).await.map_err(ConnectError::Identify)?;
-    let user: XUser = me.user;
+    let issued_at = granted.received_at;
+    let expires_at =
+        issued_at + i64::try_from(granted.expires_in.min(Duration::from_secs(86_400 * 365)).as_millis()).unwrap_or(0);
+    let access = granted.access.clone();
+    let grant = TokenGrant::new(granted.access, granted.refresh, granted.scopes, issued_at, expires_at)?;
+    save_checked(state, me.user, grant, intent, actor, owner, Discard::Revoke(&access)).await
+}
 
+/// The OAuth 1.0a counterpart of [`complete`]: trades the approved request
+/// token and the callback's verifier for the user's token and secret, asks
+/// X whose token it is with a signed `users/me`, and only then saves — under
+/// the same rules as OAuth 2.0.
+pub async fn complete_oauth1(
+    state: &AppState,
+    request_token: &str,
+    request_secret: &Secret,
+    verifier: &str,
+    intent: &Intent,
+    actor: &str,
+    owner: Option<&str>,
+) -> Result<Completed, ConnectError> {
+    let granted =
+        state.x.access_token(request_token, request_secret, verifier).await.map_err(ConnectError::Exchange)?;
+    observe_clock(state, granted.clock_offset_ms, granted.received_at).await;
+    let client_id = &state.x.app().client_id;
+    // X answered a call signed with the consumer key: the key works.
+    if let Err(e) = apps::consumer_key_accepted(&state.pool, client_id).await {
+        tracing::warn!(error = %e, "could not clear the consumer key incident");
+    }
+    let user_token = UserToken { token: &granted.token, secret: &granted.secret };
+    let me = state.x.users_me_oauth1(user_token).await.map_err(ConnectError::Identify)?;
+    // The exchange names the user too: an answer that disagrees with
+    // users/me is not one to save a token on.
+    if me.user.id != granted.user_id {
+        return Err(ConnectError::Identify(XError::Malformed(format!(
+            "X's access token answer named user {} but users/me answered @{}",
+            granted.user_id, me.user.username
+        ))));
+    }
+    let grant = TokenGrant::oauth1(granted.token, granted.secret, granted.scopes, granted.received_at)?;
+    save_checked(state, me.user, grant, intent, actor, owner, Discard::Drop).await
+}
+
+/// What to do with a token that will not be kept.
+enum Discard<'a> {
+    /// Revoke it at X (OAuth 2.0).
+    Revoke(&'a Secret),
+    /// Drop it: nothing is saved, nothing at X changes.
+    Drop,
+}
+
+impl Discard<'_> {
+    async fn run(&self, state: &AppState) -> bool {
+        match self {
+            Discard::Revoke(token) => {
+                revoke(state, token).await;
+                true
+            }
+            Discard::Drop => false,
+        }
+    }
+}
+
+/// Saves `grant` for X user `user` if `intent` allows it: a reconnect must
+/// come back as the same X user, and a connect of a watched account is a
+/// reconnect the connecting user must be allowed to make.
+async fn save_checked(
+    state: &AppState,
+    user: XUser,
+    grant: TokenGrant,
+    intent: &Intent,
+    actor: &str,
+    owner: Option<&str>,
+    discard: Discard<'_>,
+) -> Result<Completed, ConnectError> {
+    let client_id = &state.x.app().client_id;
     match intent {
         Intent::Reconnect { x_user_id, handle, account_id } => {
             if &user.id != x_user_id {
                 tracing::warn!(account_id, expected = %handle, signed_in_as = %user.username, "reconnect refused: another X account");
                 // Leave no grant behind for the wrong account.
-                revoke(state, &granted.access).await;
-                return Ok(Completed::WrongAccount { signed_in_as: user.username, expected: handle.clone() });
+                let revoked = discard.run(state).await;
+                return Ok(Completed::WrongAccount { signed_in_as: user.username, expected: handle.clone(), revoked });
             }
         }
         Intent::NewAccount => {
@@ -101,17 +179,14 @@ pub async fn complete(
                 if let ConnectError::NotAllowed { handle, .. } = &refused {
                     tracing::warn!(handle = %handle, user_id = owner.unwrap_or_default(), "connect refused: the account is connected and not theirs");
                 }
-                revoke(state, &granted.access).await;
+                discard.run(state).await;
                 return Err(refused);
             }
         }
     }
 
-    let issued_at = granted.received_at;
-    let expires_at =
-        issued_at + i64::try_from(granted.expires_in.min(Duration::from_secs(86_400 * 365)).as_millis()).unwrap_or(0);
-    let missing = granted.scopes.missing_from(&state.x.app().required_scopes);
-    let grant = TokenGrant::new(granted.access, granted.refresh, granted.scopes, issued_at, expires_at)?;
+    let issued_at = grant.issued_at;
+    let missing = grant.scopes.missing_from(&grant.required(&state.x.app().required_scopes));
     let account = NewAccount {
         x_user_id: user.id,
         handle: user.username.clone(),

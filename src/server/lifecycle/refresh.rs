@@ -39,6 +39,11 @@ pub async fn refresh(
         .await?
         .ok_or_else(|| AccountError::UnknownAccount(account_id.to_owned()))?;
     let generation = tokens.generation;
+    // An OAuth 1.0a token never expires and has nothing to refresh with:
+    // never a refresh, and never a "no refresh token" verdict.
+    if !tokens.flow.expires() {
+        return Ok(Refreshed::NotDue { generation });
+    }
     let summary = accounts::summary(&state.pool, account_id).await?;
     let answer_lost_before =
         summary.as_ref().and_then(|s| s.incident()).is_some_and(|i| i.cause == Cause::RefreshAnswerLost);

@@ -76,7 +76,7 @@ pub async fn list(
         (status = 401, description = "Missing, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key may not act for this account", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "A person must act first (cause, who, action); no token is handed out", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A person must act first (cause, who, action), or the account is connected with OAuth 1.0a, whose credentials never leave authwatch (publish through `POST /api/v1/accounts/{id}/posts`); no token is handed out", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "X is unavailable and the token has expired; retry after `retry_after` seconds", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -87,6 +87,10 @@ pub async fn token(
 ) -> Result<Json<TokenView>, ApiError> {
     caller.check(&id)?;
     let token = broker::token(&state, &id, &caller.actor()).await?;
+    // A 1.0a token and its secret sign requests; they never leave authwatch.
+    if token.flow == crate::domain::flow::Flow::OAuth1 {
+        return Err(ApiError::SignedHere(id));
+    }
     Ok(Json(token_view(&id, &token)))
 }
 

@@ -4,6 +4,7 @@
 //! Never a dead token.
 
 use super::problem::ApiError;
+use crate::domain::flow::Flow;
 use crate::domain::health::{diagnose, Action, Cause, Diagnosis, Health};
 use crate::domain::pipeline::{fate, needs_refresh, Fate};
 use crate::domain::scopes::Scopes;
@@ -27,7 +28,11 @@ pub struct Current {
 /// An opened access token.
 #[derive(Debug, Clone)]
 pub struct Token {
+    /// An OAuth 1.0a token is used to sign, here, and never handed out.
+    pub flow: Flow,
     pub access: Secret,
+    /// The OAuth 1.0a token secret; `None` for OAuth 2.0.
+    pub token_secret: Option<Secret>,
     pub generation: i64,
     pub expires_at: i64,
     pub scopes: Scopes,
@@ -89,7 +94,9 @@ pub async fn load(state: &AppState, account_id: &str) -> Result<Current, ApiErro
         account_id: account_id.to_owned(),
         diagnosis,
         token: Arc::new(Token {
+            flow: tokens.flow,
             access: tokens.access,
+            token_secret: tokens.token_secret,
             generation: tokens.generation,
             expires_at: tokens.expires_at,
             scopes: tokens.scopes,

@@ -12,7 +12,14 @@ use super::Shared;
 use crate::domain::classify::{forbidden_given, XCall};
 use crate::domain::health::{AttemptResult, Cause};
 use crate::domain::pipeline::{after_refusal, check_text, fate, Fate, Next, TextProblem, MAX_POST_CHARS};
-use crate::domain::verdict::{after_access_refused, post_stopped, Confirmation, Confirmed, RefusedAccess};
+use crate::domain::flow::Flow;
+use crate::domain::verdict::{
+    after_access_refused, after_oauth1_refusal, post_stopped, Confirmation, Confirmed, RefusedAccess, SecondCall,
+};
+use crate::server::db::apps;
+use crate::server::lifecycle::check::second_call;
+use crate::server::pipeline::broker::Token;
+use crate::server::x::oauth1::UserToken;
 use crate::server::db;
 use crate::server::db::events::{self, EventKind, NewEvent, Outcome as EventOutcome};
 use crate::server::db::posts::{self, Claim, Finished, HeldClaim, NewPost, Post, PostStatus};
@@ -255,7 +262,7 @@ pub async fn attempt(state: &AppState, account_id: &str, text: &str, actor: &str
     let mut x_calls = 0;
     loop {
         x_calls += 1;
-        let error = match state.x.post_tweet(&token.access, text).await {
+        let error = match post_as(state, &token, text).await {
             Ok(posted) => {
                 let published =
                     format!("published post {} ({x_calls} call(s) to X)", posted.id.as_deref().unwrap_or("?"));
@@ -308,6 +315,41 @@ pub async fn attempt(state: &AppState, account_id: &str, text: &str, actor: &str
             }
             XError::Rejected { .. } if cause.is_transient() => Attempted::Retryable { cause, status, body: Some(body) },
             XError::Rejected { .. } => match after_refusal(cause, retried) {
+                // Nothing to refresh: the second signed call says whether
+                // the token works. If it does, the post is tried once more.
+                Next::RetryOnce if token.flow == Flow::OAuth1 => {
+                    retried = true;
+                    let Some(secret) = token.token_secret.as_ref() else {
+                        return PublishAttempt {
+                            outcome: Attempted::Failed { context: "an OAuth 1.0a token without its secret".into() },
+                            x_calls,
+                        };
+                    };
+                    let user = UserToken { token: &token.access, secret };
+                    x_calls += 1;
+                    match second_call(state, user).await {
+                        (SecondCall::Works, _) => continue,
+                        (second, refusal) => {
+                            let verdict = after_oauth1_refusal(now_ms(), second);
+                            let cause = verdict.cause;
+                            let evidence = refusal.unwrap_or(error);
+                            if cause == Cause::ConsumerKeyRejected {
+                                let client_id = &state.x.app().client_id;
+                                if let Err(e) =
+                                    apps::consumer_key_rejected(&state.pool, client_id, &evidence.body(), now_ms()).await
+                                {
+                                    tracing::warn!(error = %e, "could not record the consumer key incident");
+                                }
+                            }
+                            stop(state, account_id, token.generation, cause, &evidence, actor, verdict.why).await;
+                            let (status, body) = (evidence.status(), evidence.body());
+                            match fate(cause) {
+                                Fate::Hold => Attempted::Held { cause, status, body: Some(body) },
+                                Fate::Retryable => Attempted::Retryable { cause, status, body: Some(body) },
+                            }
+                        }
+                    }
+                }
                 Next::RetryOnce => {
                     retried = true;
                     if now_ms() < token.expires_at {
@@ -339,6 +381,18 @@ pub async fn attempt(state: &AppState, account_id: &str, text: &str, actor: &str
             },
         };
         return PublishAttempt { outcome, x_calls };
+    }
+}
+
+/// Publishes `text` with `token`: as a bearer (OAuth 2.0), or signed
+/// (OAuth 1.0a), so that a 1.0a secret never leaves authwatch.
+async fn post_as(state: &AppState, token: &Token, text: &str) -> Result<crate::server::x::Posted, XError> {
+    match (token.flow, token.token_secret.as_ref()) {
+        (Flow::OAuth1, Some(secret)) => {
+            state.x.post_tweet_oauth1(UserToken { token: &token.access, secret }, text).await
+        }
+        (Flow::OAuth1, None) => Err(XError::Malformed("an OAuth 1.0a token without its secret".into())),
+        (Flow::OAuth2, _) => state.x.post_tweet(&token.access, text).await,
     }
 }
 

@@ -78,6 +78,8 @@ pub enum ApiError {
     PostCancelled,
     #[error("too many reports for this account from this key")]
     TooManyReports { retry_after: u64 },
+    #[error("account {0} is connected with OAuth 1.0a: its credentials are not handed out")]
+    SignedHere(String),
     #[error("no such route")]
     NotFound,
     #[error("internal: {0}")]
@@ -152,6 +154,16 @@ impl ApiError {
                 problem.retry_after = *retry_after;
                 (status, problem)
             }
+            ApiError::SignedHere(id) => p(
+                StatusCode::CONFLICT,
+                "oauth1-signed-here",
+                "This account's credentials never leave authwatch",
+                format!(
+                    "Account {id} is connected with OAuth 1.0a: its token and token secret sign requests inside authwatch and are never handed out. \
+                     Publish through POST /api/v1/accounts/{id}/posts, which signs for you with the same retry-once and held-post rules; \
+                     or reconnect the account with OAuth 2.0 to get tokens from this endpoint."
+                ),
+            ),
             ApiError::UnknownGeneration(why) => {
                 p(StatusCode::CONFLICT, "unknown-generation", "Unknown token generation", why.clone())
             }

@@ -131,6 +131,24 @@ async fn at_x(state: AppState, account_id: String, reporter: String) -> Result<V
                 .map_err(|e| Arc::new(format!("recording the verification failed: {e}")))
         }
     };
+    if current.token.flow == crate::domain::flow::Flow::OAuth1 {
+        // A 1.0a token is verified as a check verifies it: a signed users/me,
+        // and a second signed call before any verdict.
+        use crate::server::lifecycle::check::{check, Checked, Proof};
+        let checked = check(&state, &account_id, &actor, Proof::AskX)
+            .await
+            .map_err(|e| Arc::new(format!("checking the OAuth 1.0a token failed: {e}")))?;
+        let verification = match checked {
+            Checked::Alive => Verification::Alive,
+            Checked::Failed { cause } if matches!(cause.who(), Who::System | Who::Nobody) => {
+                Verification::Unanswered(cause)
+            }
+            Checked::Failed { cause } => Verification::Refused(cause),
+        };
+        state.pipeline.forget(&account_id);
+        state.pipeline.verifier.remember(&account_id, generation, verification);
+        return Ok(verification);
+    }
     let verification = match crate::server::lifecycle::users_me(&state, &current.token.access).await {
         Ok(me) => {
             observe_clock(&state, me.clock_offset_ms).await;

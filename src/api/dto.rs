@@ -2,6 +2,7 @@
 //! values, no secrets (a type here must never hold a token or ciphertext).
 
 use crate::domain::access::Role;
+pub use crate::domain::flow::Flow;
 use crate::domain::health::{AppWarning, Health, Who};
 use crate::domain::timeline::{EventKind, Outcome};
 use serde::{Deserialize, Serialize};
@@ -14,6 +15,8 @@ pub struct AppInfo {
     /// Running against the built-in X emulator.
     pub demo: bool,
     pub version: String,
+    /// The flows "Connect account" offers: OAuth 2.0, and OAuth 1.0a when configured.
+    pub flows: Vec<Flow>,
 }
 
 /// Which accounts the dashboard lists.
@@ -23,6 +26,9 @@ pub struct DashboardQuery {
     pub health: Option<String>,
     /// Part of a handle or display name.
     pub search: String,
+    /// A [`Flow::as_str`] (`oauth2`, `oauth1`), or `None` for both.
+    #[serde(default)]
+    pub flow: Option<String>,
     /// 1-based.
     pub page: u32,
 }
@@ -40,6 +46,8 @@ pub struct Dashboard {
     pub total: u32,
     /// How many accounts are in each health, in dashboard order.
     pub counts: Vec<HealthCount>,
+    /// Accounts per OAuth flow, every flow listed.
+    pub flow_counts: Vec<FlowCount>,
     pub warnings: Vec<AppWarning>,
     pub rows: Vec<AccountRow>,
     /// The signed-in user's oldest open prompts, at most
@@ -53,6 +61,12 @@ pub struct Dashboard {
     pub pages: u32,
     /// Demo mode and an admin: the page shows the demo panel.
     pub demo_panel: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FlowCount {
+    pub flow: Flow,
+    pub count: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -85,6 +99,10 @@ pub struct AccountRow {
     pub can_act: bool,
     /// When the open incident began.
     pub incident_since: Option<i64>,
+    /// How it is connected: OAuth 2.0, or OAuth 1.0a (whose token never expires).
+    pub flow: Flow,
+    /// How to move a 1.0a account to OAuth 2.0, when it is one.
+    pub advice: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -243,6 +261,10 @@ pub struct ReconnectBrief {
     pub handle: String,
     pub name: String,
     pub required_scopes: Vec<String>,
+    /// The flows the X app offers here: OAuth 2.0, and OAuth 1.0a when configured.
+    pub flows: Vec<Flow>,
+    /// The flow the account is connected with now.
+    pub flow: Flow,
 }
 
 /// The signed-in user, for the header.
@@ -346,7 +368,7 @@ pub struct NewLinkView {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LinkBrief {
     /// It works: reconnect this account.
-    Usable { handle: String, name: String, expires_at: i64, required_scopes: Vec<String> },
+    Usable { handle: String, name: String, expires_at: i64, required_scopes: Vec<String>, flows: Vec<Flow> },
     /// It does not, and why, in words.
     Unusable { title: String, message: String },
 }

@@ -23,6 +23,7 @@ pub async fn instance_info() -> Result<AppInfo, ApiError> {
         environment: state.config.environment.clone(),
         demo: state.config.is_demo(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
+        flows: ssr::flows(&state),
     })
 }
 
@@ -162,6 +163,8 @@ pub async fn load_reconnect_brief(id: String) -> Result<Option<ReconnectBrief>, 
         handle: a.handle,
         name: a.display_name,
         required_scopes: state.x.app().required_scopes.iter().map(str::to_owned).collect(),
+        flows: ssr::flows(&state),
+        flow: a.flow,
     }))
 }
 
@@ -236,6 +239,7 @@ pub async fn load_link_brief(secret: String) -> Result<LinkBrief, ApiError> {
         name: a.display_name,
         expires_at: link.expires_at,
         required_scopes: state.x.app().required_scopes.iter().map(str::to_owned).collect(),
+        flows: ssr::flows(&state),
     })
 }
 

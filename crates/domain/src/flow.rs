@@ -46,7 +46,7 @@ impl Flow {
                 "X's current flow: the access token lives 2 hours and authwatch refreshes it before it expires; the grant lasts until revoked."
             }
             Flow::OAuth1 => {
-                "The older flow: the token never expires; it dies only when the account revokes the app or the app's keys change."
+                "The older flow: never expires; dies only when revoked or the app's keys change (which ends every OAuth 1.0a account at once)."
             }
         }
     }

@@ -8,6 +8,17 @@ use crate::server::AppState;
 use leptos::prelude::*;
 
 /// The application state, provided to every server function by the router.
+/// The flows this X app offers: OAuth 2.0 always, OAuth 1.0a when its
+/// consumer key is configured.
+pub fn flows(state: &AppState) -> Vec<crate::domain::flow::Flow> {
+    use crate::domain::flow::Flow;
+    let mut flows = vec![Flow::OAuth2];
+    if state.x.oauth1().is_some() {
+        flows.push(Flow::OAuth1);
+    }
+    flows
+}
+
 pub fn state() -> Result<AppState, ApiError> {
     use_context::<AppState>().ok_or_else(|| ApiError::Internal("The application state is missing".into()))
 }

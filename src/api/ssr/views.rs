@@ -2,6 +2,7 @@
 
 use crate::api::dto::*;
 use crate::domain::health::{app_warnings, diagnose, AppWarning, Cause, Diagnosis, Health};
+use crate::domain::flow::{Flow, MOVE_TO_OAUTH2};
 use crate::domain::scopes::{Scopes, PUBLISHING};
 use crate::domain::verdict::{why, Deciding, WhyFacts};
 use crate::server::config::XMode;
@@ -32,10 +33,15 @@ pub async fn dashboard(state: &AppState, query: &DashboardQuery, viewer: &User) 
         })
         .collect();
     let total = diagnosed.len() as u32;
+    let flow_counts = Flow::ALL
+        .into_iter()
+        .map(|flow| FlowCount { flow, count: diagnosed.iter().filter(|(s, _)| s.flow == flow).count() as u32 })
+        .collect();
 
     let filter = query.health.as_deref();
     let search = query.search.trim().to_lowercase();
     let search = search.trim_start_matches('@');
+    let flow = query.flow.as_deref().and_then(Flow::parse);
     diagnosed.retain(|(s, d)| {
         let health_ok = match filter {
             None | Some("") | Some("all") => true,
@@ -43,6 +49,7 @@ pub async fn dashboard(state: &AppState, query: &DashboardQuery, viewer: &User) 
             Some(slug) => d.health.slug() == slug,
         };
         health_ok
+            && flow.is_none_or(|f| s.flow == f)
             && (search.is_empty()
                 || s.handle.to_lowercase().contains(search)
                 || s.display_name.to_lowercase().contains(search))
@@ -74,6 +81,7 @@ pub async fn dashboard(state: &AppState, query: &DashboardQuery, viewer: &User) 
         now,
         total,
         counts,
+        flow_counts,
         warnings,
         rows,
         matching: matching as u32,
@@ -103,6 +111,11 @@ fn x_incident_warning(i: &crate::domain::incidents::XIncident) -> AppWarning {
 
 fn row(s: &AccountSummary, d: &Diagnosis, required: &Scopes, viewer: &User) -> AccountRow {
     let granted = Scopes::parse(&s.scopes);
+    let required = match s.flow {
+        Flow::OAuth2 => required.clone(),
+        Flow::OAuth1 => required.for_oauth1(),
+    };
+    let required = &required;
     let scopes = granted
         .iter()
         .map(|name| ScopeChip { name: name.to_owned(), missing: false })
@@ -130,6 +143,8 @@ fn row(s: &AccountSummary, d: &Diagnosis, required: &Scopes, viewer: &User) -> A
         },
         can_act: super::people::can_act(viewer, s),
         incident_since: s.incident_since,
+        flow: s.flow,
+        advice: (s.flow == Flow::OAuth1).then(|| MOVE_TO_OAUTH2.to_owned()),
     }
 }
 
@@ -212,6 +227,24 @@ fn answers(s: &AccountSummary, d: &Diagnosis, timeline: &[events::Event], now: i
     let facts = WhyFacts { diagnosis: d, deciding, last_verified_at: s.last_verified_at, expires_at: s.expires_at };
     ask("Why this verdict?", why(&facts), !d.health.needs_person());
 
+    if s.flow == Flow::OAuth1 {
+        ask(
+            "Which token is current?",
+            format!(
+                "Generation {}: OAuth 1.0a token {} issued at {}. It does not expire and there is no refresh token: it works until the account revokes the app or the app's keys change.",
+                s.generation,
+                s.access_fingerprint,
+                utc(s.issued_at)
+            ),
+            true,
+        );
+        ask(
+            "Refresh or reconnect — and who acts?",
+            format!("{} Who: {}. {}", d.next_step, d.who.describe(), MOVE_TO_OAUTH2),
+            !d.health.needs_person(),
+        );
+        return out;
+    }
     let expiry = if now >= s.expires_at {
         format!("expired at {}", utc(s.expires_at))
     } else {

@@ -52,6 +52,8 @@ fn Detail(detail: AccountDetail) -> impl IntoView {
                 <span class="cause">{row.summary.clone()}</span>
             </div>
             <p class="next-step"><strong>"Next step: "</strong>{row.next_step.clone()}</p>
+            <p class="auth-flow"><strong>"Connected with: "</strong>{row.flow.label()}</p>
+            {row.advice.clone().map(|advice| view! { <p class="advice">{advice}</p> })}
             <p class="updated">"Updated " <Ago now=now at=now/> " · " <LiveMode/></p>
             {if people.can_act {
                 view! {
@@ -59,10 +61,12 @@ fn Detail(detail: AccountDetail) -> impl IntoView {
                         {(row.health == Health::ActionNeeded(Action::Reconnect)).then(|| view! {
                             <a class="button" href=format!("/accounts/{}/reconnect", row.id)>"Reconnect"</a>
                         })}
-                        <form method="post" action=RefreshNow::url() class="inline" data-live-post>
-                            <input type="hidden" name="id" value=id.clone()/>
-                            <button type="submit">"Refresh now"</button>
-                        </form>
+                        {row.flow.expires().then(|| view! {
+                            <form method="post" action=RefreshNow::url() class="inline" data-live-post>
+                                <input type="hidden" name="id" value=id.clone()/>
+                                <button type="submit">"Refresh now"</button>
+                            </form>
+                        })}
                         <form method="post" action=CheckNow::url() class="inline" data-live-post>
                             <input type="hidden" name="id" value=id/>
                             <button type="submit">"Check now"</button>
@@ -96,7 +100,11 @@ fn Detail(detail: AccountDetail) -> impl IntoView {
                 <dt>"Refresh token"</dt><dd><code>{detail.refresh_fingerprint.unwrap_or_else(|| "none".into())}</code></dd>
                 <dt>"Issued"</dt><dd><Ago now=now at=row.issued_at/></dd>
                 <dt>"Expires"</dt>
-                <dd><Expires now=now expires_at=expires_at/></dd>
+                <dd>{if row.flow.expires() {
+                    view! { <Expires now=now expires_at=expires_at/> }.into_any()
+                } else {
+                    view! { <span class="never-expires">"does not expire (OAuth 1.0a)"</span> }.into_any()
+                }}</dd>
                 <dt>"Scopes"</dt>
                 <dd>{row.scopes.into_iter().map(|s| view! {
                     <span class=if s.missing { "scope missing" } else { "scope" }>{s.name}</span>

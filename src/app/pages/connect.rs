@@ -1,7 +1,8 @@
 //! The pages around a connect or reconnect: the brief before X, and the result after.
 
 use crate::api::dto::{ConnectProblem, LinkBrief};
-use crate::api::{load_link_brief, load_reconnect_brief, take_flash};
+use crate::api::{instance_info, load_link_brief, load_reconnect_brief, take_flash};
+use crate::domain::flow::{Flow, MOVE_TO_OAUTH2};
 use crate::app::components::flash::FlashView;
 use crate::app::components::not_found::NotFound;
 use leptos::prelude::*;
@@ -19,8 +20,10 @@ pub fn ReconnectPage() -> impl IntoView {
                     <section class="connect">
                         <h1>"Reconnect @" {b.handle.clone()}</h1>
                         <ReconnectSteps handle=b.handle name=b.name scopes=b.required_scopes/>
+                        {(b.flow == Flow::OAuth1).then(|| view! { <p class="advice">{MOVE_TO_OAUTH2}</p> })}
                         <form method="post" action="/auth/x/start">
                             <input type="hidden" name="account_id" value=b.account_id/>
+                            <FlowChoice flows=b.flows/>
                             <button type="submit">"Continue to X"</button>
                         </form>
                     </section>
@@ -54,13 +57,14 @@ pub fn ReconnectLinkPage() -> impl IntoView {
     view! {
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || brief.get().map(|r| match r {
-                Ok(LinkBrief::Usable { handle, name, expires_at, required_scopes }) => view! {
+                Ok(LinkBrief::Usable { handle, name, expires_at, required_scopes, flows }) => view! {
                     <section class="connect link">
                         <h1>"Reconnect @" {handle.clone()} " to authwatch"</h1>
                         <p>"Someone on the social team asked you to reconnect this X account, so their scheduled posts keep going out. It takes a minute."</p>
                         <ReconnectSteps handle=handle name=name scopes=required_scopes/>
                         <form method="post" action="/auth/x/start">
                             <input type="hidden" name="link" value=secret()/>
+                            <FlowChoice flows=flows/>
                             <button type="submit">"Continue to X"</button>
                         </form>
                         <p class="muted">"This link works once, until " {crate::app::format::utc(expires_at)} "."</p>
@@ -81,6 +85,7 @@ pub fn ReconnectLinkPage() -> impl IntoView {
 /// `/connect`: add an X account.
 #[component]
 pub fn ConnectPage() -> impl IntoView {
+    let info = Resource::new(|| (), |_| instance_info());
     view! {
         <section class="connect">
             <h1>"Connect an X account"</h1>
@@ -89,10 +94,39 @@ pub fn ConnectPage() -> impl IntoView {
                 <li>"Click " <strong>"Authorize app"</strong> ". X sends you back here and the account appears on the dashboard. If it is already connected, this reconnects it instead."</li>
             </ol>
             <form method="post" action="/auth/x/start">
+                <Suspense fallback=|| ()>
+                    {move || info.get().map(|i| view! { <FlowChoice flows=i.map(|i| i.flows).unwrap_or_default()/> })}
+                </Suspense>
                 <button type="submit">"Continue to X"</button>
             </form>
         </section>
     }
+}
+
+/// The choice of flow, when the X app offers more than OAuth 2.0. Without
+/// a choice the form posts no `flow`, which is OAuth 2.0.
+#[component]
+fn FlowChoice(flows: Vec<Flow>) -> impl IntoView {
+    (flows.len() > 1).then(|| {
+        view! {
+            <fieldset class="flow-choice">
+                <legend>"How should authwatch connect to X?"</legend>
+                {flows.into_iter().map(|flow| {
+                    let id = format!("flow-{}", flow.as_str());
+                    view! {
+                        <div class="flow-option">
+                            <input type="radio" name="flow" id=id.clone() value=flow.as_str() checked=flow == Flow::OAuth2/>
+                            <label for=id>
+                                <strong>{flow.label()}</strong>
+                                {(flow == Flow::OAuth2).then_some(" (recommended)")}
+                                <span class="flow-explain">{flow.explain()}</span>
+                            </label>
+                        </div>
+                    }
+                }).collect_view()}
+            </fieldset>
+        }
+    })
 }
 
 /// `/connect/result`: what came of the last attempt — a fixed problem named

@@ -14,6 +14,7 @@ use crate::app::components::flash::FlashView;
 use crate::app::components::live::LiveMode;
 use crate::app::components::time::{Age, Ago, Countdown, LifeBar};
 use crate::app::components::warnings::Warnings;
+use crate::domain::flow::Flow;
 use crate::domain::health::{Action, Health};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
@@ -52,6 +53,7 @@ fn query_from(get: impl Fn(&str) -> Option<String>) -> DashboardQuery {
         health: get("health").filter(|h| !h.is_empty()),
         search: get("search").unwrap_or_default(),
         page: get("page").and_then(|p| p.parse().ok()).unwrap_or(1),
+        flow: get("flow").filter(|f| Flow::parse(f).is_some()),
     }
 }
 
@@ -61,10 +63,33 @@ fn DashboardBody(data: DashboardDto, query: DashboardQuery) -> impl IntoView {
     let current = query.health.clone().unwrap_or_default();
     let needs_person: u32 = data.counts.iter().filter(|c| c.health.needs_person()).map(|c| c.count).sum();
 
+    let current_flow = query.flow.clone().unwrap_or_default();
     let chip = |slug: &'static str, label: String| {
-        let href = if slug.is_empty() { "/".to_owned() } else { format!("/?health={slug}") };
+        let href = query_href(&DashboardQuery {
+            health: Some(slug.to_owned()),
+            page: 1,
+            search: String::new(),
+            ..query.clone()
+        });
         view! { <a href=href class="chip" aria-current=(current == slug).then_some("page")>{label}</a> }
     };
+    // The flow filter, once any account uses OAuth 1.0a.
+    let flow_chips = data.flow_counts.iter().any(|c| c.flow == Flow::OAuth1 && c.count > 0).then(|| {
+        let flow_chip = |slug: &'static str, label: String| {
+            let href = query_href(&DashboardQuery {
+                flow: Some(slug.to_owned()).filter(|f| !f.is_empty()),
+                page: 1,
+                ..query.clone()
+            });
+            view! { <a href=href class="chip" aria-current=(current_flow == slug).then_some("page")>{label}</a> }
+        };
+        view! {
+            <div class="summary flows" role="group" aria-label="Filter by OAuth flow" data-live-nav>
+                {flow_chip("", "Every flow".to_owned())}
+                {data.flow_counts.iter().map(|c| flow_chip(c.flow.as_str(), format!("{} {}", c.count, c.flow.label()))).collect_view()}
+            </div>
+        }
+    });
     let chips = data
         .counts
         .iter()
@@ -85,9 +110,11 @@ fn DashboardBody(data: DashboardDto, query: DashboardQuery) -> impl IntoView {
                 {chip("needs-person", format!("{needs_person} Needs a person"))}
                 {chips}
             </div>
+            {flow_chips}
             <div class="toolbar">
                 <form method="get" action="/" data-live-nav>
                     <input type="hidden" name="health" value=current.clone()/>
+                    {(!current_flow.is_empty()).then(|| view! { <input type="hidden" name="flow" value=current_flow.clone()/> })}
                     <input type="search" name="search" placeholder="Search by handle or name" aria-label="Search by handle or name" value=query.search.clone() maxlength="200"/>
                     <button type="submit">"Search"</button>
                 </form>
@@ -103,6 +130,7 @@ fn DashboardBody(data: DashboardDto, query: DashboardQuery) -> impl IntoView {
                             <tr>
                                 <th scope="col">"Account"</th>
                                 <th scope="col">"Health"</th>
+                                <th scope="col">"Auth"</th>
                                 <th scope="col">"Token age"</th>
                                 <th scope="col">"Expires in"</th>
                                 <th scope="col">"Scopes"</th>
@@ -176,6 +204,8 @@ fn Row(row: AccountRow, now: i64) -> impl IntoView {
         last_check,
         owner,
         can_act,
+        flow,
+        advice,
         ..
     } = row;
     let reconnect =
@@ -201,10 +231,22 @@ fn Row(row: AccountRow, now: i64) -> impl IntoView {
                 <span class="cause">{summary}</span>
                 {reconnect.map(|href| view! { <a class="button small" href=href>"Reconnect"</a> })}
             </td>
+            <td class="auth" data-label="Auth">
+                <span class=format!("flow {}", flow.as_str())>{flow.label()}</span>
+                {advice.filter(|_| can_act).map(|advice| view! {
+                    <a class="advice-link" href=format!("/accounts/{id}/reconnect") title=advice>"Move to OAuth 2.0"</a>
+                })}
+            </td>
             <td class="age" data-label="Token age"><Age now=now issued_at=issued_at/></td>
             <td class="expiry" data-label="Expires in">
-                <Countdown now=now expires_at=expires_at/>
-                <LifeBar now=now issued_at=issued_at expires_at=expires_at/>
+                {if flow.expires() {
+                    view! {
+                        <Countdown now=now expires_at=expires_at/>
+                        <LifeBar now=now issued_at=issued_at expires_at=expires_at/>
+                    }.into_any()
+                } else {
+                    view! { <span class="never-expires">"does not expire"</span> }.into_any()
+                }}
             </td>
             <td class="scopes" data-label="Scopes">
                 {scopes.into_iter().map(|s| {
@@ -264,6 +306,9 @@ fn query_href(q: &DashboardQuery) -> String {
     if !q.search.is_empty() {
         query.append_pair("search", &q.search);
     }
+    if let Some(flow) = q.flow.as_deref().filter(|f| !f.is_empty()) {
+        query.append_pair("flow", flow);
+    }
     format!("/?{}", query.finish())
 }
 
@@ -273,7 +318,7 @@ mod tests {
 
     fn page_href(page: u32, health: &str, search: &str) -> String {
         let health = Some(health.to_owned()).filter(|h| !h.is_empty());
-        query_href(&DashboardQuery { page, health, search: search.to_owned() })
+        query_href(&DashboardQuery { page, health, search: search.to_owned(), flow: None })
     }
 
     #[test]

@@ -65,8 +65,10 @@ mod faults;
 mod http;
 mod model;
 mod oauth;
+mod oauth1;
 mod pages;
 mod settings;
+mod signature;
 mod state;
 mod tokens;
 
@@ -77,7 +79,7 @@ use axum::routing::{get, post};
 use axum::Router;
 
 pub use faults::{CallCounts, Endpoint, EndpointCounts, Fault, FaultKind, GrantKind};
-pub use model::{ClientType, EmulatedApp, EmulatedUser, EmulatorError, NewApp, NewUser, PostedTweet};
+pub use model::{ClientType, EmulatedApp, EmulatedUser, EmulatorError, NewApp, NewUser, Oauth1Token, PostedTweet};
 pub use settings::EmulatorSettings;
 
 use state::State;
@@ -88,6 +90,10 @@ pub const SAMPLE_CLIENT_ID: &str = "authwatch-local";
 pub const SAMPLE_CLIENT_SECRET: &str = "authwatch-local-secret-not-for-production";
 /// Its callback URL: authwatch's own, as served by `cargo leptos watch`.
 pub const SAMPLE_CALLBACK: &str = "http://127.0.0.1:3000/auth/x/callback";
+/// Its OAuth 1.0a consumer key (fixed, like its client secret).
+pub const SAMPLE_CONSUMER_KEY: &str = "authwatch-local-consumer-key";
+/// Its OAuth 1.0a consumer secret.
+pub const SAMPLE_CONSUMER_SECRET: &str = "authwatch-local-consumer-secret-not-for-production";
 
 /// An emulated X. Cheap to clone: clones share one world.
 ///
@@ -111,8 +117,10 @@ impl Emulator {
     }
 
     /// Default settings, one confidential app ([`SAMPLE_CLIENT_ID`],
-    /// [`SAMPLE_CLIENT_SECRET`], callbacks [`SAMPLE_CALLBACK`] and its
-    /// `localhost` twin) and three users. Used by `authwatch emulator`.
+    /// [`SAMPLE_CLIENT_SECRET`], consumer key and secret
+    /// [`SAMPLE_CONSUMER_KEY`] and [`SAMPLE_CONSUMER_SECRET`], callbacks
+    /// [`SAMPLE_CALLBACK`] and its `localhost` twin) and three users. Used
+    /// by `authwatch emulator`.
     pub fn with_sample_data() -> Self {
         let emulator = Self::new(EmulatorSettings::default());
         let sample = NewApp {
@@ -122,6 +130,8 @@ impl Emulator {
             client_type: ClientType::Confidential,
             callbacks: vec![SAMPLE_CALLBACK.to_owned(), "http://localhost:3000/auth/x/callback".to_owned()],
             in_project: true,
+            consumer_key: Some(SAMPLE_CONSUMER_KEY.to_owned()),
+            consumer_secret: Some(SAMPLE_CONSUMER_SECRET.to_owned()),
         };
         if let Err(e) = emulator.create_app(sample) {
             // The sample app is built from constants; failing here is a bug.
@@ -175,6 +185,11 @@ impl Emulator {
             .route("/2/oauth2/revoke", post(oauth::revoke))
             .route("/2/users/me", get(api::users_me))
             .route("/2/tweets", post(api::create_tweet))
+            .route("/oauth/request_token", post(oauth1::request_token))
+            .route("/oauth/authorize", get(oauth1::authorize_page).post(oauth1::consent_submit))
+            .route("/oauth/authenticate", get(oauth1::authenticate_page).post(oauth1::consent_submit))
+            .route("/oauth/access_token", post(oauth1::access_token))
+            .route("/1.1/account/verify_credentials.json", get(oauth1::verify_credentials))
     }
 
     /// Adds a user, or replaces the one with the same id. A missing id is
@@ -200,7 +215,8 @@ impl Emulator {
     }
 
     /// As if the user disconnected the app in X's settings: every token of
-    /// every grant of this user to this app dies, and unexchanged codes too.
+    /// every grant of this user to this app dies, and unexchanged codes too;
+    /// so do the user's OAuth 1.0a tokens for the app.
     pub fn revoke_grant(&self, client_id: &str, user_id: &str) {
         self.lock().revoke_grant(client_id, user_id);
     }
@@ -228,6 +244,31 @@ impl Emulator {
     pub fn set_client_secret(&self, client_id: &str, secret: &str) {
         // Nothing to do for an app that does not exist.
         let _ = self.lock().set_client_secret(client_id, secret);
+    }
+
+    /// "Regenerate" of the app's API key and secret in X's portal: new
+    /// OAuth 1.0a consumer credentials, returned as (key, secret). The old
+    /// key stops authenticating (code 32) and every 1.0a token issued under
+    /// it dies (code 89). OAuth 2.0 is not affected.
+    pub fn regenerate_consumer_key(&self, client_id: &str) -> Result<(String, String), EmulatorError> {
+        self.lock().set_consumer_key(client_id, None, None)
+    }
+
+    /// The same with given credentials (`None` parts generated). Refused:
+    /// an unknown app, or a key another app has.
+    pub fn set_consumer_key(
+        &self,
+        client_id: &str,
+        consumer_key: Option<String>,
+        consumer_secret: Option<String>,
+    ) -> Result<(String, String), EmulatorError> {
+        self.lock().set_consumer_key(client_id, consumer_key, consumer_secret)
+    }
+
+    /// The app's OAuth 1.0a access tokens, live or dead, without their
+    /// secrets.
+    pub fn oauth1_tokens(&self, client_id: &str) -> Vec<Oauth1Token> {
+        self.lock().oauth1_tokens(client_id)
     }
 
     /// Skews only the `date` header by `seconds`: from the client's point of
@@ -297,8 +338,9 @@ impl Emulator {
     }
 
     /// Every access token, refresh token and authorization code handed out
-    /// so far, live or dead: what a test searches a client's logs, pages
-    /// and database for.
+    /// so far, live or dead, and every OAuth 1.0a access token, token
+    /// secret, request token secret and verifier: what a test searches a
+    /// client's logs, pages and database for.
     pub fn issued_secrets(&self) -> Vec<String> {
         self.lock().issued_secrets()
     }
@@ -316,6 +358,8 @@ pub async fn serve(addr: SocketAddr, emulator: Emulator) -> std::io::Result<()> 
         tracing::info!(
             client_id = %app.client_id,
             client_secret = %app.client_secret,
+            consumer_key = %app.consumer_key,
+            consumer_secret = %app.consumer_secret,
             client_type = ?app.client_type,
             callbacks = ?app.callbacks,
             "emulated app"

@@ -108,6 +108,9 @@ struct RequestTokenRecord {
     callback: String,
     expires_ms: u64,
     consent: Consent,
+    /// The verifier handed out, kept after the token is spent: a secret
+    /// a client must never leak, whatever became of it.
+    verifier: Option<String>,
 }
 
 #[derive(Debug)]
@@ -277,6 +280,7 @@ impl State {
                 callback,
                 expires_ms,
                 consent: Consent::Pending,
+                verifier: None,
             },
         );
         Ok(issued)
@@ -324,7 +328,10 @@ impl State {
         let verifier = random_alphanumeric(32);
         let record = self.oauth1.request_tokens.get_mut(token).ok_or("unknown oauth_token")?;
         record.consent = match &user {
-            Some(user_id) => Consent::Authorized { user_id: user_id.clone(), verifier: verifier.clone() },
+            Some(user_id) => {
+                record.verifier = Some(verifier.clone());
+                Consent::Authorized { user_id: user_id.clone(), verifier: verifier.clone() }
+            }
             None => Consent::Spent,
         };
         Ok(match (user, callback.as_str()) {
@@ -505,13 +512,11 @@ impl State {
     /// public: they travel in the browser's address bar before any consent).
     pub(super) fn oauth1_secrets(&self) -> Vec<String> {
         let access = self.oauth1.access_tokens.iter().flat_map(|(token, r)| [token.clone(), r.secret.clone()]);
-        let request = self.oauth1.request_tokens.values().flat_map(|r| {
-            let verifier = match &r.consent {
-                Consent::Authorized { verifier, .. } => Some(verifier.clone()),
-                _ => None,
-            };
-            std::iter::once(r.secret.clone()).chain(verifier)
-        });
+        let request = self
+            .oauth1
+            .request_tokens
+            .values()
+            .flat_map(|r| std::iter::once(r.secret.clone()).chain(r.verifier.clone()));
         access.chain(request).collect()
     }
 }

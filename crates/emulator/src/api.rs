@@ -1,4 +1,5 @@
-//! X's v2 endpoints used by authwatch: `GET /2/users/me` and `POST /2/tweets`.
+//! X's v2 endpoints used by authwatch: `GET /2/users/me` and `POST /2/tweets`,
+//! with an OAuth 2.0 Bearer token or an OAuth 1.0a signature (user context).
 //!
 //! Every answer carries X's headers (`date`, `x-rate-limit-*`,
 //! `x-transaction-id`, `x-response-time`); errors are `application/problem+json`
@@ -9,15 +10,17 @@
 use std::time::Instant;
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{OriginalUri, State};
 use axum::http::header::AUTHORIZATION;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
 use serde::Serialize;
 use serde_json::Value;
 
 use super::faults::{dropped_response, Call, Endpoint, FaultKind};
 use super::http::{plan_fault, raw_json_response, FaultPlan, Problem, RateHeaders, Stamp, JSON, PROBLEM_JSON};
+use super::oauth1::{has_oauth_header, signed_request};
+use super::signature::SignedRequest;
 use super::state::{Bucket, Caller, RateView, State as World};
 use super::Emulator;
 
@@ -34,6 +37,52 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.trim().split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned())
+}
+
+/// How a v2 call authenticates: an OAuth 2.0 Bearer token, or an OAuth
+/// 1.0a signature with a user's access token (`None`: a garbled header).
+enum Auth {
+    Bearer(Option<String>),
+    Oauth1(Option<SignedRequest>),
+}
+
+impl Auth {
+    fn of(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Self {
+        if has_oauth_header(headers) {
+            Self::Oauth1(signed_request(method, uri, headers, body))
+        } else {
+            Self::Bearer(bearer(headers))
+        }
+    }
+
+    fn is_oauth1(&self) -> bool {
+        matches!(self, Self::Oauth1(_))
+    }
+
+    /// The app the credentials name, valid or not (for counters and faults).
+    fn client_id(&self, world: &World) -> Option<String> {
+        match self {
+            Self::Bearer(token) => token.as_deref().and_then(|t| world.token_client(t)),
+            Self::Oauth1(signed) => signed.as_ref().and_then(|s| world.oauth1_client(s)),
+        }
+    }
+
+    /// Who calls, if the credentials are good; changes nothing.
+    fn caller(&self, world: &World) -> Option<Caller> {
+        match self {
+            Self::Bearer(token) => token.as_deref().and_then(|t| world.caller(t)),
+            Self::Oauth1(signed) => signed.as_ref().and_then(|s| world.oauth1_caller(s).ok()),
+        }
+    }
+
+    /// [`Auth::caller`] for the call X answers: a 1.0a nonce is spent.
+    /// Every refusal of a 1.0a request is the generic 401 here (OBS).
+    fn admit(&self, world: &mut World) -> Option<Caller> {
+        match self {
+            Self::Bearer(_) => self.caller(world),
+            Self::Oauth1(signed) => signed.as_ref().and_then(|s| world.oauth1_admit(s).ok()),
+        }
+    }
 }
 
 /// An answer of a v2 endpoint, before headers.
@@ -150,8 +199,8 @@ fn peek(world: &World, specs: &[BucketSpec], exhausted: bool) -> RateHeaders {
 
 /// Authenticates the caller and uses one call of each bucket; the early
 /// answer (401, 403 not enrolled, 429) if the call goes no further.
-fn admit(world: &mut World, endpoint: Endpoint, token: Option<&str>) -> Result<(Caller, RateHeaders), Answer> {
-    let caller = token.and_then(|t| world.caller(t));
+fn admit(world: &mut World, endpoint: Endpoint, auth: &Auth) -> Result<(Caller, RateHeaders), Answer> {
+    let caller = auth.admit(world);
     let specs = buckets(world, endpoint, caller.as_ref());
     let Some(caller) = caller else {
         return Err(Answer::problem(401, peek(world, &specs, false)));
@@ -184,23 +233,23 @@ fn admit(world: &mut World, endpoint: Endpoint, token: Option<&str>) -> Result<(
 async fn serve_v2(
     emulator: Emulator,
     endpoint: Endpoint,
-    headers: HeaderMap,
+    auth: Auth,
     handle: impl FnOnce(&mut World, Caller, RateHeaders) -> Answer,
 ) -> Response {
     let started = Instant::now();
-    let token = bearer(&headers);
     let (fault, fault_answer) = {
         let mut world = emulator.lock();
-        let client_id = token.as_deref().and_then(|t| world.token_client(t));
-        let call = Call { endpoint, grant: None, client_id: client_id.as_deref(), consent: false };
+        let client_id = auth.client_id(&world);
+        let call =
+            Call { endpoint, grant: None, client_id: client_id.as_deref(), consent: false, oauth1: auth.is_oauth1() };
         world.counts.record(&call);
         let fault = world.faults.take(&call);
         // Injected answers report the caller's buckets, exhausted for a 429.
         let answer = match &fault {
-            Some(FaultKind::Status(status)) => Some(injected(&world, endpoint, token.as_deref(), *status, started)),
-            Some(FaultKind::RateLimited) => Some(injected(&world, endpoint, token.as_deref(), 429, started)),
-            Some(FaultKind::AuthOutage) => Some(injected(&world, endpoint, token.as_deref(), 401, started)),
-            Some(FaultKind::CreditsDepleted) => Some(credits_depleted(&world, endpoint, token.as_deref(), started)),
+            Some(FaultKind::Status(status)) => Some(injected(&world, endpoint, &auth, *status, started)),
+            Some(FaultKind::RateLimited) => Some(injected(&world, endpoint, &auth, 429, started)),
+            Some(FaultKind::AuthOutage) => Some(injected(&world, endpoint, &auth, 401, started)),
+            Some(FaultKind::CreditsDepleted) => Some(credits_depleted(&world, endpoint, &auth, started)),
             _ => None,
         };
         (fault, answer)
@@ -212,7 +261,7 @@ async fn serve_v2(
     };
     let (answer, stamp) = {
         let mut world = emulator.lock();
-        let answer = match admit(&mut world, endpoint, token.as_deref()) {
+        let answer = match admit(&mut world, endpoint, &auth) {
             Err(answer) => answer,
             Ok((caller, rate)) => handle(&mut world, caller, rate),
         };
@@ -225,8 +274,8 @@ async fn serve_v2(
 }
 
 /// The answer of an injected error status; a 429 shows no call left.
-fn injected(world: &World, endpoint: Endpoint, token: Option<&str>, status: u16, started: Instant) -> Response {
-    let caller = token.and_then(|t| world.caller(t));
+fn injected(world: &World, endpoint: Endpoint, auth: &Auth, status: u16, started: Instant) -> Response {
+    let caller = auth.caller(world);
     let specs = buckets(world, endpoint, caller.as_ref());
     let rate = peek(world, &specs, status == 429);
     render(Answer::problem(status, rate), &Stamp::new(started, &world.clock))
@@ -241,8 +290,8 @@ struct PaymentRequired {
     kind: &'static str,
 }
 
-fn credits_depleted(world: &World, endpoint: Endpoint, token: Option<&str>, started: Instant) -> Response {
-    let caller = token.and_then(|t| world.caller(t));
+fn credits_depleted(world: &World, endpoint: Endpoint, auth: &Auth, started: Instant) -> Response {
+    let caller = auth.caller(world);
     let specs = buckets(world, endpoint, caller.as_ref());
     let body = PaymentRequired {
         title: "Payment Required",
@@ -298,9 +347,15 @@ struct TweetData<'a> {
     edit_history_tweet_ids: [&'a str; 1],
 }
 
-/// `GET /2/users/me`.
-pub(crate) async fn users_me(State(emulator): State<Emulator>, headers: HeaderMap) -> Response {
-    serve_v2(emulator, Endpoint::UsersMe, headers, |_, caller, rate| {
+/// `GET /2/users/me`, with a Bearer token or signed with OAuth 1.0a.
+pub(crate) async fn users_me(
+    State(emulator): State<Emulator>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> Response {
+    let auth = Auth::of(&method, &uri, &headers, &[]);
+    serve_v2(emulator, Endpoint::UsersMe, auth, |_, caller, rate| {
         if !caller.has_scopes(USERS_ME_SCOPES) {
             return Answer::problem(403, rate);
         }
@@ -311,9 +366,17 @@ pub(crate) async fn users_me(State(emulator): State<Emulator>, headers: HeaderMa
     .await
 }
 
-/// `POST /2/tweets`: answers 201 with the new post.
-pub(crate) async fn create_tweet(State(emulator): State<Emulator>, headers: HeaderMap, body: Bytes) -> Response {
-    serve_v2(emulator, Endpoint::Tweets, headers, move |world, caller, rate| {
+/// `POST /2/tweets`: answers 201 with the new post. With OAuth 1.0a, the
+/// JSON body is not part of the signature (only form bodies are).
+pub(crate) async fn create_tweet(
+    State(emulator): State<Emulator>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let auth = Auth::of(&method, &uri, &headers, &body);
+    serve_v2(emulator, Endpoint::Tweets, auth, move |world, caller, rate| {
         if !caller.has_scopes(TWEETS_SCOPES) {
             return Answer::problem(403, rate);
         }

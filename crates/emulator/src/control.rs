@@ -22,6 +22,7 @@ pub(crate) fn router() -> Router<Emulator> {
         .route("/users", get(list_users).post(create_user))
         .route("/apps", get(list_apps).post(create_app))
         .route("/apps/{client_id}/secret", post(set_secret))
+        .route("/apps/{client_id}/consumer-key", post(set_consumer_key))
         .route("/apps/{client_id}/withhold-scopes", post(withhold_scopes))
         .route("/grants/revoke", post(revoke_grant))
         .route("/tokens/expire", post(expire_tokens))
@@ -104,6 +105,27 @@ async fn set_secret(
     require_app(&emulator, &client_id)?;
     emulator.set_client_secret(&client_id, &client_secret);
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// New OAuth 1.0a consumer credentials; missing ones are generated.
+#[derive(Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct ConsumerKeyBody {
+    consumer_key: Option<String>,
+    consumer_secret: Option<String>,
+}
+
+/// Regenerates (empty body) or sets the app's consumer key and secret;
+/// answers the new ones.
+async fn set_consumer_key(
+    State(emulator): State<Emulator>,
+    Path(client_id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, ControlError> {
+    let ConsumerKeyBody { consumer_key, consumer_secret } =
+        if body.iter().all(u8::is_ascii_whitespace) { ConsumerKeyBody::default() } else { parse(&body)? };
+    let (consumer_key, consumer_secret) = emulator.set_consumer_key(&client_id, consumer_key, consumer_secret)?;
+    Ok(Json(json!({ "consumer_key": consumer_key, "consumer_secret": consumer_secret })).into_response())
 }
 
 #[derive(Deserialize)]

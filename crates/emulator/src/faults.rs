@@ -24,6 +24,15 @@ pub enum Endpoint {
     UsersMe,
     /// `POST /2/tweets`.
     Tweets,
+    /// `POST /oauth/request_token` (OAuth 1.0a).
+    RequestToken,
+    /// `GET`/`POST /oauth/authorize` and `/oauth/authenticate` (OAuth 1.0a
+    /// consent page and its form).
+    Oauth1Authorize,
+    /// `POST /oauth/access_token` (OAuth 1.0a).
+    AccessToken,
+    /// `GET /1.1/account/verify_credentials.json` (OAuth 1.0a user context).
+    VerifyCredentials,
     /// For faults only: every v2 endpoint (`users_me` and `tweets`), as an
     /// app-wide or X-wide condition hits them all. No call is counted here.
     V2,
@@ -120,7 +129,8 @@ pub struct Fault {
     #[serde(default)]
     pub grant: Option<GrantKind>,
     /// Hit only calls made by this app (identified by its credentials, the
-    /// `client_id` parameter, or the access token used).
+    /// `client_id` parameter, the access token used, or the OAuth 1.0a
+    /// consumer key).
     #[serde(default)]
     pub client_id: Option<String>,
 }
@@ -163,9 +173,11 @@ pub(crate) struct Call<'a> {
     pub endpoint: Endpoint,
     pub grant: Option<GrantKind>,
     pub client_id: Option<&'a str>,
-    /// For the authorize endpoint: the consent form was posted (vs the page
+    /// For the authorize endpoints: the consent form was posted (vs the page
     /// being shown).
     pub consent: bool,
+    /// Signed with OAuth 1.0a (vs a Bearer token), for the v2 endpoints.
+    pub oauth1: bool,
 }
 
 /// The faults in force, in the order they were injected.
@@ -205,6 +217,7 @@ impl Faults {
 /// Calls to each endpoint. Every call counts, whatever its answer (errors and
 /// faults included).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct EndpointCounts {
     /// Consent pages shown (`GET /i/oauth2/authorize`).
     pub authorize: u64,
@@ -222,6 +235,21 @@ pub struct EndpointCounts {
     pub users_me: u64,
     /// Calls to `POST /2/tweets`.
     pub tweets: u64,
+    /// Of `users_me`, the calls signed with OAuth 1.0a.
+    pub users_me_oauth1: u64,
+    /// Of `tweets`, the calls signed with OAuth 1.0a.
+    pub tweets_oauth1: u64,
+    /// Calls to `POST /oauth/request_token`.
+    pub request_token: u64,
+    /// OAuth 1.0a consent pages shown (`GET /oauth/authorize` or
+    /// `/oauth/authenticate`).
+    pub oauth1_authorize: u64,
+    /// OAuth 1.0a consent forms posted.
+    pub oauth1_consent: u64,
+    /// Calls to `POST /oauth/access_token`.
+    pub access_token: u64,
+    /// Calls to `GET /1.1/account/verify_credentials.json`.
+    pub verify_credentials: u64,
 }
 
 impl EndpointCounts {
@@ -238,8 +266,19 @@ impl EndpointCounts {
                 }
             }
             Endpoint::Revoke => self.revoke += 1,
-            Endpoint::UsersMe => self.users_me += 1,
-            Endpoint::Tweets => self.tweets += 1,
+            Endpoint::UsersMe => {
+                self.users_me += 1;
+                self.users_me_oauth1 += u64::from(call.oauth1);
+            }
+            Endpoint::Tweets => {
+                self.tweets += 1;
+                self.tweets_oauth1 += u64::from(call.oauth1);
+            }
+            Endpoint::RequestToken => self.request_token += 1,
+            Endpoint::Oauth1Authorize if call.consent => self.oauth1_consent += 1,
+            Endpoint::Oauth1Authorize => self.oauth1_authorize += 1,
+            Endpoint::AccessToken => self.access_token += 1,
+            Endpoint::VerifyCredentials => self.verify_credentials += 1,
             Endpoint::V2 => {}
         }
     }

@@ -16,6 +16,10 @@ use super::tokens::random_hex;
 pub(crate) const JSON: &str = "application/json; charset=utf-8";
 pub(crate) const PROBLEM_JSON: &str = "application/problem+json";
 pub(crate) const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
+/// What X sends its OAuth 1.0a form-encoded token answers as (UNV).
+pub(crate) const TEXT_HTML: &str = "text/html; charset=utf-8";
+/// X's XML errors of `request_token`, spelled as X spells it.
+pub(crate) const XML: &str = "application/xml;charset=utf-8";
 
 /// The headers X puts on every API answer: `date` (from the emulator's
 /// possibly skewed header clock), `x-transaction-id`, `x-response-time`.

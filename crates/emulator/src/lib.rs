@@ -1,4 +1,4 @@
-//! An emulator of X's OAuth 2.0 and v2 API, as authwatch's `docs/x-behaviour.md` describes it —
+//! An emulator of X's OAuth 2.0, OAuth 1.0a and v2 API, as authwatch's `docs/x-behaviour.md` describes it —
 //! quirks included (`invalid_request` where RFC 6749 says `invalid_grant`,
 //! single-use rotating refresh tokens, the "Something went wrong" page that
 //! never redirects). Every test of authwatch trusts it, so it follows X, not
@@ -8,7 +8,52 @@
 //! - `GET /i/oauth2/authorize` — consent page (`#x-user` account picker,
 //!   "Authorize app" / "Cancel" buttons); `POST` of its form redirects.
 //! - `POST /2/oauth2/token`, `POST /2/oauth2/revoke` — form-encoded.
-//! - `GET /2/users/me`, `POST /2/tweets` — Bearer access token.
+//! - `GET /2/users/me`, `POST /2/tweets` — Bearer access token, or an OAuth
+//!   1.0a signature with a user's access token (same success bodies; any
+//!   refused 1.0a request gets the generic v2 401 problem body, OBS).
+//!
+//! OAuth 1.0a user context (X's "older auth flow"): every request signed
+//! with HMAC-SHA1 (RFC 5849), verified for real against the URL the client
+//! addressed — `X-Forwarded-Proto` (else `http`), `Host`, and the path
+//! *with* any prefix the router is nested under — its query, its form body
+//! (JSON bodies are not signed) and the `oauth_*` parameters. Each app's
+//! consumer key and secret (X's "API key and secret") are on
+//! [`EmulatedApp`]; its callbacks serve both flows.
+//! - `POST /oauth/request_token` — signed with the consumer key alone,
+//!   `oauth_callback` in the header (`oob` or a registered callback; a query
+//!   string is allowed) → `oauth_token=…&oauth_token_secret=…&oauth_callback_confirmed=true`
+//!   as `text/html; charset=utf-8` (UNV). A callback not registered (or
+//!   none, UNV) → 403 `application/xml;charset=utf-8`
+//!   `<?xml version="1.0" encoding="UTF-8"?><errors><error code="415">Callback URL not approved for this client application. Approved callback URLs can be adjusted in your application settings</error></errors>`
+//!   (setting `oauth1_callback_error_as_json`: the older JSON body, code 415).
+//!   Request tokens live 15 minutes (UNV) and are single use.
+//! - `GET /oauth/authorize?oauth_token=…`, `GET /oauth/authenticate?oauth_token=…`
+//!   — the consent page, like OAuth 2.0's (`#x-user`, "Authorize app",
+//!   "Cancel", relative form action); an unknown, used or expired request
+//!   token → X's "Something went wrong" page. `POST` of its form: 303 to the
+//!   callback with `oauth_token` and `oauth_verifier` appended to its query,
+//!   or with `denied=<request token>` on Cancel (`oob`: a PIN page).
+//! - `POST /oauth/access_token` — signed with the consumer key and the
+//!   request token, `oauth_verifier` in the header or the form body →
+//!   `oauth_token=…&oauth_token_secret=…&user_id=…&screen_name=…`. A wrong
+//!   verifier, used or expired request token → 401 code 89 (UNV; a wrong
+//!   verifier spends nothing). Access tokens never expire; the same user
+//!   connecting again gets the same token (UNV, setting
+//!   `oauth1_reissue_same_token`).
+//! - `GET /1.1/account/verify_credentials.json` — signed, user context →
+//!   `{"id":…,"id_str":"…","name":"…","screen_name":"…"}`: v1.1
+//!   verify_credentials, where X's codes 89/32/135 are seen (UNV-availability).
+//!
+//! The refusals of signed requests, in X's order, each 401
+//! `{"errors":[{"code":N,"message":"…"}]}` as `application/json; charset=utf-8`:
+//! a missing or garbled header, an unknown consumer key or a bad signature →
+//! 32 "Could not authenticate you."; `oauth_timestamp` more than
+//! `oauth1_timestamp_window_secs` (UNV, 300) from X's clock → 135
+//! "Timestamp out of bounds."; a nonce seen before for the consumer key and
+//! token → 32 (UNV which code); a token unknown, revoked, of another app, or
+//! issued under a consumer key since regenerated → 89 "Invalid or expired
+//! token." (an unknown token is told before the signature: its secret is
+//! part of the key).
 //!
 //! The router works nested under a prefix (authwatch's demo mode mounts it at
 //! `/x-emulator`): its pages only use relative links.
@@ -20,13 +65,19 @@
 //! - `GET /_control/users` — list users. `POST /_control/users`
 //!   `{"id"?,"username","name"}` → 201 user (an existing id is replaced).
 //! - `GET /_control/apps` — list apps. `POST /_control/apps`
-//!   `{"name","client_id"?,"client_secret"?,"client_type":"confidential"|"public","callbacks":[…],"in_project"?}`
-//!   → 201 app (at most 10 callbacks, no query strings).
+//!   `{"name","client_id"?,"client_secret"?,"client_type":"confidential"|"public","callbacks":[…],"in_project"?,"consumer_key"?,"consumer_secret"?}`
+//!   → 201 app (at most 10 callbacks, no query strings, unique consumer keys).
 //! - `POST /_control/apps/{client_id}/secret` `{"client_secret"}` — rotate the secret.
+//! - `POST /_control/apps/{client_id}/consumer-key` (no body, or
+//!   `{"consumer_key"?,"consumer_secret"?}`) → 200 `{"consumer_key","consumer_secret"}`:
+//!   regenerate (or set) the 1.0a API key and secret. The old key stops
+//!   authenticating (32) and every 1.0a token issued under it dies (89),
+//!   for good; 400 for a key another app has.
 //! - `POST /_control/apps/{client_id}/withhold-scopes` `{"scopes":[…]}` — the
 //!   next consents grant fewer scopes (`[]` stops withholding).
 //! - `POST /_control/grants/revoke` `{"client_id","user_id"}` — the user
-//!   disconnects the app in X's settings: all its tokens die.
+//!   disconnects the app in X's settings: all its tokens die, OAuth 1.0a
+//!   tokens too.
 //! - `POST /_control/tokens/expire` `{"client_id","user_id"?}` — access
 //!   tokens expire now; refresh tokens still work.
 //! - `POST /_control/tokens/invalidate` `{"client_id","user_id"?}` or
@@ -41,8 +92,11 @@
 //!   `"drop_connection"`, `"rotate_and_drop"`, and for the token endpoint's
 //!   success answers `"success_as_text_plain"`, `"expires_in_as_string"`,
 //!   `"truncated_success"`), clear all. Endpoints `authorize`, `token`,
-//!   `revoke`, `users_me`, `tweets`, and `v2` for both v2 endpoints. X's
-//!   failures that are not the account's:
+//!   `revoke`, `users_me`, `tweets`, and `v2` for both v2 endpoints (Bearer
+//!   and 1.0a calls alike); for OAuth 1.0a `request_token`,
+//!   `oauth1_authorize`, `access_token`, `verify_credentials` (their
+//!   injected 401/429/500/503 carry X's v1.1 bodies, codes 32/88/131/130).
+//!   X's failures that are not the account's:
 //!   - X's auth outage: `{"endpoint":"v2","kind":"auth_outage"}` — the
 //!     ordinary 401 for every access token, fresh ones too, while the token
 //!     endpoint keeps refreshing;
@@ -54,9 +108,16 @@
 //!     tokens leaves the old access token working (setting
 //!     `refresh_keeps_previous_access_token`): a second client just calls
 //!     `POST /2/oauth2/token` with the copied refresh token.
-//! - `GET /_control/counts`, `POST /_control/counts/reset` — [`CallCounts`].
+//! - `GET /_control/counts`, `POST /_control/counts/reset` — [`CallCounts`]:
+//!   per endpoint, 1.0a ones included (`request_token`, `oauth1_authorize`,
+//!   `oauth1_consent`, `access_token`, `verify_credentials`); `users_me` and
+//!   `tweets` count every call, `users_me_oauth1` and `tweets_oauth1` those
+//!   signed with 1.0a.
 //! - `GET|PATCH /_control/settings` — read, or merge a partial
-//!   [`EmulatorSettings`] object (unknown fields are refused).
+//!   [`EmulatorSettings`] object (unknown fields are refused). The 1.0a
+//!   ones: `oauth1_timestamp_window_secs` (300), `oauth1_request_token_ttl_secs`
+//!   (900), `oauth1_reissue_same_token` (true), `oauth1_callback_error_as_json`
+//!   (false).
 //! - `GET /_control/tweets` — posts made so far.
 
 mod api;
@@ -65,8 +126,10 @@ mod faults;
 mod http;
 mod model;
 mod oauth;
+mod oauth1;
 mod pages;
 mod settings;
+mod signature;
 mod state;
 mod tokens;
 
@@ -77,7 +140,7 @@ use axum::routing::{get, post};
 use axum::Router;
 
 pub use faults::{CallCounts, Endpoint, EndpointCounts, Fault, FaultKind, GrantKind};
-pub use model::{ClientType, EmulatedApp, EmulatedUser, EmulatorError, NewApp, NewUser, PostedTweet};
+pub use model::{ClientType, EmulatedApp, EmulatedUser, EmulatorError, NewApp, NewUser, Oauth1Token, PostedTweet};
 pub use settings::EmulatorSettings;
 
 use state::State;
@@ -88,6 +151,10 @@ pub const SAMPLE_CLIENT_ID: &str = "authwatch-local";
 pub const SAMPLE_CLIENT_SECRET: &str = "authwatch-local-secret-not-for-production";
 /// Its callback URL: authwatch's own, as served by `cargo leptos watch`.
 pub const SAMPLE_CALLBACK: &str = "http://127.0.0.1:3000/auth/x/callback";
+/// Its OAuth 1.0a consumer key (fixed, like its client secret).
+pub const SAMPLE_CONSUMER_KEY: &str = "authwatch-local-consumer-key";
+/// Its OAuth 1.0a consumer secret.
+pub const SAMPLE_CONSUMER_SECRET: &str = "authwatch-local-consumer-secret-not-for-production";
 
 /// An emulated X. Cheap to clone: clones share one world.
 ///
@@ -111,8 +178,10 @@ impl Emulator {
     }
 
     /// Default settings, one confidential app ([`SAMPLE_CLIENT_ID`],
-    /// [`SAMPLE_CLIENT_SECRET`], callbacks [`SAMPLE_CALLBACK`] and its
-    /// `localhost` twin) and three users. Used by `authwatch emulator`.
+    /// [`SAMPLE_CLIENT_SECRET`], consumer key and secret
+    /// [`SAMPLE_CONSUMER_KEY`] and [`SAMPLE_CONSUMER_SECRET`], callbacks
+    /// [`SAMPLE_CALLBACK`] and its `localhost` twin) and three users. Used
+    /// by `authwatch emulator`.
     pub fn with_sample_data() -> Self {
         let emulator = Self::new(EmulatorSettings::default());
         let sample = NewApp {
@@ -122,6 +191,8 @@ impl Emulator {
             client_type: ClientType::Confidential,
             callbacks: vec![SAMPLE_CALLBACK.to_owned(), "http://localhost:3000/auth/x/callback".to_owned()],
             in_project: true,
+            consumer_key: Some(SAMPLE_CONSUMER_KEY.to_owned()),
+            consumer_secret: Some(SAMPLE_CONSUMER_SECRET.to_owned()),
         };
         if let Err(e) = emulator.create_app(sample) {
             // The sample app is built from constants; failing here is a bug.
@@ -175,6 +246,11 @@ impl Emulator {
             .route("/2/oauth2/revoke", post(oauth::revoke))
             .route("/2/users/me", get(api::users_me))
             .route("/2/tweets", post(api::create_tweet))
+            .route("/oauth/request_token", post(oauth1::request_token))
+            .route("/oauth/authorize", get(oauth1::authorize_page).post(oauth1::consent_submit))
+            .route("/oauth/authenticate", get(oauth1::authenticate_page).post(oauth1::consent_submit))
+            .route("/oauth/access_token", post(oauth1::access_token))
+            .route("/1.1/account/verify_credentials.json", get(oauth1::verify_credentials))
     }
 
     /// Adds a user, or replaces the one with the same id. A missing id is
@@ -200,7 +276,8 @@ impl Emulator {
     }
 
     /// As if the user disconnected the app in X's settings: every token of
-    /// every grant of this user to this app dies, and unexchanged codes too.
+    /// every grant of this user to this app dies, and unexchanged codes too;
+    /// so do the user's OAuth 1.0a tokens for the app.
     pub fn revoke_grant(&self, client_id: &str, user_id: &str) {
         self.lock().revoke_grant(client_id, user_id);
     }
@@ -228,6 +305,31 @@ impl Emulator {
     pub fn set_client_secret(&self, client_id: &str, secret: &str) {
         // Nothing to do for an app that does not exist.
         let _ = self.lock().set_client_secret(client_id, secret);
+    }
+
+    /// "Regenerate" of the app's API key and secret in X's portal: new
+    /// OAuth 1.0a consumer credentials, returned as (key, secret). The old
+    /// key stops authenticating (code 32) and every 1.0a token issued under
+    /// it dies (code 89). OAuth 2.0 is not affected.
+    pub fn regenerate_consumer_key(&self, client_id: &str) -> Result<(String, String), EmulatorError> {
+        self.lock().set_consumer_key(client_id, None, None)
+    }
+
+    /// The same with given credentials (`None` parts generated). Refused:
+    /// an unknown app, or a key another app has.
+    pub fn set_consumer_key(
+        &self,
+        client_id: &str,
+        consumer_key: Option<String>,
+        consumer_secret: Option<String>,
+    ) -> Result<(String, String), EmulatorError> {
+        self.lock().set_consumer_key(client_id, consumer_key, consumer_secret)
+    }
+
+    /// The app's OAuth 1.0a access tokens, live or dead, without their
+    /// secrets.
+    pub fn oauth1_tokens(&self, client_id: &str) -> Vec<Oauth1Token> {
+        self.lock().oauth1_tokens(client_id)
     }
 
     /// Skews only the `date` header by `seconds`: from the client's point of
@@ -297,8 +399,9 @@ impl Emulator {
     }
 
     /// Every access token, refresh token and authorization code handed out
-    /// so far, live or dead: what a test searches a client's logs, pages
-    /// and database for.
+    /// so far, live or dead, and every OAuth 1.0a access token, token
+    /// secret, request token secret and verifier: what a test searches a
+    /// client's logs, pages and database for.
     pub fn issued_secrets(&self) -> Vec<String> {
         self.lock().issued_secrets()
     }
@@ -316,6 +419,8 @@ pub async fn serve(addr: SocketAddr, emulator: Emulator) -> std::io::Result<()> 
         tracing::info!(
             client_id = %app.client_id,
             client_secret = %app.client_secret,
+            consumer_key = %app.consumer_key,
+            consumer_secret = %app.consumer_secret,
             client_type = ?app.client_type,
             callbacks = ?app.callbacks,
             "emulated app"

@@ -54,6 +54,12 @@ pub struct NewApp {
     /// Whether the app is attached to a Project. When not, every v2 call
     /// answers X's 403 `client-not-enrolled` problem.
     pub in_project: bool,
+    /// The OAuth 1.0a consumer key (X's "API key"); generated when `None`.
+    /// Unique across apps.
+    pub consumer_key: Option<String>,
+    /// The OAuth 1.0a consumer secret (X's "API key secret"); generated
+    /// when `None`.
+    pub consumer_secret: Option<String>,
 }
 
 impl Default for NewApp {
@@ -65,6 +71,8 @@ impl Default for NewApp {
             client_type: ClientType::Confidential,
             callbacks: Vec::new(),
             in_project: true,
+            consumer_key: None,
+            consumer_secret: None,
         }
     }
 }
@@ -80,10 +88,27 @@ pub struct EmulatedApp {
     pub client_secret: String,
     /// Confidential or public.
     pub client_type: ClientType,
-    /// Registered callback URLs.
+    /// Registered callback URLs, for OAuth 2.0 and 1.0a alike.
     pub callbacks: Vec<String>,
     /// Whether the app is attached to a Project.
     pub in_project: bool,
+    /// The OAuth 1.0a consumer key (X's "API key").
+    pub consumer_key: String,
+    /// The OAuth 1.0a consumer secret (X's "API key secret").
+    pub consumer_secret: String,
+}
+
+/// An OAuth 1.0a access token of an app, for tests to inspect; its secret
+/// is left out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Oauth1Token {
+    /// The `oauth_token` (`<user id>-…`, like X's).
+    pub token: String,
+    /// Whose it is.
+    pub user_id: String,
+    /// Whether X still accepts it: not revoked, and issued under the app's
+    /// current consumer key.
+    pub live: bool,
 }
 
 /// A post made through `POST /2/tweets`, for tests to inspect.
@@ -116,6 +141,9 @@ pub enum EmulatorError {
     /// Client ids are unique.
     #[error("an app with client id {0:?} already exists")]
     DuplicateClientId(String),
+    /// Consumer keys are unique: a signed request names its app by it.
+    #[error("an app with consumer key {0:?} already exists")]
+    DuplicateConsumerKey(String),
     /// The operation names an app that does not exist.
     #[error("no app with client id {0:?}")]
     UnknownApp(String),

@@ -23,6 +23,16 @@ use super::Emulator;
 /// The cookie remembering which emulated account is "signed in to X".
 const USER_COOKIE: &str = "x_emulator_user";
 
+/// The account "signed in to X" in this browser, if any.
+pub(crate) fn signed_in_user(jar: &CookieJar) -> Option<String> {
+    jar.get(USER_COOKIE).map(|c| c.value().to_owned())
+}
+
+/// Remembers the account that consented, for the next consent page.
+pub(crate) fn remember_user(jar: CookieJar, user_id: String) -> CookieJar {
+    jar.add(Cookie::build((USER_COOKIE, user_id)).path("/").http_only(true).same_site(SameSite::Lax).build())
+}
+
 /// Counts an authorize call (the page, or the consent form when `consent`)
 /// and applies its injected fault: `Err` is the fault's answer, `Ok` says
 /// to proceed and whether to drop the answer afterwards.
@@ -30,7 +40,7 @@ async fn authorize_call(emulator: &Emulator, client_id: Option<&str>, consent: b
     let fault = {
         let mut state = emulator.lock();
         let client_id = client_id.filter(|c| state.has_app(c));
-        let call = Call { endpoint: Endpoint::Authorize, grant: None, client_id, consent };
+        let call = Call { endpoint: Endpoint::Authorize, grant: None, client_id, consent, oauth1: false };
         state.counts.record(&call);
         state.faults.take(&call)
     };
@@ -56,7 +66,7 @@ pub(crate) async fn authorize_page(
         match state.validate_authorize(&params) {
             Err(reason) => pages::something_went_wrong(reason),
             Ok(request) => {
-                let signed_in = jar.get(USER_COOKIE).and_then(|c| state.user(c.value()));
+                let signed_in = signed_in_user(&jar).and_then(|id| state.user(&id));
                 pages::consent(&request, &state.users(), signed_in)
             }
         }
@@ -116,9 +126,7 @@ pub(crate) async fn authorize_submit(State(emulator): State<Emulator>, jar: Cook
         Err(reason) => Html(pages::something_went_wrong(reason)).into_response(),
         Ok((location, user_id)) => {
             let jar = match user_id {
-                Some(id) => {
-                    jar.add(Cookie::build((USER_COOKIE, id)).path("/").http_only(true).same_site(SameSite::Lax).build())
-                }
+                Some(id) => remember_user(jar, id),
                 None => jar,
             };
             let mut response = (jar, StatusCode::FOUND).into_response();
@@ -141,13 +149,13 @@ fn redirect_to(redirect_uri: &str, query: &[(&str, String)]) -> String {
     }
 }
 
-fn error_page_with_status(status: u16) -> Response {
+pub(crate) fn error_page_with_status(status: u16) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (status, Html(pages::something_went_wrong("injected fault"))).into_response()
 }
 
 /// The first value of each form field, as X reads them.
-fn parse_form(body: &[u8]) -> HashMap<String, String> {
+pub(crate) fn parse_form(body: &[u8]) -> HashMap<String, String> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).unwrap_or_default();
     let mut form = HashMap::new();
     for (k, v) in pairs {
@@ -245,7 +253,7 @@ async fn form_call(
     let (fault, stamp) = {
         let mut state = emulator.lock();
         let client_id = client_id.filter(|c| state.has_app(c));
-        let call = Call { endpoint, grant, client_id, consent: false };
+        let call = Call { endpoint, grant, client_id, consent: false, oauth1: false };
         state.counts.record(&call);
         (state.faults.take(&call), Stamp::new(started, &state.clock))
     };

@@ -1,4 +1,5 @@
-//! The emulator's HTML: X's consent page and its "Something went wrong" page.
+//! The emulator's HTML: X's consent pages (OAuth 2.0 and 1.0a), its
+//! "Something went wrong" page, and the PIN page of 1.0a's `oob`.
 //!
 //! Links and form actions are relative, so the pages work wherever the
 //! emulator is mounted (e.g. under `/x-emulator` in demo mode). Elements carry
@@ -49,16 +50,7 @@ pub(crate) fn consent(request: &AuthorizeRequest, users: &[EmulatedUser], signed
 <h1>{app} wants to access your X account.</h1>
 "#
     );
-    match signed_in {
-        Some(user) => {
-            let _ = writeln!(
-                html,
-                r#"<p id="x-signed-in">You are signed in to X as <strong>@{}</strong>.</p>"#,
-                escape(&user.username)
-            );
-        }
-        None => html.push_str("<p id=\"x-signed-in\">You are not signed in to X: pick an account.</p>\n"),
-    }
+    signed_in_line(&mut html, signed_in);
     html.push_str("<h2>It will be able to:</h2>\n<ul id=\"x-scopes\">\n");
     for scope in &request.scopes {
         let _ = writeln!(
@@ -84,6 +76,87 @@ pub(crate) fn consent(request: &AuthorizeRequest, users: &[EmulatedUser], signed
     ] {
         let _ = writeln!(html, r#"<input type="hidden" name="{name}" value="{}">"#, escape(value));
     }
+    account_picker_and_buttons(&mut html, users, signed_in);
+    html
+}
+
+/// The OAuth 1.0a consent page (`/oauth/authorize` and
+/// `/oauth/authenticate`): the same picker and buttons as OAuth 2.0's, the
+/// app's permission instead of scopes, the request token as a hidden field.
+/// `action` is the relative path the form posts to (the page's own).
+pub(crate) fn oauth1_consent(
+    app_name: &str,
+    oauth_token: &str,
+    action: &str,
+    users: &[EmulatedUser],
+    signed_in: Option<&EmulatedUser>,
+) -> String {
+    let mut html = String::with_capacity(4096);
+    let app = escape(app_name);
+    let _ = write!(
+        html,
+        r#"<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Authorize {app} to access your account? / X</title>{STYLE}</head>
+<body>
+<main class="card" id="x-consent">
+<p class="brand">X (emulator)</p>
+<h1>{app} wants to access your X account.</h1>
+"#
+    );
+    signed_in_line(&mut html, signed_in);
+    let _ = write!(
+        html,
+        r#"<h2>It will be able to:</h2>
+<ul id="x-permissions">
+<li data-permission="read">See posts from your timeline and your profile information.</li>
+<li data-permission="write">Post and repost for you.</li>
+</ul>
+<form method="post" action="{action}" id="x-consent-form">
+<input type="hidden" name="oauth_token" value="{token}">
+"#,
+        action = escape(action),
+        token = escape(oauth_token),
+    );
+    account_picker_and_buttons(&mut html, users, signed_in);
+    html
+}
+
+/// X's page for an `oob` callback: the PIN (the verifier) to type into the
+/// app.
+pub(crate) fn oauth1_pin(verifier: &str) -> String {
+    format!(
+        r#"<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>X</title>{STYLE}</head>
+<body>
+<main class="card" id="x-pin-page">
+<h1>You've granted access to the app.</h1>
+<p>Next, return to the app and enter this PIN to complete the authorization process:</p>
+<p><code id="x-pin">{verifier}</code></p>
+</main>
+</body>
+</html>
+"#,
+        verifier = escape(verifier),
+    )
+}
+
+fn signed_in_line(html: &mut String, signed_in: Option<&EmulatedUser>) {
+    match signed_in {
+        Some(user) => {
+            let _ = writeln!(
+                html,
+                r#"<p id="x-signed-in">You are signed in to X as <strong>@{}</strong>.</p>"#,
+                escape(&user.username)
+            );
+        }
+        None => html.push_str("<p id=\"x-signed-in\">You are not signed in to X: pick an account.</p>\n"),
+    }
+}
+
+/// The `#x-user` account picker, the two buttons, and the end of the page.
+fn account_picker_and_buttons(html: &mut String, users: &[EmulatedUser], signed_in: Option<&EmulatedUser>) {
     if users.is_empty() {
         html.push_str(
             "<p id=\"x-no-users\">The emulator has no X accounts yet: create one through its control API.</p>\n",
@@ -115,7 +188,6 @@ pub(crate) fn consent(request: &AuthorizeRequest, users: &[EmulatedUser], signed
 </html>
 "#
     );
-    html
 }
 
 /// Short wording close to X's consent screen.

@@ -52,6 +52,21 @@ pub struct EmulatorSettings {
     /// they expire — also when someone else (a copy of the tokens) made the
     /// refresh (UNV; default on). Off: a refresh kills them.
     pub refresh_keeps_previous_access_token: bool,
+    /// How far `oauth_timestamp` may be from X's clock, either way, before
+    /// X answers 401 code 135 "Timestamp out of bounds." (UNV; default 300
+    /// seconds).
+    pub oauth1_timestamp_window_secs: u64,
+    /// Request tokens of `POST /oauth/request_token` live this long unused
+    /// (UNV; default 15 minutes).
+    pub oauth1_request_token_ttl_secs: u64,
+    /// Connecting a user who already has a live 1.0a token for the app gives
+    /// back that same token (UNV; default on). Off: a fresh token, and the
+    /// previous one dies (one token per app and user).
+    pub oauth1_reissue_same_token: bool,
+    /// `request_token` with a callback that is not registered answers 403
+    /// with the older JSON body `{"errors":[{"code":415,…}]}` (OBS, older
+    /// answers; default off: X's XML body).
+    pub oauth1_callback_error_as_json: bool,
     /// Mount the control API under `/_control`. Read when
     /// [`Emulator::router`](super::Emulator::router) builds the router.
     pub control_enabled: bool,
@@ -75,6 +90,10 @@ impl Default for EmulatorSettings {
             rate_window_secs: 15 * 60,
             reject_duplicate_posts: true,
             refresh_keeps_previous_access_token: true,
+            oauth1_timestamp_window_secs: 300,
+            oauth1_request_token_ttl_secs: 15 * 60,
+            oauth1_reissue_same_token: true,
+            oauth1_callback_error_as_json: false,
             control_enabled: true,
         }
     }

@@ -16,6 +16,11 @@ use super::tokens::{new_token, random_alphanumeric, BasicCredentials, ChallengeM
 /// list authwatch validates its configuration against.
 use authwatch_domain::scopes::KNOWN_SCOPES;
 
+mod oauth1;
+
+use oauth1::{new_consumer_key, new_consumer_secret, Oauth1World};
+pub(crate) use oauth1::{Oauth1Error, Oauth1Outcome, RequestTokenRefusal};
+
 /// X allows this many callback URLs per app.
 const MAX_CALLBACKS: usize = 10;
 /// X limits `state` to this many characters.
@@ -285,6 +290,7 @@ pub(crate) struct State {
     access: HashMap<String, AccessRecord>,
     refresh: HashMap<String, RefreshRecord>,
     tweets: Vec<PostedTweet>,
+    oauth1: Oauth1World,
     next_grant: u64,
     next_user: u64,
     last_tweet_id: u64,
@@ -347,6 +353,10 @@ impl State {
         if self.apps.contains_key(&client_id) {
             return Err(EmulatorError::DuplicateClientId(client_id));
         }
+        let consumer_key = new.consumer_key.unwrap_or_else(new_consumer_key);
+        if self.apps.values().any(|r| r.app.consumer_key == consumer_key) {
+            return Err(EmulatorError::DuplicateConsumerKey(consumer_key));
+        }
         let app = EmulatedApp {
             name: new.name,
             client_secret: new.client_secret.unwrap_or_else(|| random_alphanumeric(50)),
@@ -354,6 +364,8 @@ impl State {
             client_type: new.client_type,
             callbacks: new.callbacks,
             in_project: new.in_project,
+            consumer_key,
+            consumer_secret: new.consumer_secret.unwrap_or_else(new_consumer_secret),
         };
         self.apps.insert(client_id, AppRecord { app: app.clone(), withheld: Vec::new() });
         Ok(app)
@@ -385,9 +397,10 @@ impl State {
     // ---- grants --------------------------------------------------------
 
     /// Kills every grant (and so every token) of `user_id` for `client_id`,
-    /// plus any code not yet exchanged: what "disconnect app" in X's
-    /// settings does.
+    /// plus any code not yet exchanged, and the user's OAuth 1.0a tokens:
+    /// what "disconnect app" in X's settings does.
     pub fn revoke_grant(&mut self, client_id: &str, user_id: &str) {
+        self.revoke_oauth1(client_id, user_id);
         for grant in self.grants.values_mut() {
             if grant.client_id == client_id && grant.user_id == user_id {
                 grant.revoked = true;
@@ -729,8 +742,9 @@ impl State {
     }
 
     /// Every access token, refresh token and authorization code issued so
-    /// far, live or dead.
+    /// far, live or dead, and the OAuth 1.0a secrets.
     pub fn issued_secrets(&self) -> Vec<String> {
-        self.access.keys().chain(self.refresh.keys()).chain(self.codes.keys()).cloned().collect()
+        let oauth2 = self.access.keys().chain(self.refresh.keys()).chain(self.codes.keys()).cloned();
+        oauth2.chain(self.oauth1_secrets()).collect()
     }
 }

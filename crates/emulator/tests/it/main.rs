@@ -6,4 +6,5 @@ mod harness;
 mod api;
 mod control;
 mod oauth;
+mod oauth1;
 mod refusals;

@@ -161,6 +161,8 @@ impl X {
                 client_type: ClientType::Confidential,
                 callbacks: vec![CALLBACK.into()],
                 in_project: true,
+                consumer_key: None,
+                consumer_secret: None,
             })
             .expect("app");
         let router = emulator.x_router();

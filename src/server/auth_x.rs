@@ -14,9 +14,10 @@
 //! request creates no session row and cannot put words on our pages.
 
 use crate::api::dto::{ConnectProblem, Flash, FlashKind};
-use crate::domain::flow::Flow;
 use crate::domain::access::{decide, AccountOwners, Decision, Permission, Principal};
+use crate::domain::flow::Flow;
 use crate::server::auth::CurrentUser;
+use crate::server::crypto::Sealed;
 use crate::server::db::{accounts, links};
 use crate::server::lifecycle::connect::{self, Completed, ConnectError, Intent};
 use crate::server::links::LinkProblem;
@@ -46,8 +47,12 @@ struct PendingAuthorization {
     /// OAuth 2.0's `state`; for OAuth 1.0a, the request token, which X
     /// sends back to the callback as `oauth_token` (or `denied`).
     state: String,
-    /// OAuth 2.0's PKCE verifier; for OAuth 1.0a, the request token's secret.
+    /// OAuth 2.0's PKCE verifier; for OAuth 1.0a, the request token's
+    /// secret, sealed: X issued it, and the session store is a database table.
     verifier: String,
+    /// The key that sealed an OAuth 1.0a request token's secret.
+    #[serde(default)]
+    sealed_with: Option<String>,
     /// Which flow it is: an attempt is answered on its own flow's callback only.
     #[serde(default)]
     flow: Flow,
@@ -149,14 +154,16 @@ async fn start(
         None => Flow::OAuth2,
         Some(f) => match Flow::parse(f) {
             Some(flow) => flow,
-            None => return (StatusCode::BAD_REQUEST, "Unknown OAuth flow: choose OAuth 2.0 or OAuth 1.0a.").into_response(),
+            None => {
+                return (StatusCode::BAD_REQUEST, "Unknown OAuth flow: choose OAuth 2.0 or OAuth 1.0a.").into_response()
+            }
         },
     };
     let retry = reconnect.as_ref().filter(|_| link.is_none()).map(|r| r.account_id.clone());
-    let (to, attempt_state, attempt_verifier) = match flow {
+    let (to, attempt_state, attempt_verifier, sealed_with) = match flow {
         Flow::OAuth2 => {
             let auth = state.x.authorize(&state.x.app().required_scopes);
-            (auth.url, auth.state.expose().to_owned(), auth.verifier.expose().to_owned())
+            (auth.url, auth.state.expose().to_owned(), auth.verifier.expose().to_owned(), None)
         }
         Flow::OAuth1 if state.x.oauth1().is_none() => {
             return (StatusCode::BAD_REQUEST, "This X app does not offer OAuth 1.0a here: connect with OAuth 2.0.")
@@ -176,12 +183,14 @@ async fn start(
                 Ok(url) => url,
                 Err(_) => return refuse(ConnectProblem::Unavailable),
             };
-            (url, request.token, request.secret.expose().to_owned())
+            let sealed = state.keyring.seal(&request.secret, &request_token_context(&request.token));
+            (url, request.token, sealed.ciphertext, Some(sealed.key_id))
         }
     };
     let attempt = PendingAuthorization {
         state: attempt_state,
         verifier: attempt_verifier,
+        sealed_with,
         flow,
         reconnect,
         started_by: match (&link, &user.0) {
@@ -230,7 +239,10 @@ async fn callback_oauth1(State(state): State<AppState>, session: Session, RawQue
         return refuse(ConnectProblem::NoState);
     };
     let Some(attempt) = take_attempt(&session, &returned, Flow::OAuth1).await else {
-        tracing::warn!(token_len = returned.len(), "1.0a callback with an unknown, expired, used or foreign request token");
+        tracing::warn!(
+            token_len = returned.len(),
+            "1.0a callback with an unknown, expired, used or foreign request token"
+        );
         return refuse(ConnectProblem::UnknownState);
     };
     let answer = match (denied, verifier) {
@@ -301,7 +313,12 @@ enum Returned {
 }
 
 /// Finishes a live attempt with X's answer: the same steps for both flows.
-async fn answered(state: &AppState, session: &Session, attempt: PendingAuthorization, answer: Result<Returned, XSaid>) -> Response {
+async fn answered(
+    state: &AppState,
+    session: &Session,
+    attempt: PendingAuthorization,
+    answer: Result<Returned, XSaid>,
+) -> Response {
     // "Try again" leads back to the account's reconnect page; someone who
     // came by a link has no dashboard, and opens their link again instead.
     let retry = attempt.reconnect.as_ref().filter(|_| attempt.link_id.is_none()).map(|r| r.account_id.clone());
@@ -400,7 +417,21 @@ async fn finish(
                 .await,
         );
     }
-    let verifier = Secret::new(attempt.verifier.clone());
+    let verifier = match &attempt.sealed_with {
+        None => Secret::new(attempt.verifier.clone()),
+        Some(key_id) => {
+            let sealed = Sealed { key_id: key_id.clone(), ciphertext: attempt.verifier.clone() };
+            match state.keyring.open(&sealed, &request_token_context(&attempt.state)) {
+                Ok(secret) => secret,
+                Err(e) => {
+                    tracing::error!(error = %e, "opening a request token's secret");
+                    let message =
+                        format!("The sign-in could not be finished here. Nothing changed. Start again.{link_hint}");
+                    return failed(problem(session, "Something went wrong", &message, retry).await);
+                }
+            }
+        }
+    };
     let (actor, owner) = (attempt.started_by.as_str(), attempt.user_id.as_deref());
     let completed = match returned {
         Returned::Code(code) => connect::complete(state, code, &verifier, &intent, actor, owner).await,
@@ -505,6 +536,11 @@ fn truncate(s: &str, max: usize) -> String {
     } else {
         s.chars().take(max).collect::<String>() + "…"
     }
+}
+
+/// What a request token's sealed secret is bound to: that request token.
+fn request_token_context(request_token: &str) -> String {
+    format!("oauth1-request-token/{request_token}")
 }
 
 fn ttl_ms(state: &AppState) -> i64 {

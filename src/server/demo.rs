@@ -8,7 +8,7 @@ use crate::domain::access::Role;
 use crate::domain::scopes::{Scopes, DEFAULT_REQUIRED};
 use crate::emulator::{ClientType as EmulatedClientType, Emulator, EmulatorSettings, NewApp, NewUser};
 use crate::server::auth::password;
-use crate::server::config::{join, ClientType, Config, XAppConfig, XEndpoints};
+use crate::server::config::{join, ClientType, Config, Oauth1Config, XAppConfig, XEndpoints};
 use crate::server::db::users;
 use crate::server::lifecycle::check;
 use crate::server::lifecycle::connect::{self, Completed, Intent};
@@ -148,17 +148,24 @@ pub const UNCONNECTED: &[(&str, &str, &str)] = &[("1600000000000000101", "acme_c
 pub fn setup(public_url: &Url) -> (Emulator, XAppConfig) {
     let emulator = Emulator::new(EmulatorSettings::default());
     let secret = Alphanumeric.sample_string(&mut rand::thread_rng(), 40);
+    let consumer_key = Alphanumeric.sample_string(&mut rand::thread_rng(), 25);
+    let consumer_secret = Alphanumeric.sample_string(&mut rand::thread_rng(), 50);
     let callback_url = Config::default_callback_url(public_url);
+    let oauth1_callback_url = Config::default_oauth1_callback_url(public_url);
     emulator
         .create_app(NewApp {
             name: "authwatch (demo)".into(),
             client_id: Some(CLIENT_ID.into()),
             client_secret: Some(secret.clone()),
             client_type: EmulatedClientType::Confidential,
-            callbacks: vec![callback_url.to_string()],
+            callbacks: vec![callback_url.to_string(), oauth1_callback_url.to_string()],
             in_project: true,
+            // The demo app offers OAuth 1.0a too, as many X apps do.
+            consumer_key: Some(consumer_key.clone()),
+            consumer_secret: Some(consumer_secret.clone()),
         })
         .expect("the demo app is valid");
+    let emulator_base = join(public_url, EMULATOR_MOUNT.trim_start_matches('/'));
     let users = ACCOUNTS.iter().map(|a| (a.x_user_id, a.handle, a.name)).chain(UNCONNECTED.iter().copied());
     for (id, handle, name) in users {
         emulator.create_user(NewUser { id: Some(id.into()), username: handle.into(), name: name.into() });
@@ -169,8 +176,8 @@ pub fn setup(public_url: &Url) -> (Emulator, XAppConfig) {
         client_type: ClientType::Confidential,
         callback_url,
         required_scopes: Scopes::from_names(DEFAULT_REQUIRED.iter().copied()),
-        endpoints: XEndpoints::emulator(&join(public_url, EMULATOR_MOUNT.trim_start_matches('/'))),
-        oauth1: None,
+        endpoints: XEndpoints::emulator(&emulator_base),
+        oauth1: Some(Oauth1Config::at(&emulator_base, consumer_key, Secret::new(consumer_secret), oauth1_callback_url)),
     };
     (emulator, app)
 }

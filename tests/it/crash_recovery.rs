@@ -82,6 +82,8 @@ async fn a_process_killed_mid_sweep_leaves_every_account_valid_or_flagged() {
             client_type: ClientType::Confidential,
             callbacks: vec![format!("{public_url}/auth/x/callback")],
             in_project: true,
+            consumer_key: None,
+            consumer_secret: None,
         })
         .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -288,6 +288,8 @@ async fn a_second_process_on_the_same_file_hears_a_change_made_by_the_first_with
             client_type: ClientType::Confidential,
             callbacks: vec![first.url("/auth/x/callback")],
             in_project: true,
+            consumer_key: None,
+            consumer_secret: None,
         })
         .unwrap();
     let password = "a long enough password for replicas";

@@ -21,6 +21,7 @@ mod health;
 mod links;
 mod live;
 mod notifications;
+mod oauth1;
 mod pipeline_api;
 mod pipeline_broker;
 mod pipeline_posts;

@@ -342,6 +342,8 @@ async fn three_replicas_share_the_sweep_through_a_kill_9() {
             client_type: ClientType::Confidential,
             callbacks: vec![CALLBACK.into()],
             in_project: true,
+            consumer_key: None,
+            consumer_secret: None,
         })
         .expect("app");
     let doors: Vec<Door> = (0..4).map(|_| Door::default()).collect();

@@ -1,8 +1,8 @@
 //! Builds the page DTOs from repository rows and the pure diagnosis.
 
 use crate::api::dto::*;
-use crate::domain::health::{app_warnings, diagnose, AppWarning, Cause, Diagnosis, Health};
 use crate::domain::flow::{Flow, MOVE_TO_OAUTH2};
+use crate::domain::health::{app_warnings, diagnose, AppWarning, Cause, Diagnosis, Health};
 use crate::domain::scopes::{Scopes, PUBLISHING};
 use crate::domain::verdict::{why, Deciding, WhyFacts};
 use crate::server::config::XMode;

@@ -2,9 +2,9 @@
 
 use crate::api::dto::{ConnectProblem, LinkBrief};
 use crate::api::{instance_info, load_link_brief, load_reconnect_brief, take_flash};
-use crate::domain::flow::{Flow, MOVE_TO_OAUTH2};
 use crate::app::components::flash::FlashView;
 use crate::app::components::not_found::NotFound;
+use crate::domain::flow::{Flow, MOVE_TO_OAUTH2};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 

@@ -474,8 +474,7 @@ pub async fn tokens(pool: &Pool, keyring: &Keyring, account_id: &str) -> Result<
     let (access, token_secret) = match flow {
         Flow::OAuth2 => (sealed, None),
         Flow::OAuth1 => {
-            let pair: Oauth1Pair =
-                serde_json::from_str(sealed.expose()).map_err(|_| CryptoError::Undecryptable)?;
+            let pair: Oauth1Pair = serde_json::from_str(sealed.expose()).map_err(|_| CryptoError::Undecryptable)?;
             (Secret::new(pair.token), Some(Secret::new(pair.secret)))
         }
     };

@@ -5,18 +5,18 @@
 use super::{observe_billing, observe_clock, AccountError};
 use crate::domain::checks::must_ask;
 use crate::domain::classify::{forbidden_given, XCall};
-use crate::domain::health::{AttemptResult, Cause};
 use crate::domain::flow::Flow;
+use crate::domain::health::{AttemptResult, Cause};
 use crate::domain::verdict::{
     after_access_refused, after_oauth1_refusal, refused_access, Confirmation, Confirmed, Refusal, RefusedAccess,
     SecondCall,
 };
 use crate::server::db::accounts;
+use crate::server::db::accounts::StoredTokens;
 use crate::server::db::apps;
 use crate::server::db::events::{self, EventKind, NewEvent, Outcome};
 use crate::server::db::reads;
 use crate::server::lifecycle::refresh::Refreshed;
-use crate::server::db::accounts::StoredTokens;
 use crate::server::x::oauth1::UserToken;
 use crate::server::x::{now_ms, Me, XError};
 use crate::server::AppState;

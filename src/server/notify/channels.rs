@@ -5,7 +5,7 @@
 //! - a Slack incoming webhook (`{"text": …}`);
 //! - email over SMTP, one per recipient.
 
-use crate::domain::prompts::{Need, APP_BILLING, APP_X_INCIDENT};
+use crate::domain::prompts::{Need, APP_BILLING, APP_CONSUMER_KEY_REGENERATED, APP_X_INCIDENT};
 use crate::server::config::{PeopleConfig, Webhook};
 use crate::server::db::accounts::AccountSummary;
 use crate::server::db::prompts::{NewNotification, Notification, Prompt};
@@ -119,6 +119,7 @@ impl Message {
             (Some(a), _) => format!("Reconnect @{}", a.handle),
             (None, APP_X_INCIDENT) => "X incident: many accounts fail the same way".into(),
             (None, APP_BILLING) => "The X app's credits are used up".into(),
+            (None, APP_CONSUMER_KEY_REGENERATED) => "The X app's consumer key was regenerated".into(),
             (None, _) => format!("{who} needs an admin"),
         };
         let url = Self::url(state, &need.subject, need.account_id.as_deref(), true);
@@ -134,6 +135,12 @@ impl Message {
                 "X answers the app's calls with 402 Payment Required (\"credits depleted\"): the X app's pay-per-use balance is empty. \
                  An admin ({}) must top it up in X's developer console, or turn on auto-recharge. Every account is fine and nobody \
                  needs to reconnect: posts are held, and published once X accepts calls again. {url}",
+                names(to)
+            ),
+            APP_CONSUMER_KEY_REGENERATED => format!(
+                "{} An admin ({}) must make sure AUTHWATCH_X_CONSUMER_KEY and AUTHWATCH_X_CONSUMER_SECRET hold the new API key and secret. \
+                 Each account's owner is asked to reconnect it; reconnecting with OAuth 2.0 avoids this in future. {url}",
+                need.cause.describe(),
                 names(to)
             ),
             _ => format!("{who} needs you ({}). {} Act here: {url}", names(to), need.cause.describe()),

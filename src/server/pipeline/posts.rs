@@ -10,19 +10,19 @@ use super::dto::{ActionSlug, NewPostRequest, PostState, PostView};
 use super::problem::{ApiError, ApiJson, Problem};
 use super::Shared;
 use crate::domain::classify::{forbidden_given, XCall};
+use crate::domain::flow::Flow;
 use crate::domain::health::{AttemptResult, Cause};
 use crate::domain::pipeline::{after_refusal, check_text, fate, Fate, Next, TextProblem, MAX_POST_CHARS};
-use crate::domain::flow::Flow;
 use crate::domain::verdict::{
     after_access_refused, after_oauth1_refusal, post_stopped, Confirmation, Confirmed, RefusedAccess, SecondCall,
 };
+use crate::server::db;
 use crate::server::db::apps;
+use crate::server::db::events::{self, EventKind, NewEvent, Outcome as EventOutcome};
+use crate::server::db::posts::{self, Claim, Finished, HeldClaim, NewPost, Post, PostStatus};
 use crate::server::lifecycle::check::second_call;
 use crate::server::pipeline::broker::Token;
 use crate::server::x::oauth1::UserToken;
-use crate::server::db;
-use crate::server::db::events::{self, EventKind, NewEvent, Outcome as EventOutcome};
-use crate::server::db::posts::{self, Claim, Finished, HeldClaim, NewPost, Post, PostStatus};
 use crate::server::x::{now_ms, XError};
 use crate::server::AppState;
 use axum::extract::{Path, State};
@@ -336,7 +336,8 @@ pub async fn attempt(state: &AppState, account_id: &str, text: &str, actor: &str
                             if cause == Cause::ConsumerKeyRejected {
                                 let client_id = &state.x.app().client_id;
                                 if let Err(e) =
-                                    apps::consumer_key_rejected(&state.pool, client_id, &evidence.body(), now_ms()).await
+                                    apps::consumer_key_rejected(&state.pool, client_id, &evidence.body(), now_ms())
+                                        .await
                                 {
                                     tracing::warn!(error = %e, "could not record the consumer key incident");
                                 }

@@ -68,8 +68,9 @@ impl XClient {
         let callback = c.callback_url.as_str();
         builder.callback(callback);
         let authorization = builder.post(c.request_token_url.as_str(), &());
-        let seen = send(self.http.post(c.request_token_url.clone()).header("authorization", authorization), "request_token")
-            .await?;
+        let seen =
+            send(self.http.post(c.request_token_url.clone()).header("authorization", authorization), "request_token")
+                .await?;
         let form: Vec<(String, String)> = form_urlencoded::parse(seen.body.as_bytes()).into_owned().collect();
         let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
         if field("oauth_callback_confirmed").as_deref() != Some("true") {
@@ -103,7 +104,8 @@ impl XClient {
         builder.token(oauth1_request::Credentials::new(request_token, request_secret.expose())).verifier(verifier);
         let authorization = builder.post(c.access_token_url.as_str(), &());
         let seen =
-            send(self.http.post(c.access_token_url.clone()).header("authorization", authorization), "access_token").await?;
+            send(self.http.post(c.access_token_url.clone()).header("authorization", authorization), "access_token")
+                .await?;
         let form: Vec<(String, String)> = form_urlencoded::parse(seen.body.as_bytes()).into_owned().collect();
         let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).filter(|v| !v.is_empty());
         let (Some(token), Some(secret), Some(user_id), Some(screen_name)) =
@@ -152,7 +154,10 @@ impl XClient {
         }
         let u: V11User = serde_json::from_str(&seen.body)
             .map_err(|e| XError::Malformed(format!("verify_credentials: {}", answer::redact(&e.to_string()))))?;
-        Ok(Me { user: XUser { id: u.id_str, username: u.screen_name, name: u.name }, clock_offset_ms: offset(seen.seen.date) })
+        Ok(Me {
+            user: XUser { id: u.id_str, username: u.screen_name, name: u.name },
+            clock_offset_ms: offset(seen.seen.date),
+        })
     }
 
     /// `POST /2/tweets`, signed. The JSON body is not part of an OAuth 1.0a
@@ -187,7 +192,10 @@ fn client(c: &Oauth1Config) -> oauth1_request::Credentials<&str> {
     oauth1_request::Credentials::new(c.consumer_key.as_str(), c.consumer_secret.expose())
 }
 
-fn user_builder<'a>(c: &'a Oauth1Config, user: UserToken<'a>) -> oauth1_request::Builder<'a, oauth1_request::HmacSha1, &'a str> {
+fn user_builder<'a>(
+    c: &'a Oauth1Config,
+    user: UserToken<'a>,
+) -> oauth1_request::Builder<'a, oauth1_request::HmacSha1, &'a str> {
     let mut builder = oauth1_request::Builder::new(client(c), oauth1_request::HmacSha1::new());
     builder.token(oauth1_request::Credentials::new(user.token.expose(), user.secret.expose()));
     builder
@@ -278,7 +286,10 @@ mod tests {
         assert_eq!(error_code(r#"{"errors":[{"message":"no code"},{"code":32,"message":"x"}]}"#), Some(32));
         let xml = r#"<?xml version="1.0" encoding="UTF-8"?><errors><error code="415">Callback URL not approved for this client application. Approved callback URLs can be adjusted in your application settings</error></errors>"#;
         assert_eq!(error_code(xml), Some(415));
-        assert_eq!(error_code(r#"{"title":"Unauthorized","type":"about:blank","status":401,"detail":"Unauthorized"}"#), None);
+        assert_eq!(
+            error_code(r#"{"title":"Unauthorized","type":"about:blank","status":401,"detail":"Unauthorized"}"#),
+            None
+        );
         assert_eq!(error_code("<error code=\"oops\">"), None);
         assert_eq!(error_code(""), None);
     }

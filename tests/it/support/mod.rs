@@ -190,6 +190,8 @@ impl TestApp {
             .redirect(reqwest::redirect::Policy::none())
             .cookie_store(true)
             .default_headers(headers)
+            // A page that never answers fails its test instead of hanging the suite.
+            .timeout(std::time::Duration::from_secs(60))
             .build()
             .expect("client")
     }

@@ -63,6 +63,14 @@ pub struct Dashboard {
     pub demo_panel: bool,
 }
 
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Oauth1Settings {
+    pub consumer_key: String,
+    pub secret_fingerprint: String,
+    pub callback_url: String,
+    pub request_token_url: String,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FlowCount {
     pub flow: Flow,
@@ -189,6 +197,9 @@ pub struct SettingsView {
     pub api_base: String,
     /// A fingerprint of the client secret, never the secret.
     pub secret_fingerprint: Option<String>,
+    /// OAuth 1.0a, when configured: the consumer key, its secret's
+    /// fingerprint and the callback to register with X.
+    pub oauth1: Option<Oauth1Settings>,
     pub database: String,
     pub refresh_lead_minutes: i64,
     pub clock_drift_threshold_seconds: i64,

@@ -141,7 +141,8 @@ pub const ACCOUNTS: &[DemoAccount] = &[
 
 /// X users the emulator knows but authwatch has not connected: someone to
 /// sign in as when trying "Connect account" or a wrong-account reconnect.
-pub const UNCONNECTED: &[(&str, &str, &str)] = &[("1600000000000000101", "acme_careers", "Acme Careers")];
+pub const UNCONNECTED: &[(&str, &str, &str)] =
+    &[("1600000000000000101", "acme_careers", "Acme Careers"), ("1600000000000000102", "acme_press", "Acme Press")];
 
 /// The in-process emulator with the demo app and users, and the app
 /// configuration that points authwatch at it.

@@ -424,3 +424,41 @@ async fn a_bad_signature_or_an_unregistered_callback_stops_the_connect_with_xs_w
     assert!(html.contains("Callback URL not approved"), "{html}");
     assert!(html.contains("403"), "{html}");
 }
+
+#[tokio::test]
+async fn a_reconnect_link_works_with_oauth1_and_the_right_person_rules_are_unchanged() {
+    use authwatch::api::CreateReconnectLink;
+    use leptos::server_fn::ServerFn;
+    let app = TestApp::demo().await;
+    let events = account(&app, "acme_events").await;
+    // Someone who may not reconnect the account is refused before X is asked.
+    let labs = account(&app, "acme_labs").await;
+    let stranger = app.browser();
+    app.emulator().reset_counts();
+    let r = stranger
+        .post(app.url("/auth/x/start"))
+        .form(&[("account_id", labs.id.as_str()), ("flow", "oauth1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "signed out");
+    assert_eq!(app.emulator().counts().client(CLIENT_ID).request_token, 0, "X was not asked");
+
+    // The manager owns @acme_events and makes a link for it.
+    let manager = app.manager().await;
+    let r = manager.post(app.url(CreateReconnectLink::PATH)).form(&[("account_id", &events.id)]).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let made: serde_json::Value = r.json().await.unwrap();
+    let secret = made["url"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
+    let guest = app.browser();
+    let page = guest.get(app.url(&format!("/r/{secret}"))).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains(r#"value="oauth1""#), "the link's page offers the flow choice");
+    let to_x = start1(&app, &guest, &[("link", &secret)]).await;
+    let back = consent1(&guest, &to_x, &events.x_user_id, "authorize").await;
+    let (to, html) = land(&app, &guest, &back).await;
+    assert_eq!(to, "/connect/result", "{html}");
+    assert!(html.contains("Reconnected @acme_events"), "{html}");
+    assert_eq!(account(&app, "acme_events").await.flow, Flow::OAuth1);
+    // Spent by the reconnect.
+    assert_eq!(guest.get(app.url(&format!("/r/{secret}"))).send().await.unwrap().status(), 410);
+}

@@ -399,6 +399,12 @@ pub async fn settings(state: &AppState) -> Result<SettingsView, sqlx::Error> {
         revoke_url: app.endpoints.revoke_url.to_string(),
         api_base: app.endpoints.api_base.to_string(),
         secret_fingerprint: app.client_secret.as_ref().map(|s| s.fingerprint()),
+        oauth1: app.oauth1.as_ref().map(|o| Oauth1Settings {
+            consumer_key: o.consumer_key.clone(),
+            secret_fingerprint: o.consumer_secret.fingerprint(),
+            callback_url: o.callback_url.to_string(),
+            request_token_url: o.request_token_url.to_string(),
+        }),
         database: if config.database_url.is_some() {
             "AUTHWATCH_DATABASE_URL".into()
         } else {

@@ -43,6 +43,16 @@ pub fn SettingsPage() -> impl IntoView {
                                 <dt>"Token URL"</dt><dd><code>{s.token_url}</code></dd>
                                 <dt>"Revoke URL"</dt><dd><code>{s.revoke_url}</code></dd>
                                 <dt>"API base"</dt><dd><code>{s.api_base}</code></dd>
+                                <dt>"OAuth 1.0a"</dt>
+                                <dd>{match s.oauth1 {
+                                    Some(o) => view! {
+                                        "offered: consumer key " <code>{o.consumer_key}</code>
+                                        ", secret fingerprint " <code>{o.secret_fingerprint}</code>
+                                        "; callback to register with X " <code class="oauth1-callback">{o.callback_url}</code>
+                                        "; request tokens at " <code>{o.request_token_url}</code>
+                                    }.into_any(),
+                                    None => view! { "not offered (set AUTHWATCH_X_CONSUMER_KEY and AUTHWATCH_X_CONSUMER_SECRET to offer it)" }.into_any(),
+                                }}</dd>
                                 <dt>"Refresh lead time"</dt><dd>{s.refresh_lead_minutes} " min before expiry"</dd>
                                 <dt>"Clock drift threshold"</dt><dd>{s.clock_drift_threshold_seconds} " s"</dd>
                                 <dt>"Database"</dt><dd><code>{s.database}</code></dd>

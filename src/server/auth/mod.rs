@@ -101,10 +101,11 @@ fn is_public(path: &str) -> bool {
         "/auth/sign-in",
         "/auth/sign-out",
         "/auth/setup",
-        // These two check themselves: a reconnect link or a signed-in user may
-        // start; the callback needs the attempt kept in this browser's session.
+        // These check themselves: a reconnect link or a signed-in user may
+        // start; a callback needs the attempt kept in this browser's session.
         "/auth/x/start",
         "/auth/x/callback",
+        "/auth/x1/callback",
     ];
     const PREFIXES: &[&str] = &["/pkg/", "/r/", "/api/public/"];
     EXACT.contains(&path) || PREFIXES.iter().any(|p| path.starts_with(p))

@@ -1,6 +1,7 @@
 //! Reading configuration: what stops start-up, and with which variable named.
 
 use super::*;
+use crate::server::secret::Secret;
 fn addr() -> SocketAddr {
     "127.0.0.1:3000".parse().unwrap()
 }
@@ -166,4 +167,42 @@ fn live_streams_are_capped_at_a_thousand_unless_set_and_garbage_stops_start_up()
         assert_eq!(err.var, "AUTHWATCH_LIVE_STREAMS_MAX", "{garbage}: {err}");
         assert!(err.to_string().contains(garbage), "the error quotes the value: {err}");
     }
+}
+
+#[test]
+fn oauth1_is_offered_with_both_consumer_variables_and_refused_with_one() {
+    let live = |extra: &[(&'static str, &'static str)]| {
+        let mut vars = vec![
+            ("AUTHWATCH_X_CLIENT_ID", "abc"),
+            ("AUTHWATCH_X_CLIENT_SECRET", "s3cret"),
+            ("AUTHWATCH_PUBLIC_URL", "https://authwatch.example.com/ops"),
+        ];
+        vars.extend_from_slice(extra);
+        Config::load(&Vars::of(&vars), addr(), Overrides::default())
+    };
+    let app = |c: Config| match c.x {
+        XMode::Live(app) => *app,
+        XMode::Demo => panic!("a live app"),
+    };
+    assert!(app(live(&[]).unwrap()).oauth1.is_none(), "not offered unless configured");
+    let o = app(live(&[("AUTHWATCH_X_CONSUMER_KEY", "ck"), ("AUTHWATCH_X_CONSUMER_SECRET", "cs")]).unwrap())
+        .oauth1
+        .expect("offered");
+    assert_eq!(o.callback_url.as_str(), "https://authwatch.example.com/ops/auth/x1/callback");
+    assert_eq!(o.request_token_url.as_str(), "https://api.x.com/oauth/request_token");
+    assert_eq!(o.authorize_url.as_str(), "https://api.x.com/oauth/authorize");
+    assert_eq!(o.verify_credentials_url.as_str(), "https://api.x.com/1.1/account/verify_credentials.json");
+    assert_eq!(format!("{:?}", o.consumer_secret), format!("{:?}", Secret::new("anything")), "the secret never prints");
+    // One without the other stops start-up, naming the missing one.
+    assert_eq!(live(&[("AUTHWATCH_X_CONSUMER_KEY", "ck")]).unwrap_err().var, "AUTHWATCH_X_CONSUMER_SECRET");
+    assert_eq!(live(&[("AUTHWATCH_X_CONSUMER_SECRET", "cs")]).unwrap_err().var, "AUTHWATCH_X_CONSUMER_KEY");
+    let elsewhere = app(live(&[
+        ("AUTHWATCH_X_CONSUMER_KEY", "ck"),
+        ("AUTHWATCH_X_CONSUMER_SECRET", "cs"),
+        ("AUTHWATCH_X_OAUTH1_BASE", "http://127.0.0.1:9999/x"),
+    ])
+    .unwrap())
+    .oauth1
+    .unwrap();
+    assert_eq!(elsewhere.access_token_url.as_str(), "http://127.0.0.1:9999/x/oauth/access_token");
 }

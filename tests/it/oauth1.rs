@@ -36,15 +36,7 @@ async fn start1(app: &TestApp, browser: &Client, form: &[(&str, &str)]) -> Strin
 
 /// Answers the emulator's 1.0a consent page as `user_id`; returns the callback X redirects to.
 async fn consent1(browser: &Client, authorize_url: &str, user_id: &str, action: &str) -> String {
-    let url = url::Url::parse(authorize_url).unwrap();
-    let mut form: Vec<(String, String)> = url.query_pairs().into_owned().collect();
-    form.push(("user_id".into(), user_id.into()));
-    form.push(("action".into(), action.into()));
-    let mut post = url.clone();
-    post.set_query(None);
-    let r = browser.post(post).form(&form).send().await.unwrap();
-    assert_eq!(r.status(), 303, "X's 1.0a consent redirects");
-    location(&r)
+    common::oauth::consent_answered(browser, authorize_url, user_id, action, 303).await
 }
 
 /// Connects the demo's `x_user_id` with OAuth 1.0a as the admin; returns the account id.

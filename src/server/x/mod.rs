@@ -294,18 +294,7 @@ impl XClient {
         let url = crate::server::config::join(&self.app.endpoints.api_base, "2/tweets");
         let request = self.http.post(url).bearer_auth(access.expose()).json(&serde_json::json!({ "text": text }));
         let seen = v2(request, "tweets", "tweets", XCall::Post).await?;
-        #[derive(Deserialize)]
-        struct Data {
-            data: PostedData,
-        }
-        #[derive(Deserialize)]
-        struct PostedData {
-            id: String,
-        }
-        // The post went through: a body we cannot read must not look like a
-        // failure worth sending again.
-        let id = serde_json::from_str::<Data>(&seen.body).map(|d| d.data.id).ok();
-        Ok(Posted { id, clock_offset_ms: offset(seen.date) })
+        Ok(posted(&seen))
     }
 
     fn granted(
@@ -427,6 +416,21 @@ impl<'c> AsyncHttpClient<'c> for Capturing<'_> {
             Ok(response)
         })
     }
+}
+
+/// What X's 2xx answer to `POST /2/tweets` says. The post went through: a
+/// body that cannot be read must not look like a failure worth sending again.
+fn posted(seen: &Seen) -> Posted {
+    #[derive(Deserialize)]
+    struct Data {
+        data: PostedData,
+    }
+    #[derive(Deserialize)]
+    struct PostedData {
+        id: String,
+    }
+    let id = serde_json::from_str::<Data>(&seen.body).map(|d| d.data.id).ok();
+    Posted { id, clock_offset_ms: offset(seen.date) }
 }
 
 fn into_seen(seen: Mutex<Seen>) -> Seen {

@@ -170,16 +170,7 @@ impl XClient {
         let request =
             self.http.post(url).header("authorization", authorization).json(&serde_json::json!({ "text": text }));
         let seen = send(request, "tweets").await?;
-        #[derive(Deserialize)]
-        struct Data {
-            data: PostedData,
-        }
-        #[derive(Deserialize)]
-        struct PostedData {
-            id: String,
-        }
-        let id = serde_json::from_str::<Data>(&seen.body).map(|d| d.data.id).ok();
-        Ok(Posted { id, clock_offset_ms: offset(seen.seen.date) })
+        Ok(super::posted(&seen))
     }
 
     fn sign_get(&self, url: &Url, user: UserToken<'_>) -> Result<String, XError> {

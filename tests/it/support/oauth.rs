@@ -45,6 +45,17 @@ pub async fn start_with(app: &TestApp, browser: &Client, form: &[(&str, &str)]) 
 
 /// Answers the emulator's consent page as `user_id`; returns the callback URL X redirects to.
 pub async fn consent(browser: &Client, authorize_url: &str, user_id: &str, action: &str) -> String {
+    consent_answered(browser, authorize_url, user_id, action, 302).await
+}
+
+/// [`consent`], on a page whose form X answers with `status` (OAuth 1.0a's: 303).
+pub async fn consent_answered(
+    browser: &Client,
+    authorize_url: &str,
+    user_id: &str,
+    action: &str,
+    status: u16,
+) -> String {
     let url = url::Url::parse(authorize_url).unwrap();
     let mut form: Vec<(String, String)> = url.query_pairs().into_owned().collect();
     form.push(("user_id".into(), user_id.into()));
@@ -52,7 +63,7 @@ pub async fn consent(browser: &Client, authorize_url: &str, user_id: &str, actio
     let mut post = url.clone();
     post.set_query(None);
     let r = browser.post(post).form(&form).send().await.unwrap();
-    assert_eq!(r.status(), 302, "consent should redirect");
+    assert_eq!(r.status(), status, "consent should redirect");
     location(&r)
 }
 

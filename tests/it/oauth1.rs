@@ -297,6 +297,9 @@ async fn the_publish_proxy_signs_for_1_0a_accounts_and_the_broker_never_hands_ou
     let app = TestApp::empty_demo().await;
     let id = connect1(&app, CAREERS, "acme_careers").await;
     let api = Api::new(&app).await;
+    let listed = api.get("/accounts").await;
+    let mine = listed.body.as_array().unwrap().iter().find(|a| a["id"] == id.as_str()).unwrap().clone();
+    assert_eq!((mine["auth"].as_str(), mine["token_expires_at"].is_null()), (Some("oauth1"), true), "{mine}");
     let token = api.get(&format!("/accounts/{id}/token")).await;
     token.assert_problem(409, "oauth1-signed-here");
     let body = token.body.to_string();

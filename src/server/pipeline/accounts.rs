@@ -54,7 +54,8 @@ pub async fn list(
                 action,
                 summary: d.summary,
                 generation: summary.generation,
-                token_expires_at: rfc3339(summary.expires_at),
+                token_expires_at: summary.flow.expires().then(|| rfc3339(summary.expires_at)),
+                auth: summary.flow.into(),
                 scopes: facts.token.scopes.iter().map(str::to_owned).collect(),
                 missing_scopes: d.missing_scopes,
             }

@@ -34,6 +34,25 @@ impl From<Health> for HealthSlug {
     }
 }
 
+/// How an account is connected, as the API spells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FlowSlug {
+    /// OAuth 2.0: `GET …/token` hands out its access token.
+    Oauth2,
+    /// OAuth 1.0a: its credentials never leave authwatch; publish through `POST …/posts`.
+    Oauth1,
+}
+
+impl From<crate::domain::flow::Flow> for FlowSlug {
+    fn from(f: crate::domain::flow::Flow) -> Self {
+        match f {
+            crate::domain::flow::Flow::OAuth2 => FlowSlug::Oauth2,
+            crate::domain::flow::Flow::OAuth1 => FlowSlug::Oauth1,
+        }
+    }
+}
+
 /// Who must act, as the API spells it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -122,8 +141,12 @@ pub struct AccountView {
     pub summary: String,
     /// The current token generation.
     pub generation: i64,
-    /// When the current access token expires (RFC 3339).
-    pub token_expires_at: String,
+    /// When the current access token expires (RFC 3339); `null` for an
+    /// OAuth 1.0a token, which never expires.
+    pub token_expires_at: Option<String>,
+    /// How the account is connected: an `oauth1` account's token is never
+    /// handed out, and posts go through `POST /api/v1/accounts/{id}/posts`.
+    pub auth: FlowSlug,
     pub scopes: Vec<String>,
     /// Required scopes the grant lacks.
     pub missing_scopes: Vec<String>,

@@ -216,6 +216,7 @@ pub fn after_reconnect(state: &AppState, account_id: &str) {
         dto::PostView,
         dto::HealthSlug,
         dto::WhoSlug,
+        dto::FlowSlug,
         dto::ActionSlug,
         dto::Verdict,
         dto::PostState,

@@ -1,5 +1,7 @@
 //! Connecting and reconnecting X accounts in the browser: `POST /auth/x/start`
-//! sends the person to X, `GET /auth/x/callback` is where X sends them back.
+//! sends the person to X, `GET /auth/x/callback` is where X sends them back
+//! (OAuth 2.0), `GET /auth/x1/callback` for X's older OAuth 1.0a flow
+//! (`flow=oauth1`, whose request token stands in for the `state`).
 //!
 //! Each attempt gets a fresh `state` and PKCE verifier, kept server-side in
 //! the person's session (tower-sessions, SQLite store), bound to what is being

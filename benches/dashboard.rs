@@ -305,6 +305,7 @@ async fn prepare(db_url: &str, data_dir: &Path, key: &str, n: usize) -> (BTreeMa
         client_type: "confidential",
         environment: "bench",
         secret_fingerprint: Some(Secret::new(CLIENT_SECRET).fingerprint()),
+        consumer_key_fingerprint: None,
     };
     apps::upsert(&pool, &record, now).await.expect("app");
     let keyring = Keyring::load(Some(&Secret::new(key)), &[], data_dir).expect("keyring");

@@ -262,6 +262,7 @@ async fn seed(pool: &Pool, keyring: &Keyring, seeds: &[Seed]) -> Vec<String> {
         client_type: "confidential",
         environment: "bench",
         secret_fingerprint: Some(Secret::new(CLIENT_SECRET).fingerprint()),
+        consumer_key_fingerprint: None,
     };
     apps::upsert(pool, &record, now).await.expect("app");
     let ids: Vec<String> = (0..seeds.len()).map(|i| format!("acc_bench{i:08}")).collect();

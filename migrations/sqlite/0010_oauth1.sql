@@ -13,3 +13,7 @@ ALTER TABLE token_sets ADD COLUMN flow TEXT NOT NULL DEFAULT 'oauth2';
 -- incident: every 1.0a account is affected and none needs reconnecting.
 ALTER TABLE x_apps ADD COLUMN consumer_key_rejected_since BIGINT;
 ALTER TABLE x_apps ADD COLUMN consumer_key_error TEXT;
+-- A fingerprint of the configured consumer key and secret (never the
+-- secret): a start with other ones clears the incident above, as a new
+-- client secret clears the OAuth 2.0 one.
+ALTER TABLE x_apps ADD COLUMN consumer_key_fingerprint TEXT;

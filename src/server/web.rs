@@ -106,6 +106,9 @@ impl Server {
             client_type: app.client_type.as_str(),
             environment: &config.environment,
             secret_fingerprint: app.client_secret.as_ref().map(secret::Secret::fingerprint),
+            consumer_key_fingerprint: app.oauth1.as_ref().map(|o| {
+                secret::Secret::new(format!("{}:{}", o.consumer_key, o.consumer_secret.expose())).fingerprint()
+            }),
         };
         db::apps::upsert(&pool, &record, x::now_ms()).await?;
         let passwords = Arc::new(auth::password::Passwords::for_this_machine().await?);

@@ -131,6 +131,7 @@ async fn live_database(dir: &Path, keyring: &Keyring, n: u32) -> (String, Vec<(S
         client_type: "confidential",
         environment: "test",
         secret_fingerprint: None,
+        consumer_key_fingerprint: None,
     };
     db::apps::upsert(&pool, &app, 1_000).await.unwrap();
     let mut connected = Vec::new();

@@ -266,6 +266,15 @@ async fn a_regenerated_consumer_key_kills_every_1_0a_account_at_once_and_is_name
 async fn a_consumer_key_x_no_longer_knows_is_the_apps_to_fix_not_a_reconnect() {
     let app = TestApp::demo().await;
     let careers = connect1(&app, CAREERS, "acme_careers").await;
+    let record = |fingerprint: &str| apps::AppRecord {
+        client_id: CLIENT_ID,
+        client_type: "confidential",
+        environment: "demo",
+        secret_fingerprint: app.state.x.app().client_secret.as_ref().map(|s| s.fingerprint()),
+        consumer_key_fingerprint: Some(fingerprint.to_owned()),
+    };
+    // As a start records the configured consumer credentials.
+    apps::upsert(&app.state.pool, &record("fp-before"), now_ms()).await.unwrap();
     // Regenerated at X, and authwatch still signs with the old key: code 32.
     app.emulator().regenerate_consumer_key(CLIENT_ID).unwrap();
     let checked = check(&app.state, &careers, "test", Proof::AskX).await.unwrap();
@@ -277,6 +286,13 @@ async fn a_consumer_key_x_no_longer_knows_is_the_apps_to_fix_not_a_reconnect() {
     assert!(!open.contains(&format!("account:{careers}")), "nobody is sent to reconnect: {open:?}");
     let news = account(&app, "acme_news").await;
     assert!(!health(&app, &news.id).await.0.needs_person(), "OAuth 2.0 accounts are untouched");
+    // The app's incident, not the account's: it clears for every account at
+    // once, when a start with other consumer credentials records them.
+    assert_eq!(account(&app, "acme_careers").await.incident_cause, None);
+    apps::upsert(&app.state.pool, &record("fp-before"), now_ms()).await.unwrap();
+    assert_eq!(health(&app, &careers).await.0, Health::ActionNeeded(Action::FixApp), "the same key: still the app's");
+    apps::upsert(&app.state.pool, &record("fp-new"), now_ms()).await.unwrap();
+    assert_eq!(health(&app, &careers).await.0, Health::Healthy, "a new key: the next call decides");
 }
 
 #[tokio::test]

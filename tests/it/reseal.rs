@@ -66,6 +66,7 @@ async fn database(dir: &Path) -> Pool {
         client_type: "public",
         environment: "test",
         secret_fingerprint: None,
+        consumer_key_fingerprint: None,
     };
     db::apps::upsert(&pool, &app, 1_000).await.unwrap();
     pool

@@ -699,15 +699,17 @@ pub enum AttemptResult {
 /// The open incident after an attempt, given the one before it.
 ///
 /// A failure opens an incident, or continues the open one with the same
-/// cause (so it counts once, `since` unchanged); depleted credits are the
-/// app's and change nothing. X's passing trouble never
+/// cause (so it counts once, `since` unchanged); depleted credits and a
+/// refused consumer key are the app's and change nothing. X's passing trouble never
 /// replaces a problem a person must fix. A renewal clears everything; a
 /// successful check clears only X's passing trouble and clock drift, since a
 /// working access token proves nothing about the refresh token.
 pub fn next_incident(open: Option<OpenIncident>, result: AttemptResult, at: i64) -> Option<OpenIncident> {
     match result {
-        // Billing is the app's incident: the account's stays as it was.
-        AttemptResult::Failed(Cause::CreditsDepleted) => open,
+        // Billing and the consumer key are the app's incidents (its facts
+        // carry them, and clear for every account at once): the account's
+        // stays as it was.
+        AttemptResult::Failed(Cause::CreditsDepleted | Cause::ConsumerKeyRejected) => open,
         AttemptResult::Renewed => None,
         AttemptResult::Inconclusive => open,
         AttemptResult::Verified => open.filter(|i| !i.cause.cleared_by_check()),

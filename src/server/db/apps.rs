@@ -11,13 +11,15 @@ pub struct AppRecord<'a> {
     pub client_type: &'a str,
     pub environment: &'a str,
     pub secret_fingerprint: Option<String>,
+    /// Of the OAuth 1.0a consumer key and secret, when configured.
+    pub consumer_key_fingerprint: Option<String>,
 }
 
 /// Records the configured app (insert or update), keeping its app-level facts.
 pub async fn upsert(pool: &Pool, app: &AppRecord<'_>, now: i64) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO x_apps (client_id, client_type, environment, secret_fingerprint, updated_at)
-         VALUES ($1, $2, $3, $4, $5)
+        "INSERT INTO x_apps (client_id, client_type, environment, secret_fingerprint, updated_at, consumer_key_fingerprint)
+         VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (client_id) DO UPDATE SET
              client_type = excluded.client_type,
              environment = excluded.environment,
@@ -27,6 +29,11 @@ pub async fn upsert(pool: &Pool, app: &AppRecord<'_>, now: i64) -> Result<(), sq
                  WHEN x_apps.secret_fingerprint IS NOT DISTINCT FROM excluded.secret_fingerprint THEN x_apps.credentials_rejected_since
                  ELSE NULL END,
              secret_fingerprint = excluded.secret_fingerprint,
+             -- The same for the consumer key: other credentials may well work.
+             consumer_key_rejected_since = CASE
+                 WHEN x_apps.consumer_key_fingerprint IS NOT DISTINCT FROM excluded.consumer_key_fingerprint
+                 THEN x_apps.consumer_key_rejected_since ELSE NULL END,
+             consumer_key_fingerprint = excluded.consumer_key_fingerprint,
              updated_at = excluded.updated_at",
     )
     .bind(app.client_id)
@@ -34,6 +41,7 @@ pub async fn upsert(pool: &Pool, app: &AppRecord<'_>, now: i64) -> Result<(), sq
     .bind(app.environment)
     .bind(&app.secret_fingerprint)
     .bind(now)
+    .bind(&app.consumer_key_fingerprint)
     .execute(pool)
     .await?;
     Ok(())

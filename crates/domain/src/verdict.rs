@@ -229,6 +229,21 @@ pub enum SecondCall {
     Refused(Cause),
 }
 
+impl SecondCall {
+    /// The second call's refusal, classified as `cause`, with X's v1.1
+    /// `code` when its body had one. Only X's own code 89 names a dead
+    /// token: a 401 without it (an outage's generic body, a proxy) decides
+    /// nothing, and is waited out like X's other trouble.
+    pub fn refused(cause: Cause, code: Option<u32>) -> SecondCall {
+        match cause {
+            Cause::Oauth1TokenInvalid if code != Some(crate::classify::oauth1_code::INVALID_TOKEN) => {
+                SecondCall::Refused(Cause::XUnavailable)
+            }
+            other => SecondCall::Refused(other),
+        }
+    }
+}
+
 /// The verdict on an OAuth 1.0a token the v2 API refused at `at`, once a
 /// second signed call was made. There is no refresh to try: that call, and
 /// the other accounts of the app (`incidents::consumer_key_regenerated`),
@@ -379,6 +394,23 @@ mod oauth1_tests {
             assert_eq!((v.cause, v.cause.who()), (cause, who));
             assert!(v.why.contains("second signed call"), "{}", v.why);
         }
+    }
+
+    #[test]
+    fn only_xs_own_code_89_on_the_second_call_condemns_a_1_0a_token() {
+        assert_eq!(
+            SecondCall::refused(Cause::Oauth1TokenInvalid, Some(89)),
+            SecondCall::Refused(Cause::Oauth1TokenInvalid)
+        );
+        // A generic 401 on the second call too: nothing is decided.
+        assert_eq!(SecondCall::refused(Cause::Oauth1TokenInvalid, None), SecondCall::Refused(Cause::XUnavailable));
+        assert_eq!(
+            SecondCall::refused(Cause::ConsumerKeyRejected, Some(32)),
+            SecondCall::Refused(Cause::ConsumerKeyRejected)
+        );
+        assert_eq!(SecondCall::refused(Cause::ClockDrift, Some(135)), SecondCall::Refused(Cause::ClockDrift));
+        let v = after_oauth1_refusal(0, SecondCall::refused(Cause::Oauth1TokenInvalid, None));
+        assert_eq!(v.cause.who(), crate::health::Who::Nobody, "never a reconnect without X's code");
     }
 }
 

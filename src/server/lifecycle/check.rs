@@ -217,7 +217,11 @@ pub async fn second_call(state: &AppState, user: UserToken<'_>) -> (SecondCall, 
         }
         Err(e) => {
             observe_clock(state, e.clock_offset_ms(), at).await;
-            (SecondCall::Refused(e.cause()), Some(e))
+            let code = match &e {
+                XError::Rejected { code, .. } => code.as_deref().and_then(|c| c.parse().ok()),
+                _ => None,
+            };
+            (SecondCall::refused(e.cause(), code), Some(e))
         }
     }
 }

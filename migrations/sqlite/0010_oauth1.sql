@@ -17,3 +17,8 @@ ALTER TABLE x_apps ADD COLUMN consumer_key_error TEXT;
 -- secret): a start with other ones clears the incident above, as a new
 -- client secret clears the OAuth 2.0 one.
 ALTER TABLE x_apps ADD COLUMN consumer_key_fingerprint TEXT;
+
+-- The app's facts ask for its 1.0a accounts on every read (whether all of
+-- them died together): an index keeps that a lookup of the few, not a scan
+-- of every token set.
+CREATE INDEX token_sets_flow_idx ON token_sets (flow);

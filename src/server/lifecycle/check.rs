@@ -180,11 +180,7 @@ async fn check_oauth1(
         (error.cause(), error, None)
     };
     match cause {
-        Cause::ConsumerKeyRejected => {
-            if let Err(e) = apps::consumer_key_rejected(&state.pool, &client_id, &evidence.body(), now).await {
-                tracing::warn!(error = %e, "could not record the consumer key incident");
-            }
-        }
+        Cause::ConsumerKeyRejected => consumer_key_refused(state, &evidence, now).await,
         // X authenticated the consumer key, whatever it said of the token.
         Cause::Oauth1TokenInvalid | Cause::ClockDrift | Cause::XRefusesValidTokens => {
             consumer_key_works(state, &client_id).await
@@ -223,6 +219,15 @@ pub async fn second_call(state: &AppState, user: UserToken<'_>) -> (SecondCall, 
             };
             (SecondCall::refused(e.cause(), code), Some(e))
         }
+    }
+}
+
+/// X refused the app's consumer key (code 32): the app's incident, kept
+/// with X's words.
+pub async fn consumer_key_refused(state: &AppState, evidence: &XError, at: i64) {
+    let client_id = &state.x.app().client_id;
+    if let Err(e) = apps::consumer_key_rejected(&state.pool, client_id, &evidence.body(), at).await {
+        tracing::warn!(error = %e, "could not record the consumer key incident");
     }
 }
 

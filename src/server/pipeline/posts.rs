@@ -17,10 +17,9 @@ use crate::domain::verdict::{
     after_access_refused, after_oauth1_refusal, post_stopped, Confirmation, Confirmed, RefusedAccess, SecondCall,
 };
 use crate::server::db;
-use crate::server::db::apps;
 use crate::server::db::events::{self, EventKind, NewEvent, Outcome as EventOutcome};
 use crate::server::db::posts::{self, Claim, Finished, HeldClaim, NewPost, Post, PostStatus};
-use crate::server::lifecycle::check::second_call;
+use crate::server::lifecycle::check::{consumer_key_refused, second_call};
 use crate::server::pipeline::broker::Token;
 use crate::server::x::oauth1::UserToken;
 use crate::server::x::{now_ms, XError};
@@ -334,13 +333,7 @@ pub async fn attempt(state: &AppState, account_id: &str, text: &str, actor: &str
                             let cause = verdict.cause;
                             let evidence = refusal.unwrap_or(error);
                             if cause == Cause::ConsumerKeyRejected {
-                                let client_id = &state.x.app().client_id;
-                                if let Err(e) =
-                                    apps::consumer_key_rejected(&state.pool, client_id, &evidence.body(), now_ms())
-                                        .await
-                                {
-                                    tracing::warn!(error = %e, "could not record the consumer key incident");
-                                }
+                                consumer_key_refused(state, &evidence, now_ms()).await;
                             }
                             stop(state, account_id, token.generation, cause, &evidence, actor, verdict.why).await;
                             let (status, body) = (evidence.status(), evidence.body());

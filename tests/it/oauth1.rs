@@ -367,8 +367,9 @@ async fn the_publish_proxy_signs_for_1_0a_accounts_and_the_broker_never_hands_ou
     assert!(posts::held(&app.state.pool, &id).await.unwrap().is_empty());
 }
 
-/// X served from this test with an app authwatch is misconfigured for.
-async fn live_with(app_name: &str, callbacks: Vec<String>, consumer_secret: &str) -> (TestApp, Emulator) {
+/// X served from this test with an app authwatch is misconfigured for: no
+/// callback registered, and authwatch signing with `consumer_secret`.
+async fn live_with(app_name: &str, consumer_secret: &str) -> (TestApp, Emulator) {
     let emulator = Emulator::new(EmulatorSettings::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let x = format!("http://{}", listener.local_addr().unwrap());
@@ -380,7 +381,7 @@ async fn live_with(app_name: &str, callbacks: Vec<String>, consumer_secret: &str
             client_id: Some("oauth1-live".into()),
             client_secret: Some("oauth1-live-secret".into()),
             client_type: ClientType::Confidential,
-            callbacks,
+            callbacks: vec![],
             in_project: true,
             consumer_key: Some("oauth1-live-consumer-key".into()),
             consumer_secret: Some("the-consumer-secret-x-knows".into()),
@@ -413,25 +414,28 @@ async fn first_admin(app: &TestApp) -> Client {
     app.signed_in_as("admin@example.com", password).await
 }
 
+/// Starts a 1.0a connect as the first admin, which X refuses at its first
+/// leg; returns the result page it lands on.
+async fn first_leg_refused(app: &TestApp) -> String {
+    let browser = first_admin(app).await;
+    let r = browser.post(app.url("/auth/x/start")).form(&[("flow", "oauth1")]).send().await.unwrap();
+    assert_eq!(location(&r), "/connect/result");
+    browser.get(app.url("/connect/result")).send().await.unwrap().text().await.unwrap()
+}
+
 #[tokio::test]
 async fn a_bad_signature_or_an_unregistered_callback_stops_the_connect_with_xs_words() {
     // The consumer secret authwatch signs with is not X's: code 32 at the first leg.
-    let (app, emulator) = live_with("bad secret", vec![], "not-the-secret-x-knows").await;
-    let browser = first_admin(&app).await;
-    let r = browser.post(app.url("/auth/x/start")).form(&[("flow", "oauth1")]).send().await.unwrap();
-    assert_eq!(location(&r), "/connect/result");
-    let html = browser.get(app.url("/connect/result")).send().await.unwrap().text().await.unwrap();
+    let (app, emulator) = live_with("bad secret", "not-the-secret-x-knows").await;
+    let html = first_leg_refused(&app).await;
     assert!(html.contains("X refused to start the sign-in"), "{html}");
     assert!(html.contains("Could not authenticate you"), "X's words: {html}");
     assert_eq!(emulator.counts().client("oauth1-live").request_token, 1);
     assert!(token_rows(&app).await.is_empty());
 
     // The right secret, but X does not have the callback registered: its XML 415.
-    let (app, _emulator) = live_with("no callback", vec![], "the-consumer-secret-x-knows").await;
-    let browser = first_admin(&app).await;
-    let r = browser.post(app.url("/auth/x/start")).form(&[("flow", "oauth1")]).send().await.unwrap();
-    assert_eq!(location(&r), "/connect/result");
-    let html = browser.get(app.url("/connect/result")).send().await.unwrap().text().await.unwrap();
+    let (app, _emulator) = live_with("no callback", "the-consumer-secret-x-knows").await;
+    let html = first_leg_refused(&app).await;
     assert!(html.contains("Callback URL not approved"), "{html}");
     assert!(html.contains("403"), "{html}");
 }
